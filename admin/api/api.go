@@ -1,0 +1,174 @@
+// Package api is Rapport's HTTP interface: the REST API under /api/v1 (Fiber for transport, Huma for
+// typed operations and the generated OpenAPI document), authentication, and the embedded admin UI.
+// Every operation is registered through Register with either a permission or an explicit Public flag, so
+// no route can exist without an access decision.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rapportcrm/rapport/admin/ui"
+	"github.com/rapportcrm/rapport/engine/identity"
+)
+
+// Version is reported in the OpenAPI document.
+const Version = "0.1.0"
+
+// Deps is what the HTTP layer needs from the rest of the process.
+type Deps struct {
+	Logger    *slog.Logger
+	DB        *mongo.Database
+	Users     *identity.Store
+	Temporal  client.Client
+	// Namespace and TaskQueue locate the workers readiness looks for.
+	Namespace string
+	TaskQueue string
+	// SessionTTL is how long a login stays valid.
+	SessionTTL time.Duration
+	// SecureCookies marks the session cookie Secure; set it whenever the UI is served over HTTPS.
+	SecureCookies bool
+	// BodyLimit caps every request body, in bytes.
+	BodyLimit int
+	// Policy decides whether a user holds a permission; nil allows only administrators.
+	Policy Policy
+}
+
+// Server is the configured HTTP application.
+type Server struct {
+	deps    Deps
+	app     *fiber.App
+	api     huma.API
+	limiter *loginLimiter
+}
+
+// New builds the Fiber application with every route registered.
+func New(deps Deps) *Server {
+	installProblemErrors()
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.SessionTTL <= 0 {
+		deps.SessionTTL = 12 * time.Hour
+	}
+	if deps.BodyLimit <= 0 {
+		deps.BodyLimit = 16 << 20
+	}
+	if deps.Policy == nil {
+		deps.Policy = AdminOnly{}
+	}
+	s := &Server{deps: deps, limiter: newLoginLimiter(time.Now)}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "rapport",
+		BodyLimit:             deps.BodyLimit,
+		DisableStartupMessage: true,
+		ReadTimeout:           60 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ErrorHandler:          s.handleError,
+	})
+	s.app.Use(requestid.New())
+	s.app.Use(recover.New(recover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(c *fiber.Ctx, e any) {
+			id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
+			deps.Logger.Error("panic while serving request", "requestId", id, "path", c.Path(), "panic", fmt.Sprint(e), "stack", string(debug.Stack()))
+		},
+	}))
+	s.app.Use(s.logRequests)
+
+	cfg := huma.DefaultConfig("Rapport API", Version)
+	cfg.Info.Description = "Rapport low-code CRM: entities, records, rules and processes. Authenticate with " +
+		"POST /api/v1/auth/login, then send `Authorization: Bearer <token>` (or use the session cookie in a browser)."
+	cfg.OpenAPIPath = "/api/openapi"
+	cfg.DocsPath = ""
+	cfg.SchemasPath = "/api/schemas"
+	// No "$schema" links in bodies: responses stay plain JSON documents.
+	cfg.CreateHooks = nil
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer":  {Type: "http", Scheme: "bearer", Description: "A token from POST /api/v1/auth/login."},
+		"session": {Type: "apiKey", In: "cookie", Name: SessionCookie, Description: "The browser session cookie."},
+	}
+	s.api = humafiber.New(s.app, cfg)
+	s.api.UseMiddleware(s.authenticate)
+
+	s.registerHealth()
+	s.registerAuth()
+	ui.Mount(s.app)
+	s.app.Use(func(c *fiber.Ctx) error {
+		return writeProblem(c, NewProblem(http.StatusNotFound, "no route for "+c.Method()+" "+c.Path()))
+	})
+	return s
+}
+
+// App exposes the Fiber application, for tests that call it without a listener.
+func (s *Server) App() *fiber.App { return s.app }
+
+// OpenAPI is the generated API description.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.app.Listener(ln); err != nil {
+		return fmt.Errorf("http: serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.app.ShutdownWithContext(ctx); err != nil {
+		return fmt.Errorf("http: shutdown: %w", err)
+	}
+	return nil
+}
+
+// handleError turns every error that reaches Fiber (unknown routes, oversize bodies, panics) into a problem.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	var p *Problem
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &p):
+	case errors.As(err, &fe):
+		detail := fe.Message
+		if fe.Code == http.StatusRequestEntityTooLarge {
+			detail = fmt.Sprintf("request body exceeds the limit of %d bytes", s.deps.BodyLimit)
+		}
+		p = NewProblem(fe.Code, detail)
+	default:
+		id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
+		s.deps.Logger.Error("request failed", "requestId", id, "path", c.Path(), "error", err)
+		p = NewProblem(http.StatusInternalServerError, "internal error; quote the request ID when reporting it")
+	}
+	return writeProblem(c, p)
+}
+
+func (s *Server) logRequests(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			status = fe.Code
+		}
+	}
+	id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
+	s.deps.Logger.Debug("http request", "method", c.Method(), "path", c.Path(), "status", status,
+		"duration", time.Since(start), "requestId", id)
+	return err
+}

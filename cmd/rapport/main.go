@@ -1,0 +1,209 @@
+// Command rapport is the one Rapport binary: `rapport dev` runs everything in one process on embedded
+// servers, `rapport server` and `rapport worker` run against a production MongoDB and Temporal cluster.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v3"
+
+	"github.com/rapportcrm/rapport/cmd/rapport/stack"
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		fmt.Fprintln(os.Stderr, "Stopping (press Ctrl-C again to force)...")
+		cancel()
+		<-signals
+		fmt.Fprintln(os.Stderr, "Forced exit.")
+		os.Exit(130)
+	}()
+	if err := newApp(os.Stdout, os.Stderr).Run(ctx, os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "rapport:", err)
+		os.Exit(1)
+	}
+}
+
+// newApp builds the command tree; it takes its outputs as arguments so tests can run it.
+func newApp(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "rapport",
+		Usage:     "low-code CRM: entities, rules and BPMN processes on Temporal and MongoDB",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "minimum level of Rapport's logs: debug, info, warn, error", Sources: cli.EnvVars("RAPPORT_LOG_LEVEL")},
+			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "log format: text, json, or auto (text on a terminal, JSON otherwise)", Sources: cli.EnvVars("RAPPORT_LOG_FORMAT")},
+		},
+		Commands: []*cli.Command{devCommand(stdout, stderr), serverCommand(stdout, stderr), workerCommand(stdout, stderr)},
+	}
+}
+
+func devCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "dev",
+		Usage: "run everything in one process on embedded Temporal and FerretDB (evaluation and development)",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory for all state (SQLite files of FerretDB and Temporal)", Sources: cli.EnvVars("RAPPORT_DATA_DIR")},
+			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "address of the HTTP API and admin UI", Sources: cli.EnvVars("RAPPORT_HTTP_ADDR")},
+			&cli.StringFlag{Name: "mongo-addr", Value: "127.0.0.1:27017", Usage: "loopback address of the embedded FerretDB (MongoDB wire protocol)", Sources: cli.EnvVars("RAPPORT_DEV_MONGO_ADDR")},
+			&cli.StringFlag{Name: "temporal-addr", Value: "127.0.0.1:7233", Usage: "loopback address of the embedded Temporal frontend", Sources: cli.EnvVars("RAPPORT_DEV_TEMPORAL_ADDR")},
+			&cli.StringFlag{Name: "embedded-log-level", Value: "warn", Usage: "minimum level of the embedded servers' logs", Sources: cli.EnvVars("RAPPORT_EMBEDDED_LOG_LEVEL")},
+		}, append(adminFlags(), namespaceFlag())...),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			logger, err := newLogger(cmd, stderr)
+			if err != nil {
+				return err
+			}
+			var embeddedLevel slog.Level
+			if err := embeddedLevel.UnmarshalText([]byte(cmd.String("embedded-log-level"))); err != nil {
+				return fmt.Errorf("--embedded-log-level: %w", err)
+			}
+			cfg := stack.Config{
+				Embedded: true, Serve: true, Work: true,
+				DataDir: cmd.String("data-dir"), HTTPAddr: cmd.String("http-addr"),
+				EmbeddedMongoAddr: cmd.String("mongo-addr"), EmbeddedTemporalAddr: cmd.String("temporal-addr"),
+				EmbeddedLogLevel: embeddedLevel, TemporalNamespace: cmd.String("temporal-namespace"),
+			}
+			applyAdminFlags(cmd, &cfg)
+			return run(ctx, cfg, logger, stdout)
+		},
+	}
+}
+
+func serverCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "server",
+		Usage: "run the HTTP API and admin UI against an external MongoDB and Temporal cluster",
+		Flags: append(append([]cli.Flag{
+			&cli.StringFlag{Name: "http-addr", Value: "0.0.0.0:8080", Usage: "address of the HTTP API and admin UI", Sources: cli.EnvVars("RAPPORT_HTTP_ADDR")},
+		}, externalFlags()...), adminFlags()...),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			logger, err := newLogger(cmd, stderr)
+			if err != nil {
+				return err
+			}
+			cfg := externalConfig(cmd)
+			cfg.Serve, cfg.HTTPAddr = true, cmd.String("http-addr")
+			applyAdminFlags(cmd, &cfg)
+			return run(ctx, cfg, logger, stdout)
+		},
+	}
+}
+
+func workerCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "worker",
+		Usage: "run the Temporal worker that executes processes, against an external MongoDB and Temporal cluster",
+		Flags: externalFlags(),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			logger, err := newLogger(cmd, stderr)
+			if err != nil {
+				return err
+			}
+			cfg := externalConfig(cmd)
+			cfg.Work = true
+			return run(ctx, cfg, logger, stdout)
+		},
+	}
+}
+
+func namespaceFlag() cli.Flag {
+	return &cli.StringFlag{Name: "temporal-namespace", Value: "rapport", Usage: "Temporal namespace of Rapport's processes", Sources: cli.EnvVars("RAPPORT_TEMPORAL_NAMESPACE")}
+}
+
+// externalFlags are the connection settings shared by `server` and `worker`.
+func externalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "mongodb-uri", Usage: "MongoDB connection string, e.g. mongodb://mongo:27017/?replicaSet=rs0", Sources: cli.EnvVars("RAPPORT_MONGODB_URI"), Required: true},
+		&cli.StringFlag{Name: "mongodb-database", Value: "rapport", Usage: "MongoDB database name", Sources: cli.EnvVars("RAPPORT_MONGODB_DATABASE")},
+		&cli.StringFlag{Name: "temporal-address", Usage: "Temporal frontend host:port", Sources: cli.EnvVars("RAPPORT_TEMPORAL_ADDRESS"), Required: true},
+		namespaceFlag(),
+		&cli.BoolFlag{Name: "temporal-tls", Usage: "connect to Temporal over TLS", Sources: cli.EnvVars("RAPPORT_TEMPORAL_TLS")},
+		&cli.StringFlag{Name: "temporal-tls-cert", Usage: "client certificate file (PEM) for mutual TLS", Sources: cli.EnvVars("RAPPORT_TEMPORAL_TLS_CERT")},
+		&cli.StringFlag{Name: "temporal-tls-key", Usage: "client private key file (PEM) for mutual TLS", Sources: cli.EnvVars("RAPPORT_TEMPORAL_TLS_KEY")},
+		&cli.StringFlag{Name: "temporal-tls-ca", Usage: "CA certificate file (PEM) to verify the Temporal server", Sources: cli.EnvVars("RAPPORT_TEMPORAL_TLS_CA")},
+		&cli.StringFlag{Name: "temporal-tls-server-name", Usage: "server name to verify in the Temporal server's certificate", Sources: cli.EnvVars("RAPPORT_TEMPORAL_TLS_SERVER_NAME")},
+	}
+}
+
+func externalConfig(cmd *cli.Command) stack.Config {
+	return stack.Config{
+		MongoURI: cmd.String("mongodb-uri"), MongoDatabase: cmd.String("mongodb-database"),
+		TemporalAddress: cmd.String("temporal-address"), TemporalNamespace: cmd.String("temporal-namespace"),
+		TemporalTLS: stack.TLSConfig{
+			Enabled:  cmd.Bool("temporal-tls") || cmd.String("temporal-tls-cert") != "" || cmd.String("temporal-tls-ca") != "",
+			CertFile: cmd.String("temporal-tls-cert"), KeyFile: cmd.String("temporal-tls-key"),
+			CAFile: cmd.String("temporal-tls-ca"), ServerName: cmd.String("temporal-tls-server-name"),
+		},
+	}
+}
+
+// adminFlags are the settings of whoever serves HTTP: the first administrator and sessions.
+func adminFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "admin-email", Value: "admin@localhost", Usage: "email of the administrator created on first start", Sources: cli.EnvVars("RAPPORT_ADMIN_EMAIL")},
+		&cli.StringFlag{Name: "admin-password", Usage: "password of the administrator created on first start (generated and printed once if empty)", Sources: cli.EnvVars("RAPPORT_ADMIN_PASSWORD")},
+		&cli.DurationFlag{Name: "session-ttl", Value: 12 * time.Hour, Usage: "how long a login stays valid", Sources: cli.EnvVars("RAPPORT_SESSION_TTL")},
+		&cli.BoolFlag{Name: "secure-cookies", Usage: "mark the session cookie Secure (serve over HTTPS)", Sources: cli.EnvVars("RAPPORT_SECURE_COOKIES")},
+	}
+}
+
+func applyAdminFlags(cmd *cli.Command, cfg *stack.Config) {
+	cfg.AdminEmail = cmd.String("admin-email")
+	cfg.AdminPassword = cmd.String("admin-password")
+	cfg.SessionTTL = cmd.Duration("session-ttl")
+	cfg.SecureCookies = cmd.Bool("secure-cookies")
+}
+
+// run starts the stack and keeps it up until ctx is cancelled (the first SIGINT or SIGTERM).
+func run(ctx context.Context, cfg stack.Config, logger *slog.Logger, console io.Writer) error {
+	cfg.Logger, cfg.Console = logger, console
+	s, err := stack.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	s.Banner()
+	<-ctx.Done()
+	logger.Info("shutting down")
+	s.Stop(context.Background())
+	logger.Info("stopped")
+	return nil
+}
+
+// newLogger builds the process logger: text on a terminal, JSON otherwise, unless told.
+func newLogger(cmd *cli.Command, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cmd.String("log-level"))); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := strings.ToLower(cmd.String("log-format"))
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format: %q is not text, json or auto", format)
+	}
+}

@@ -1,0 +1,102 @@
+// Package ferret runs FerretDB inside the Rapport process so that `rapport dev` and the tests have a
+// MongoDB-compatible store without installing anything: documents live in SQLite files in one directory.
+package ferret
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// Config says where the embedded store keeps its files and where it listens.
+type Config struct {
+	// Dir holds the SQLite files, one per database; it is created if missing.
+	Dir string
+	// Addr is the loopback TCP address to listen on; "127.0.0.1:0" picks a free port.
+	Addr string
+	// Logger receives FerretDB's own log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is a running embedded FerretDB.
+type Server struct {
+	uri    string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start launches FerretDB and returns once it accepts connections, so callers can connect at once.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("ferret: data directory is required")
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("ferret: resolve data directory: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ferret: create data directory: %w", err)
+	}
+	addr := cfg.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("ferret: listen address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("ferret: listen address %q is not a loopback address; the embedded store has no authentication", addr)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ferret: create: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Server{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		if err := f.Run(runCtx); err != nil {
+			logger.Error("embedded FerretDB stopped", "error", err)
+		}
+	}()
+	// MongoDBURI blocks until the listener is bound.
+	uriCh := make(chan string, 1)
+	go func() { uriCh <- f.MongoDBURI() }()
+	select {
+	case s.uri = <-uriCh:
+	case <-ctx.Done():
+		cancel()
+		<-s.done
+		return nil, fmt.Errorf("ferret: start: %w", ctx.Err())
+	case <-time.After(30 * time.Second):
+		cancel()
+		return nil, errors.New("ferret: listener did not start within 30s")
+	}
+	return s, nil
+}
+
+// URI is the mongodb:// address clients use to reach this store.
+func (s *Server) URI() string { return s.uri }
+
+// Stop closes the listener and the SQLite backend; it waits until both are closed so the files are consistent.
+func (s *Server) Stop() {
+	s.cancel()
+	<-s.done
+}
