@@ -109,9 +109,6 @@ func New(deps Deps) *Server {
 	s.registerHealth()
 	s.registerAuth()
 	ui.Mount(s.app)
-	s.app.Use(func(c *fiber.Ctx) error {
-		return writeProblem(c, NewProblem(http.StatusNotFound, "no route for "+c.Method()+" "+c.Path()))
-	})
 	return s
 }
 
@@ -145,8 +142,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case errors.As(err, &p):
 	case errors.As(err, &fe):
 		detail := fe.Message
-		if fe.Code == http.StatusRequestEntityTooLarge {
+		switch fe.Code {
+		case http.StatusRequestEntityTooLarge:
 			detail = fmt.Sprintf("request body exceeds the limit of %d bytes", s.deps.BodyLimit)
+		case http.StatusNotFound:
+			detail = "no route for " + c.Method() + " " + c.Path()
 		}
 		p = NewProblem(fe.Code, detail)
 	default:

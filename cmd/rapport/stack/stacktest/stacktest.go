@@ -1,0 +1,159 @@
+// Package stacktest starts a whole Rapport — embedded FerretDB and Temporal, worker and HTTP server — for
+// integration tests: once per test package from TestMain, on random loopback ports in a temporary
+// directory, with a logged-in administrator.
+package stacktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rapportcrm/rapport/cmd/rapport/stack"
+)
+
+// AdminEmail and AdminPassword are the bootstrap administrator's credentials in every test stack.
+const (
+	AdminEmail    = "admin@example.test"
+	AdminPassword = "correct horse battery staple"
+)
+
+// Env is a running test stack.
+type Env struct {
+	// Stack is the running process; tests may use its stores directly.
+	Stack *stack.Stack
+	// DataDir holds the embedded servers' files.
+	DataDir string
+	// BaseURL is the HTTP server's root, e.g. http://127.0.0.1:41234.
+	BaseURL string
+	// AdminToken is a bearer token of the bootstrap administrator.
+	AdminToken string
+	// DB is Rapport's MongoDB database; Temporal a client on its namespace.
+	DB       *mongo.Database
+	Temporal client.Client
+	// HTTP is the client tests should use.
+	HTTP *http.Client
+}
+
+// Config returns the stack configuration tests use for dataDir: everything embedded, on free ports.
+func Config(dataDir string) stack.Config {
+	level := slog.LevelWarn
+	if os.Getenv("RAPPORT_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return stack.Config{
+		Embedded: true, Serve: true, Work: true,
+		DataDir:           dataDir,
+		HTTPAddr:          "127.0.0.1:0",
+		EmbeddedMongoAddr: "127.0.0.1:0", EmbeddedTemporalAddr: "127.0.0.1:0",
+		EmbeddedLogLevel: slog.LevelError,
+		AdminEmail:       AdminEmail, AdminPassword: AdminPassword,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+	}
+}
+
+// Start brings a stack up in dataDir and logs the administrator in.
+func Start(ctx context.Context, dataDir string) (*Env, error) {
+	s, err := stack.Start(ctx, Config(dataDir))
+	if err != nil {
+		return nil, fmt.Errorf("stacktest: start: %w", err)
+	}
+	e := &Env{Stack: s, DataDir: dataDir, BaseURL: s.BaseURL, DB: s.DB, Temporal: s.Temporal, HTTP: &http.Client{Timeout: 60 * time.Second}}
+	token, err := e.Login(ctx, AdminEmail, AdminPassword)
+	if err != nil {
+		s.Stop(context.Background())
+		return nil, err
+	}
+	e.AdminToken = token
+	return e, nil
+}
+
+// Login returns a bearer token for the credentials.
+func (e *Env) Login(ctx context.Context, email, password string) (string, error) {
+	status, body, err := e.Do(ctx, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": email, "password": password})
+	if err != nil {
+		return "", err
+	}
+	if status != http.StatusOK {
+		return "", fmt.Errorf("stacktest: login as %s: status %d: %s", email, status, body)
+	}
+	var out struct{ Token string }
+	if err := json.Unmarshal(body, &out); err != nil || out.Token == "" {
+		return "", fmt.Errorf("stacktest: login response %s: %v", body, err)
+	}
+	return out.Token, nil
+}
+
+// Do sends a request with an optional bearer token and a JSON body (a []byte body is sent as is) and
+// returns the status and the response body.
+func (e *Env) Do(ctx context.Context, method, path, token string, body any) (int, []byte, error) {
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return 0, nil, fmt.Errorf("stacktest: encode body: %w", err)
+		}
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.BaseURL+path, r)
+	if err != nil {
+		return 0, nil, fmt.Errorf("stacktest: build request: %w", err)
+	}
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("stacktest: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("stacktest: read response: %w", err)
+	}
+	return resp.StatusCode, out, nil
+}
+
+// Stop shuts the stack down.
+func (e *Env) Stop() { e.Stack.Stop(context.Background()) }
+
+// Main is a TestMain body: it starts a stack in a temporary directory, stores it in *env, runs the tests
+// and stops it. A stack that fails to start fails the whole package.
+func Main(m *testing.M, env **Env) {
+	os.Exit(run(m, env))
+}
+
+func run(m *testing.M, env **Env) int {
+	dir, err := os.MkdirTemp("", "rapport-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stacktest:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	e, err := Start(ctx, dir)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer e.Stop()
+	*env = e
+	return m.Run()
+}
