@@ -86,8 +86,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		sqlCfg.DatabaseName = file
 		sqlCfg.ConnectAttributes["mode"] = "rwc"
-		// WAL lets readers (visibility queries) run beside the single writer; busy_timeout turns brief
-		// lock contention into waiting instead of errors.
+		// WAL with synchronous=normal commits without an fsync per transaction (still safe against a
+		// process crash): measured 34-77 workflows/s against 16-22 with SQLite's default rollback journal
+		// (BenchmarkThroughput/file, 2 cores). More than one connection measured slower. busy_timeout
+		// turns brief lock contention into waiting instead of errors.
 		sqlCfg.ConnectAttributes["journal_mode"] = "wal"
 		sqlCfg.ConnectAttributes["synchronous"] = "normal"
 		sqlCfg.ConnectAttributes["busy_timeout"] = "10000"
