@@ -31,10 +31,10 @@ const Version = "0.1.0"
 
 // Deps is what the HTTP layer needs from the rest of the process.
 type Deps struct {
-	Logger    *slog.Logger
-	DB        *mongo.Database
-	Users     *identity.Store
-	Temporal  client.Client
+	Logger   *slog.Logger
+	DB       *mongo.Database
+	Users    *identity.Store
+	Temporal client.Client
 	// Namespace and TaskQueue locate the workers readiness looks for.
 	Namespace string
 	TaskQueue string

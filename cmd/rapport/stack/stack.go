@@ -88,7 +88,7 @@ type Stack struct {
 	// Temporal is a client on Rapport's namespace.
 	Temporal client.Client
 	// Users is the identity store.
-	Users *identity.Store
+	Users  *identity.Store
 	worker worker.Worker
 	http   *api.Server
 	ln     net.Listener
