@@ -1,0 +1,37 @@
+# Rapport's build. The Temporal server module needs a newer Go than some machines have, so the toolchain
+# named in go.mod is fetched through the module proxy when needed.
+export GOTOOLCHAIN := auto
+
+GO       ?= go
+BIN      := bin/rapport
+PKGS     := ./...
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run test test-short lint bench clean
+
+all: build
+
+## build: compile the rapport binary into bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/rapport
+
+## run: build, then run everything in one process on embedded servers (http://localhost:8080)
+run: build
+	./$(BIN) dev
+
+## test: the whole test suite (unit and integration, on embedded Temporal and FerretDB)
+test:
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+## lint: go vet plus staticcheck
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+## bench: benchmarks with their same-run baselines
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 300x ./workflows/devserver/
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./plugins/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,147 @@
+package bpmn
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+)
+
+// corpusDir holds real files written by bpmn-js and Camunda tooling; they are read in place, never copied.
+var corpusDir = filepath.Join("..", "..", "..", "shared", "bpmn-corpus")
+
+// corpusCase is the expected outcome for one corpus file: a parse error kind, or validation problems
+// that must include (at least) the listed ones.
+type corpusCase struct {
+	parseErr ErrorKind
+	want     []Problem // ElementID + Reason substring
+	accepted bool
+}
+
+var corpusCases = map[string]corpusCase{
+	"bpmnjs--error--duplicate-ids.bpmn":     {parseErr: ErrDuplicateID, want: []Problem{{"test", "duplicate id"}}},
+	"bpmnjs--error--invalid-child.bpmn":     {parseErr: ErrInvalidChild, want: []Problem{{"test", "someElement"}}},
+	"bpmnjs--error--missing-namespace.bpmn": {parseErr: ErrMissingNamespace, want: []Problem{{"Definitions_1", "namespace"}}},
+	"bpmnjs--boundary-events.bpmn": {want: []Problem{
+		{"Process_1", "no start event"}, {"Task_1", "plain task"}, {"BoundaryEvent_1", "boundary without an event definition"},
+		{"BoundaryEvent_2", "boundary without"}, {"BoundaryEvent_3", "boundary without"}, {"CompensationTask", "compensation"},
+		{"IntermediateThrowEvent_1", "intermediate throw without"}, {"SubProcess_1", "unreachable"},
+	}},
+	"bpmnjs--conditions.bpmn": {want: []Problem{
+		{"ServiceTask_1", "no task type"}, {"SequenceFlow_3", "conditional sequence flows are only supported"},
+		{"SequenceFlow_2", "does not compile"}, {"Task_1", "plain task"}, {"Task_2", "plain task"},
+		{"ExclusiveGateway_1", "unreachable"}, {"Process_1", "no start event"},
+	}},
+	"bpmnjs--draw--events.bpmn": {want: []Problem{
+		{"StartEvent_1", "no outgoing"}, {"StartEvent_2", "no messageRef"}, {"StartEvent_3", "missing timer definition"},
+		{"StartEvent_5", "conditional start events are not supported"}, {"StartEvent_7", "signal start"},
+		{"StartEvent_8", "several event definitions"}, {"sid-874BAFF0-BDA7-4A60-A9A7-3A4F6CD084BF", "no errorCode"},
+		{"sid-2FF9A1B9-F51D-4958-9988-5F28F4A3621E", "message end events"}, {"sid-40402034-C397-40FD-AED1-755C37533C0F", "link event has no name"},
+		{"sid-90E968EF-F90A-4DE6-B282-099FC460A3A9", "escalation"}, {"EndEvent_multiple_1", "several event definitions"},
+	}},
+	"bpmnjs--event-sub-processes.bpmn": {want: []Problem{
+		{"SubProcess_1", "exactly one start event"}, {"StartEvent_1", "no messageRef"}, {"StartEvent_2", "needs a timer, message or error"},
+		{"StartEvent_3", "missing timer definition"}, {"SubProcess_2", "found 0"}, {"SubProcess_3", "exactly one none start event"},
+		{"Process_1", "no start event"},
+	}},
+	"bpmnjs--features--rules--event-based-gateway-outgoing-edge.bpmn": {want: []Problem{
+		{"EventBasedGateway_1", "at least two outgoing"}, {"IntermediateCatchEvent_2", "conditional"}, {"IntermediateCatchEvent_3", "signal"},
+		{"ReceiveTask_1", "no messageRef"}, {"Task_1", "plain task"}, {"IntermediateThrowEvent_0", "intermediate throw without"},
+	}},
+	"bpmnjs--import--boundaryEvent.bpmn": {want: []Problem{
+		{"BoundaryEvent_1", "boundary without"}, {"Task_1", "plain task"}, {"Task_2", "plain task"}, {"Process_1", "no start event"},
+	}},
+	"bpmnjs--simple.bpmn":     {want: []Problem{{"Task_1", "plain task"}, {"Task_1", "no outgoing"}}},
+	"zeebe--rootElement.bpmn": {want: []Problem{{"", "no process with flow elements"}}},
+	"zeebe--simple.bpmn": {want: []Problem{
+		{"Activity_1naoqum", `undefined task type "task"`}, {"Activity_1naoqum", "sourceValue"}, {"Activity_1naoqum", "input collection"},
+	}},
+	"zeebe--userTask-zeebe-formDefinition.bpmn": {want: []Problem{
+		{"Process_17v88t0", "no start event"}, {"UserTask", "unreachable"}, {"Activity_1naoqum", "no outgoing"},
+	}},
+}
+
+// TestCorpus checks every corpus file against its expected outcome and that every refusal names its
+// elements; a file added to the corpus without an entry here fails the test.
+func TestCorpus(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(corpusDir, "*.bpmn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Skipf("corpus %s not present", corpusDir)
+	}
+	sort.Strings(files)
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			tc, ok := corpusCases[name]
+			if !ok {
+				t.Fatalf("no expected outcome for corpus file %s; add it to corpusCases", name)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defs, err := Parse(bytes.NewReader(data), 1<<20)
+			if tc.parseErr != "" {
+				var pe *ParseError
+				if !errors.As(err, &pe) || pe.Kind != tc.parseErr {
+					t.Fatalf("err = %v, want ParseError of kind %s", err, tc.parseErr)
+				}
+				for _, w := range tc.want {
+					if !hasProblem(pe.Problems, w.ElementID, w.Reason) {
+						t.Errorf("missing %s: %q in %v", w.ElementID, w.Reason, pe.Problems)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			problems := Validate(defs, Options{})
+			if tc.accepted {
+				if len(problems) > 0 {
+					t.Fatalf("want accepted, got %v", problems)
+				}
+				return
+			}
+			if len(problems) == 0 {
+				t.Fatal("want problems, got none")
+			}
+			for _, w := range tc.want {
+				if !hasProblem(problems, w.ElementID, w.Reason) {
+					t.Errorf("missing %s: %q in %v", w.ElementID, w.Reason, problems)
+				}
+			}
+			// Every problem names an element unless it concerns the whole document.
+			for _, p := range problems {
+				if p.ElementID == "" && len(defs.Processes) > 0 {
+					t.Errorf("problem without element id: %v", p)
+				}
+			}
+			// Every unsupported flow node is reported by its own id.
+			for _, proc := range defs.Processes {
+				walkElements(proc.Elements, func(e *Element) {
+					for _, p := range problems {
+						if p.ElementID == e.ID {
+							return
+						}
+					}
+					if e.Type == "task" {
+						t.Errorf("plain task %s not reported", e.ID)
+					}
+				})
+			}
+		})
+	}
+}
+
+func walkElements(els []*Element, fn func(*Element)) {
+	for _, e := range els {
+		fn(e)
+		walkElements(e.Elements, fn)
+	}
+}

@@ -1,0 +1,670 @@
+package bpmn
+
+import (
+	"fmt"
+	"strings"
+)
+
+// unsupportedReasons explains, per BPMN element type outside the subset, what to use instead.
+func unsupportedReason(typ string) string {
+	switch typ {
+	case "task":
+		return "a plain task has no behaviour; use a service task with a zeebe:taskDefinition type, a user task or a script task"
+	case "manualTask":
+		return "manual tasks are not supported; use a user task"
+	case "sendTask":
+		return "send tasks are not supported; use a message throw event or a service task of type notify or http"
+	case "complexGateway":
+		return "complex gateways are not supported; use an inclusive gateway"
+	case "adHocSubProcess":
+		return "ad-hoc sub-processes are not supported; use an embedded sub-process"
+	case "transaction":
+		return "transactions are not supported; use an embedded sub-process with error boundary events"
+	}
+	return fmt.Sprintf("element type %s is not supported", typ)
+}
+
+// classify sets each node's Kind from its BPMN type and event definition.
+func (b *builder) classify(i int) {
+	e := b.els[i]
+	n := &b.m.Nodes[i]
+	n.Kind = KindUnsupported
+	def := ""
+	if len(e.EventDefinitions) > 1 {
+		b.problem(e.ID, "events with several event definitions (multiple/parallel multiple) are not supported")
+		return
+	}
+	if len(e.EventDefinitions) == 1 {
+		def = e.EventDefinitions[0].Type
+	}
+	unsupportedDef := func(what string) {
+		if def == "" {
+			b.problem(e.ID, "%s without an event definition is not supported", what)
+			return
+		}
+		b.problem(e.ID, "%s %s events are not supported", def, what)
+	}
+	switch e.Type {
+	case "startEvent":
+		switch def {
+		case "":
+			n.Kind = KindStartNone
+			if e.RecordTrigger != nil {
+				n.Kind = KindStartRecord
+			}
+		case "timer":
+			n.Kind = KindStartTimer
+		case "message":
+			n.Kind = KindStartMessage
+		case "error":
+			n.Kind = KindStartError
+		default:
+			unsupportedDef("start")
+		}
+	case "endEvent":
+		switch def {
+		case "":
+			n.Kind = KindEndNone
+		case "terminate":
+			n.Kind = KindEndTerminate
+		case "error":
+			n.Kind = KindEndError
+		default:
+			unsupportedDef("end")
+		}
+	case "intermediateCatchEvent":
+		switch def {
+		case "timer":
+			n.Kind = KindTimerCatch
+		case "message":
+			n.Kind = KindMessageCatch
+		case "link":
+			n.Kind = KindLinkCatch
+		default:
+			unsupportedDef("intermediate catch")
+		}
+	case "intermediateThrowEvent":
+		switch def {
+		case "message":
+			n.Kind = KindMessageThrow
+		case "link":
+			n.Kind = KindLinkThrow
+		default:
+			unsupportedDef("intermediate throw")
+		}
+	case "boundaryEvent":
+		switch def {
+		case "timer":
+			n.Kind = KindBoundaryTimer
+		case "message":
+			n.Kind = KindBoundaryMessage
+		case "error":
+			n.Kind = KindBoundaryError
+		default:
+			unsupportedDef("boundary")
+		}
+	case "serviceTask":
+		n.Kind = KindServiceTask
+	case "userTask":
+		n.Kind = KindUserTask
+	case "businessRuleTask":
+		n.Kind = KindBusinessRuleTask
+	case "scriptTask":
+		n.Kind = KindScriptTask
+	case "receiveTask":
+		n.Kind = KindReceiveTask
+	case "callActivity":
+		n.Kind = KindCallActivity
+	case "subProcess":
+		n.Kind = KindSubProcess
+		if e.TriggeredByEvent {
+			n.Kind = KindEventSubProcess
+		}
+	case "exclusiveGateway":
+		n.Kind = KindExclusiveGateway
+	case "parallelGateway":
+		n.Kind = KindParallelGateway
+	case "inclusiveGateway":
+		n.Kind = KindInclusiveGateway
+	case "eventBasedGateway":
+		n.Kind = KindEventGateway
+	default:
+		b.problem(e.ID, "%s", unsupportedReason(e.Type))
+	}
+	for _, u := range e.Unsupported {
+		b.problem(e.ID, "<%s> is not supported", u)
+	}
+	if e.IsForCompensation {
+		b.problem(e.ID, "compensation handlers are not supported")
+	}
+	if e.ParallelMultiple {
+		b.problem(e.ID, "parallel multiple events are not supported")
+	}
+	for _, u := range e.Unknown {
+		b.problem(e.ID, "unknown Rapport extension element <%s>", u)
+	}
+}
+
+func (b *builder) eventDef(i int) *EventDefinition {
+	e := b.els[i]
+	if len(e.EventDefinitions) == 1 {
+		return &e.EventDefinitions[0]
+	}
+	return nil
+}
+
+// checkNode validates and compiles the kind-specific settings of node i.
+func (b *builder) checkNode(i int) {
+	e := b.els[i]
+	n := &b.m.Nodes[i]
+	def := b.eventDef(i)
+	if n.Kind.IsStart() && b.inEventSubProcess(i) {
+		// Event sub-process starts are checked with their scope in eventSubProcessStarts.
+		b.mappings(i)
+		return
+	}
+	switch n.Kind {
+	case KindStartRecord:
+		b.recordTrigger(i)
+	case KindStartTimer:
+		n.Timer = b.timer(i, def, TimerDate, TimerCycle)
+	case KindStartMessage:
+		n.Message = b.message(e.ID, def.MessageRef, false)
+	case KindStartError:
+		n.Error = b.errorRef(e.ID, def.ErrorRef, false)
+	case KindEndError:
+		n.Error = b.errorRef(e.ID, def.ErrorRef, true)
+	case KindTimerCatch:
+		n.Timer = b.timer(i, def, TimerDuration, TimerDate)
+	case KindMessageCatch:
+		n.Message = b.message(e.ID, def.MessageRef, true)
+	case KindMessageThrow:
+		n.Message = b.message(e.ID, def.MessageRef, true)
+	case KindLinkCatch, KindLinkThrow:
+		n.LinkName = strings.TrimSpace(def.LinkName)
+		if n.LinkName == "" {
+			b.problem(e.ID, "link event has no name; a link throw continues at the link catch with the same name")
+		}
+	case KindBoundaryTimer, KindBoundaryMessage, KindBoundaryError:
+		b.boundary(i, def)
+	case KindServiceTask:
+		b.serviceTask(i)
+	case KindUserTask:
+		b.userTask(i)
+	case KindBusinessRuleTask:
+		b.businessRuleTask(i)
+	case KindScriptTask:
+		b.scriptTask(i)
+	case KindReceiveTask:
+		n.Message = b.message(e.ID, e.MessageRef, true)
+	case KindCallActivity:
+		b.callActivity(i)
+	}
+	if e.RecordTrigger != nil && n.Kind != KindStartRecord && n.Kind != KindUnsupported {
+		b.problem(e.ID, "rapport:recordTrigger is only allowed on a none start event")
+	}
+	b.mappings(i)
+	b.loop(i)
+	if e.Default != "" && n.Kind != KindExclusiveGateway && n.Kind != KindInclusiveGateway && n.Kind != KindUnsupported {
+		b.problem(e.ID, "default flows are only supported on exclusive and inclusive gateways")
+	}
+}
+
+// inEventSubProcess reports whether node i sits directly inside an event sub-process.
+func (b *builder) inEventSubProcess(i int) bool {
+	owner := b.m.Scopes[b.m.Nodes[i].Scope].Node
+	return owner >= 0 && b.els[owner].Type == "subProcess" && b.els[owner].TriggeredByEvent
+}
+
+func (b *builder) recordTrigger(i int) {
+	e := b.els[i]
+	t := *e.RecordTrigger
+	if t.Entity == "" {
+		b.problem(e.ID, "rapport:recordTrigger needs an entity")
+	}
+	if t.On != "created" && t.On != "updated" {
+		b.problem(e.ID, "rapport:recordTrigger on=%q: want created or updated", t.On)
+	}
+	if strings.TrimSpace(t.Condition) != "" {
+		t.Condition = b.expr(e.ID, "record trigger condition", t.Condition, ResultBool)
+	}
+	b.m.Nodes[i].Trigger = &t
+}
+
+// timer parses a timer definition, accepting only the given kinds.
+func (b *builder) timer(i int, def *EventDefinition, allowed ...TimerKind) *Timer {
+	id := b.els[i].ID
+	td := def.Timer
+	names := make([]string, len(allowed))
+	for k, a := range allowed {
+		names[k] = "time" + strings.ToUpper(string(a[:1])) + string(a[1:])
+	}
+	if td == nil || td.Specs == 0 {
+		b.problem(id, "missing timer definition: add one of %s", strings.Join(names, ", "))
+		return nil
+	}
+	if td.Specs > 1 {
+		b.problem(id, "timer definition has more than one of timeDate, timeDuration, timeCycle")
+		return nil
+	}
+	ok := false
+	for _, a := range allowed {
+		ok = ok || a == td.Kind
+	}
+	if !ok {
+		b.problem(id, "a %s timer is not allowed here; use one of %s", td.Kind, strings.Join(names, ", "))
+		return nil
+	}
+	t := &Timer{Kind: td.Kind}
+	src, isExpr := exprSource(td.Value)
+	if src == "" {
+		b.problem(id, "timer %s is empty", td.Kind)
+		return nil
+	}
+	if isExpr {
+		want := map[TimerKind]ExprResult{TimerDate: ResultTime, TimerDuration: ResultDuration, TimerCycle: ResultString}[td.Kind]
+		t.Expression = b.expr(id, "timer "+string(td.Kind), td.Value, want)
+		return t
+	}
+	var err error
+	switch td.Kind {
+	case TimerDate:
+		t.Date, err = ParseDate(src)
+	case TimerDuration:
+		t.Duration, err = ParseDuration(src)
+		if err == nil && t.Duration.IsZero() {
+			err = fmt.Errorf("duration %q is zero", src)
+		}
+	case TimerCycle:
+		var c Cycle
+		c, err = ParseCycle(src)
+		t.Cycle = &c
+	}
+	if err != nil {
+		b.problem(id, "timer %s: %v", td.Kind, err)
+		return nil
+	}
+	return t
+}
+
+func (b *builder) message(id, ref string, needKey bool) *MessageSpec {
+	if ref == "" {
+		b.problem(id, "message event has no messageRef; reference a bpmn:message with a name")
+		return nil
+	}
+	msg := b.defs.Message(ref)
+	if msg == nil {
+		b.problem(id, "messageRef %q does not name a bpmn:message", ref)
+		return nil
+	}
+	name := strings.TrimSpace(msg.Name)
+	switch {
+	case name == "":
+		b.problem(id, "message %q has no name", ref)
+		return nil
+	case strings.HasPrefix(name, "="):
+		b.problem(id, "message %q: message names must be literal, not expressions", ref)
+		return nil
+	}
+	spec := &MessageSpec{Name: name}
+	if strings.TrimSpace(msg.CorrelationKey) == "" {
+		if needKey {
+			b.problem(id, "message %q has no correlation key: add <zeebe:subscription correlationKey=\"=...\"/> to the message", ref)
+		}
+		return spec
+	}
+	spec.CorrelationKey = b.expr(id, "correlation key", msg.CorrelationKey, ResultAny)
+	return spec
+}
+
+func (b *builder) errorRef(id, ref string, throwing bool) *ErrorSpec {
+	if ref == "" {
+		if throwing {
+			b.problem(id, "error end event has no errorRef; reference a bpmn:error with an errorCode")
+			return nil
+		}
+		return &ErrorSpec{}
+	}
+	e := b.defs.ErrorDef(ref)
+	if e == nil {
+		b.problem(id, "errorRef %q does not name a bpmn:error", ref)
+		return nil
+	}
+	if strings.TrimSpace(e.Code) == "" && throwing {
+		b.problem(id, "error %q has no errorCode", ref)
+	}
+	return &ErrorSpec{Code: strings.TrimSpace(e.Code), Name: e.Name}
+}
+
+func (b *builder) boundary(i int, def *EventDefinition) {
+	e := b.els[i]
+	n := &b.m.Nodes[i]
+	n.Interrupting = e.CancelActivity
+	switch n.Kind {
+	case KindBoundaryTimer:
+		if n.Interrupting {
+			n.Timer = b.timer(i, def, TimerDuration, TimerDate)
+		} else {
+			n.Timer = b.timer(i, def, TimerDuration, TimerDate, TimerCycle)
+		}
+	case KindBoundaryMessage:
+		n.Message = b.message(e.ID, def.MessageRef, true)
+	case KindBoundaryError:
+		if !n.Interrupting {
+			b.problem(e.ID, "error boundary events are always interrupting; remove cancelActivity=\"false\"")
+		}
+		n.Error = b.errorRef(e.ID, def.ErrorRef, false)
+	}
+	host, ok := b.ids[e.AttachedToRef]
+	switch {
+	case e.AttachedToRef == "":
+		b.problem(e.ID, "boundary event has no attachedToRef")
+	case !ok:
+		b.problem(e.ID, "attachedToRef %q does not name an element of this process", e.AttachedToRef)
+	case b.m.Nodes[host].Scope != n.Scope:
+		b.problem(e.ID, "boundary event and its host %q are in different scopes", e.AttachedToRef)
+	case b.m.Nodes[host].Kind == KindEventSubProcess:
+		b.problem(e.ID, "boundary events cannot be attached to an event sub-process")
+	case !b.m.Nodes[host].Kind.IsActivity() && b.m.Nodes[host].Kind != KindUnsupported:
+		b.problem(e.ID, "boundary events attach to tasks, sub-processes and call activities, not to %s", b.m.Nodes[host].Kind)
+	default:
+		n.AttachedTo = host
+		b.m.Nodes[host].Boundaries = append(b.m.Nodes[host].Boundaries, i)
+	}
+}
+
+func (b *builder) serviceTask(i int) {
+	e := b.els[i]
+	n := &b.m.Nodes[i]
+	types := append(BuiltinTaskTypes(), b.opts.TaskTypes...)
+	td := e.TaskDefinition
+	if td == nil || strings.TrimSpace(td.Type) == "" {
+		b.problem(e.ID, "service task has no task type: add <zeebe:taskDefinition type=\"...\"/> with one of %s", strings.Join(types, ", "))
+		return
+	}
+	typ := strings.TrimSpace(td.Type)
+	known := false
+	for _, t := range types {
+		known = known || t == typ
+	}
+	if !known {
+		b.problem(e.ID, "undefined task type %q; known types are %s", typ, strings.Join(types, ", "))
+	}
+	n.Task = &TaskSpec{Type: typ}
+	seen := map[string]bool{}
+	for _, h := range e.Headers {
+		if h.Key == "" {
+			b.problem(e.ID, "task header without a key")
+			continue
+		}
+		if seen[h.Key] {
+			b.problem(e.ID, "duplicate task header %q", h.Key)
+		}
+		seen[h.Key] = true
+	}
+	n.Headers = e.Headers
+	n.Retry = b.retryPolicy(e)
+	if b.opts.CheckTask != nil && known {
+		inputs := make([]Mapping, 0, len(e.Inputs))
+		for _, in := range e.Inputs {
+			src, _ := exprSource(in.Source)
+			inputs = append(inputs, Mapping{Source: src, Target: strings.TrimSpace(in.Target)})
+		}
+		if err := b.opts.CheckTask(typ, e.Headers, inputs); err != nil {
+			b.problem(e.ID, "%s task: %v", typ, err)
+		}
+	}
+}
+
+func (b *builder) retryPolicy(e *Element) *RetryPolicy {
+	rp := DefaultRetryPolicy()
+	if e.TaskDefinition != nil && strings.TrimSpace(e.TaskDefinition.Retries) != "" {
+		var r int
+		if _, err := fmt.Sscanf(strings.TrimSpace(e.TaskDefinition.Retries), "%d", &r); err != nil || r < 1 || r > 1000 ||
+			fmt.Sprint(r) != strings.TrimSpace(e.TaskDefinition.Retries) {
+			b.problem(e.ID, "zeebe:taskDefinition retries=%q: want a whole number from 1 to 1000", e.TaskDefinition.Retries)
+		} else {
+			rp.MaximumAttempts = r
+		}
+	}
+	d := e.RetryPolicy
+	if d == nil {
+		return &rp
+	}
+	dur := func(field, v string) (ok bool, out Duration) {
+		if strings.TrimSpace(v) == "" {
+			return false, out
+		}
+		out, err := ParseDuration(strings.TrimSpace(v))
+		if err == nil {
+			if _, fixed := out.Fixed(); !fixed || out.IsZero() {
+				err = fmt.Errorf("must be a non-zero duration without years or months")
+			}
+		}
+		if err != nil {
+			b.problem(e.ID, "rapport:retryPolicy %s: %v", field, err)
+			return false, out
+		}
+		return true, out
+	}
+	if ok, v := dur("initialInterval", d.InitialInterval); ok {
+		rp.InitialInterval, _ = v.Fixed()
+	}
+	if ok, v := dur("maximumInterval", d.MaximumInterval); ok {
+		rp.MaximumInterval, _ = v.Fixed()
+	}
+	if s := strings.TrimSpace(d.BackoffCoefficient); s != "" {
+		var f float64
+		if _, err := fmt.Sscanf(s, "%g", &f); err != nil || f < 1 || f > 100 {
+			b.problem(e.ID, "rapport:retryPolicy backoffCoefficient=%q: want a number from 1 to 100", s)
+		} else {
+			rp.BackoffCoefficient = f
+		}
+	}
+	if s := strings.TrimSpace(d.MaximumAttempts); s != "" {
+		var r int
+		if _, err := fmt.Sscanf(s, "%d", &r); err != nil || r < 1 || r > 1000 || fmt.Sprint(r) != s {
+			b.problem(e.ID, "rapport:retryPolicy maximumAttempts=%q: want a whole number from 1 to 1000", s)
+		} else {
+			rp.MaximumAttempts = r
+		}
+	}
+	if rp.MaximumInterval < rp.InitialInterval {
+		b.problem(e.ID, "rapport:retryPolicy maximumInterval is shorter than initialInterval")
+	}
+	return &rp
+}
+
+func (b *builder) userTask(i int) {
+	e := b.els[i]
+	u := &UserTaskSpec{}
+	if a := e.Assignment; a != nil {
+		u.Assignee = b.valueOrExpr(e.ID, "assignee", a.Assignee, ResultString)
+		u.CandidateGroups = b.valueOrExpr(e.ID, "candidate groups", a.CandidateGroups, ResultAny)
+		u.CandidateUsers = b.valueOrExpr(e.ID, "candidate users", a.CandidateUsers, ResultAny)
+	}
+	switch {
+	case strings.TrimSpace(e.RapportDueDate) != "":
+		u.DueDate = Expr{Expression: b.expr(e.ID, "due date", e.RapportDueDate, ResultTime)}
+	case strings.TrimSpace(e.ZeebeDueDate) != "":
+		u.DueDate = b.valueOrExpr(e.ID, "due date", e.ZeebeDueDate, ResultTime)
+		if u.DueDate.Literal != "" {
+			if _, err := ParseDate(u.DueDate.Literal); err != nil {
+				b.problem(e.ID, "due date: %v", err)
+			}
+		}
+	}
+	if f := e.Form; f != nil {
+		u.FormKey = firstNonEmpty(f.FormKey, f.FormID, f.ExternalReference)
+	}
+	fields := e.FormFields
+	if id, ok := strings.CutPrefix(u.FormKey, embeddedFormPrefix); ok {
+		form := b.embeddedForm(id)
+		if form == nil {
+			b.problem(e.ID, "form key %q names no zeebe:userTaskForm in the process", u.FormKey)
+		} else if len(fields) == 0 {
+			derived, err := camundaFormFields(form.Schema)
+			if err != nil {
+				b.problem(e.ID, "embedded form %q: %v", id, err)
+			}
+			fields = derived
+		}
+	}
+	seen := map[string]bool{}
+	for _, f := range fields {
+		if !identRe.MatchString(f.Name) {
+			b.problem(e.ID, "form field name %q is not an identifier", f.Name)
+			continue
+		}
+		if seen[f.Name] {
+			b.problem(e.ID, "duplicate form field %q", f.Name)
+			continue
+		}
+		seen[f.Name] = true
+		t := normalizeType(f.Type)
+		if t == "" {
+			b.problem(e.ID, "form field %q has unknown type %q (want one of %s)", f.Name, f.Type, strings.Join(VariableTypes(), ", "))
+			continue
+		}
+		f.Type = t
+		u.Fields = append(u.Fields, f)
+	}
+	b.m.Nodes[i].User = u
+}
+
+func (b *builder) embeddedForm(id string) *EmbeddedForm {
+	for i := range b.proc.Forms {
+		if b.proc.Forms[i].ID == id {
+			return &b.proc.Forms[i]
+		}
+	}
+	return nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func (b *builder) businessRuleTask(i int) {
+	e := b.els[i]
+	var r RulesetRef
+	switch {
+	case e.Ruleset != nil:
+		r = *e.Ruleset
+	case e.CalledDecision != nil:
+		r = RulesetRef{Key: e.CalledDecision.DecisionID, ResultVariable: e.CalledDecision.ResultVariable}
+	}
+	r.Key = strings.TrimSpace(r.Key)
+	if r.Key == "" {
+		b.problem(e.ID, "business rule task names no rule set: add <rapport:ruleset key=\"...\"/>")
+		return
+	}
+	if v := strings.TrimSpace(r.Version); v != "" {
+		var n int
+		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 1 || fmt.Sprint(n) != v {
+			b.problem(e.ID, "rapport:ruleset version=%q: want a positive whole number or nothing for the latest", v)
+		}
+	}
+	if r.ResultVariable != "" && !pathRe.MatchString(r.ResultVariable) {
+		b.problem(e.ID, "result variable %q is not a variable name", r.ResultVariable)
+	}
+	b.m.Nodes[i].Rules = &r
+}
+
+func (b *builder) scriptTask(i int) {
+	e := b.els[i]
+	var out []Assignment
+	if e.Script != nil && (e.Script.Text != "" || e.Script.Format != "") {
+		b.problem(e.ID, "inline scripts are not run; write the script as <rapport:assign target=\"...\" expression=\"...\"/> or <zeebe:script>")
+	}
+	if s := e.ZeebeScript; s != nil {
+		out = append(out, Assignment{Target: strings.TrimSpace(s.ResultVariable), Expression: s.Expression})
+	}
+	for _, a := range e.Assignments {
+		out = append(out, Assignment{Target: a.Target, Expression: a.Expression})
+	}
+	if len(out) == 0 {
+		b.problem(e.ID, "script task has no assignments: add <rapport:assign target=\"...\" expression=\"...\"/>")
+	}
+	for k := range out {
+		if !pathRe.MatchString(out[k].Target) {
+			b.problem(e.ID, "script target %q is not a variable name", out[k].Target)
+		}
+		out[k].Expression = b.expr(e.ID, "script expression for "+out[k].Target, out[k].Expression, ResultAny)
+	}
+	b.m.Nodes[i].Script = out
+}
+
+func (b *builder) callActivity(i int) {
+	e := b.els[i]
+	c := &CallSpec{PropagateAllChildVariables: true, PropagateAllParentVariables: true}
+	raw := e.CalledElementAttr
+	if ce := e.CalledElement; ce != nil {
+		raw = ce.ProcessID
+		c.PropagateAllChildVariables = ce.PropagateAllChildVariables
+		c.PropagateAllParentVariables = ce.PropagateAllParentVariables
+	}
+	c.ProcessID = b.valueOrExpr(e.ID, "called process id", raw, ResultString)
+	if c.ProcessID.IsZero() {
+		b.problem(e.ID, "call activity names no process: add <zeebe:calledElement processId=\"...\"/>")
+	}
+	b.m.Nodes[i].Call = c
+}
+
+// mappings checks io mappings of any node.
+func (b *builder) mappings(i int) {
+	e := b.els[i]
+	n := &b.m.Nodes[i]
+	conv := func(kind string, in []IOMapping, extra []VariableDecl) []Mapping {
+		var out []Mapping
+		for _, m := range in {
+			t := strings.TrimSpace(m.Target)
+			if !pathRe.MatchString(t) {
+				b.problem(e.ID, "%s mapping target %q is not a variable name", kind, m.Target)
+			}
+			out = append(out, Mapping{Target: t, Source: b.exprWith(e.ID, kind+" mapping source for "+t, m.Source, ResultAny, extra)})
+		}
+		return out
+	}
+	n.Inputs = conv("input", e.Inputs, nil)
+	// Output sources read the activity's result (task output, rule result, form submission) as `result`.
+	n.Outputs = conv("output", e.Outputs, []VariableDecl{{Name: ResultVar, Type: "any"}})
+}
+
+func (b *builder) loop(i int) {
+	e := b.els[i]
+	if e.Loop == nil {
+		return
+	}
+	n := &b.m.Nodes[i]
+	if !n.Kind.IsActivity() {
+		if n.Kind != KindUnsupported {
+			b.problem(e.ID, "multi-instance is only supported on tasks, sub-processes and call activities")
+		}
+		return
+	}
+	l := &LoopSpec{Sequential: e.Loop.Sequential, InputElement: e.Loop.InputElement,
+		OutputCollection: e.Loop.OutputCollection, OutputElement: e.Loop.OutputElement}
+	if strings.TrimSpace(e.Loop.InputCollection) == "" {
+		b.problem(e.ID, "multi-instance needs <zeebe:loopCharacteristics inputCollection=\"=...\"/>")
+	} else {
+		l.InputCollection = b.expr(e.ID, "input collection", e.Loop.InputCollection, ResultList)
+	}
+	if strings.TrimSpace(e.Loop.CompletionCondition) != "" {
+		l.CompletionCondition = b.expr(e.ID, "completion condition", e.Loop.CompletionCondition, ResultBool)
+	}
+	for _, v := range []string{l.InputElement, l.OutputCollection} {
+		if v != "" && !pathRe.MatchString(v) {
+			b.problem(e.ID, "multi-instance variable %q is not a variable name", v)
+		}
+	}
+	if l.OutputElement != "" {
+		l.OutputElement = b.expr(e.ID, "output element", l.OutputElement, ResultAny)
+	}
+	n.Loop = l
+}

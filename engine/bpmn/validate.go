@@ -1,0 +1,170 @@
+package bpmn
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// ExprResult is the kind of value an expression site needs, so a checker can require a boolean
+// condition or a time for a timer date.
+type ExprResult string
+
+// The result kinds expression sites ask for.
+const (
+	ResultAny      ExprResult = ""
+	ResultBool     ExprResult = "bool"
+	ResultString   ExprResult = "string"
+	ResultTime     ExprResult = "time"
+	ResultDuration ExprResult = "duration"
+	ResultList     ExprResult = "list"
+)
+
+// ExprSite is one expression in a definition together with what it may read, handed to the expression
+// checker. Source has FEEL's leading "=" already removed.
+type ExprSite struct {
+	ProcessID string
+	ElementID string
+	// Field names the attribute holding the expression, e.g. "condition" or "input source".
+	Field  string
+	Source string
+	Result ExprResult
+	// Variables are the declared process variables followed by the ones the process itself assigns
+	// (outputs, script targets, form fields, result variables) with type "any" when undeclared.
+	Variables []VariableDecl
+	// Entity is the entity of the process's record trigger, if any; expressions may read it as `record`.
+	Entity string
+}
+
+// ExprChecker compiles one expression and returns an error describing why it does not compile.
+type ExprChecker func(site ExprSite) error
+
+// Options tune Validate and Compile.
+type Options struct {
+	// ProcessID restricts checking to one process; empty checks every process with flow elements.
+	ProcessID string
+	// CheckExpr compiles expressions; nil uses DefaultExprChecker(nil).
+	CheckExpr ExprChecker
+	// SkipExpressions disables expression compilation (structure is still checked).
+	SkipExpressions bool
+	// TaskTypes are service task types accepted in addition to the built-in ones (e.g. from plugins).
+	TaskTypes []string
+	// CheckTask, when set, validates a service task's configuration for its type (required headers,
+	// known connector ids...), so each task implementation owns its own rules; a returned error becomes
+	// a problem of the task.
+	CheckTask func(taskType string, headers []Header, inputs []Mapping) error
+}
+
+// BuiltinTaskTypes are the service task types Rapport runs without plugins.
+func BuiltinTaskTypes() []string {
+	return []string{"record.create", "record.update", "record.get", "rules.evaluate", "task.create",
+		"notify", "http", "connector"}
+}
+
+// VariableTypes are the type names accepted for declared variables and form fields (the expression
+// package's kinds); aliases such as "number" or "boolean" are normalised to them.
+func VariableTypes() []string {
+	return []string{"string", "int", "float", "bool", "time", "duration", "list", "object", "any"}
+}
+
+// normalizeType maps a declared type name to its canonical form, or "" when unknown.
+func normalizeType(t string) string {
+	switch strings.ToLower(strings.TrimSpace(t)) {
+	case "string", "text":
+		return "string"
+	case "int", "integer", "long":
+		return "int"
+	case "float", "number", "double", "decimal":
+		return "float"
+	case "bool", "boolean":
+		return "bool"
+	case "time", "date", "datetime":
+		return "time"
+	case "duration":
+		return "duration"
+	case "list", "array":
+		return "list"
+	case "object", "map":
+		return "object"
+	case "any":
+		return "any"
+	}
+	return ""
+}
+
+// ResultVar is the name under which output mapping sources read the activity's result (a service
+// task's output, a rule set's result, a user task's submitted form).
+const ResultVar = "result"
+
+// identRe matches a plain variable name; pathRe a dotted path into a variable (for mapping targets).
+var (
+	identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	pathRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+)
+
+// Validate checks definitions against the supported subset and returns every problem found, each with
+// the id of the element concerned. An empty result means every checked process compiles.
+func Validate(defs *Definitions, opts Options) []Problem {
+	if defs == nil {
+		return []Problem{{Reason: "no definitions"}}
+	}
+	if opts.ProcessID != "" {
+		p := defs.Process(opts.ProcessID)
+		if p == nil {
+			return []Problem{{ElementID: opts.ProcessID, Reason: fmt.Sprintf("process %q is not defined in the document", opts.ProcessID)}}
+		}
+		_, problems := compileProcess(defs, p, opts)
+		return problems
+	}
+	procs := runnableProcesses(defs)
+	if len(procs) == 0 {
+		return []Problem{{ElementID: defs.ID, Reason: "the document defines no process with flow elements"}}
+	}
+	var problems []Problem
+	for _, p := range procs {
+		_, ps := compileProcess(defs, p, opts)
+		problems = append(problems, ps...)
+	}
+	return problems
+}
+
+// runnableProcesses are the processes with at least one flow element; empty pools of a collaboration
+// (black-box participants drawn as processes) are skipped.
+func runnableProcesses(defs *Definitions) []*Process {
+	var out []*Process
+	for _, p := range defs.Processes {
+		if len(p.Elements) > 0 || len(p.Flows) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Compile validates the process processID of defs (expressions checked by DefaultExprChecker) and
+// returns its executable Model, or nil and every problem found.
+func Compile(defs *Definitions, processID string) (*Model, []Problem) {
+	return CompileWith(defs, Options{ProcessID: processID})
+}
+
+// CompileWith is Compile with explicit options. An empty opts.ProcessID selects the only process with
+// flow elements.
+func CompileWith(defs *Definitions, opts Options) (*Model, []Problem) {
+	if defs == nil {
+		return nil, []Problem{{Reason: "no definitions"}}
+	}
+	var proc *Process
+	if opts.ProcessID == "" {
+		procs := runnableProcesses(defs)
+		if len(procs) != 1 {
+			return nil, []Problem{{ElementID: defs.ID, Reason: fmt.Sprintf("the document has %d processes with flow elements; name the one to compile", len(procs))}}
+		}
+		proc = procs[0]
+	} else if proc = defs.Process(opts.ProcessID); proc == nil {
+		return nil, []Problem{{ElementID: opts.ProcessID, Reason: fmt.Sprintf("process %q is not defined in the document", opts.ProcessID)}}
+	}
+	m, problems := compileProcess(defs, proc, opts)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return m, nil
+}
