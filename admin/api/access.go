@@ -25,7 +25,9 @@ const PermAuthenticated = "authenticated"
 type Access struct {
 	// Public operations need no login: health checks, login itself, the API description.
 	Public bool
-	// Permission names what the caller must hold, e.g. "records.lead.read".
+	// Permission names what the caller must hold, e.g. "schemas.write". A {name} placeholder is replaced
+	// by that path parameter, so "records.{entity}.read" on /api/v1/records/{entity} checks
+	// "records.lead.read" for a lead.
 	Permission string
 }
 
@@ -129,8 +131,8 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 			WithHeader("WWW-Authenticate", `Bearer realm="rapport", error="invalid_token"`))
 		return
 	}
-	if !access.Public && !s.deps.Policy.Allows(user, access.Permission) {
-		s.reject(ctx, NewProblem(http.StatusForbidden, "you lack the permission "+access.Permission))
+	if perm := expandPermission(access.Permission, ctx.Param); !access.Public && !s.deps.Policy.Allows(user, perm) {
+		s.reject(ctx, NewProblem(http.StatusForbidden, "you lack the permission "+perm))
 		return
 	}
 	next(huma.WithValue(ctx, principalKey{}, &Principal{User: user, Token: token}))
@@ -172,4 +174,16 @@ func remoteIP(addr string) string {
 		return strings.Trim(addr[:i], "[]")
 	}
 	return addr
+}
+
+// expandPermission fills {name} placeholders from the request's path parameters.
+func expandPermission(perm string, param func(string) string) string {
+	for {
+		start := strings.IndexByte(perm, '{')
+		end := strings.IndexByte(perm, '}')
+		if start < 0 || end < start {
+			return perm
+		}
+		perm = perm[:start] + param(perm[start+1:end]) + perm[end+1:]
+	}
 }

@@ -46,3 +46,18 @@ func TestNewProblemTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestExpandPermission(t *testing.T) {
+	params := map[string]string{"entity": "lead", "id": "42"}
+	tests := []struct{ in, want string }{
+		{"schemas.write", "schemas.write"},
+		{"records.{entity}.read", "records.lead.read"},
+		{"x.{entity}.{id}", "x.lead.42"},
+		{"broken.{entity", "broken.{entity"},
+	}
+	for _, tt := range tests {
+		if got := expandPermission(tt.in, func(n string) string { return params[n] }); got != tt.want {
+			t.Errorf("expandPermission(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
