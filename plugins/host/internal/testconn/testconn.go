@@ -1,0 +1,193 @@
+// Package testconn is a small file-backed connector used by the host's fault tests and
+// benchmark. Its configuration can make it misbehave on purpose: hang in every call, or
+// pause after persisting a sales order so a test can kill the process mid-call.
+package testconn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rapportcrm/rapport/plugins/sdk/connector"
+)
+
+// Config is the test connector's configuration.
+type Config struct {
+	Dir           string `json:"dir"`
+	Mode          string `json:"mode,omitempty"`            // "" or "hang"
+	CreateDelayMS int    `json:"create_delay_ms,omitempty"` // pause after persisting a new order
+}
+
+const schema = `{"type":"object","required":["dir"],"additionalProperties":false,
+ "properties":{"dir":{"type":"string","minLength":1},"mode":{"enum":["","hang"]},
+ "create_delay_ms":{"type":"integer","minimum":0},"api_key":{"type":"string","writeOnly":true}}}`
+
+// StoreFile is the JSON file, inside Config.Dir, holding the created orders.
+const StoreFile = "orders.json"
+
+// Store is the persisted state: orders by ID and the idempotency index.
+type Store struct {
+	Orders map[string]connector.Order `json:"orders"`
+	Keys   map[string]string          `json:"keys"`
+}
+
+// Connector implements connector.Connector for tests.
+type Connector struct {
+	connector.Unimplemented
+	mu  sync.Mutex
+	cfg Config
+}
+
+// Describe declares orders.get, orders.list and orders.create.
+func (c *Connector) Describe(context.Context, connector.DescribeRequest) (connector.DescribeResponse, error) {
+	return connector.DescribeResponse{Name: "testplugin", Version: "0.0.1", Vendor: "Rapport tests",
+		Capabilities: []connector.Capability{connector.CapGetOrder, connector.CapListOrders, connector.CapCreateSalesOrder},
+		ConfigSchema: json.RawMessage(schema)}, nil
+}
+
+// Configure stores the configuration.
+func (c *Connector) Configure(ctx context.Context, req connector.ConfigureRequest) (connector.ConfigureResponse, error) {
+	var cfg Config
+	if err := json.Unmarshal(req.Config, &cfg); err != nil {
+		return connector.ConfigureResponse{}, connector.Invalid("decode configuration: %v", err)
+	}
+	if st, err := os.Stat(cfg.Dir); err != nil || !st.IsDir() {
+		return connector.ConfigureResponse{}, connector.Invalid("dir %q is not a directory", cfg.Dir)
+	}
+	c.mu.Lock()
+	c.cfg = cfg
+	c.mu.Unlock()
+	return connector.ConfigureResponse{}, ctx.Err()
+}
+
+func (c *Connector) config(ctx context.Context) (Config, error) {
+	c.mu.Lock()
+	cfg := c.cfg
+	c.mu.Unlock()
+	if cfg.Mode == "hang" {
+		select {} // ignore the context on purpose: the host must time the call out
+	}
+	return cfg, ctx.Err()
+}
+
+// Health answers OK unless the connector hangs.
+func (c *Connector) Health(ctx context.Context, _ connector.HealthRequest) (connector.HealthResponse, error) {
+	if _, err := c.config(ctx); err != nil {
+		return connector.HealthResponse{}, err
+	}
+	return connector.HealthResponse{OK: true}, nil
+}
+
+// Load reads the store of dir.
+func Load(dir string) (Store, error) {
+	s := Store{Orders: map[string]connector.Order{}, Keys: map[string]string{}}
+	b, err := os.ReadFile(filepath.Join(dir, StoreFile))
+	if os.IsNotExist(err) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read store: %w", err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("parse store: %w", err)
+	}
+	return s, nil
+}
+
+func save(dir string, s Store) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode store: %w", err)
+	}
+	tmp := filepath.Join(dir, StoreFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write store: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, StoreFile)); err != nil {
+		return fmt.Errorf("replace store: %w", err)
+	}
+	return nil
+}
+
+// GetOrder returns a stored order.
+func (c *Connector) GetOrder(ctx context.Context, req connector.GetOrderRequest) (connector.GetOrderResponse, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return connector.GetOrderResponse{}, err
+	}
+	if req.ID == "" {
+		return connector.GetOrderResponse{}, connector.Invalid("id is required")
+	}
+	s, err := Load(cfg.Dir)
+	if err != nil {
+		return connector.GetOrderResponse{}, connector.Internal("%w", err)
+	}
+	o, ok := s.Orders[req.ID]
+	if !ok {
+		return connector.GetOrderResponse{}, connector.NotFound("order %q", req.ID)
+	}
+	return connector.GetOrderResponse{Order: o}, nil
+}
+
+// ListOrders returns every stored order of the customer on one page.
+func (c *Connector) ListOrders(ctx context.Context, req connector.ListOrdersRequest) (connector.ListOrdersResponse, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return connector.ListOrdersResponse{}, err
+	}
+	if _, err := connector.PageLimit(req.Limit); err != nil {
+		return connector.ListOrdersResponse{}, err
+	}
+	s, err := Load(cfg.Dir)
+	if err != nil {
+		return connector.ListOrdersResponse{}, connector.Internal("%w", err)
+	}
+	var out []connector.Order
+	for i := 1; i <= len(s.Orders); i++ {
+		if o := s.Orders[fmt.Sprintf("T-%d", i)]; req.CustomerID == "" || o.CustomerID == req.CustomerID {
+			out = append(out, o)
+		}
+	}
+	return connector.ListOrdersResponse{Orders: out}, nil
+}
+
+// CreateSalesOrder persists an order once per idempotency key, then optionally pauses.
+func (c *Connector) CreateSalesOrder(ctx context.Context, req connector.CreateSalesOrderRequest) (connector.CreateSalesOrderResponse, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return connector.CreateSalesOrderResponse{}, err
+	}
+	if req.IdempotencyKey == "" || req.CustomerID == "" || len(req.Lines) == 0 {
+		return connector.CreateSalesOrderResponse{}, connector.Invalid("idempotency key, customer and lines are required")
+	}
+	c.mu.Lock()
+	s, err := Load(cfg.Dir)
+	if err != nil {
+		c.mu.Unlock()
+		return connector.CreateSalesOrderResponse{}, connector.Internal("%w", err)
+	}
+	if id, ok := s.Keys[req.IdempotencyKey]; ok {
+		c.mu.Unlock()
+		return connector.CreateSalesOrderResponse{Order: s.Orders[id]}, nil
+	}
+	o := connector.Order{ID: fmt.Sprintf("T-%d", len(s.Orders)+1), CustomerID: req.CustomerID, Currency: req.Currency,
+		Lines: req.Lines, Reference: req.Reference, State: "draft"}
+	s.Orders[o.ID], s.Keys[req.IdempotencyKey] = o, o.ID
+	err = save(cfg.Dir, s)
+	c.mu.Unlock()
+	if err != nil {
+		return connector.CreateSalesOrderResponse{}, connector.Internal("%w", err)
+	}
+	if cfg.CreateDelayMS > 0 {
+		select {
+		case <-time.After(time.Duration(cfg.CreateDelayMS) * time.Millisecond):
+		case <-ctx.Done():
+			return connector.CreateSalesOrderResponse{}, ctx.Err()
+		}
+	}
+	return connector.CreateSalesOrderResponse{Order: o, Created: true}, nil
+}

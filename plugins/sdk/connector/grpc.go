@@ -1,0 +1,236 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/go-plugin"
+	pb "github.com/rapportcrm/rapport/plugins/sdk/connector/pb/v1"
+	"google.golang.org/grpc"
+)
+
+// GRPCPlugin binds a Connector to go-plugin's gRPC transport for protocol version 1.
+// The plugin side sets Impl; the host side leaves it nil and receives a Connector
+// from Dispense that forwards every call over gRPC.
+type GRPCPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Impl Connector
+}
+
+// GRPCServer registers the implementation on the plugin's gRPC server.
+func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	if p.Impl == nil {
+		return fmt.Errorf("connector plugin: no implementation to serve")
+	}
+	pb.RegisterConnectorServer(s, NewGRPCServer(p.Impl))
+	return nil
+}
+
+// GRPCClient returns the host-side Connector that talks to the plugin process.
+func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return NewGRPCClient(c), nil
+}
+
+// NewGRPCServer adapts a Connector to the generated protocol-version-1 server
+// interface. Errors are converted to gRPC status codes so their kind survives the wire.
+func NewGRPCServer(impl Connector) pb.ConnectorServer { return &grpcServer{impl: impl} }
+
+// NewGRPCClient returns a Connector that calls a protocol-version-1 server over conn
+// and turns gRPC status errors back into typed *Error values.
+func NewGRPCClient(conn grpc.ClientConnInterface) Connector {
+	return &grpcClient{c: pb.NewConnectorClient(conn)}
+}
+
+type grpcServer struct {
+	pb.UnimplementedConnectorServer
+	impl Connector
+}
+
+func (s *grpcServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	r, err := s.impl.Describe(ctx, DescribeRequest{})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.DescribeResponse{Name: r.Name, Version: r.Version, Vendor: r.Vendor,
+		Capabilities: capsToPB(r.Capabilities), ConfigSchema: r.ConfigSchema}, nil
+}
+
+func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	if _, err := s.impl.Configure(ctx, ConfigureRequest{Config: req.GetConfig()}); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ConfigureResponse{}, nil
+}
+
+func (s *grpcServer) Health(ctx context.Context, _ *pb.HealthRequest) (*pb.HealthResponse, error) {
+	r, err := s.impl.Health(ctx, HealthRequest{})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.HealthResponse{Ok: r.OK, Message: r.Message}, nil
+}
+
+func (s *grpcServer) FindCustomers(ctx context.Context, req *pb.FindCustomersRequest) (*pb.FindCustomersResponse, error) {
+	r, err := s.impl.FindCustomers(ctx, FindCustomersRequest{TaxID: req.GetTaxId(), Email: req.GetEmail(),
+		Phone: req.GetPhone(), Name: req.GetName(), Limit: int(req.GetLimit())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.FindCustomersResponse{Customers: mapSlice(r.Customers, customerToPB)}, nil
+}
+
+func (s *grpcServer) UpsertCustomer(ctx context.Context, req *pb.UpsertCustomerRequest) (*pb.UpsertCustomerResponse, error) {
+	r, err := s.impl.UpsertCustomer(ctx, UpsertCustomerRequest{Customer: customerFromPB(req.GetCustomer())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.UpsertCustomerResponse{Customer: customerToPB(r.Customer), Created: r.Created}, nil
+}
+
+func (s *grpcServer) ListOrders(ctx context.Context, req *pb.ListOrdersRequest) (*pb.ListOrdersResponse, error) {
+	r, err := s.impl.ListOrders(ctx, ListOrdersRequest{CustomerID: req.GetCustomerId(),
+		Since: tsFromPB(req.GetSince()), Cursor: req.GetCursor(), Limit: int(req.GetLimit())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ListOrdersResponse{Orders: mapSlice(r.Orders, orderToPB), NextCursor: r.NextCursor}, nil
+}
+
+func (s *grpcServer) GetOrder(ctx context.Context, req *pb.GetOrderRequest) (*pb.GetOrderResponse, error) {
+	r, err := s.impl.GetOrder(ctx, GetOrderRequest{ID: req.GetId()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.GetOrderResponse{Order: orderToPB(r.Order)}, nil
+}
+
+func (s *grpcServer) CreateSalesOrder(ctx context.Context, req *pb.CreateSalesOrderRequest) (*pb.CreateSalesOrderResponse, error) {
+	r, err := s.impl.CreateSalesOrder(ctx, CreateSalesOrderRequest{IdempotencyKey: req.GetIdempotencyKey(),
+		CustomerID: req.GetCustomerId(), Currency: req.GetCurrency(), Date: tsFromPB(req.GetDate()),
+		Lines: linesFromPB(req.GetLines()), Reference: req.GetReference()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.CreateSalesOrderResponse{Order: orderToPB(r.Order), Created: r.Created}, nil
+}
+
+func (s *grpcServer) ListInvoices(ctx context.Context, req *pb.ListInvoicesRequest) (*pb.ListInvoicesResponse, error) {
+	r, err := s.impl.ListInvoices(ctx, ListInvoicesRequest{CustomerID: req.GetCustomerId(),
+		Since: tsFromPB(req.GetSince()), Cursor: req.GetCursor(), Limit: int(req.GetLimit())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ListInvoicesResponse{Invoices: mapSlice(r.Invoices, invoiceToPB), NextCursor: r.NextCursor}, nil
+}
+
+func (s *grpcServer) ListPayments(ctx context.Context, req *pb.ListPaymentsRequest) (*pb.ListPaymentsResponse, error) {
+	r, err := s.impl.ListPayments(ctx, ListPaymentsRequest{CustomerID: req.GetCustomerId(),
+		Since: tsFromPB(req.GetSince()), Cursor: req.GetCursor(), Limit: int(req.GetLimit())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ListPaymentsResponse{Payments: mapSlice(r.Payments, paymentToPB), NextCursor: r.NextCursor}, nil
+}
+
+type grpcClient struct {
+	c pb.ConnectorClient
+}
+
+// clampInt32 keeps limits inside the wire type; limits beyond int32 are clamped by the
+// connector anyway.
+func clampInt32(n int) int32 {
+	const maxInt32 = 1<<31 - 1
+	switch {
+	case n > maxInt32:
+		return maxInt32
+	case n < -maxInt32:
+		return -maxInt32
+	}
+	return int32(n)
+}
+
+func (c *grpcClient) Describe(ctx context.Context, _ DescribeRequest) (DescribeResponse, error) {
+	r, err := c.c.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return DescribeResponse{}, fromStatus(err)
+	}
+	return DescribeResponse{Name: r.GetName(), Version: r.GetVersion(), Vendor: r.GetVendor(),
+		Capabilities: capsFromPB(r.GetCapabilities()), ConfigSchema: r.GetConfigSchema()}, nil
+}
+
+func (c *grpcClient) Configure(ctx context.Context, req ConfigureRequest) (ConfigureResponse, error) {
+	if _, err := c.c.Configure(ctx, &pb.ConfigureRequest{Config: req.Config}); err != nil {
+		return ConfigureResponse{}, fromStatus(err)
+	}
+	return ConfigureResponse{}, nil
+}
+
+func (c *grpcClient) Health(ctx context.Context, _ HealthRequest) (HealthResponse, error) {
+	r, err := c.c.Health(ctx, &pb.HealthRequest{})
+	if err != nil {
+		return HealthResponse{}, fromStatus(err)
+	}
+	return HealthResponse{OK: r.GetOk(), Message: r.GetMessage()}, nil
+}
+
+func (c *grpcClient) FindCustomers(ctx context.Context, req FindCustomersRequest) (FindCustomersResponse, error) {
+	r, err := c.c.FindCustomers(ctx, &pb.FindCustomersRequest{TaxId: req.TaxID, Email: req.Email,
+		Phone: req.Phone, Name: req.Name, Limit: clampInt32(req.Limit)})
+	if err != nil {
+		return FindCustomersResponse{}, fromStatus(err)
+	}
+	return FindCustomersResponse{Customers: mapSlice(r.GetCustomers(), customerFromPB)}, nil
+}
+
+func (c *grpcClient) UpsertCustomer(ctx context.Context, req UpsertCustomerRequest) (UpsertCustomerResponse, error) {
+	r, err := c.c.UpsertCustomer(ctx, &pb.UpsertCustomerRequest{Customer: customerToPB(req.Customer)})
+	if err != nil {
+		return UpsertCustomerResponse{}, fromStatus(err)
+	}
+	return UpsertCustomerResponse{Customer: customerFromPB(r.GetCustomer()), Created: r.GetCreated()}, nil
+}
+
+func (c *grpcClient) ListOrders(ctx context.Context, req ListOrdersRequest) (ListOrdersResponse, error) {
+	r, err := c.c.ListOrders(ctx, &pb.ListOrdersRequest{CustomerId: req.CustomerID, Since: tsToPB(req.Since),
+		Cursor: req.Cursor, Limit: clampInt32(req.Limit)})
+	if err != nil {
+		return ListOrdersResponse{}, fromStatus(err)
+	}
+	return ListOrdersResponse{Orders: mapSlice(r.GetOrders(), orderFromPB), NextCursor: r.GetNextCursor()}, nil
+}
+
+func (c *grpcClient) GetOrder(ctx context.Context, req GetOrderRequest) (GetOrderResponse, error) {
+	r, err := c.c.GetOrder(ctx, &pb.GetOrderRequest{Id: req.ID})
+	if err != nil {
+		return GetOrderResponse{}, fromStatus(err)
+	}
+	return GetOrderResponse{Order: orderFromPB(r.GetOrder())}, nil
+}
+
+func (c *grpcClient) CreateSalesOrder(ctx context.Context, req CreateSalesOrderRequest) (CreateSalesOrderResponse, error) {
+	r, err := c.c.CreateSalesOrder(ctx, &pb.CreateSalesOrderRequest{IdempotencyKey: req.IdempotencyKey,
+		CustomerId: req.CustomerID, Currency: req.Currency, Date: tsToPB(req.Date),
+		Lines: linesToPB(req.Lines), Reference: req.Reference})
+	if err != nil {
+		return CreateSalesOrderResponse{}, fromStatus(err)
+	}
+	return CreateSalesOrderResponse{Order: orderFromPB(r.GetOrder()), Created: r.GetCreated()}, nil
+}
+
+func (c *grpcClient) ListInvoices(ctx context.Context, req ListInvoicesRequest) (ListInvoicesResponse, error) {
+	r, err := c.c.ListInvoices(ctx, &pb.ListInvoicesRequest{CustomerId: req.CustomerID, Since: tsToPB(req.Since),
+		Cursor: req.Cursor, Limit: clampInt32(req.Limit)})
+	if err != nil {
+		return ListInvoicesResponse{}, fromStatus(err)
+	}
+	return ListInvoicesResponse{Invoices: mapSlice(r.GetInvoices(), invoiceFromPB), NextCursor: r.GetNextCursor()}, nil
+}
+
+func (c *grpcClient) ListPayments(ctx context.Context, req ListPaymentsRequest) (ListPaymentsResponse, error) {
+	r, err := c.c.ListPayments(ctx, &pb.ListPaymentsRequest{CustomerId: req.CustomerID, Since: tsToPB(req.Since),
+		Cursor: req.Cursor, Limit: clampInt32(req.Limit)})
+	if err != nil {
+		return ListPaymentsResponse{}, fromStatus(err)
+	}
+	return ListPaymentsResponse{Payments: mapSlice(r.GetPayments(), paymentFromPB), NextCursor: r.GetNextCursor()}, nil
+}

@@ -1,0 +1,139 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// fake returns canned answers so tests can check what survives the gRPC round trip.
+type fake struct {
+	Unimplemented
+	order Order
+	err   error
+	seen  chan string // idempotency keys the server received
+}
+
+func (f *fake) Describe(context.Context, DescribeRequest) (DescribeResponse, error) {
+	return DescribeResponse{Name: "fake", Version: "1.0.0", Capabilities: []Capability{CapGetOrder}, ConfigSchema: []byte(`{"type":"object"}`)}, nil
+}
+
+func (f *fake) Configure(context.Context, ConfigureRequest) (ConfigureResponse, error) {
+	return ConfigureResponse{}, nil
+}
+
+func (f *fake) GetOrder(ctx context.Context, _ GetOrderRequest) (GetOrderResponse, error) {
+	if f.err != nil {
+		return GetOrderResponse{}, f.err
+	}
+	return GetOrderResponse{Order: f.order}, nil
+}
+
+func (f *fake) CreateSalesOrder(ctx context.Context, req CreateSalesOrderRequest) (CreateSalesOrderResponse, error) {
+	f.seen <- req.IdempotencyKey
+	<-ctx.Done()
+	return CreateSalesOrderResponse{}, ctx.Err()
+}
+
+func dial(t *testing.T, impl Connector) Connector {
+	t.Helper()
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{PluginName: &GRPCPlugin{Impl: impl}})
+	t.Cleanup(func() { client.Close() })
+	raw, err := client.Dispense(PluginName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw.(Connector)
+}
+
+func TestErrorsSurviveGRPC(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		want      *Error
+		retryable bool
+	}{
+		{"not found", NotFound("order %q", "SO-1"), ErrNotFound, false},
+		{"invalid", Invalid("limit must not be negative"), ErrInvalid, false},
+		{"conflict", Conflict("tax ID taken"), ErrConflict, false},
+		{"unavailable", Unavailable("ERP down"), ErrUnavailable, true},
+		{"permanent", Permanent("account locked"), ErrPermanent, false},
+		{"unsupported", Unsupported(CapListPayments), ErrUnsupported, false},
+		{"plain error is internal", errors.New("boom"), ErrInternal, true},
+		{"wrapped typed error keeps its kind", fmt.Errorf("lookup: %w", NotFound("x")), ErrNotFound, false},
+		{"context deadline is a timeout", context.DeadlineExceeded, ErrTimeout, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, &fake{err: tt.err})
+			_, err := c.GetOrder(t.Context(), GetOrderRequest{ID: "SO-1"})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v (kind %s), want kind %s", err, KindOf(err), tt.want.Kind)
+			}
+			if IsRetryable(err) != tt.retryable {
+				t.Errorf("IsRetryable = %v, want %v", IsRetryable(err), tt.retryable)
+			}
+			if !strings.Contains(err.Error(), tt.err.Error()) {
+				t.Errorf("message lost: got %q, want it to contain %q", err, tt.err)
+			}
+		})
+	}
+}
+
+func TestOrderRoundTrip(t *testing.T) {
+	when := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	want := Order{ID: "SO-7", Number: "SO-7", CustomerID: "C-1", Date: when, State: "draft", Currency: "EUR", Total: "12.50",
+		Lines:     []OrderLine{{ProductCode: "A", Description: "Apple", Quantity: "5", UnitPrice: "2.50", Amount: "12.50"}},
+		Reference: "deal-9", UpdatedAt: when.Add(time.Hour)}
+	c := dial(t, &fake{order: want})
+	got, err := c.GetOrder(t.Context(), GetOrderRequest{ID: "SO-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Order, want) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got.Order, want)
+	}
+	d, err := c.Describe(t.Context(), DescribeRequest{})
+	if err != nil || !d.Has(CapGetOrder) || d.Has(CapListOrders) || string(d.ConfigSchema) != `{"type":"object"}` {
+		t.Errorf("Describe = %+v, %v", d, err)
+	}
+	if _, err := c.ListPayments(t.Context(), ListPaymentsRequest{}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("unimplemented method: err = %v, want unsupported", err)
+	}
+}
+
+func TestDeadlineCrossesTheWire(t *testing.T) {
+	f := &fake{seen: make(chan string, 1)}
+	c := dial(t, f)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.CreateSalesOrder(ctx, CreateSalesOrderRequest{IdempotencyKey: "k", CustomerID: "C"})
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a timeout that is also context.DeadlineExceeded", err)
+	}
+	if key := <-f.seen; key != "k" {
+		t.Errorf("server saw key %q, want k", key)
+	}
+}
+
+func TestPageLimit(t *testing.T) {
+	tests := []struct {
+		in, want int
+		invalid  bool
+	}{{0, DefaultPageSize, false}, {7, 7, false}, {MaxPageSize + 1, MaxPageSize, false}, {-1, 0, true}}
+	for _, tt := range tests {
+		got, err := PageLimit(tt.in)
+		if (err != nil) != tt.invalid || got != tt.want {
+			t.Errorf("PageLimit(%d) = %d, %v; want %d, invalid=%v", tt.in, got, err, tt.want, tt.invalid)
+		}
+		if tt.invalid && !errors.Is(err, ErrInvalid) {
+			t.Errorf("PageLimit(%d): err %v is not ErrInvalid", tt.in, err)
+		}
+	}
+}
