@@ -8,4 +8,8 @@ import (
 
 var env *stacktest.Env
 
-func TestMain(m *testing.M) { stacktest.Main(m, &env) }
+func TestMain(m *testing.M) {
+	stacktest.MainWith(m, &env, func(dataDir string) error {
+		return stacktest.InstallPlugin(dataDir, "csv", "github.com/rapportcrm/rapport/plugins/connectors/csv")
+	})
+}

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapportcrm/rapport/cmd/rapport/stack"
+	"github.com/rapportcrm/rapport/plugins/host"
 )
 
 // AdminEmail and AdminPassword are the bootstrap administrator's credentials in every test stack.
@@ -136,16 +139,53 @@ func (e *Env) Stop() { e.Stack.Stop(context.Background()) }
 // Main is a TestMain body: it starts a stack in a temporary directory, stores it in *env, runs the tests
 // and stops it. A stack that fails to start fails the whole package.
 func Main(m *testing.M, env **Env) {
-	os.Exit(run(m, env))
+	os.Exit(run(m, env, nil))
 }
 
-func run(m *testing.M, env **Env) int {
+// MainWith is Main with a step that prepares the data directory before the stack starts, e.g. installing
+// plugins with InstallPlugin.
+func MainWith(m *testing.M, env **Env, prepare func(dataDir string) error) {
+	os.Exit(run(m, env, prepare))
+}
+
+// InstallPlugin builds the Go main package pkg into dataDir/plugins/name with a plugin.json manifest
+// carrying its checksum, as an operator would install a connector.
+func InstallPlugin(dataDir, name, pkg string) error {
+	dir := filepath.Join(dataDir, "plugins", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("stacktest: %w", err)
+	}
+	bin := filepath.Join(dir, "connector")
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		return fmt.Errorf("stacktest: build %s: %v: %s", pkg, err, out)
+	}
+	sum, err := host.FileSHA256(bin)
+	if err != nil {
+		return fmt.Errorf("stacktest: %w", err)
+	}
+	manifest, err := json.Marshal(host.Manifest{Name: name, Binary: "connector", SHA256: sum, ProtocolVersion: 1})
+	if err != nil {
+		return fmt.Errorf("stacktest: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, host.ManifestFile), manifest, 0o644); err != nil {
+		return fmt.Errorf("stacktest: %w", err)
+	}
+	return nil
+}
+
+func run(m *testing.M, env **Env, prepare func(string) error) int {
 	dir, err := os.MkdirTemp("", "rapport-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stacktest:", err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if prepare != nil {
+		if err := prepare(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	e, err := Start(ctx, dir)
 	cancel()

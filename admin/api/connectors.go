@@ -1,0 +1,282 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/rapportcrm/rapport/plugins/host"
+	"github.com/rapportcrm/rapport/plugins/sdk/connector"
+)
+
+// PermConnectors guards every plugin and connector operation: connectors hold ERP credentials.
+const PermConnectors = "connectors.manage"
+
+// PluginView is an installed plugin as the API shows it.
+type PluginView struct {
+	Name            string `json:"name"`
+	Binary          string `json:"binary"`
+	SHA256          string `json:"sha256"`
+	ProtocolVersion int    `json:"protocolVersion"`
+	Error           string `json:"error,omitempty" doc:"Why the plugin cannot be used (bad manifest, checksum mismatch...)."`
+}
+
+// ConnectorView is a configured connector instance; secrets in its configuration are replaced by "********".
+type ConnectorView struct {
+	Name    string          `json:"name"`
+	Plugin  string          `json:"plugin"`
+	Config  json.RawMessage `json:"config"`
+	Running bool            `json:"running" doc:"Whether its plugin process is up (it starts on first use)."`
+}
+
+type connectorInput struct {
+	Name string `path:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" doc:"Instance name, e.g. erp-prod."`
+}
+
+type putConnectorInput struct {
+	Name string `path:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" doc:"Instance name, e.g. erp-prod."`
+	Body struct {
+		Plugin string          `json:"plugin" minLength:"1" doc:"Name of the installed plugin."`
+		Config json.RawMessage `json:"config" doc:"Configuration, validated against the plugin's schema. Secrets sent back as \"********\" keep their stored value."`
+	}
+}
+
+type callConnectorInput struct {
+	Name string `path:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" doc:"Instance name, e.g. erp-prod."`
+	Body struct {
+		Method  string          `json:"method" minLength:"1" doc:"Connector method, e.g. FindCustomers."`
+		Request json.RawMessage `json:"request,omitempty" doc:"The method's request as JSON."`
+	}
+}
+
+type pluginsOutput struct{ Body []PluginView }
+type connectorsOutput struct{ Body []ConnectorView }
+type connectorOutput struct{ Body ConnectorView }
+type callOutput struct{ Body any }
+
+func (s *Server) registerConnectors() {
+	tags := []string{"connectors"}
+	Register(s, huma.Operation{OperationID: "list-plugins", Method: http.MethodGet, Path: "/api/v1/plugins", Tags: tags,
+		Summary: "Installed plugins", Description: "Plugins found in the plugins directory, with the reason when one cannot be used."},
+		Access{Permission: PermConnectors}, s.listPlugins)
+	Register(s, huma.Operation{OperationID: "list-connectors", Method: http.MethodGet, Path: "/api/v1/connectors", Tags: tags,
+		Summary: "Configured connectors"}, Access{Permission: PermConnectors}, s.listConnectors)
+	Register(s, huma.Operation{OperationID: "put-connector", Method: http.MethodPut, Path: "/api/v1/connectors/{name}", Tags: tags,
+		Summary:     "Configure a connector",
+		Description: "Creates or replaces a named instance of a plugin. The configuration is validated against the plugin's schema and handed to the plugin, which checks it (for example that the ERP answers), before it is stored with its secrets encrypted."},
+		Access{Permission: PermConnectors}, s.putConnector)
+	Register(s, huma.Operation{OperationID: "delete-connector", Method: http.MethodDelete, Path: "/api/v1/connectors/{name}", Tags: tags,
+		Summary: "Remove a connector", DefaultStatus: http.StatusNoContent},
+		Access{Permission: PermConnectors}, s.deleteConnector)
+	Register(s, huma.Operation{OperationID: "test-connector", Method: http.MethodPost, Path: "/api/v1/connectors/{name}/test", Tags: tags,
+		Summary: "Test a connector's connection"}, Access{Permission: PermConnectors}, s.testConnector)
+	Register(s, huma.Operation{OperationID: "call-connector", Method: http.MethodPost, Path: "/api/v1/connectors/{name}/call", Tags: tags,
+		Summary: "Call a connector method (diagnosis)", Description: "Runs one connector method with a JSON request and returns its response."},
+		Access{Permission: PermConnectors}, s.callConnector)
+}
+
+func (s *Server) plugins() (*host.Host, error) {
+	if s.deps.Plugins == nil {
+		return nil, Typed(http.StatusServiceUnavailable, "plugins-disabled", "this server runs without a plugins directory")
+	}
+	return s.deps.Plugins, nil
+}
+
+func (s *Server) listPlugins(context.Context, *struct{}) (*pluginsOutput, error) {
+	h, err := s.plugins()
+	if err != nil {
+		return nil, err
+	}
+	out := []PluginView{}
+	for _, p := range h.Plugins() {
+		v := PluginView{Name: p.Name, Binary: p.Manifest.Binary, SHA256: p.Manifest.SHA256, ProtocolVersion: p.Manifest.ProtocolVersion}
+		if p.Err != nil {
+			v.Error = p.Err.Error()
+		}
+		out = append(out, v)
+	}
+	return &pluginsOutput{Body: out}, nil
+}
+
+func (s *Server) listConnectors(ctx context.Context, _ *struct{}) (*connectorsOutput, error) {
+	h, err := s.plugins()
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.deps.Connectors.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []ConnectorView{}
+	for _, st := range stored {
+		v, err := s.connectorView(ctx, h, st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return &connectorsOutput{Body: out}, nil
+}
+
+// connectorView redacts a stored (sealed) configuration for output.
+func (s *Server) connectorView(ctx context.Context, h *host.Host, st host.StoredInstance) (ConnectorView, error) {
+	v := ConnectorView{Name: st.Name, Plugin: st.Plugin, Config: st.Config}
+	if paths, err := h.SecretPaths(ctx, st.Plugin); err == nil {
+		if v.Config, err = host.Redact(st.Config, paths); err != nil {
+			return v, err
+		}
+	} else {
+		// Without the plugin's schema nothing tells which fields are secret: show nothing.
+		v.Config = json.RawMessage(`{}`)
+	}
+	if in, err := h.Instance(st.Name); err == nil {
+		v.Running = in.PID() > 0
+	}
+	return v, nil
+}
+
+func (s *Server) putConnector(ctx context.Context, in *putConnectorInput) (*connectorOutput, error) {
+	h, err := s.plugins()
+	if err != nil {
+		return nil, err
+	}
+	cfg := in.Body.Config
+	if len(cfg) == 0 {
+		cfg = json.RawMessage(`{}`)
+	}
+	paths, err := h.SecretPaths(ctx, in.Body.Plugin)
+	if err != nil {
+		return nil, connectorProblem(err, "/plugin")
+	}
+	if prev, found, err := s.deps.Connectors.Get(ctx, in.Name); err != nil {
+		return nil, err
+	} else if found && prev.Plugin == in.Body.Plugin {
+		opened, err := s.deps.Sealer.OpenConfig(in.Name, prev.Config, paths)
+		if err != nil {
+			return nil, err
+		}
+		if cfg, err = host.KeepSecrets(cfg, opened, paths); err != nil {
+			return nil, connectorProblem(err, "/config")
+		}
+	}
+	merged, err := h.ValidateConfig(ctx, in.Body.Plugin, cfg)
+	if err != nil {
+		return nil, connectorProblem(err, "/config")
+	}
+	if _, err := h.Configure(ctx, in.Name, in.Body.Plugin, merged); err != nil {
+		return nil, connectorProblem(err, "/config")
+	}
+	sealed, err := s.deps.Sealer.SealConfig(in.Name, merged, paths)
+	if err != nil {
+		return nil, err
+	}
+	st := host.StoredInstance{Name: in.Name, Plugin: in.Body.Plugin, Config: sealed}
+	if err := s.deps.Connectors.Put(ctx, st); err != nil {
+		return nil, err
+	}
+	v, err := s.connectorView(ctx, h, st)
+	if err != nil {
+		return nil, err
+	}
+	return &connectorOutput{Body: v}, nil
+}
+
+func (s *Server) deleteConnector(ctx context.Context, in *connectorInput) (*struct{}, error) {
+	h, err := s.plugins()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.deps.Connectors.Delete(ctx, in.Name); err != nil {
+		return nil, err
+	}
+	h.Remove(in.Name)
+	return nil, nil
+}
+
+// instance returns a running instance, installing it from the store when this process has not yet.
+func (s *Server) instance(ctx context.Context, name string) (*host.Instance, error) {
+	h, err := s.plugins()
+	if err != nil {
+		return nil, err
+	}
+	if in, err := h.Instance(name); err == nil {
+		return in, nil
+	}
+	st, found, err := s.deps.Connectors.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, NewProblem(http.StatusNotFound, "no connector named "+name)
+	}
+	paths, err := h.SecretPaths(ctx, st.Plugin)
+	if err != nil {
+		return nil, connectorProblem(err, "")
+	}
+	cfg, err := s.deps.Sealer.OpenConfig(name, st.Config, paths)
+	if err != nil {
+		return nil, err
+	}
+	in, err := h.Configure(ctx, name, st.Plugin, cfg)
+	if err != nil {
+		return nil, connectorProblem(err, "")
+	}
+	return in, nil
+}
+
+func (s *Server) testConnector(ctx context.Context, in *connectorInput) (*callOutput, error) {
+	inst, err := s.instance(ctx, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := inst.Health(ctx, connector.HealthRequest{})
+	if err != nil {
+		return nil, connectorProblem(err, "")
+	}
+	return &callOutput{Body: resp}, nil
+}
+
+func (s *Server) callConnector(ctx context.Context, in *callConnectorInput) (*callOutput, error) {
+	inst, err := s.instance(ctx, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := host.Call(ctx, inst, in.Body.Method, in.Body.Request)
+	if err != nil {
+		return nil, connectorProblem(err, "/request")
+	}
+	return &callOutput{Body: resp}, nil
+}
+
+// connectorProblem maps a connector or host error to a problem with the matching status.
+func connectorProblem(err error, pointer string) error {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	status := map[connector.Kind]int{
+		connector.KindNotFound:    http.StatusNotFound,
+		connector.KindInvalid:     http.StatusUnprocessableEntity,
+		connector.KindConflict:    http.StatusConflict,
+		connector.KindUnavailable: http.StatusBadGateway,
+		connector.KindUnsupported: http.StatusNotImplemented,
+		connector.KindPermanent:   http.StatusUnprocessableEntity,
+		connector.KindTimeout:     http.StatusGatewayTimeout,
+		connector.KindCanceled:    499,
+	}[connector.KindOf(err)]
+	if status == 0 {
+		status = http.StatusBadGateway
+	}
+	if errors.Is(err, host.ErrChecksum) || errors.Is(err, host.ErrHandshake) {
+		status = http.StatusFailedDependency
+	}
+	prob := Typed(status, "connector-"+strings.ReplaceAll(connector.KindOf(err).String(), " ", "-"), err.Error())
+	if status == http.StatusUnprocessableEntity && pointer != "" {
+		prob.Errors = []FieldError{{Pointer: pointer, Message: err.Error()}}
+	}
+	return prob
+}
