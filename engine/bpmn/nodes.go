@@ -586,7 +586,7 @@ func (b *builder) scriptTask(i int) {
 		out = append(out, Assignment{Target: strings.TrimSpace(s.ResultVariable), Expression: s.Expression})
 	}
 	for _, a := range e.Assignments {
-		out = append(out, Assignment{Target: a.Target, Expression: a.Expression})
+		out = append(out, Assignment(a))
 	}
 	if len(out) == 0 {
 		b.problem(e.ID, "script task has no assignments: add <rapport:assign target=\"...\" expression=\"...\"/>")
