@@ -1,0 +1,425 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rapportcrm/rapport/engine/bpmn"
+	"github.com/rapportcrm/rapport/engine/processes"
+	"github.com/rapportcrm/rapport/workflows/process"
+)
+
+// VersionView is a published version with how many instances run it.
+type VersionView struct {
+	processes.Version
+	Running int64 `json:"running" doc:"Instances of this version still running."`
+	Total   int64 `json:"total" doc:"Instances of this version ever started (within the namespace's retention)."`
+}
+
+// DefinitionView is a process with its published versions.
+type DefinitionView struct {
+	processes.Definition
+	Versions []VersionView `json:"versions"`
+}
+
+// ValidationReport says whether a BPMN document can be deployed and, if not, why, element by element.
+type ValidationReport struct {
+	Valid    bool           `json:"valid"`
+	Key      string         `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines."`
+	Hash     string         `json:"hash,omitempty"`
+	Problems []ElementProblem `json:"problems"`
+}
+
+// ElementProblem is one problem of a BPMN document, tied to the element a modeler should highlight.
+type ElementProblem struct {
+	ElementID string `json:"elementId"`
+	Reason    string `json:"reason"`
+}
+
+func elementProblems(ps []bpmn.Problem) []ElementProblem {
+	out := make([]ElementProblem, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, ElementProblem(p))
+	}
+	return out
+}
+
+// StartedInstance identifies a new process instance.
+type StartedInstance struct {
+	ID      string `json:"id" doc:"Instance ID; use it with /api/v1/instances/{id}."`
+	RunID   string `json:"runId"`
+	Key     string `json:"key"`
+	Version int    `json:"version"`
+}
+
+// TaskView is an open user task of some instance; ID is what /api/v1/tasks/{id}/complete takes.
+type TaskView struct {
+	ID         string `json:"id"`
+	InstanceID string `json:"instanceId"`
+	ProcessKey string `json:"processKey"`
+	process.UserTask
+}
+
+type bpmnInput struct {
+	RawBody []byte `contentType:"application/xml" doc:"A BPMN 2.0 document (bpmn-js or Camunda Modeler 5)."`
+}
+
+type keyInput struct {
+	Key string `path:"key" maxLength:"255"`
+}
+
+type versionXMLInput struct {
+	Key     string `path:"key" maxLength:"255"`
+	Version int    `path:"version" minimum:"0" doc:"Version number; 0 is the draft."`
+}
+
+type xmlOutput struct {
+	ContentType string `header:"Content-Type"`
+	Body        []byte
+}
+
+type startInput struct {
+	Key  string `path:"key" maxLength:"255"`
+	Body struct {
+		Version     int            `json:"version,omitempty" minimum:"0" doc:"Version to start; 0 or absent starts the latest published."`
+		BusinessKey string         `json:"businessKey,omitempty" maxLength:"255" doc:"Correlates messages and lists the instance."`
+		Variables   map[string]any `json:"variables,omitempty"`
+	}
+}
+
+type instanceInput struct {
+	ID string `path:"id" maxLength:"300"`
+}
+
+type completeInput struct {
+	ID   string `path:"id" maxLength:"400" doc:"Task ID from GET /api/v1/tasks."`
+	Body struct {
+		Variables map[string]any `json:"variables,omitempty" doc:"The form's output."`
+	}
+}
+
+type messageInput struct {
+	Body struct {
+		Name           string         `json:"name" minLength:"1" maxLength:"255"`
+		CorrelationKey string         `json:"correlationKey" minLength:"1" maxLength:"255" doc:"The business key of the instances the message is for."`
+		Variables      map[string]any `json:"variables,omitempty"`
+	}
+}
+
+type deliveredOutput struct {
+	Body struct {
+		Delivered int `json:"delivered" doc:"How many running instances received the message."`
+	}
+}
+
+func (s *Server) registerProcesses() {
+	tags := []string{"processes"}
+	Register(s, huma.Operation{OperationID: "validate-process", Method: http.MethodPost, Path: "/api/v1/processes/validate", Tags: tags,
+		Summary: "Validate a BPMN document", Description: "Reports every problem of the document with its element ID, without storing anything.",
+		MaxBodyBytes: processes.MaxXMLSize},
+		Access{Permission: "processes.deploy"}, s.validateProcess)
+	Register(s, huma.Operation{OperationID: "deploy-process", Method: http.MethodPost, Path: "/api/v1/processes", Tags: tags,
+		Summary: "Deploy a BPMN document as a draft", DefaultStatus: http.StatusCreated, MaxBodyBytes: processes.MaxXMLSize,
+		Description: "Stores the document as the draft of the process it defines (the key is the BPMN process ID). A document with problems is refused with all of them, each naming its element."},
+		Access{Permission: "processes.deploy"}, s.deployProcess)
+	Register(s, huma.Operation{OperationID: "list-processes", Method: http.MethodGet, Path: "/api/v1/processes", Tags: tags, Summary: "Process definitions"},
+		Access{Permission: "processes.read"}, s.listProcesses)
+	Register(s, huma.Operation{OperationID: "get-process", Method: http.MethodGet, Path: "/api/v1/processes/{key}", Tags: tags,
+		Summary: "A process definition with its versions and their instance counts"},
+		Access{Permission: "processes.read"}, s.getProcess)
+	Register(s, huma.Operation{OperationID: "get-process-xml", Method: http.MethodGet, Path: "/api/v1/processes/{key}/versions/{version}/xml", Tags: tags,
+		Summary: "The BPMN XML of a version (0 = the draft)"},
+		Access{Permission: "processes.read"}, s.processXML)
+	Register(s, huma.Operation{OperationID: "publish-process", Method: http.MethodPost, Path: "/api/v1/processes/{key}/publish", Tags: tags,
+		Summary: "Publish the draft as a new immutable version", DefaultStatus: http.StatusCreated},
+		Access{Permission: "processes.publish"}, s.publishProcess)
+	Register(s, huma.Operation{OperationID: "start-instance", Method: http.MethodPost, Path: "/api/v1/processes/{key}/instances", Tags: tags,
+		Summary: "Start an instance", DefaultStatus: http.StatusCreated,
+		Description: "Starts a published version (the latest unless one is named) with variables, checked against the declared variable types."},
+		Access{Permission: "instances.start"}, s.startInstance)
+	Register(s, huma.Operation{OperationID: "get-instance", Method: http.MethodGet, Path: "/api/v1/instances/{id}", Tags: tags,
+		Summary: "An instance's state", Description: "Where the instance stands, its variables, incidents, open tasks and the history of elements entered and left."},
+		Access{Permission: "instances.read"}, s.getInstance)
+	Register(s, huma.Operation{OperationID: "list-tasks", Method: http.MethodGet, Path: "/api/v1/tasks", Tags: tags,
+		Summary: "My open tasks", Description: "Open user tasks assigned to the caller (as assignee or candidate user) in running instances."},
+		Access{Permission: PermAuthenticated}, s.listTasks)
+	Register(s, huma.Operation{OperationID: "complete-task", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/complete", Tags: tags,
+		Summary: "Complete a user task", Description: "Validated synchronously by the instance: unknown task, a caller who is not the assignee or a candidate, or form output of the wrong type is refused and changes nothing."},
+		Access{Permission: "tasks.complete"}, s.completeTask)
+	Register(s, huma.Operation{OperationID: "correlate-message", Method: http.MethodPost, Path: "/api/v1/messages", Tags: tags,
+		Summary: "Correlate a message", Description: "Delivers a BPMN message to the running instances whose business key is the correlation key."},
+		Access{Permission: "messages.correlate"}, s.correlateMessage)
+}
+
+// processProblem maps store errors to problems: parse failures are 400 (413 when too large), invalid
+// definitions 422 with every element problem.
+func processProblem(err error) error {
+	var pe *bpmn.ParseError
+	var ie *processes.InvalidError
+	switch {
+	case errors.As(err, &pe):
+		status := http.StatusBadRequest
+		if pe.Kind == "too_large" {
+			status = http.StatusRequestEntityTooLarge
+		}
+		p := Typed(status, "bpmn-unreadable", pe.Error())
+		for _, pr := range pe.Problems {
+			p.Errors = append(p.Errors, FieldError{Element: pr.ElementID, Message: pr.Reason})
+		}
+		return p
+	case errors.As(err, &ie):
+		p := Typed(http.StatusUnprocessableEntity, "bpmn-invalid", fmt.Sprintf("the process definition has %d problem(s)", len(ie.Problems)))
+		for _, pr := range ie.Problems {
+			p.Errors = append(p.Errors, FieldError{Element: pr.ElementID, Message: pr.Reason})
+		}
+		return p
+	case errors.Is(err, processes.ErrNotFound):
+		return NewProblem(http.StatusNotFound, err.Error())
+	case errors.Is(err, processes.ErrNoDraft):
+		return Typed(http.StatusConflict, "no-draft", err.Error())
+	}
+	return err
+}
+
+func (s *Server) validateProcess(_ context.Context, in *bpmnInput) (*struct{ Body ValidationReport }, error) {
+	model, err := s.deps.Processes.Check(in.RawBody)
+	var ie *processes.InvalidError
+	switch {
+	case err == nil:
+		return &struct{ Body ValidationReport }{Body: ValidationReport{Valid: true, Key: model.ProcessID, Hash: model.Hash, Problems: []ElementProblem{}}}, nil
+	case errors.As(err, &ie):
+		return &struct{ Body ValidationReport }{Body: ValidationReport{Problems: elementProblems(ie.Problems)}}, nil
+	default:
+		return nil, processProblem(err)
+	}
+}
+
+func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Body processes.Definition }, error) {
+	d, err := s.deps.Processes.Deploy(ctx, in.RawBody, PrincipalFrom(ctx).User.ID)
+	if err != nil {
+		return nil, processProblem(err)
+	}
+	return &struct{ Body processes.Definition }{Body: d}, nil
+}
+
+func (s *Server) listProcesses(ctx context.Context, _ *struct{}) (*struct{ Body []processes.Definition }, error) {
+	list, err := s.deps.Processes.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &struct{ Body []processes.Definition }{Body: list}, nil
+}
+
+func (s *Server) getProcess(ctx context.Context, in *keyInput) (*struct{ Body DefinitionView }, error) {
+	d, err := s.deps.Processes.Get(ctx, in.Key)
+	if err != nil {
+		return nil, processProblem(err)
+	}
+	versions, err := s.deps.Processes.Versions(ctx, in.Key)
+	if err != nil {
+		return nil, err
+	}
+	view := DefinitionView{Definition: d, Versions: []VersionView{}}
+	for _, v := range versions {
+		q := fmt.Sprintf("RapportProcessKey = %s AND RapportProcessVersion = %d", quote(in.Key), v.Version)
+		total, err := s.countWorkflows(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		running, err := s.countWorkflows(ctx, q+" AND ExecutionStatus = 'Running'")
+		if err != nil {
+			return nil, err
+		}
+		view.Versions = append(view.Versions, VersionView{Version: v, Running: running, Total: total})
+	}
+	return &struct{ Body DefinitionView }{Body: view}, nil
+}
+
+func (s *Server) countWorkflows(ctx context.Context, query string) (int64, error) {
+	resp, err := s.deps.Temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: s.deps.Namespace, Query: query})
+	if err != nil {
+		return 0, fmt.Errorf("count instances: %w", err)
+	}
+	return resp.GetCount(), nil
+}
+
+func (s *Server) processXML(ctx context.Context, in *versionXMLInput) (*xmlOutput, error) {
+	if in.Version == 0 {
+		d, err := s.deps.Processes.Get(ctx, in.Key)
+		if err != nil {
+			return nil, processProblem(err)
+		}
+		return &xmlOutput{ContentType: "application/xml", Body: []byte(d.DraftXML)}, nil
+	}
+	v, err := s.deps.Processes.Version(ctx, in.Key, in.Version)
+	if err != nil {
+		return nil, processProblem(err)
+	}
+	return &xmlOutput{ContentType: "application/xml", Body: []byte(v.XML)}, nil
+}
+
+func (s *Server) publishProcess(ctx context.Context, in *keyInput) (*struct{ Body processes.Version }, error) {
+	v, err := s.deps.Processes.Publish(ctx, in.Key, PrincipalFrom(ctx).User.ID)
+	if err != nil {
+		return nil, processProblem(err)
+	}
+	return &struct{ Body processes.Version }{Body: v}, nil
+}
+
+func (s *Server) startInstance(ctx context.Context, in *startInput) (*struct{ Body StartedInstance }, error) {
+	model, version, err := s.deps.Processes.Load(ctx, in.Key, in.Body.Version)
+	if err != nil {
+		return nil, processProblem(err)
+	}
+	if errs := checkVariables(model.Variables, in.Body.Variables); len(errs) > 0 {
+		p := Typed(http.StatusUnprocessableEntity, "validation", "the start variables do not match the process's declared variables")
+		p.Errors = errs
+		return nil, p
+	}
+	input := process.Input{Ref: process.Ref{Key: in.Key, Version: version}, Variables: in.Body.Variables, BusinessKey: in.Body.BusinessKey}
+	id := in.Key + "-" + uuid.NewString()
+	run, err := s.deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: s.deps.TaskQueue, TypedSearchAttributes: process.SearchAttributes(input),
+	}, process.WorkflowName, input)
+	if err != nil {
+		return nil, fmt.Errorf("start instance: %w", err)
+	}
+	return &struct{ Body StartedInstance }{Body: StartedInstance{ID: id, RunID: run.GetRunID(), Key: in.Key, Version: version}}, nil
+}
+
+// checkVariables refuses start variables of the wrong declared type, naming each.
+func checkVariables(decls []bpmn.VariableDecl, vars map[string]any) []FieldError {
+	var errs []FieldError
+	for _, d := range decls {
+		v, ok := vars[d.Name]
+		if !ok {
+			if d.Required {
+				errs = append(errs, FieldError{Pointer: "/variables/" + d.Name, Message: "is required"})
+			}
+			continue
+		}
+		if err := process.CheckType(d.Type, v); err != nil {
+			errs = append(errs, FieldError{Pointer: "/variables/" + d.Name, Message: err.Error()})
+		}
+	}
+	return errs
+}
+
+func (s *Server) getInstance(ctx context.Context, in *instanceInput) (*struct{ Body process.Snapshot }, error) {
+	val, err := s.deps.Temporal.QueryWorkflow(ctx, in.ID, "", process.QueryState)
+	if err != nil {
+		return nil, instanceProblem(err, in.ID)
+	}
+	var snap process.Snapshot
+	if err := val.Get(&snap); err != nil {
+		return nil, fmt.Errorf("decode instance state: %w", err)
+	}
+	return &struct{ Body process.Snapshot }{Body: snap}, nil
+}
+
+func instanceProblem(err error, id string) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return NewProblem(http.StatusNotFound, "no instance "+id)
+	}
+	return fmt.Errorf("instance %s: %w", id, err)
+}
+
+func (s *Server) listTasks(ctx context.Context, _ *struct{}) (*struct{ Body []TaskView }, error) {
+	me := PrincipalFrom(ctx).User
+	out := []TaskView{}
+	var token []byte
+	for pages := 0; pages < 10; pages++ {
+		resp, err := s.deps.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: s.deps.Namespace, PageSize: 100, NextPageToken: token,
+			Query: fmt.Sprintf("RapportAssignees IN (%s, %s) AND ExecutionStatus = 'Running'", quote(me.ID), quote(me.Email)),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list instances: %w", err)
+		}
+		for _, ex := range resp.GetExecutions() {
+			id := ex.GetExecution().GetWorkflowId()
+			val, err := s.deps.Temporal.QueryWorkflow(ctx, id, "", process.QueryUserTasks)
+			if err != nil {
+				continue // the instance ended between the list and the query
+			}
+			var tasks []process.UserTask
+			if err := val.Get(&tasks); err != nil {
+				return nil, fmt.Errorf("decode tasks of %s: %w", id, err)
+			}
+			key := ""
+			if sa := ex.GetSearchAttributes().GetIndexedFields()["RapportProcessKey"]; sa != nil {
+				key = strings.Trim(string(sa.GetData()), `"`)
+			}
+			for _, t := range tasks {
+				if t.Assignee == me.ID || t.Assignee == me.Email || slices.Contains(t.CandidateUsers, me.ID) || slices.Contains(t.CandidateUsers, me.Email) {
+					out = append(out, TaskView{ID: id + "~" + t.ID, InstanceID: id, ProcessKey: key, UserTask: t})
+				}
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	return &struct{ Body []TaskView }{Body: out}, nil
+}
+
+func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}, error) {
+	instanceID, taskID, ok := strings.Cut(in.ID, "~")
+	if !ok || instanceID == "" || taskID == "" {
+		return nil, NewProblem(http.StatusNotFound, "no task "+in.ID)
+	}
+	me := PrincipalFrom(ctx).User
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	handle, err := s.deps.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: instanceID, UpdateName: process.UpdateCompleteTask, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{process.CompleteTaskRequest{TaskID: taskID, Variables: in.Body.Variables, By: me.ID}},
+	})
+	if err == nil {
+		err = handle.Get(ctx, nil)
+	}
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return nil, NewProblem(http.StatusNotFound, "no task "+in.ID)
+		}
+		// The instance's validator refused the completion: nothing changed.
+		return nil, Typed(http.StatusUnprocessableEntity, "task-refused", err.Error())
+	}
+	return nil, nil
+}
+
+func (s *Server) correlateMessage(ctx context.Context, in *messageInput) (*deliveredOutput, error) {
+	out := &deliveredOutput{}
+	resp, err := s.deps.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: s.deps.Namespace, PageSize: 1000,
+		Query: fmt.Sprintf("RapportBusinessKey = %s AND ExecutionStatus = 'Running'", quote(in.Body.CorrelationKey)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find instances: %w", err)
+	}
+	msg := process.MessageRequest{Name: in.Body.Name, CorrelationKey: in.Body.CorrelationKey, Variables: in.Body.Variables}
+	for _, ex := range resp.GetExecutions() {
+		if err := s.deps.Temporal.SignalWorkflow(ctx, ex.GetExecution().GetWorkflowId(), "", process.SignalMessage, msg); err == nil {
+			out.Body.Delivered++
+		}
+	}
+	return out, nil
+}
+
+// quote makes a visibility query string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}

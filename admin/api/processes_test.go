@@ -1,0 +1,160 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rapportcrm/rapport/admin/api"
+)
+
+// TestProcessLifecycle deploys a Camunda Modeler 5 style process, publishes it, starts an instance, finds
+// and completes its user task, correlates a message and sees the instance complete.
+func TestProcessLifecycle(t *testing.T) {
+	ctx := context.Background()
+	xml, err := os.ReadFile("testdata/approval.bpmn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, path string, body any) (int, []byte) {
+		t.Helper()
+		status, out, err := env.Do(ctx, method, path, env.AdminToken, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status, out
+	}
+	var me api.UserView
+	_, raw := do(http.MethodGet, "/api/v1/auth/me", nil)
+	json.Unmarshal(raw, &me)
+
+	broken := strings.Replace(string(xml), `targetRef="Task_Approve"`, `targetRef="Task_Nowhere"`, 1)
+	refusals := []struct {
+		name       string
+		method     string
+		path       string
+		body       any
+		wantStatus int
+		want       string
+	}{
+		{"not XML", http.MethodPost, "/api/v1/processes", []byte("hello"), http.StatusBadRequest, "bpmn-unreadable"},
+		{"not BPMN", http.MethodPost, "/api/v1/processes", []byte(`<?xml version="1.0"?><html/>`), http.StatusBadRequest, "bpmn-unreadable"},
+		{"problems listed by element", http.MethodPost, "/api/v1/processes", []byte(broken), http.StatusUnprocessableEntity, `"element":"Flow_ToApprove"`},
+		{"validate reports without storing", http.MethodPost, "/api/v1/processes/validate", []byte(broken), http.StatusOK, `"valid":false`},
+		{"publish an unknown process", http.MethodPost, "/api/v1/processes/ghost/publish", nil, http.StatusNotFound, ""},
+		{"start an unknown process", http.MethodPost, "/api/v1/processes/ghost/instances", map[string]any{}, http.StatusNotFound, ""},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := do(tt.method, tt.path, tt.body)
+			if status != tt.wantStatus || !strings.Contains(string(body), tt.want) {
+				t.Fatalf("%s %s = %d %s, want %d containing %q", tt.method, tt.path, status, body, tt.wantStatus, tt.want)
+			}
+		})
+	}
+	if status, body := do(http.MethodGet, "/api/v1/processes/discount-approval", nil); status != http.StatusNotFound {
+		t.Fatalf("a refused deploy left a definition behind: %d %s", status, body)
+	}
+
+	if status, body := do(http.MethodPost, "/api/v1/processes/validate", xml); status != http.StatusOK || !strings.Contains(string(body), `"valid":true`) {
+		t.Fatalf("validate: %d %s", status, body)
+	}
+	if status, body := do(http.MethodPost, "/api/v1/processes", xml); status != http.StatusCreated || !strings.Contains(string(body), `"key":"discount-approval"`) {
+		t.Fatalf("deploy: %d %s", status, body)
+	}
+	if status, body := do(http.MethodPost, "/api/v1/processes/discount-approval/instances", map[string]any{}); status != http.StatusNotFound {
+		t.Fatalf("start before publishing: %d %s", status, body)
+	}
+	status, body := do(http.MethodPost, "/api/v1/processes/discount-approval/publish", nil)
+	if status != http.StatusCreated || !strings.Contains(string(body), `"version":1`) {
+		t.Fatalf("publish: %d %s", status, body)
+	}
+	if status, body := do(http.MethodPost, "/api/v1/processes/discount-approval/publish", nil); status != http.StatusCreated || !strings.Contains(string(body), `"version":1`) {
+		t.Fatalf("republishing the same draft made a new version: %d %s", status, body)
+	}
+	if status, body := do(http.MethodGet, "/api/v1/processes/discount-approval/versions/1/xml", nil); status != http.StatusOK || !strings.Contains(string(body), "Discount approval") {
+		t.Fatalf("xml: %d %.200s", status, body)
+	}
+
+	if status, body := do(http.MethodPost, "/api/v1/processes/discount-approval/instances",
+		map[string]any{"variables": map[string]any{"orderId": "SO-1", "approver": me.ID, "discount": "lots"}}); status != http.StatusUnprocessableEntity || !strings.Contains(string(body), "/variables/discount") {
+		t.Fatalf("start with a wrong variable type: %d %s", status, body)
+	}
+	status, body = do(http.MethodPost, "/api/v1/processes/discount-approval/instances",
+		map[string]any{"businessKey": "SO-1", "variables": map[string]any{"orderId": "SO-1", "approver": me.ID, "discount": 12.5}})
+	if status != http.StatusCreated {
+		t.Fatalf("start: %d %s", status, body)
+	}
+	var started api.StartedInstance
+	json.Unmarshal(body, &started)
+
+	// The task shows up in the approver's inbox once the instance has reached it and visibility caught up.
+	var tasks []api.TaskView
+	deadline := time.Now().Add(30 * time.Second)
+	for len(tasks) == 0 && time.Now().Before(deadline) {
+		_, body = do(http.MethodGet, "/api/v1/tasks", nil)
+		json.Unmarshal(body, &tasks)
+		if len(tasks) == 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if len(tasks) != 1 || tasks[0].Element != "Task_Approve" || tasks[0].InstanceID != started.ID {
+		t.Fatalf("tasks = %s", body)
+	}
+	taskPath := "/api/v1/tasks/" + tasks[0].ID + "/complete"
+	if status, body := do(http.MethodPost, taskPath, map[string]any{"variables": map[string]any{"approved": "yes"}}); status != http.StatusUnprocessableEntity {
+		t.Fatalf("completion with a wrong form type: %d %s", status, body)
+	}
+	if status, body := do(http.MethodPost, "/api/v1/tasks/"+started.ID+"~nope/complete", map[string]any{}); status == http.StatusNoContent {
+		t.Fatalf("unknown task completed: %d %s", status, body)
+	}
+	if status, body := do(http.MethodPost, taskPath, map[string]any{"variables": map[string]any{"approved": true}}); status != http.StatusNoContent {
+		t.Fatalf("complete: %d %s", status, body)
+	}
+
+	var snap struct {
+		Status         string         `json:"status"`
+		Variables      map[string]any `json:"variables"`
+		ActiveElements []string       `json:"activeElements"`
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			_, body := do(http.MethodGet, "/api/v1/instances/"+started.ID, nil)
+			json.Unmarshal(body, &snap)
+			if ok() {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("instance never %s: %+v", what, snap)
+	}
+	waitFor("waited for the message", func() bool { return strings.Contains(strings.Join(snap.ActiveElements, ","), "Event_Confirmed") })
+	if snap.Variables["approved"] != true || snap.Variables["note"] != "asked 12.5%" {
+		t.Fatalf("variables after the task: %v", snap.Variables)
+	}
+	deliveredTo := 0
+	for time.Now().Before(deadline) && deliveredTo == 0 {
+		_, body = do(http.MethodPost, "/api/v1/messages", map[string]any{"name": "confirmed", "correlationKey": "SO-1"})
+		var out struct{ Delivered int }
+		json.Unmarshal(body, &out)
+		deliveredTo = out.Delivered
+		time.Sleep(200 * time.Millisecond)
+	}
+	if deliveredTo != 1 {
+		t.Fatalf("message delivered to %d instances", deliveredTo)
+	}
+	waitFor("completed", func() bool { return snap.Status == "completed" })
+
+	_, body = do(http.MethodGet, "/api/v1/processes/discount-approval", nil)
+	var def api.DefinitionView
+	json.Unmarshal(body, &def)
+	if len(def.Versions) != 1 || def.Versions[0].Version.Version != 1 || def.Versions[0].Total < 1 {
+		t.Errorf("definition view: %s", body)
+	}
+}
