@@ -35,9 +35,9 @@ type DefinitionView struct {
 
 // ValidationReport says whether a BPMN document can be deployed and, if not, why, element by element.
 type ValidationReport struct {
-	Valid    bool           `json:"valid"`
-	Key      string         `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines."`
-	Hash     string         `json:"hash,omitempty"`
+	Valid    bool             `json:"valid"`
+	Key      string           `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines."`
+	Hash     string           `json:"hash,omitempty"`
 	Problems []ElementProblem `json:"problems"`
 }
 

@@ -129,4 +129,3 @@ func pluginState(p host.PluginInfo) string {
 	}
 	return "ok"
 }
-
