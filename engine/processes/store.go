@@ -41,15 +41,28 @@ func (e *InvalidError) Error() string {
 // ParseError is a document that is not BPMN at all (malformed, too large, wrong root).
 type ParseError = bpmn.ParseError
 
+// Trigger is a record-trigger start event of a published version: a record of Entity being created or
+// updated (On) starts an instance at Element when Condition (an expression over `record`) holds.
+type Trigger struct {
+	Key       string `bson:"key" json:"key"`
+	Version   int    `bson:"version" json:"version"`
+	Element   string `bson:"element" json:"element"`
+	Entity    string `bson:"entity" json:"entity"`
+	On        string `bson:"on" json:"on"`
+	Condition string `bson:"condition,omitempty" json:"condition,omitempty"`
+}
+
 // Definition is a process key with its draft and the number of its latest published version.
 type Definition struct {
-	Key           string    `bson:"_id" json:"key"`
-	Name          string    `bson:"name" json:"name"`
-	LatestVersion int       `bson:"latestVersion" json:"latestVersion"`
-	DraftHash     string    `bson:"draftHash" json:"draftHash"`
-	DraftXML      string    `bson:"draftXml" json:"-"`
-	UpdatedAt     time.Time `bson:"updatedAt" json:"updatedAt"`
-	UpdatedBy     string    `bson:"updatedBy" json:"updatedBy"`
+	Key           string `bson:"_id" json:"key"`
+	Name          string `bson:"name" json:"name"`
+	LatestVersion int    `bson:"latestVersion" json:"latestVersion"`
+	// Triggers are the record triggers of the latest published version; only it starts on records.
+	Triggers  []Trigger `bson:"triggers,omitempty" json:"triggers,omitempty"`
+	DraftHash string    `bson:"draftHash" json:"draftHash"`
+	DraftXML  string    `bson:"draftXml" json:"-"`
+	UpdatedAt time.Time `bson:"updatedAt" json:"updatedAt"`
+	UpdatedBy string    `bson:"updatedBy" json:"updatedBy"`
 }
 
 // Version is one published, immutable version of a process.
@@ -145,7 +158,8 @@ func (s *Store) Publish(ctx context.Context, key, by string) (Version, error) {
 		}
 	}
 	// The draft was valid when deployed, but the schemas it is typed against may have changed since.
-	if _, err := s.Check([]byte(d.DraftXML)); err != nil {
+	model, err := s.Check([]byte(d.DraftXML))
+	if err != nil {
 		return Version{}, err
 	}
 	for attempt := 0; attempt < 5; attempt++ {
@@ -163,12 +177,47 @@ func (s *Store) Publish(ctx context.Context, key, by string) (Version, error) {
 			return Version{}, fmt.Errorf("processes: insert version: %w", err)
 		}
 		if _, err := s.defs.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "latestVersion", Value: bson.D{{Key: "$lt", Value: n}}}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "latestVersion", Value: n}}}}); err != nil {
+			bson.D{{Key: "$set", Value: bson.D{{Key: "latestVersion", Value: n}, {Key: "triggers", Value: triggersOf(model, key, n)}}}}); err != nil {
 			return Version{}, fmt.Errorf("processes: advance latest version: %w", err)
 		}
 		return v, nil
 	}
 	return Version{}, errors.New("processes: publish kept colliding with concurrent publishes")
+}
+
+// triggersOf lists the record-trigger start events of a model.
+func triggersOf(m *bpmn.Model, key string, version int) []Trigger {
+	out := []Trigger{}
+	for _, i := range m.Starts(bpmn.KindStartRecord) {
+		n := m.Nodes[i]
+		if n.Trigger == nil {
+			continue
+		}
+		out = append(out, Trigger{Key: key, Version: version, Element: n.ID, Entity: n.Trigger.Entity, On: n.Trigger.On, Condition: n.Trigger.Condition})
+	}
+	return out
+}
+
+// TriggersFor returns the record triggers of the latest published versions that fire when a record of
+// entity is created or updated (on).
+func (s *Store) TriggersFor(ctx context.Context, entity, on string) ([]Trigger, error) {
+	cur, err := s.defs.Find(ctx, bson.D{{Key: "triggers.entity", Value: entity}}, options.Find().SetProjection(bson.D{{Key: "triggers", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("processes: triggers for %s: %w", entity, err)
+	}
+	var defs []Definition
+	if err := cur.All(ctx, &defs); err != nil {
+		return nil, fmt.Errorf("processes: triggers for %s: %w", entity, err)
+	}
+	var out []Trigger
+	for _, d := range defs {
+		for _, t := range d.Triggers {
+			if t.Entity == entity && t.On == on {
+				out = append(out, t)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Get returns a process definition with its draft.
