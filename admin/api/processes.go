@@ -18,6 +18,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/processes"
 	"github.com/rapportcrm/rapport/workflows/process"
+	"github.com/rapportcrm/rapport/workflows/schedules"
 )
 
 // VersionView is a published version with how many instances run it.
@@ -269,12 +270,28 @@ func (s *Server) processXML(ctx context.Context, in *versionXMLInput) (*xmlOutpu
 	return &xmlOutput{ContentType: "application/xml", Body: []byte(v.XML)}, nil
 }
 
-func (s *Server) publishProcess(ctx context.Context, in *keyInput) (*struct{ Body processes.Version }, error) {
+// PublishResult is the published version and anything that needs attention after publishing.
+type PublishResult struct {
+	processes.Version
+	Warnings []string `json:"warnings,omitempty" doc:"For example a timer start event whose schedule could not be created."`
+}
+
+func (s *Server) publishProcess(ctx context.Context, in *keyInput) (*struct{ Body PublishResult }, error) {
 	v, err := s.deps.Processes.Publish(ctx, in.Key, PrincipalFrom(ctx).User.ID)
 	if err != nil {
 		return nil, processProblem(err)
 	}
-	return &struct{ Body processes.Version }{Body: v}, nil
+	out := PublishResult{Version: v}
+	// Timer start events run on Temporal schedules that follow the latest version.
+	model, _, err := s.deps.Processes.Load(ctx, in.Key, v.Version)
+	if err == nil {
+		err = schedules.Sync(ctx, s.deps.Temporal, s.deps.TaskQueue, in.Key, v.Version, model)
+	}
+	if err != nil {
+		s.deps.Logger.Error("schedule timer starts", "process", in.Key, "version", v.Version, "error", err)
+		out.Warnings = append(out.Warnings, "timer start events are not scheduled: "+err.Error())
+	}
+	return &struct{ Body PublishResult }{Body: out}, nil
 }
 
 func (s *Server) startInstance(ctx context.Context, in *startInput) (*struct{ Body StartedInstance }, error) {

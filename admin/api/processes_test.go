@@ -158,3 +158,38 @@ func TestProcessLifecycle(t *testing.T) {
 		t.Errorf("definition view: %s", body)
 	}
 }
+
+// TestTimerStartSchedules publishes a process with a timer start event and sees the Temporal schedule
+// start instances of it by itself.
+func TestTimerStartSchedules(t *testing.T) {
+	ctx := context.Background()
+	xml := `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="Definitions_Tick" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="every-second" name="Every second" isExecutable="true">
+    <bpmn:startEvent id="StartEvent_Tick">
+      <bpmn:outgoing>Flow_1</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="Timer_1"><bpmn:timeCycle>R2/PT1S</bpmn:timeCycle></bpmn:timerEventDefinition>
+    </bpmn:startEvent>
+    <bpmn:endEvent id="EndEvent_1"><bpmn:incoming>Flow_1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_Tick" targetRef="EndEvent_1" />
+  </bpmn:process>
+</bpmn:definitions>`
+	if status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/processes", env.AdminToken, []byte(xml)); status != http.StatusCreated {
+		t.Fatalf("deploy: %d %s", status, body)
+	}
+	status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/processes/every-second/publish", env.AdminToken, nil)
+	if status != http.StatusCreated || strings.Contains(string(body), "warnings") {
+		t.Fatalf("publish: %d %s", status, body)
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	var def api.DefinitionView
+	for time.Now().Before(deadline) {
+		_, body, _ = env.Do(ctx, http.MethodGet, "/api/v1/processes/every-second", env.AdminToken, nil)
+		json.Unmarshal(body, &def)
+		if len(def.Versions) == 1 && def.Versions[0].Total >= 1 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("no instance started by the schedule: %s", body)
+}
