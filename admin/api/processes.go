@@ -11,6 +11,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -121,6 +122,7 @@ type messageInput struct {
 type deliveredOutput struct {
 	Body struct {
 		Delivered int `json:"delivered" doc:"How many running instances received the message."`
+		Started   int `json:"started" doc:"How many instances the message started (message start events), when none was waiting."`
 	}
 }
 
@@ -431,6 +433,31 @@ func (s *Server) correlateMessage(ctx context.Context, in *messageInput) (*deliv
 	for _, ex := range resp.GetExecutions() {
 		if err := s.deps.Temporal.SignalWorkflow(ctx, ex.GetExecution().GetWorkflowId(), "", process.SignalMessage, msg); err == nil {
 			out.Body.Delivered++
+		}
+	}
+	if out.Body.Delivered > 0 {
+		return out, nil
+	}
+	// Nobody waited for it: the message starts the processes whose start event catches it, once per
+	// correlation key (the instance ID says so, and a repeat is refused by Temporal).
+	starts, err := s.deps.Processes.MessageStarts(ctx, in.Body.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range starts {
+		input := process.Input{Ref: process.Ref{Key: t.Key, Version: t.Version}, Variables: in.Body.Variables,
+			BusinessKey: in.Body.CorrelationKey, StartElement: t.Element}
+		_, err := s.deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: t.Key + "-" + t.Element + "-" + in.Body.CorrelationKey, TaskQueue: s.deps.TaskQueue,
+			TypedSearchAttributes: process.SearchAttributes(input), WorkflowExecutionErrorWhenAlreadyStarted: true,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		}, process.WorkflowName, input)
+		var already *serviceerror.WorkflowExecutionAlreadyStarted
+		switch {
+		case err == nil:
+			out.Body.Started++
+		case !errors.As(err, &already):
+			return nil, fmt.Errorf("start %s on message %s: %w", t.Key, in.Body.Name, err)
 		}
 	}
 	return out, nil

@@ -193,3 +193,43 @@ func TestTimerStartSchedules(t *testing.T) {
 	}
 	t.Fatalf("no instance started by the schedule: %s", body)
 }
+
+// TestMessageStart publishes a process with a message start event: a message nobody waits for starts it,
+// once per correlation key.
+func TestMessageStart(t *testing.T) {
+	ctx := context.Background()
+	xml := `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="Definitions_Web" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="web-order" name="Web order" isExecutable="true">
+    <bpmn:startEvent id="StartEvent_Order">
+      <bpmn:outgoing>Flow_1</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="Def_1" messageRef="Message_Order" />
+    </bpmn:startEvent>
+    <bpmn:endEvent id="EndEvent_1"><bpmn:incoming>Flow_1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_Order" targetRef="EndEvent_1" />
+  </bpmn:process>
+  <bpmn:message id="Message_Order" name="order-placed" />
+</bpmn:definitions>`
+	for _, step := range []string{"/api/v1/processes", "/api/v1/processes/web-order/publish"} {
+		var body any
+		if step == "/api/v1/processes" {
+			body = []byte(xml)
+		}
+		if status, out, _ := env.Do(ctx, http.MethodPost, step, env.AdminToken, body); status != http.StatusCreated {
+			t.Fatalf("%s: %d %s", step, status, out)
+		}
+	}
+	tests := []struct {
+		key         string
+		wantStarted int
+	}{{"W-1", 1}, {"W-1", 0}, {"W-2", 1}}
+	for _, tt := range tests {
+		status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/messages", env.AdminToken,
+			map[string]any{"name": "order-placed", "correlationKey": tt.key, "variables": map[string]any{"total": 10}})
+		var out struct{ Delivered, Started int }
+		json.Unmarshal(body, &out)
+		if status != http.StatusOK || out.Started != tt.wantStarted {
+			t.Fatalf("message for %s: %d %s, want %d started", tt.key, status, body, tt.wantStarted)
+		}
+	}
+}

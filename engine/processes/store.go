@@ -41,15 +41,17 @@ func (e *InvalidError) Error() string {
 // ParseError is a document that is not BPMN at all (malformed, too large, wrong root).
 type ParseError = bpmn.ParseError
 
-// Trigger is a record-trigger start event of a published version: a record of Entity being created or
-// updated (On) starts an instance at Element when Condition (an expression over `record`) holds.
+// Trigger is a start event of a published version that something other than a person fires: a record
+// of Entity being created or updated (On) when Condition (an expression over `record`) holds, or a
+// message named Message arriving with no instance waiting for it.
 type Trigger struct {
 	Key       string `bson:"key" json:"key"`
 	Version   int    `bson:"version" json:"version"`
 	Element   string `bson:"element" json:"element"`
-	Entity    string `bson:"entity" json:"entity"`
-	On        string `bson:"on" json:"on"`
+	Entity    string `bson:"entity,omitempty" json:"entity,omitempty"`
+	On        string `bson:"on,omitempty" json:"on,omitempty"`
 	Condition string `bson:"condition,omitempty" json:"condition,omitempty"`
+	Message   string `bson:"message,omitempty" json:"message,omitempty"`
 }
 
 // Definition is a process key with its draft and the number of its latest published version.
@@ -185,39 +187,50 @@ func (s *Store) Publish(ctx context.Context, key, by string) (Version, error) {
 	return Version{}, errors.New("processes: publish kept colliding with concurrent publishes")
 }
 
-// triggersOf lists the record-trigger start events of a model.
+// triggersOf lists the record-trigger and message start events of a model's top-level scope.
 func triggersOf(m *bpmn.Model, key string, version int) []Trigger {
 	out := []Trigger{}
-	for _, i := range m.Starts(bpmn.KindStartRecord) {
+	for _, i := range m.Scopes[0].Starts {
 		n := m.Nodes[i]
-		if n.Trigger == nil {
-			continue
+		switch {
+		case n.Kind == bpmn.KindStartRecord && n.Trigger != nil:
+			out = append(out, Trigger{Key: key, Version: version, Element: n.ID, Entity: n.Trigger.Entity, On: n.Trigger.On, Condition: n.Trigger.Condition})
+		case n.Kind == bpmn.KindStartMessage && n.Message != nil:
+			out = append(out, Trigger{Key: key, Version: version, Element: n.ID, Message: n.Message.Name})
 		}
-		out = append(out, Trigger{Key: key, Version: version, Element: n.ID, Entity: n.Trigger.Entity, On: n.Trigger.On, Condition: n.Trigger.Condition})
 	}
 	return out
 }
 
-// TriggersFor returns the record triggers of the latest published versions that fire when a record of
-// entity is created or updated (on).
-func (s *Store) TriggersFor(ctx context.Context, entity, on string) ([]Trigger, error) {
-	cur, err := s.defs.Find(ctx, bson.D{{Key: "triggers.entity", Value: entity}}, options.Find().SetProjection(bson.D{{Key: "triggers", Value: 1}}))
+// MessageStarts returns the message start events of the latest published versions for a message name.
+func (s *Store) MessageStarts(ctx context.Context, name string) ([]Trigger, error) {
+	return s.findTriggers(ctx, bson.D{{Key: "triggers.message", Value: name}}, func(t Trigger) bool { return t.Message == name })
+}
+
+func (s *Store) findTriggers(ctx context.Context, filter bson.D, keep func(Trigger) bool) ([]Trigger, error) {
+	cur, err := s.defs.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "triggers", Value: 1}}).SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
-		return nil, fmt.Errorf("processes: triggers for %s: %w", entity, err)
+		return nil, fmt.Errorf("processes: find triggers: %w", err)
 	}
 	var defs []Definition
 	if err := cur.All(ctx, &defs); err != nil {
-		return nil, fmt.Errorf("processes: triggers for %s: %w", entity, err)
+		return nil, fmt.Errorf("processes: find triggers: %w", err)
 	}
 	var out []Trigger
 	for _, d := range defs {
 		for _, t := range d.Triggers {
-			if t.Entity == entity && t.On == on {
+			if keep(t) {
 				out = append(out, t)
 			}
 		}
 	}
 	return out, nil
+}
+
+// TriggersFor returns the record triggers of the latest published versions that fire when a record of
+// entity is created or updated (on).
+func (s *Store) TriggersFor(ctx context.Context, entity, on string) ([]Trigger, error) {
+	return s.findTriggers(ctx, bson.D{{Key: "triggers.entity", Value: entity}}, func(t Trigger) bool { return t.Entity == entity && t.On == on })
 }
 
 // Get returns a process definition with its draft.
