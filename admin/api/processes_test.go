@@ -233,3 +233,52 @@ func TestMessageStart(t *testing.T) {
 		}
 	}
 }
+
+// TestCorpusThroughAPI posts every file of the shared BPMN corpus (real bpmn-js and Camunda files) to the
+// server: each is validated or refused with a problem document, never a server error.
+func TestCorpusThroughAPI(t *testing.T) {
+	ctx := context.Background()
+	dir := "../../../shared/bpmn-corpus"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("the shared BPMN corpus must be beside the repository: %v", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".bpmn") {
+			continue
+		}
+		n++
+		t.Run(e.Name(), func(t *testing.T) {
+			raw, err := os.ReadFile(dir + "/" + e.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, body, err := env.Do(ctx, http.MethodPost, "/api/v1/processes/validate", env.AdminToken, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch status {
+			case http.StatusOK:
+				var rep api.ValidationReport
+				if err := json.Unmarshal(body, &rep); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range rep.Problems {
+					if p.Reason == "" {
+						t.Errorf("problem without a reason: %+v", p)
+					}
+				}
+			case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+				if p := decodeProblem(t, body); p.Detail == "" {
+					t.Errorf("refusal without detail: %s", body)
+				}
+			default:
+				t.Fatalf("status %d: %s", status, body)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("the corpus holds no .bpmn file")
+	}
+}
