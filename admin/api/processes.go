@@ -11,13 +11,13 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/processes"
+	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 	"github.com/rapportcrm/rapport/workflows/schedules"
 )
@@ -120,10 +120,7 @@ type messageInput struct {
 }
 
 type deliveredOutput struct {
-	Body struct {
-		Delivered int `json:"delivered" doc:"How many running instances received the message."`
-		Started   int `json:"started" doc:"How many instances the message started (message start events), when none was waiting."`
-	}
+	Body messages.Result
 }
 
 func (s *Server) registerProcesses() {
@@ -235,7 +232,7 @@ func (s *Server) getProcess(ctx context.Context, in *keyInput) (*struct{ Body De
 	}
 	view := DefinitionView{Definition: d, Versions: []VersionView{}}
 	for _, v := range versions {
-		q := fmt.Sprintf("RapportProcessKey = %s AND RapportProcessVersion = %d", quote(in.Key), v.Version)
+		q := fmt.Sprintf("RapportProcessKey = %s AND RapportProcessVersion = %d", messages.Quote(in.Key), v.Version)
 		total, err := s.countWorkflows(ctx, q)
 		if err != nil {
 			return nil, err
@@ -362,7 +359,7 @@ func (s *Server) listTasks(ctx context.Context, _ *struct{}) (*struct{ Body []Ta
 	for pages := 0; pages < 10; pages++ {
 		resp, err := s.deps.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: s.deps.Namespace, PageSize: 100, NextPageToken: token,
-			Query: fmt.Sprintf("RapportAssignees IN (%s, %s) AND ExecutionStatus = 'Running'", quote(me.ID), quote(me.Email)),
+			Query: fmt.Sprintf("RapportAssignees IN (%s, %s) AND ExecutionStatus = 'Running'", messages.Quote(me.ID), messages.Quote(me.Email)),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list instances: %w", err)
@@ -421,49 +418,10 @@ func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}
 }
 
 func (s *Server) correlateMessage(ctx context.Context, in *messageInput) (*deliveredOutput, error) {
-	out := &deliveredOutput{}
-	resp, err := s.deps.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: s.deps.Namespace, PageSize: 1000,
-		Query: fmt.Sprintf("RapportBusinessKey = %s AND ExecutionStatus = 'Running'", quote(in.Body.CorrelationKey)),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("find instances: %w", err)
-	}
-	msg := process.MessageRequest{Name: in.Body.Name, CorrelationKey: in.Body.CorrelationKey, Variables: in.Body.Variables}
-	for _, ex := range resp.GetExecutions() {
-		if err := s.deps.Temporal.SignalWorkflow(ctx, ex.GetExecution().GetWorkflowId(), "", process.SignalMessage, msg); err == nil {
-			out.Body.Delivered++
-		}
-	}
-	if out.Body.Delivered > 0 {
-		return out, nil
-	}
-	// Nobody waited for it: the message starts the processes whose start event catches it, once per
-	// correlation key (the instance ID says so, and a repeat is refused by Temporal).
-	starts, err := s.deps.Processes.MessageStarts(ctx, in.Body.Name)
+	pub := messages.Publisher{Temporal: s.deps.Temporal, Starts: s.deps.Processes, Namespace: s.deps.Namespace, TaskQueue: s.deps.TaskQueue}
+	res, err := pub.Publish(ctx, in.Body.Name, in.Body.CorrelationKey, in.Body.Variables)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range starts {
-		input := process.Input{Ref: process.Ref{Key: t.Key, Version: t.Version}, Variables: in.Body.Variables,
-			BusinessKey: in.Body.CorrelationKey, StartElement: t.Element}
-		_, err := s.deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: t.Key + "-" + t.Element + "-" + in.Body.CorrelationKey, TaskQueue: s.deps.TaskQueue,
-			TypedSearchAttributes: process.SearchAttributes(input), WorkflowExecutionErrorWhenAlreadyStarted: true,
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		}, process.WorkflowName, input)
-		var already *serviceerror.WorkflowExecutionAlreadyStarted
-		switch {
-		case err == nil:
-			out.Body.Started++
-		case !errors.As(err, &already):
-			return nil, fmt.Errorf("start %s on message %s: %w", t.Key, in.Body.Name, err)
-		}
-	}
-	return out, nil
-}
-
-// quote makes a visibility query string literal.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+	return &deliveredOutput{Body: res}, nil
 }
