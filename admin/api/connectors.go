@@ -9,6 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/rapportcrm/rapport/engine/connectors"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/plugins/sdk/connector"
 )
@@ -199,29 +200,13 @@ func (s *Server) deleteConnector(ctx context.Context, in *connectorInput) (*stru
 
 // instance returns a running instance, installing it from the store when this process has not yet.
 func (s *Server) instance(ctx context.Context, name string) (*host.Instance, error) {
-	h, err := s.plugins()
-	if err != nil {
+	if _, err := s.plugins(); err != nil {
 		return nil, err
 	}
-	if in, err := h.Instance(name); err == nil {
-		return in, nil
-	}
-	st, found, err := s.deps.Connectors.Get(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
+	in, err := connectors.Resolver{Host: s.deps.Plugins, Store: s.deps.Connectors, Sealer: s.deps.Sealer}.Instance(ctx, name)
+	if errors.Is(err, connectors.ErrUnknown) {
 		return nil, NewProblem(http.StatusNotFound, "no connector named "+name)
 	}
-	paths, err := h.SecretPaths(ctx, st.Plugin)
-	if err != nil {
-		return nil, connectorProblem(err, "")
-	}
-	cfg, err := s.deps.Sealer.OpenConfig(name, st.Config, paths)
-	if err != nil {
-		return nil, err
-	}
-	in, err := h.Configure(ctx, name, st.Plugin, cfg)
 	if err != nil {
 		return nil, connectorProblem(err, "")
 	}

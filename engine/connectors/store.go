@@ -86,3 +86,44 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Resolver gives the configured instance of a connector by name, installing it into the plugin host from
+// the store the first time this process needs it (another server may have configured it).
+type Resolver struct {
+	Host   *host.Host
+	Store  *Store
+	Sealer *host.Sealer
+}
+
+// ErrUnknown means no connector instance has the name.
+var ErrUnknown = errors.New("no such connector")
+
+// Instance returns the named instance.
+func (r Resolver) Instance(ctx context.Context, name string) (*host.Instance, error) {
+	if r.Host == nil {
+		return nil, errors.New("connectors: no plugins directory is configured")
+	}
+	if in, err := r.Host.Instance(name); err == nil {
+		return in, nil
+	}
+	st, found, err := r.Store.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: %q", ErrUnknown, name)
+	}
+	paths, err := r.Host.SecretPaths(ctx, st.Plugin)
+	if err != nil {
+		return nil, fmt.Errorf("connectors: plugin %s of %s: %w", st.Plugin, name, err)
+	}
+	cfg, err := r.Sealer.OpenConfig(name, st.Config, paths)
+	if err != nil {
+		return nil, fmt.Errorf("connectors: open secrets of %s: %w", name, err)
+	}
+	in, err := r.Host.Configure(ctx, name, st.Plugin, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connectors: configure %s: %w", name, err)
+	}
+	return in, nil
+}
