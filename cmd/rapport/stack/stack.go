@@ -6,8 +6,10 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -24,10 +27,22 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/rapportcrm/rapport/admin/api"
+	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/audit"
+	"github.com/rapportcrm/rapport/engine/connectors"
+	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/identity"
+	"github.com/rapportcrm/rapport/engine/processes"
+	"github.com/rapportcrm/rapport/engine/records"
+	"github.com/rapportcrm/rapport/engine/rulesets"
+	"github.com/rapportcrm/rapport/engine/schema"
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
+	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
 	"github.com/rapportcrm/rapport/workflows/devserver"
+	"github.com/rapportcrm/rapport/workflows/messages"
+	"github.com/rapportcrm/rapport/workflows/process"
+	"github.com/rapportcrm/rapport/workflows/services"
 )
 
 // Config is everything a Rapport process can be told.
@@ -61,6 +76,15 @@ type Config struct {
 	AdminPassword string
 	SessionTTL    time.Duration
 	SecureCookies bool
+	// CORSOrigins are the browser origins allowed to call the API; empty turns CORS off.
+	CORSOrigins []string
+
+	// PluginsDir holds connector plugins (one folder each with a plugin.json); empty disables plugins.
+	// In embedded mode an empty value means DataDir/plugins.
+	PluginsDir string
+	// SecretKey (base64, 32 bytes) encrypts connector secrets at rest. In embedded mode, when empty, a
+	// key is generated once into DataDir/secret.key.
+	SecretKey string
 
 	Logger *slog.Logger
 	// Console receives the start-up banner and a generated admin password; nil discards.
@@ -88,11 +112,23 @@ type Stack struct {
 	// Temporal is a client on Rapport's namespace.
 	Temporal client.Client
 	// Users is the identity store.
-	Users  *identity.Store
-	worker worker.Worker
-	http   *api.Server
-	ln     net.Listener
-	served chan error
+	Users *identity.Store
+	// Access is the roles model; Audit the append-only audit log every change is recorded in.
+	Access *access.Policy
+	Audit  *audit.Log
+	// Records stores entity schemas and records (set when serving).
+	Records *records.Store
+	// Processes stores BPMN process definitions and versions; Rulesets the rule sets and calendars.
+	Processes *processes.Store
+	Rulesets  *rulesets.Store
+	worker    worker.Worker
+	http      *api.Server
+	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
+	Plugins    *host.Host
+	Connectors *connectors.Store
+	sealer     *host.Sealer
+	ln         net.Listener
+	served     chan error
 	// MongoURI and TemporalAddr are where the stack's stores are, for the start-up banner and tests.
 	MongoURI     string
 	TemporalAddr string
@@ -146,10 +182,31 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Users.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
+	if s.Access, err = access.NewPolicy(ctx, s.DB, access.Options{}); err != nil {
+		return nil, err
+	}
+	if s.Audit = audit.New(s.DB, nil); s.Audit.EnsureIndexes(ctx) != nil {
+		s.log.Warn("audit log indexes could not be created; filters will be slower")
+	}
 	if cfg.Serve {
 		if err := s.bootstrapAdmin(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.startPlugins(ctx); err != nil {
+		return nil, err
+	}
+	s.Records = records.New(s.DB, records.Options{Logger: s.log})
+	if err := s.Records.Install(ctx); err != nil {
+		return nil, fmt.Errorf("install entity schemas: %w", err)
+	}
+	s.Rulesets = rulesets.New(s.DB, rulesets.Options{Entities: s.Records})
+	if err := s.Rulesets.Install(ctx); err != nil {
+		return nil, fmt.Errorf("install rule sets: %w", err)
+	}
+	s.Processes = processes.New(s.DB, s.entityTypes)
+	if err := s.Processes.EnsureIndexes(ctx); err != nil {
+		return nil, err
 	}
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
@@ -157,6 +214,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second})
 		workflows.Register(s.worker)
+		process.Register(s.worker, &process.Activities{Registry: s.taskRegistry(), Store: s.Processes})
 		if err := s.worker.Start(); err != nil {
 			s.worker = nil
 			return nil, fmt.Errorf("start worker: %w", err)
@@ -200,6 +258,65 @@ func (s *Stack) startEmbedded(ctx context.Context) error {
 	s.temporal = t
 	s.TemporalAddr = t.FrontendAddr()
 	return nil
+}
+
+// startPlugins opens the plugin host and the sealed connector store; plugins start on first use.
+func (s *Stack) startPlugins(ctx context.Context) error {
+	s.Connectors = connectors.NewStore(s.DB)
+	dir, keyText := s.cfg.PluginsDir, s.cfg.SecretKey
+	if s.cfg.Embedded {
+		if dir == "" {
+			dir = filepath.Join(s.cfg.DataDir, "plugins")
+		}
+		if keyText == "" {
+			var err error
+			if keyText, err = devSecretKey(filepath.Join(s.cfg.DataDir, "secret.key")); err != nil {
+				return err
+			}
+		}
+	}
+	if dir == "" {
+		return nil
+	}
+	if keyText == "" {
+		return errors.New("a plugins directory is set but no secret key: set RAPPORT_SECRET_KEY (32 random bytes, base64) to encrypt connector secrets")
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keyText))
+	if err != nil {
+		return fmt.Errorf("RAPPORT_SECRET_KEY is not base64: %w", err)
+	}
+	if s.sealer, err = host.NewSealer(key); err != nil {
+		return fmt.Errorf("RAPPORT_SECRET_KEY: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("create plugins directory: %w", err)
+	}
+	if s.Plugins, err = host.New(host.Options{Dir: dir, Logger: s.log.With("component", "plugins")}); err != nil {
+		return err
+	}
+	if err := s.Plugins.Restore(ctx, s.Connectors, s.sealer); err != nil {
+		// One broken instance must not keep the others (or Rapport) down.
+		s.log.Warn("some connector instances could not be restored", "error", err)
+	}
+	return nil
+}
+
+// devSecretKey reads the development key file, creating it with a random key on first use.
+func devSecretKey(path string) (string, error) {
+	if raw, err := os.ReadFile(path); err == nil {
+		return string(raw), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read secret key: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", fmt.Errorf("generate secret key: %w", err)
+	}
+	text := base64.StdEncoding.EncodeToString(key)
+	if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write secret key: %w", err)
+	}
+	return text, nil
 }
 
 func (s *Stack) connectMongo(ctx context.Context) error {
@@ -279,11 +396,41 @@ func (s *Stack) bootstrapAdmin(ctx context.Context) error {
 	return nil
 }
 
+// entityTypes types `record` in record-triggered processes by the entity's current schema.
+func (s *Stack) entityTypes(entity string) (*expression.Type, bool) {
+	if s.Records == nil {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := s.Records.Schema(ctx, entity)
+	if err != nil {
+		return nil, false
+	}
+	return expression.ObjectOf(schema.EnvFor(info.Entity).Vars()), true
+}
+
+// taskRegistry wires every task type of the process interpreter to Rapport's stores and plugins.
+func (s *Stack) taskRegistry() *process.Registry {
+	recs := services.Records{Store: s.Records}
+	return process.NewDefaultRegistry(process.Services{
+		Records:    recs,
+		Rules:      services.Rules{Rulesets: s.Rulesets, Records: s.Records},
+		Tasks:      services.Tasks{Records: recs},
+		Connectors: services.Connectors{Resolver: connectors.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
+		Messages: services.Messages{Publisher: &messages.Publisher{Temporal: s.Temporal, Starts: s.Processes,
+			Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue}},
+	})
+}
+
 func (s *Stack) serve() error {
 	s.http = api.New(api.Deps{
+		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
+		Plugins: s.Plugins, Connectors: s.Connectors, Sealer: s.sealer,
+		Access: s.Access, Audit: s.Audit, CORSOrigins: s.cfg.CORSOrigins,
 	})
 	addr := s.cfg.HTTPAddr
 	if addr == "" {
@@ -330,6 +477,12 @@ func (s *Stack) Stop(ctx context.Context) {
 	if s.worker != nil {
 		s.worker.Stop()
 		s.worker = nil
+	}
+	if s.Plugins != nil {
+		if err := s.Plugins.Close(); err != nil {
+			s.log.Warn("plugin host close", "error", err)
+		}
+		s.Plugins = nil
 	}
 	if s.Temporal != nil {
 		s.Temporal.Close()

@@ -1,0 +1,227 @@
+// Package services connects the interpreter's task types to the rest of Rapport: records through the
+// records store (same validation and history as the API), Task records for people, in-app
+// notifications, connector plugins and messages. Each adapter turns permanent failures (invalid data,
+// missing records, refused ERP requests) into BPMN errors a boundary event can catch, and leaves
+// transient ones to Temporal's retries.
+package services
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/rapportcrm/rapport/engine/connectors"
+	"github.com/rapportcrm/rapport/engine/records"
+	"github.com/rapportcrm/rapport/engine/rulesets"
+	"github.com/rapportcrm/rapport/plugins/host"
+	"github.com/rapportcrm/rapport/plugins/sdk/connector"
+	"github.com/rapportcrm/rapport/workflows/messages"
+	"github.com/rapportcrm/rapport/workflows/process"
+)
+
+// BPMN error codes the adapters throw; error boundary events match on them.
+const (
+	CodeValidation = "VALIDATION"
+	CodeNotFound   = "NOT_FOUND"
+	CodeDuplicate  = "DUPLICATE"
+	CodeConnector  = "CONNECTOR"
+)
+
+// callKey identifies one task execution: the same across Temporal's retries of the activity, different
+// for another instance or element. It is the idempotency key of creates, so a retry never writes twice.
+func callKey(ctx context.Context) (workflowID, key string) {
+	if !activity.IsActivity(ctx) {
+		return "", ""
+	}
+	info := activity.GetInfo(ctx)
+	return info.WorkflowExecution.ID, info.WorkflowExecution.ID + "/" + info.ActivityID
+}
+
+// Records implements process.Records on the records store.
+type Records struct{ Store *records.Store }
+
+var _ process.Records = Records{}
+
+func (r Records) opts(ctx context.Context) records.WriteOptions {
+	wf, key := callKey(ctx)
+	return records.WriteOptions{Actor: records.ChangedBy{Process: wf, Via: "process"}, Trusted: true, IdempotencyKey: key}
+}
+
+// Create creates a record of entity.
+func (r Records) Create(ctx context.Context, entity string, fields map[string]any) (map[string]any, error) {
+	res, err := r.Store.Create(ctx, entity, fields, r.opts(ctx))
+	if err != nil {
+		return nil, recordError(err)
+	}
+	return res.Record, nil
+}
+
+// Update merges fields into a record.
+func (r Records) Update(ctx context.Context, entity, id string, fields map[string]any) (map[string]any, error) {
+	o := r.opts(ctx)
+	o.IdempotencyKey = ""
+	rec, err := r.Store.Patch(ctx, entity, id, fields, o)
+	if err != nil {
+		return nil, recordError(err)
+	}
+	return rec, nil
+}
+
+// Get reads a record.
+func (r Records) Get(ctx context.Context, entity, id string) (map[string]any, error) {
+	rec, err := r.Store.Get(ctx, entity, id)
+	if err != nil {
+		return nil, recordError(err)
+	}
+	return rec, nil
+}
+
+// recordError makes data errors BPMN errors (retrying cannot fix them) and keeps the rest retryable.
+func recordError(err error) error {
+	var ve *records.ValidationError
+	var de *records.DuplicateError
+	switch {
+	case errors.As(err, &ve):
+		msgs := make([]string, 0, len(ve.Problems))
+		for _, p := range ve.Problems {
+			msgs = append(msgs, p.Pointer+": "+p.Message)
+		}
+		return &process.BPMNError{Code: CodeValidation, Message: strings.Join(msgs, "; ")}
+	case errors.As(err, &de):
+		return &process.BPMNError{Code: CodeDuplicate, Message: err.Error()}
+	case errors.Is(err, records.ErrNotFound):
+		return &process.BPMNError{Code: CodeNotFound, Message: err.Error()}
+	}
+	return err
+}
+
+// Tasks implements process.TaskList: a task.create step creates a Task record for a person.
+type Tasks struct{ Records Records }
+
+// CreateTask creates a Task record from the task's inputs (title, kind, dueAt, assignee, related...).
+func (t Tasks) CreateTask(ctx context.Context, req process.TaskRequest) (map[string]any, error) {
+	fields := map[string]any{}
+	for k, v := range req.Inputs {
+		fields[k] = v
+	}
+	if _, ok := fields["title"]; !ok && req.Headers["title"] != "" {
+		fields["title"] = req.Headers["title"]
+	}
+	if _, ok := fields["kind"]; !ok && req.Headers["kind"] != "" {
+		fields["kind"] = req.Headers["kind"]
+	}
+	return t.Records.Create(ctx, "task", fields)
+}
+
+// Connectors implements process.Connectors through the plugin host.
+type Connectors struct{ Resolver connectors.Resolver }
+
+// Call runs a connector operation (a method name such as FindCustomers) with the task's inputs as its
+// request. CreateSalesOrder gets an idempotency key derived from the instance and the task, so a retry
+// after a crash never creates a second ERP order.
+func (c Connectors) Call(ctx context.Context, name, operation string, input map[string]any) (map[string]any, error) {
+	if name == "" || operation == "" {
+		return nil, &process.BPMNError{Code: CodeConnector, Message: "a connector task needs the connector and operation headers"}
+	}
+	in, err := c.Resolver.Instance(ctx, name)
+	if err != nil {
+		if errors.Is(err, connectors.ErrUnknown) {
+			return nil, &process.BPMNError{Code: CodeConnector, Message: err.Error()}
+		}
+		return nil, err
+	}
+	req := map[string]any{}
+	for k, v := range input {
+		req[k] = v
+	}
+	if operation == "CreateSalesOrder" {
+		if _, ok := req["IdempotencyKey"]; !ok {
+			_, req["IdempotencyKey"] = callKey(ctx)
+		}
+	}
+	raw, err := json.Marshal(req)
+	if err != nil {
+		return nil, &process.BPMNError{Code: CodeConnector, Message: "inputs are not JSON: " + err.Error()}
+	}
+	resp, err := host.Call(ctx, in, operation, raw)
+	if err != nil {
+		if connector.IsRetryable(err) {
+			return nil, fmt.Errorf("connector %s %s: %w", name, operation, err)
+		}
+		return nil, &process.BPMNError{Code: strings.ToUpper(strings.ReplaceAll(connector.KindOf(err).String(), " ", "_")), Message: err.Error()}
+	}
+	out := map[string]any{}
+	b, err := json.Marshal(resp)
+	if err == nil {
+		err = json.Unmarshal(b, &out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connector %s %s: decode response: %w", name, operation, err)
+	}
+	return out, nil
+}
+
+// Messages implements process.Messages with the shared publisher.
+type Messages struct{ Publisher *messages.Publisher }
+
+// Publish delivers a thrown message.
+func (m Messages) Publish(ctx context.Context, name, correlationKey string, vars map[string]any) error {
+	_, err := m.Publisher.Publish(ctx, name, correlationKey, vars)
+	return err
+}
+
+// Rules implements process.Rules on the published rule sets.
+type Rules struct {
+	Rulesets *rulesets.Store
+	Records  *records.Store
+}
+
+// Evaluate runs a published rule set (the latest unless version names one). The input is the record to
+// evaluate, or, when it holds only a recordId, the stored record of the rule set's entity. Rules see the
+// time the task was scheduled by the workflow as `now`, never the clock of the worker.
+func (r Rules) Evaluate(ctx context.Context, key, version string, input map[string]any) (map[string]any, error) {
+	n := 0
+	if version != "" && version != "latest" {
+		v, err := strconv.Atoi(version)
+		if err != nil {
+			return nil, &process.BPMNError{Code: CodeValidation, Message: fmt.Sprintf("rule set version %q is not a number", version)}
+		}
+		n = v
+	}
+	compiled, _, err := r.Rulesets.Published(ctx, key, n)
+	if err != nil {
+		if errors.Is(err, rulesets.ErrNotFound) || errors.Is(err, rulesets.ErrNotPublished) || errors.Is(err, rulesets.ErrArchived) {
+			return nil, &process.BPMNError{Code: CodeNotFound, Message: err.Error()}
+		}
+		return nil, err
+	}
+	record := input
+	if id, ok := input["recordId"].(string); ok && len(input) == 1 {
+		ver := "latest"
+		if n > 0 {
+			ver = strconv.Itoa(n)
+		}
+		rs, err := r.Rulesets.Resolve(ctx, key, ver)
+		if err != nil {
+			return nil, err
+		}
+		if record, err = r.Records.Get(ctx, rs.Entity, id); err != nil {
+			return nil, recordError(err)
+		}
+	}
+	now := time.Now() // ok: activity — replaced by the scheduled time below when run as an activity
+	if activity.IsActivity(ctx) {
+		now = activity.GetInfo(ctx).ScheduledTime
+	}
+	out, err := compiled.Evaluate(record, now)
+	if err != nil {
+		return nil, &process.BPMNError{Code: CodeValidation, Message: err.Error()}
+	}
+	return out.Result(), nil
+}
