@@ -47,11 +47,11 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 }
 
 // Send stores a notification. key, when not empty, makes a repeated send (a retried activity) store it
-// once.
+// once: the ID is derived from it.
 func (s *Store) Send(ctx context.Context, key, to, template, source string, data map[string]any) error {
-	id := key
-	if id == "" {
-		id = uuid.NewString()
+	id := uuid.NewString()
+	if key != "" {
+		id = uuid.NewSHA1(uuid.NameSpaceURL, []byte("rapport:notification:"+key)).String()
 	}
 	n := Notification{ID: id, To: to, Template: template, Data: data, Source: source, CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
 	if _, err := s.coll.InsertOne(ctx, n); err != nil && !mongo.IsDuplicateKeyError(err) {
