@@ -12,6 +12,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
 
+	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/identity"
 )
 
@@ -19,7 +21,7 @@ import (
 const SessionCookie = "rapport_session"
 
 // PermAuthenticated is the permission every logged-in user holds (their own profile, logging out).
-const PermAuthenticated = "authenticated"
+const PermAuthenticated = access.Authenticated
 
 // Access is the access decision attached to an operation. Exactly one of Public or Permission is set.
 type Access struct {
@@ -31,13 +33,14 @@ type Access struct {
 	Permission string
 }
 
-// Policy decides whether a user holds a permission. The roles and permissions model plugs in here.
+// Policy decides whether a user holds a permission. engine/access.Policy (roles) is the implementation
+// the stack uses; an API token's scopes narrow it further in the middleware.
 type Policy interface {
 	Allows(u *identity.User, permission string) bool
 }
 
-// AdminOnly is the policy until roles exist: administrators hold every permission, other users only
-// PermAuthenticated.
+// AdminOnly is a policy for tools and tests without roles: administrators hold every permission, other
+// users only PermAuthenticated.
 type AdminOnly struct{}
 
 // Allows implements Policy.
@@ -47,8 +50,29 @@ func (AdminOnly) Allows(u *identity.User, permission string) bool {
 
 // Principal is the authenticated caller of a request.
 type Principal struct {
-	User  *identity.User
+	User *identity.User
+	// Token is the bearer token or session cookie the request carried.
 	Token string
+	// Credential says whether Token is a session or an API token, and an API token's scopes.
+	Credential *identity.Credential
+}
+
+// Subject is the principal as the access model sees it: the user's roles and teams, narrowed by an API
+// token's scopes.
+func (p *Principal) Subject() access.Subject {
+	s := access.Subject{UserID: p.User.ID, Roles: p.User.Roles, Teams: p.User.Teams}
+	if p.Credential != nil && p.Credential.Kind == identity.KindToken {
+		s.Scopes = p.Credential.Scopes
+	}
+	return s
+}
+
+// Via names the credential for the audit log: "session" or "token:<id>".
+func (p *Principal) Via() string {
+	if p.Credential != nil && p.Credential.Kind == identity.KindToken {
+		return "token:" + p.Credential.ID
+	}
+	return identity.KindSession
 }
 
 type principalKey struct{}
@@ -91,24 +115,26 @@ func Register[I, O any](s *Server, op huma.Operation, access Access, handler fun
 	} else {
 		op.Extensions["x-permission"] = access.Permission
 		op.Security = []map[string][]string{{"bearer": {}}, {"session": {}}}
-		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests)
 	}
 	huma.Register(s.api, op, handler)
 }
 
-// authenticate resolves the caller and enforces the operation's access decision before any handler runs.
+// authenticate resolves the caller and enforces the operation's access decision before any handler runs:
+// authentication (401), CSRF for cookie sessions (403), the per-caller rate limit (429) and the
+// operation's permission, narrowed by an API token's scopes (403).
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	client := Client{IP: remoteIP(ctx.RemoteAddr()), RequestID: requestIDOf(ctx)}
 	ctx = huma.WithValue(ctx, clientKey{}, client)
-	access, ok := ctx.Operation().Metadata["access"].(Access)
+	op, ok := ctx.Operation().Metadata["access"].(Access)
 	if !ok {
 		// Only Register adds operations; anything else is refused rather than served unguarded.
 		s.reject(ctx, NewProblem(http.StatusForbidden, "operation has no access policy"))
 		return
 	}
-	token := bearerToken(ctx)
+	token, fromCookie := bearerToken(ctx)
 	if token == "" {
-		if access.Public {
+		if op.Public {
 			next(ctx)
 			return
 		}
@@ -116,14 +142,14 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 			WithHeader("WWW-Authenticate", `Bearer realm="rapport"`))
 		return
 	}
-	user, _, err := s.deps.Users.SessionUser(ctx.Context(), token)
+	user, cred, err := s.deps.Users.Resolve(ctx.Context(), token, client.IP)
 	if err != nil {
-		if access.Public {
+		if op.Public {
 			next(ctx)
 			return
 		}
 		if !errors.Is(err, identity.ErrUnauthenticated) {
-			s.deps.Logger.Error("resolve session", "requestId", client.RequestID, "error", err)
+			s.deps.Logger.Error("resolve credential", "requestId", client.RequestID, "error", err)
 			s.reject(ctx, NewProblem(http.StatusServiceUnavailable, "cannot check the session right now"))
 			return
 		}
@@ -131,11 +157,49 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 			WithHeader("WWW-Authenticate", `Bearer realm="rapport", error="invalid_token"`))
 		return
 	}
-	if perm := expandPermission(access.Permission, ctx.Param); !access.Public && !s.deps.Policy.Allows(user, perm) {
+	if op.Public {
+		next(ctx)
+		return
+	}
+	p := &Principal{User: user, Token: token, Credential: cred}
+	if fromCookie && !safeMethod(ctx.Method()) && !s.csrfOK(ctx, cred) {
+		s.recordFor(ctx.Context(), p, client, audit.Event{Action: audit.CSRFRefused, Outcome: audit.OutcomeDenied,
+			Target: audit.Target{Type: "route", ID: ctx.Method() + " " + ctx.URL().Path}})
+		s.reject(ctx, Typed(http.StatusForbidden, "csrf", "a cookie-authenticated change needs the "+CSRFHeader+" header with the token from the "+CSRFCookie+" cookie"))
+		return
+	}
+	if wait := s.rate.take(rateKey(p)); wait > 0 {
+		s.reject(ctx, rateLimited(wait))
+		return
+	}
+	perm := expandPermission(op.Permission, ctx.Param)
+	if !s.allows(p, perm) {
 		s.reject(ctx, NewProblem(http.StatusForbidden, "you lack the permission "+perm))
 		return
 	}
-	next(huma.WithValue(ctx, principalKey{}, &Principal{User: user, Token: token}))
+	next(huma.WithValue(ctx, principalKey{}, p))
+}
+
+// allows is the function-level decision: the user's roles grant perm and, for an API token, its scopes
+// cover it too.
+func (s *Server) allows(p *Principal, perm string) bool {
+	if !s.deps.Policy.Allows(p.User, perm) {
+		return false
+	}
+	if p.Credential != nil && p.Credential.Kind == identity.KindToken {
+		return access.Granted(p.Credential.Scopes, perm)
+	}
+	return true
+}
+
+// recordDecision is the object- and field-level decision for the caller on an entity's records. The
+// records code calls it once per request; see docs/DEVELOPING.md, "Record access".
+func (s *Server) recordDecision(ctx context.Context, entity string) access.Decision {
+	p := PrincipalFrom(ctx)
+	if p == nil {
+		return s.deps.Access.Decide(access.Subject{}, entity)
+	}
+	return s.deps.Access.Decide(p.Subject(), entity)
 }
 
 // reject writes p as the response without calling the handler.
@@ -154,19 +218,22 @@ func (s *Server) reject(ctx huma.Context, p *Problem) {
 	}
 }
 
-// bearerToken takes the token from the Authorization header, or else from the session cookie.
-func bearerToken(ctx huma.Context) string {
+// bearerToken takes the token from the Authorization header, or else from the session cookie; fromCookie
+// tells which, because only cookies need CSRF protection.
+func bearerToken(ctx huma.Context) (token string, fromCookie bool) {
 	if h := ctx.Header("Authorization"); h != "" {
 		scheme, token, ok := strings.Cut(h, " ")
 		if ok && strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(token)
+			return strings.TrimSpace(token), false
 		}
-		return ""
+		return "", false
 	}
 	if fc := humafiber.Unwrap(ctx); fc != nil {
-		return fc.Cookies(SessionCookie)
+		if c := fc.Cookies(SessionCookie); c != "" {
+			return c, true
+		}
 	}
-	return ""
+	return "", false
 }
 
 func remoteIP(addr string) string {
@@ -184,6 +251,8 @@ func expandPermission(perm string, param func(string) string) string {
 		if start < 0 || end < start {
 			return perm
 		}
-		perm = perm[:start] + param(perm[start+1:end]) + perm[end+1:]
+		// A parameter cannot change the permission's shape: dots and stars become plain characters.
+		value := strings.NewReplacer(".", "_", "*", "_").Replace(param(perm[start+1 : end]))
+		perm = perm[:start] + value + perm[end+1:]
 	}
 }

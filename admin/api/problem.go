@@ -39,6 +39,7 @@ type Problem struct {
 type FieldError struct {
 	Pointer   string `json:"pointer,omitempty" doc:"JSON Pointer (RFC 6901) into the request body."`
 	Parameter string `json:"parameter,omitempty" doc:"Name of the invalid query, path or header parameter."`
+	Element   string `json:"element,omitempty" doc:"ID of the BPMN element a process definition problem concerns."`
 	Message   string `json:"message" doc:"Why the value is invalid."`
 }
 

@@ -48,7 +48,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "minimum level of Rapport's logs: debug, info, warn, error", Sources: cli.EnvVars("RAPPORT_LOG_LEVEL")},
 			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "log format: text, json, or auto (text on a terminal, JSON otherwise)", Sources: cli.EnvVars("RAPPORT_LOG_FORMAT")},
 		},
-		Commands: []*cli.Command{devCommand(stdout, stderr), serverCommand(stdout, stderr), workerCommand(stdout, stderr)},
+		Commands: []*cli.Command{devCommand(stdout, stderr), serverCommand(stdout, stderr), workerCommand(stdout, stderr), pluginCommand(stdout, stderr)},
 	}
 }
 
@@ -62,7 +62,7 @@ func devCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "mongo-addr", Value: "127.0.0.1:27017", Usage: "loopback address of the embedded FerretDB (MongoDB wire protocol)", Sources: cli.EnvVars("RAPPORT_DEV_MONGO_ADDR")},
 			&cli.StringFlag{Name: "temporal-addr", Value: "127.0.0.1:7233", Usage: "loopback address of the embedded Temporal frontend", Sources: cli.EnvVars("RAPPORT_DEV_TEMPORAL_ADDR")},
 			&cli.StringFlag{Name: "embedded-log-level", Value: "warn", Usage: "minimum level of the embedded servers' logs", Sources: cli.EnvVars("RAPPORT_EMBEDDED_LOG_LEVEL")},
-		}, append(adminFlags(), namespaceFlag())...),
+		}, append(append(adminFlags(), namespaceFlag()), pluginFlags("connector plugins directory (default: <data-dir>/plugins; secret key generated into <data-dir>/secret.key)")...)...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			logger, err := newLogger(cmd, stderr)
 			if err != nil {
@@ -79,6 +79,7 @@ func devCommand(stdout, stderr io.Writer) *cli.Command {
 				EmbeddedLogLevel: embeddedLevel, TemporalNamespace: cmd.String("temporal-namespace"),
 			}
 			applyAdminFlags(cmd, &cfg)
+			applyPluginFlags(cmd, &cfg)
 			return run(ctx, cfg, logger, stdout)
 		},
 	}
@@ -90,7 +91,7 @@ func serverCommand(stdout, stderr io.Writer) *cli.Command {
 		Usage: "run the HTTP API and admin UI against an external MongoDB and Temporal cluster",
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "http-addr", Value: "0.0.0.0:8080", Usage: "address of the HTTP API and admin UI", Sources: cli.EnvVars("RAPPORT_HTTP_ADDR")},
-		}, externalFlags()...), adminFlags()...),
+		}, externalFlags()...), append(adminFlags(), pluginFlags("connector plugins directory; empty disables connectors")...)...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			logger, err := newLogger(cmd, stderr)
 			if err != nil {
@@ -99,6 +100,7 @@ func serverCommand(stdout, stderr io.Writer) *cli.Command {
 			cfg := externalConfig(cmd)
 			cfg.Serve, cfg.HTTPAddr = true, cmd.String("http-addr")
 			applyAdminFlags(cmd, &cfg)
+			applyPluginFlags(cmd, &cfg)
 			return run(ctx, cfg, logger, stdout)
 		},
 	}
@@ -108,7 +110,7 @@ func workerCommand(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:  "worker",
 		Usage: "run the Temporal worker that executes processes, against an external MongoDB and Temporal cluster",
-		Flags: externalFlags(),
+		Flags: append(externalFlags(), pluginFlags("connector plugins directory; empty disables connectors")...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			logger, err := newLogger(cmd, stderr)
 			if err != nil {
@@ -116,9 +118,23 @@ func workerCommand(stdout, stderr io.Writer) *cli.Command {
 			}
 			cfg := externalConfig(cmd)
 			cfg.Work = true
+			applyPluginFlags(cmd, &cfg)
 			return run(ctx, cfg, logger, stdout)
 		},
 	}
+}
+
+// pluginFlags locate the connector plugins and the key that encrypts their secrets.
+func pluginFlags(dirUsage string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "plugins-dir", Usage: dirUsage, Sources: cli.EnvVars("RAPPORT_PLUGINS_DIR")},
+		&cli.StringFlag{Name: "secret-key", Usage: "base64 of 32 random bytes that encrypt connector secrets at rest (`openssl rand -base64 32`)", Sources: cli.EnvVars("RAPPORT_SECRET_KEY")},
+	}
+}
+
+func applyPluginFlags(cmd *cli.Command, cfg *stack.Config) {
+	cfg.PluginsDir = cmd.String("plugins-dir")
+	cfg.SecretKey = cmd.String("secret-key")
 }
 
 func namespaceFlag() cli.Flag {
@@ -159,6 +175,7 @@ func adminFlags() []cli.Flag {
 		&cli.StringFlag{Name: "admin-password", Usage: "password of the administrator created on first start (generated and printed once if empty)", Sources: cli.EnvVars("RAPPORT_ADMIN_PASSWORD")},
 		&cli.DurationFlag{Name: "session-ttl", Value: 12 * time.Hour, Usage: "how long a login stays valid", Sources: cli.EnvVars("RAPPORT_SESSION_TTL")},
 		&cli.BoolFlag{Name: "secure-cookies", Usage: "mark the session cookie Secure (serve over HTTPS)", Sources: cli.EnvVars("RAPPORT_SECURE_COOKIES")},
+		&cli.StringSliceFlag{Name: "cors-origins", Usage: "browser origins allowed to call the API, e.g. https://crm.example.com (CORS is off when empty)", Sources: cli.EnvVars("RAPPORT_CORS_ORIGINS")},
 	}
 }
 
@@ -167,6 +184,7 @@ func applyAdminFlags(cmd *cli.Command, cfg *stack.Config) {
 	cfg.AdminPassword = cmd.String("admin-password")
 	cfg.SessionTTL = cmd.Duration("session-ttl")
 	cfg.SecureCookies = cmd.Bool("secure-cookies")
+	cfg.CORSOrigins = cmd.StringSlice("cors-origins")
 }
 
 // run starts the stack and keeps it up until ctx is cancelled (the first SIGINT or SIGTERM).

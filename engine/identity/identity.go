@@ -30,6 +30,10 @@ var (
 	ErrUnauthenticated = errors.New("not authenticated")
 	// ErrEmailTaken means another user already has the email.
 	ErrEmailTaken = errors.New("email is already in use")
+	// ErrNotFound means the user, team or token named does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid wraps input the store refuses (a short password, a malformed email or team ID).
+	ErrInvalid = errors.New("invalid")
 )
 
 // RoleAdmin is the built-in role that may do everything; the bootstrap user gets it.
@@ -41,6 +45,7 @@ type User struct {
 	Email        string    `bson:"email" json:"email"`
 	Name         string    `bson:"name" json:"name"`
 	Roles        []string  `bson:"roles" json:"roles"`
+	Teams        []string  `bson:"teams,omitempty" json:"teams"`
 	Disabled     bool      `bson:"disabled" json:"disabled"`
 	PasswordHash string    `bson:"passwordHash" json:"-"`
 	CreatedAt    time.Time `bson:"createdAt" json:"createdAt"`
@@ -54,6 +59,11 @@ type Session struct {
 	CreatedAt time.Time `bson:"createdAt"`
 	ExpiresAt time.Time `bson:"expiresAt"`
 	Revoked   bool      `bson:"revoked"`
+	// CSRFDigest is the SHA-256 of the session's CSRF token; a cookie-authenticated change must send the
+	// token in a header.
+	CSRFDigest string `bson:"csrf,omitempty"`
+	// CSRF is the CSRF token itself, set only on the session CreateSession returns.
+	CSRF string `bson:"-"`
 }
 
 // NewUser is what creating a user takes.
@@ -62,6 +72,7 @@ type NewUser struct {
 	Name     string
 	Password string
 	Roles    []string
+	Teams    []string
 }
 
 // Store reads and writes users and sessions.
@@ -100,7 +111,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("identity: create sessions index: %w", err)
 	}
-	return nil
+	return s.EnsureTokenIndexes(ctx)
 }
 
 // NormalizeEmail is the one form in which emails are stored and looked up.
@@ -110,10 +121,10 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 func (s *Store) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 	email := NormalizeEmail(nu.Email)
 	if email == "" || !strings.Contains(email, "@") {
-		return nil, fmt.Errorf("identity: email %q is not valid", nu.Email)
+		return nil, fmt.Errorf("identity: email %q: %w", nu.Email, ErrInvalid)
 	}
-	if len(nu.Password) < 8 {
-		return nil, errors.New("identity: password must have at least 8 characters")
+	if err := checkPassword(nu.Password); err != nil {
+		return nil, err
 	}
 	hash, err := argon2id.CreateHash(nu.Password, s.params)
 	if err != nil {
@@ -124,7 +135,7 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 	if roles == nil {
 		roles = []string{}
 	}
-	u := &User{ID: uuid.NewString(), Email: email, Name: nu.Name, Roles: roles, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := &User{ID: uuid.NewString(), Email: email, Name: nu.Name, Roles: roles, Teams: nu.Teams, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	if _, err := s.users.InsertOne(ctx, u); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil, ErrEmailTaken
@@ -184,8 +195,12 @@ func (s *Store) CreateSession(ctx context.Context, userID string, ttl time.Durat
 		return "", nil, fmt.Errorf("identity: generate token: %w", err)
 	}
 	token := "rps_" + base64.RawURLEncoding.EncodeToString(raw)
+	csrf, err := randomToken("rpc_")
+	if err != nil {
+		return "", nil, err
+	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	sess := &Session{ID: digest(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	sess := &Session{ID: digest(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(ttl), CSRFDigest: digest(csrf), CSRF: csrf}
 	if _, err := s.sessions.InsertOne(ctx, sess); err != nil {
 		return "", nil, fmt.Errorf("identity: insert session: %w", err)
 	}

@@ -2,8 +2,17 @@
 // shows who is signed in and whether the platform is ready.
 const $ = (id) => document.getElementById(id);
 
+// The CSRF token the server set at login (a readable cookie); every change made with the session cookie
+// must echo it in the X-CSRF-Token header.
+function csrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)rapport_csrf=([^;]*)/);
+  return m ? decodeURIComponent(m[1]) : '';
+}
+
 async function api(path, options = {}) {
-  const res = await fetch(path, { credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, ...options });
+  const headers = { 'Content-Type': 'application/json' };
+  if (options.method && options.method !== 'GET') headers['X-CSRF-Token'] = csrfToken();
+  const res = await fetch(path, { credentials: 'same-origin', headers, ...options });
   const body = res.status === 204 ? null : await res.json().catch(() => null);
   return { res, body };
 }

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humafiber"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+
+	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/audit"
+	"github.com/rapportcrm/rapport/engine/identity"
+)
+
+// CSRF double submit: login sets CSRFCookie (readable by the page's script, unlike the session cookie);
+// every state-changing request authenticated by the session cookie must echo it in CSRFHeader. The
+// value is also bound to the session (its digest is stored with it), so a cookie planted by a sibling
+// subdomain does not pass.
+const (
+	CSRFCookie = "rapport_csrf"
+	CSRFHeader = "X-CSRF-Token"
+)
+
+// MaxPageSize is the largest page any list operation returns.
+const MaxPageSize = 200
+
+// registerAccess adds the users, teams, roles, API tokens and audit operations.
+func (s *Server) registerAccess() {
+	s.registerUsers()
+	s.registerTeams()
+	s.registerRoles()
+	s.registerTokens()
+	s.registerAudit()
+}
+
+// securityDefaults fills the access model, the audit log and the policy when the caller left them out,
+// so a Server built with only a database is still a guarded one.
+func securityDefaults(deps Deps) Deps {
+	if deps.Access == nil {
+		p, err := access.NewPolicy(context.Background(), deps.DB, access.Options{})
+		if err != nil {
+			deps.Logger.Error("load roles; only built-in roles apply", "error", err)
+			p, _ = access.NewPolicy(context.Background(), nil, access.Options{})
+		}
+		deps.Access = p
+	}
+	if deps.Policy == nil {
+		deps.Policy = deps.Access
+	}
+	if deps.Audit == nil {
+		if deps.DB != nil {
+			deps.Audit = audit.New(deps.DB, nil)
+		} else {
+			deps.Audit = audit.Discard{}
+		}
+	}
+	return deps
+}
+
+// secureHeaders adds the headers every response carries, and CORS when origins are configured. API
+// responses (JSON) are never cached and never rendered as a page.
+func (s *Server) secureHeaders() fiber.Handler {
+	var corsHandler fiber.Handler
+	if len(s.deps.CORSOrigins) > 0 {
+		corsHandler = cors.New(cors.Config{
+			AllowOrigins:  strings.Join(s.deps.CORSOrigins, ","),
+			AllowMethods:  "GET,POST,PUT,PATCH,DELETE",
+			AllowHeaders:  "Authorization,Content-Type,Idempotency-Key,If-Match," + CSRFHeader,
+			ExposeHeaders: "Retry-After,ETag,Location",
+			MaxAge:        600,
+		})
+	}
+	return func(c *fiber.Ctx) error {
+		h := &c.Response().Header
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if s.deps.SecureCookies {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		path := c.Path()
+		if strings.HasPrefix(path, "/api/v1/") || path == "/api/openapi.json" || path == "/healthz" || path == "/readyz" {
+			h.Set("Cache-Control", "no-store")
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		}
+		if corsHandler != nil {
+			return corsHandler(c)
+		}
+		return c.Next()
+	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// csrfOK checks the double submit: the header equals the cookie and matches the session's token.
+func (s *Server) csrfOK(ctx huma.Context, cred *identity.Credential) bool {
+	header := ctx.Header(CSRFHeader)
+	fc := humafiber.Unwrap(ctx)
+	if header == "" || fc == nil || cred == nil {
+		return false
+	}
+	cookie := fc.Cookies(CSRFCookie)
+	if subtle.ConstantTimeCompare([]byte(header), []byte(cookie)) != 1 {
+		return false
+	}
+	return identity.VerifyCSRF(cred.Session, header)
+}
+
+// csrfCookie carries the CSRF token to the page's script; it is deliberately not HttpOnly.
+func (s *Server) csrfCookie(token string, expires time.Time) http.Cookie {
+	return http.Cookie{
+		Name: CSRFCookie, Value: token, Path: "/", Expires: expires.UTC(),
+		Secure: s.deps.SecureCookies, SameSite: http.SameSiteStrictMode,
+	}
+}
+
+// rateKey is the bucket a request spends from: the API token's own, or else the user's.
+func rateKey(p *Principal) string {
+	if p.Credential != nil && p.Credential.Kind == identity.KindToken {
+		return "token:" + p.Credential.ID
+	}
+	return "user:" + p.User.ID
+}
+
+func rateLimited(wait time.Duration) *Problem {
+	secs := int((wait + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return Typed(http.StatusTooManyRequests, "rate-limited",
+		"too many requests; try again in "+strconv.Itoa(secs)+" seconds").WithHeader("Retry-After", strconv.Itoa(secs))
+}
