@@ -3,11 +3,11 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"

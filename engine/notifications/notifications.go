@@ -35,7 +35,9 @@ type Store struct {
 }
 
 // New uses the "notifications" collection of db.
-func New(db *mongo.Database) *Store { return &Store{coll: db.Collection("notifications"), now: time.Now} }
+func New(db *mongo.Database) *Store {
+	return &Store{coll: db.Collection("notifications"), now: time.Now}
+}
 
 // EnsureIndexes creates the per-user index lists use.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
