@@ -28,10 +28,11 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
-## bench: benchmarks with their same-run baselines
+## bench: benchmarks, each with its baseline measured in the same run, and the ratios between them
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 300x ./workflows/devserver/
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./plugins/...
+	{ $(GO) test -run '^$$' -bench . -benchmem ./engine/... ./plugins/host/ && \
+	  $(GO) test -run '^$$' -bench . -benchtime 200x ./workflows/devserver/ ./workflows/process/e2e/ && \
+	  $(GO) test -run '^$$' -bench Records -benchtime 200x ./admin/api/ ; } 2>&1 | awk -f .ci/bench-ratios.awk
 
 clean:
 	rm -rf bin
