@@ -170,8 +170,8 @@ func (c *csvConnector) FindCustomers(ctx context.Context, req connector.FindCust
 	if err != nil {
 		return connector.FindCustomersResponse{}, err
 	}
-	if req.TaxID == "" && req.Email == "" && req.Phone == "" && req.Name == "" {
-		return connector.FindCustomersResponse{}, connector.Invalid("find customers: give a tax ID, email, phone or name")
+	if req.ID == "" && req.TaxID == "" && req.Email == "" && req.Phone == "" && req.Name == "" {
+		return connector.FindCustomersResponse{}, connector.Invalid("find customers: give an ID, tax ID, email, phone or name")
 	}
 	limit, err := connector.PageLimit(req.Limit)
 	if err != nil {
@@ -184,6 +184,7 @@ func (c *csvConnector) FindCustomers(ctx context.Context, req connector.FindCust
 	var out []connector.Customer
 	for _, cu := range all {
 		switch {
+		case req.ID != "" && cu.ID != req.ID:
 		case req.TaxID != "" && normTaxID(cu.TaxID) != normTaxID(req.TaxID):
 		case req.Email != "" && !strings.EqualFold(cu.Email, strings.TrimSpace(req.Email)):
 		case req.Phone != "" && normPhone(cu.Phone) != normPhone(req.Phone):

@@ -172,6 +172,13 @@ func (c *trytonConnector) FindCustomers(ctx context.Context, req connector.FindC
 		return connector.FindCustomersResponse{}, err
 	}
 	var domain []any
+	if req.ID != "" {
+		id, err := strconv.Atoi(req.ID)
+		if err != nil {
+			return connector.FindCustomersResponse{}, nil // not a Tryton party ID: no such customer
+		}
+		domain = append(domain, []any{"id", "=", id})
+	}
 	if req.TaxID != "" {
 		domain = append(domain, []any{"identifiers.code", "in", uniqStrings(req.TaxID, compactTaxID(req.TaxID))})
 	}
@@ -187,7 +194,7 @@ func (c *trytonConnector) FindCustomers(ctx context.Context, req connector.FindC
 		domain = append(domain, []any{"name", "ilike", "%" + req.Name + "%"})
 	}
 	if len(domain) == 0 {
-		return connector.FindCustomersResponse{}, connector.Invalid("find customers: give a tax ID, email, phone or name")
+		return connector.FindCustomersResponse{}, connector.Invalid("find customers: give an ID, tax ID, email, phone or name")
 	}
 	var rows []record
 	if err := rpc.callInto(ctx, &rows, "model.party.party.search_read", domain, 0, limit, [][]string{{"id", "ASC"}}, partyFields, tctx); err != nil {

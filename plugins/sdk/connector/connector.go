@@ -182,6 +182,8 @@ type Payment struct {
 // FindCustomersRequest looks customers up; at least one criterion must be set and all
 // set criteria must match. Name matches case-insensitively as a substring.
 type FindCustomersRequest struct {
+	// ID finds the customer with this ERP identifier (for example an order's CustomerID).
+	ID    string
 	TaxID string
 	Email string
 	Phone string

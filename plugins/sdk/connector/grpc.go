@@ -71,7 +71,7 @@ func (s *grpcServer) Health(ctx context.Context, _ *pb.HealthRequest) (*pb.Healt
 }
 
 func (s *grpcServer) FindCustomers(ctx context.Context, req *pb.FindCustomersRequest) (*pb.FindCustomersResponse, error) {
-	r, err := s.impl.FindCustomers(ctx, FindCustomersRequest{TaxID: req.GetTaxId(), Email: req.GetEmail(),
+	r, err := s.impl.FindCustomers(ctx, FindCustomersRequest{ID: req.GetId(), TaxID: req.GetTaxId(), Email: req.GetEmail(),
 		Phone: req.GetPhone(), Name: req.GetName(), Limit: int(req.GetLimit())})
 	if err != nil {
 		return nil, toStatus(err)
@@ -174,7 +174,7 @@ func (c *grpcClient) Health(ctx context.Context, _ HealthRequest) (HealthRespons
 }
 
 func (c *grpcClient) FindCustomers(ctx context.Context, req FindCustomersRequest) (FindCustomersResponse, error) {
-	r, err := c.c.FindCustomers(ctx, &pb.FindCustomersRequest{TaxId: req.TaxID, Email: req.Email,
+	r, err := c.c.FindCustomers(ctx, &pb.FindCustomersRequest{Id: req.ID, TaxId: req.TaxID, Email: req.Email,
 		Phone: req.Phone, Name: req.Name, Limit: clampInt32(req.Limit)})
 	if err != nil {
 		return FindCustomersResponse{}, fromStatus(err)

@@ -246,7 +246,7 @@ func (h *harness) testCustomers(t *testing.T) {
 	if !d.Has(connector.CapFindCustomers) {
 		return
 	}
-	for _, q := range []connector.FindCustomersRequest{{TaxID: in.TaxID}, {Email: in.Email}, {Name: in.Name}} {
+	for _, q := range []connector.FindCustomersRequest{{ID: r.Customer.ID}, {TaxID: in.TaxID}, {Email: in.Email}, {Name: in.Name}} {
 		f, err := c.FindCustomers(ctx, q)
 		if err != nil {
 			t.Errorf("FindCustomers(%+v): %v", q, err)

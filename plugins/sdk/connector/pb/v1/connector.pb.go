@@ -891,12 +891,14 @@ func (x *HealthResponse) GetMessage() string {
 }
 
 type FindCustomersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaxId         string                 `protobuf:"bytes,1,opt,name=tax_id,json=taxId,proto3" json:"tax_id,omitempty"`
-	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
-	Phone         string                 `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
-	Name          string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
-	Limit         int32                  `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	TaxId string                 `protobuf:"bytes,1,opt,name=tax_id,json=taxId,proto3" json:"tax_id,omitempty"`
+	Email string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Phone string                 `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	Name  string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	Limit int32                  `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	// id looks a customer up by its ERP identifier (for example the customer of an order).
+	Id            string `protobuf:"bytes,6,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -964,6 +966,13 @@ func (x *FindCustomersRequest) GetLimit() int32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *FindCustomersRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
 }
 
 type FindCustomersResponse struct {
@@ -1772,13 +1781,14 @@ const file_connector_proto_rawDesc = "" +
 	"\rHealthRequest\":\n" +
 	"\x0eHealthResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x83\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x93\x01\n" +
 	"\x14FindCustomersRequest\x12\x15\n" +
 	"\x06tax_id\x18\x01 \x01(\tR\x05taxId\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x12\n" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12\x14\n" +
-	"\x05limit\x18\x05 \x01(\x05R\x05limit\"U\n" +
+	"\x05limit\x18\x05 \x01(\x05R\x05limit\x12\x0e\n" +
+	"\x02id\x18\x06 \x01(\tR\x02id\"U\n" +
 	"\x15FindCustomersResponse\x12<\n" +
 	"\tcustomers\x18\x01 \x03(\v2\x1e.rapport.connector.v1.CustomerR\tcustomers\"S\n" +
 	"\x15UpsertCustomerRequest\x12:\n" +
