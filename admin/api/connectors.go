@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/rapportcrm/rapport/engine/connectors"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/plugins/sdk/connector"
+	"github.com/rapportcrm/rapport/workflows/erpsync"
 )
 
 // PermConnectors guards every plugin and connector operation: connectors hold ERP credentials.
@@ -78,6 +83,7 @@ func (s *Server) registerConnectors() {
 	Register(s, huma.Operation{OperationID: "call-connector", Method: http.MethodPost, Path: "/api/v1/connectors/{name}/call", Tags: tags,
 		Summary: "Call a connector method (diagnosis)", Description: "Runs one connector method with a JSON request and returns its response."},
 		Access{Permission: PermConnectors}, s.callConnector)
+	s.registerSync()
 }
 
 func (s *Server) plugins() (*host.Host, error) {
@@ -264,4 +270,65 @@ func connectorProblem(err error, pointer string) error {
 		prob.Errors = []FieldError{{Pointer: pointer, Message: err.Error()}}
 	}
 	return prob
+}
+
+// SyncStarted identifies a running ERP import.
+type SyncStarted struct {
+	InstanceID string `json:"instanceId"`
+	RunID      string `json:"runId"`
+}
+
+type syncScheduleInput struct {
+	Name string `path:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$"`
+	Body struct {
+		Every string `json:"every" doc:"How often to import, as a Go duration (\"1h\", \"15m\"); at least one minute."`
+	}
+}
+
+func (s *Server) registerSync() {
+	tags := []string{"connectors"}
+	Register(s, huma.Operation{OperationID: "sync-connector", Method: http.MethodPost, Path: "/api/v1/connectors/{name}/sync", Tags: tags,
+		Summary:       "Import the ERP's orders now",
+		Description:   "Starts (or joins, if one is running) the import of the connector's sales orders into Order records, matched to companies by tax ID or to contacts by email. It resumes where the last import stopped.",
+		DefaultStatus: http.StatusAccepted},
+		Access{Permission: PermConnectors}, func(ctx context.Context, in *connectorInput) (*struct{ Body SyncStarted }, error) {
+			if _, found, err := s.deps.Connectors.Get(ctx, in.Name); err != nil {
+				return nil, err
+			} else if !found {
+				return nil, NewProblem(http.StatusNotFound, "no connector named "+in.Name)
+			}
+			run, err := s.deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "erpsync-" + in.Name, TaskQueue: s.deps.TaskQueue},
+				erpsync.WorkflowName, erpsync.Input{Connector: in.Name})
+			if err != nil {
+				return nil, fmt.Errorf("start import: %w", err)
+			}
+			return &struct{ Body SyncStarted }{Body: SyncStarted{InstanceID: run.GetID(), RunID: run.GetRunID()}}, nil
+		})
+	Register(s, huma.Operation{OperationID: "schedule-connector-sync", Method: http.MethodPut, Path: "/api/v1/connectors/{name}/sync-schedule", Tags: tags,
+		Summary: "Import the ERP's orders on a schedule", DefaultStatus: http.StatusNoContent},
+		Access{Permission: PermConnectors}, func(ctx context.Context, in *syncScheduleInput) (*struct{}, error) {
+			every, err := time.ParseDuration(in.Body.Every)
+			if err != nil || every < time.Minute {
+				return nil, &Problem{Type: problemBase + "validation", Title: "Unprocessable Entity", Status: http.StatusUnprocessableEntity,
+					Detail: "invalid schedule", Errors: []FieldError{{Pointer: "/every", Message: "must be a duration of at least 1m, e.g. \"1h\""}}}
+			}
+			if _, found, err := s.deps.Connectors.Get(ctx, in.Name); err != nil {
+				return nil, err
+			} else if !found {
+				return nil, NewProblem(http.StatusNotFound, "no connector named "+in.Name)
+			}
+			sc := s.deps.Temporal.ScheduleClient()
+			id := "rapport-erpsync-" + in.Name
+			_ = sc.GetHandle(ctx, id).Delete(ctx) // replaced below; a missing schedule is fine
+			_, err = sc.Create(ctx, client.ScheduleOptions{
+				ID: id, Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}},
+				Action: &client.ScheduleWorkflowAction{ID: "erpsync-" + in.Name, Workflow: erpsync.WorkflowName,
+					Args: []any{erpsync.Input{Connector: in.Name}}, TaskQueue: s.deps.TaskQueue},
+				Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("schedule import: %w", err)
+			}
+			return nil, nil
+		})
 }
