@@ -109,8 +109,10 @@ func TestERPSync(t *testing.T) {
 
 	write("orders.csv", strings.Replace(orders, "SY-1,SYNC-1,S1,2026-01-10,done,EUR,150.00,,2026-01-12,", "SY-1,SYNC-1,S1,2026-01-10,cancel,EUR,150.00,,2026-03-01,", 1)+
 		"SY-3,SYNC-3,S2,2026-03-02,draft,GBP,20.00,,2026-03-02,\n")
-	if sum := sync(); sum.Created != 1 || sum.Updated != 1 {
-		t.Fatalf("run after changes: %+v, want one new and one updated order", sum)
+	write("invoices.csv", "id,number,customer_id,order_id,date,due_date,state,currency,total,amount_due,updated_at\n"+
+		"SI-1,SINV-1,S2,SY-2,2026-02-16,2026-03-18,paid,GBP,80.00,0.00,2026-03-03\n")
+	if sum := sync(); sum.Created != 1 || sum.Updated != 1 || sum.Paid != 1 {
+		t.Fatalf("run after changes: %+v, want one new, one updated and one paid order", sum)
 	}
 	got = listOrders()
 	if len(got) != 3 {
@@ -119,6 +121,9 @@ func TestERPSync(t *testing.T) {
 	for _, o := range got {
 		if o["number"] == "SYNC-1" && o["status"] != "cancelled" {
 			t.Errorf("SYNC-1 status not updated: %v", o)
+		}
+		if o["number"] == "SYNC-2" && o["status"] != "paid" {
+			t.Errorf("SYNC-2 not marked paid by its settled invoice: %v", o)
 		}
 	}
 	if status, _ := do(http.MethodPost, "/api/v1/connectors/nope/sync", nil); status != http.StatusNotFound {

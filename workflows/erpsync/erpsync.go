@@ -25,8 +25,9 @@ import (
 
 // Names the workflow and activity are registered under; they are part of recorded histories.
 const (
-	WorkflowName = "rapport.erpsync"
-	ActivityName = "rapport.erpsync.page"
+	WorkflowName        = "rapport.erpsync"
+	ActivityName        = "rapport.erpsync.page"
+	InvoiceActivityName = "rapport.erpsync.invoices"
 )
 
 // Input names the connector instance to import from.
@@ -43,6 +44,17 @@ type Summary struct {
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	Companies int `json:"companiesCreated"`
+	// Paid counts orders marked paid because their invoice is settled.
+	Paid int `json:"paid"`
+}
+
+func (s *Summary) add(o Summary) {
+	s.Pages++
+	s.Created += o.Created
+	s.Updated += o.Updated
+	s.Unchanged += o.Unchanged
+	s.Companies += o.Companies
+	s.Paid += o.Paid
 }
 
 // PageResult is one page's outcome.
@@ -59,22 +71,79 @@ func Sync(ctx workflow.Context, in Input) (Summary, error) {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
 	})
 	var sum Summary
-	for page := 0; page < 1000; page++ {
-		var res PageResult
-		if err := workflow.ExecuteActivity(ctx, ActivityName, in).Get(ctx, &res); err != nil {
-			return sum, fmt.Errorf("import page %d from %s: %w", page+1, in.Connector, err)
+	for _, activity := range []string{ActivityName, InvoiceActivityName} {
+		done := false
+		for page := 0; page < 500 && !done; page++ {
+			var res PageResult
+			if err := workflow.ExecuteActivity(ctx, activity, in).Get(ctx, &res); err != nil {
+				return sum, fmt.Errorf("import page %d from %s: %w", page+1, in.Connector, err)
+			}
+			sum.add(res.Summary)
+			done = res.Done
 		}
-		sum.Pages++
-		sum.Created += res.Created
-		sum.Updated += res.Updated
-		sum.Unchanged += res.Unchanged
-		sum.Companies += res.Companies
-		if res.Done {
-			return sum, nil
+		if !done {
+			// A very long backlog: carry on in a fresh run (the checkpoints are in the database).
+			return sum, workflow.NewContinueAsNewError(ctx, WorkflowName, in)
 		}
 	}
-	// A very long backlog: carry on in a fresh run (the checkpoint is in the database).
-	return sum, workflow.NewContinueAsNewError(ctx, WorkflowName, in)
+	return sum, nil
+}
+
+// ImportInvoices reads one page of invoices: an order whose invoice is paid in full is marked paid
+// (unless it is already completed or cancelled).
+func (a *Activities) ImportInvoices(ctx context.Context, in Input) (PageResult, error) {
+	var res PageResult
+	id := in.Connector + ":invoices"
+	var cp checkpoint
+	if err := a.State.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cp); err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return res, fmt.Errorf("read checkpoint: %w", err)
+	}
+	cp.ID = id
+	inst, err := a.Resolver.Instance(ctx, in.Connector)
+	if err != nil {
+		return res, err
+	}
+	if d, err := inst.Describe(ctx, connector.DescribeRequest{}); err != nil {
+		return res, connectorErr(err)
+	} else if !d.Has(connector.CapListInvoices) {
+		res.Done = true
+		return res, nil
+	}
+	page, err := inst.ListInvoices(ctx, connector.ListInvoicesRequest{Since: cp.Since, Cursor: cp.Cursor, Limit: max(in.PageSize, 100)})
+	if err != nil {
+		return res, connectorErr(err)
+	}
+	for _, inv := range page.Invoices {
+		if inv.UpdatedAt.After(cp.MaxUpdated) {
+			cp.MaxUpdated = inv.UpdatedAt
+		}
+		if inv.OrderID == "" || !(strings.EqualFold(inv.State, "paid") || (number(inv.AmountDue) == 0 && number(inv.Total) > 0)) {
+			continue
+		}
+		order, err := a.first(ctx, "order", "externalId == "+strconv.Quote(in.Connector+":"+inv.OrderID))
+		if err != nil {
+			return res, err
+		}
+		if order == nil || order["status"] != "new" {
+			continue
+		}
+		if _, err := a.Records.Patch(ctx, "order", idOf(order), map[string]any{"status": "paid"},
+			records.WriteOptions{Actor: records.ChangedBy{Plugin: in.Connector, Via: "plugin"}, Trusted: true}); err != nil {
+			return res, fmt.Errorf("mark order %s paid: %w", order["number"], err)
+		}
+		res.Paid++
+	}
+	cp.Cursor = page.NextCursor
+	if page.NextCursor == "" {
+		res.Done = true
+		if cp.MaxUpdated.After(cp.Since) {
+			cp.Since = cp.MaxUpdated
+		}
+	}
+	if _, err := a.State.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, cp, options.Replace().SetUpsert(true)); err != nil {
+		return res, fmt.Errorf("store checkpoint: %w", err)
+	}
+	return res, nil
 }
 
 // Activities import pages; they hold the stores and the connector resolver.

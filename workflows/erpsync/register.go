@@ -10,4 +10,5 @@ import (
 func Register(w worker.Registry, a *Activities) {
 	w.RegisterWorkflowWithOptions(Sync, workflow.RegisterOptions{Name: WorkflowName})
 	w.RegisterActivityWithOptions(a.ImportPage, activity.RegisterOptions{Name: ActivityName})
+	w.RegisterActivityWithOptions(a.ImportInvoices, activity.RegisterOptions{Name: InvoiceActivityName})
 }
