@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -23,7 +25,15 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapportcrm/rapport/admin/ui"
+	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/audit"
+	"github.com/rapportcrm/rapport/engine/connectors"
 	"github.com/rapportcrm/rapport/engine/identity"
+	"github.com/rapportcrm/rapport/engine/notifications"
+	"github.com/rapportcrm/rapport/engine/processes"
+	"github.com/rapportcrm/rapport/engine/records"
+	"github.com/rapportcrm/rapport/engine/rulesets"
+	"github.com/rapportcrm/rapport/plugins/host"
 )
 
 // Version is reported in the OpenAPI document.
@@ -44,8 +54,29 @@ type Deps struct {
 	SecureCookies bool
 	// BodyLimit caps every request body, in bytes.
 	BodyLimit int
-	// Policy decides whether a user holds a permission; nil allows only administrators.
+	// Policy decides whether a user holds a permission; nil uses Access.
 	Policy Policy
+	// Access is the roles model (object- and field-level decisions, custom roles); nil loads it from DB.
+	Access *access.Policy
+	// Audit receives the audit log; nil writes to DB's audit collection.
+	Audit audit.Recorder
+	// CORSOrigins are the browser origins allowed to call the API; empty turns CORS off.
+	CORSOrigins []string
+	// RateLimit caps each user's and each API token's requests; zero values take the defaults.
+	RateLimit RateLimit
+	// Plugins runs connector plugins; nil when no plugins directory is configured.
+	Plugins *host.Host
+	// Connectors stores configured connector instances, with secrets sealed by Sealer.
+	Connectors *connectors.Store
+	Sealer     *host.Sealer
+	// Processes stores BPMN process definitions; nil leaves the process routes out.
+	Processes *processes.Store
+	// Notifications holds in-app notifications; nil leaves their routes out.
+	Notifications *notifications.Store
+	// Records stores entity schemas and records; nil leaves the schema and record routes out.
+	Records *records.Store
+	// Rulesets stores rule sets and business calendars; nil leaves the rule set and calendar routes out.
+	Rulesets *rulesets.Store
 }
 
 // Server is the configured HTTP application.
@@ -54,6 +85,7 @@ type Server struct {
 	app     *fiber.App
 	api     huma.API
 	limiter *loginLimiter
+	rate    *rateLimiter
 }
 
 // New builds the Fiber application with every route registered.
@@ -68,10 +100,8 @@ func New(deps Deps) *Server {
 	if deps.BodyLimit <= 0 {
 		deps.BodyLimit = 16 << 20
 	}
-	if deps.Policy == nil {
-		deps.Policy = AdminOnly{}
-	}
-	s := &Server{deps: deps, limiter: newLoginLimiter(time.Now)}
+	deps = securityDefaults(deps)
+	s := &Server{deps: deps, limiter: newLoginLimiter(time.Now), rate: newRateLimiter(deps.RateLimit, time.Now)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "rapport",
 		BodyLimit:             deps.BodyLimit,
@@ -90,8 +120,10 @@ func New(deps Deps) *Server {
 		},
 	}))
 	s.app.Use(s.logRequests)
+	s.app.Use(s.secureHeaders())
 
 	cfg := huma.DefaultConfig("Rapport API", Version)
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	cfg.Info.Description = "Rapport low-code CRM: entities, records, rules and processes. Authenticate with " +
 		"POST /api/v1/auth/login, then send `Authorization: Bearer <token>` (or use the session cookie in a browser)."
 	cfg.OpenAPIPath = "/api/openapi"
@@ -108,6 +140,18 @@ func New(deps Deps) *Server {
 
 	s.registerHealth()
 	s.registerAuth()
+	s.registerAccess()
+	s.registerSchemas()
+	s.registerRecords()
+	s.registerRulesets()
+	s.registerImports()
+	s.registerConnectors()
+	if deps.Processes != nil {
+		s.registerProcesses()
+	}
+	if deps.Notifications != nil {
+		s.registerNotifications()
+	}
 	ui.Mount(s.app)
 	return s
 }
@@ -155,6 +199,23 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		p = NewProblem(http.StatusInternalServerError, "internal error; quote the request ID when reporting it")
 	}
 	return writeProblem(c, p)
+}
+
+// schemaName names OpenAPI schemas like Huma does, but prefixes types from other Rapport packages with
+// their package (ProcessHistoryEntry, RecordsHistoryEntry), so equal type names in different packages
+// never collide.
+func schemaName(t reflect.Type, hint string) string {
+	name := huma.DefaultSchemaNamer(t, hint)
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	pkg := t.PkgPath()
+	const own = "github.com/rapportcrm/rapport/"
+	if t.Name() == "" || !strings.HasPrefix(pkg, own) || pkg == own+"admin/api" {
+		return name
+	}
+	base := pkg[strings.LastIndexByte(pkg, '/')+1:]
+	return strings.ToUpper(base[:1]) + base[1:] + name
 }
 
 func (s *Server) logRequests(c *fiber.Ctx) error {

@@ -32,6 +32,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/connectors"
 	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/identity"
+	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/processes"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
@@ -40,6 +41,7 @@ import (
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
 	"github.com/rapportcrm/rapport/workflows/devserver"
+	"github.com/rapportcrm/rapport/workflows/erpsync"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 	"github.com/rapportcrm/rapport/workflows/services"
@@ -121,8 +123,10 @@ type Stack struct {
 	// Processes stores BPMN process definitions and versions; Rulesets the rule sets and calendars.
 	Processes *processes.Store
 	Rulesets  *rulesets.Store
-	worker    worker.Worker
-	http      *api.Server
+	// Notifications are the in-app notifications processes send.
+	Notifications *notifications.Store
+	worker        worker.Worker
+	http          *api.Server
 	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
 	Plugins    *host.Host
 	Connectors *connectors.Store
@@ -200,6 +204,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Records.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install entity schemas: %w", err)
 	}
+	s.Notifications = notifications.New(s.DB)
+	if err := s.Notifications.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
 	s.Rulesets = rulesets.New(s.DB, rulesets.Options{Entities: s.Records})
 	if err := s.Rulesets.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install rule sets: %w", err)
@@ -215,6 +223,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second})
 		workflows.Register(s.worker)
 		process.Register(s.worker, &process.Activities{Registry: s.taskRegistry(), Store: s.Processes})
+		erpsync.Register(s.worker, &erpsync.Activities{
+			Resolver: connectors.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
+			Records:  s.Records, State: s.DB.Collection("erp_sync"),
+		})
 		if err := s.worker.Start(); err != nil {
 			s.worker = nil
 			return nil, fmt.Errorf("start worker: %w", err)
@@ -417,6 +429,7 @@ func (s *Stack) taskRegistry() *process.Registry {
 		Records:    recs,
 		Rules:      services.Rules{Rulesets: s.Rulesets, Records: s.Records},
 		Tasks:      services.Tasks{Records: recs},
+		Notifier:   services.Notifier{Store: s.Notifications},
 		Connectors: services.Connectors{Resolver: connectors.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
 		Messages: services.Messages{Publisher: &messages.Publisher{Temporal: s.Temporal, Starts: s.Processes,
 			Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue}},
@@ -425,7 +438,7 @@ func (s *Stack) taskRegistry() *process.Registry {
 
 func (s *Stack) serve() error {
 	s.http = api.New(api.Deps{
-		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes,
+		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,

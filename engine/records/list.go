@@ -1,0 +1,291 @@
+package records
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/rapportcrm/rapport/engine/query"
+	"github.com/rapportcrm/rapport/engine/schema"
+)
+
+// MaxLimit caps one page of a list.
+const MaxLimit = 500
+
+// ListParams select and order records. Filter, Sort and Fields are in the query language
+// (engine/query/README.md); Cursor is the opaque Next of the previous page.
+type ListParams struct {
+	Filter string
+	Sort   string
+	Fields string
+	Cursor string
+	Limit  int
+	// Count asks for the total number of matching records.
+	Count bool
+	// Deleted lists soft-deleted records instead of live ones.
+	Deleted bool
+	// Scope is a server-side filter ANDed with the client's (the records the caller may see); nil for all.
+	Scope bson.D
+	// Strip, when set, transforms every record before it leaves (removes fields the caller may not see).
+	Strip func(Record) Record
+}
+
+// RecordPage is one page of a list.
+type RecordPage struct {
+	Items []Record `json:"items"`
+	// Next is the cursor of the following page; empty on the last page.
+	Next string `json:"next,omitempty"`
+	// Total is the number of matching records, when asked for.
+	Total *int64 `json:"total,omitempty"`
+}
+
+// ParamError is a malformed list parameter (filter, sort, fields or cursor), naming the parameter and,
+// for the query language, the position.
+type ParamError struct {
+	Param string
+	Err   error
+}
+
+// Error names the parameter and the problem.
+func (e *ParamError) Error() string { return fmt.Sprintf("%s: %v", e.Param, e.Err) }
+
+// Unwrap gives the underlying *query.Error, when there is one.
+func (e *ParamError) Unwrap() error { return e.Err }
+
+func quote(s string) (string, error) { return strconv.Quote(s), nil }
+
+// Query is a list translated for MongoDB, exposed so benchmarks and tools can run exactly the query List
+// runs.
+type Query struct {
+	Filter     bson.D
+	Sort       bson.D
+	Projection bson.D
+	Limit      int
+}
+
+// Compile translates list parameters into the MongoDB query List runs (without the cursor).
+func (s *Store) Compile(ctx context.Context, entity string, p ListParams) (Query, error) {
+	info, err := s.Schema(ctx, entity)
+	if err != nil {
+		return Query{}, err
+	}
+	return s.compile(info.Entity, p, nil)
+}
+
+func (s *Store) compile(e schema.Entity, p ListParams, extraSortable []string) (Query, error) {
+	fields := query.FieldsOf(e)
+	filter, err := query.ParseFilter(p.Filter, fields, query.Rename(rename), query.PhoneRegion(s.opts.PhoneRegion))
+	if err != nil {
+		return Query{}, &ParamError{Param: "filter", Err: err}
+	}
+	if len(p.Scope) > 0 {
+		filter = bson.D{{Key: "$and", Value: bson.A{filter, p.Scope}}}
+	}
+	if p.Deleted {
+		filter = append(filter, bson.E{Key: schema.SysDeletedAt, Value: bson.D{{Key: "$ne", Value: nil}}})
+	} else {
+		filter = liveFilter(filter)
+	}
+	spec := p.Sort
+	if spec == "" {
+		spec = "-" + schema.SysUpdatedAt
+	}
+	sortable := append(schema.SortableFields(e), extraSortable...)
+	sortDoc, err := query.ParseSort(spec, sortable, rename)
+	if err != nil {
+		return Query{}, &ParamError{Param: "sort", Err: err}
+	}
+	if !slices.ContainsFunc(sortDoc, func(el bson.E) bool { return el.Key == "_id" }) {
+		sortDoc = append(sortDoc, bson.E{Key: "_id", Value: 1})
+	}
+	proj, err := query.ParseProjection(p.Fields, fields, rename)
+	if err != nil {
+		return Query{}, &ParamError{Param: "fields", Err: err}
+	}
+	if proj != nil {
+		have := map[string]bool{}
+		for _, el := range proj {
+			have[el.Key] = true
+		}
+		for _, k := range append([]string{schema.SysVersion}, sortKeys(sortDoc)...) {
+			if !have[k] && k != "_id" {
+				proj = append(proj, bson.E{Key: k, Value: 1})
+			}
+		}
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	if limit > MaxLimit {
+		limit = MaxLimit
+	}
+	return Query{Filter: filter, Sort: sortDoc, Projection: proj, Limit: limit}, nil
+}
+
+func sortKeys(d bson.D) []string {
+	out := make([]string, len(d))
+	for i, e := range d {
+		out[i] = e.Key
+	}
+	return out
+}
+
+// List returns one page of an entity's records.
+func (s *Store) List(ctx context.Context, entity string, p ListParams) (RecordPage, error) {
+	info, err := s.Schema(ctx, entity)
+	if err != nil {
+		return RecordPage{}, err
+	}
+	var extra []string
+	if entity == TimelineEntity {
+		extra = []string{"occurredAt"}
+	}
+	q, err := s.compile(info.Entity, p, extra)
+	if err != nil {
+		return RecordPage{}, err
+	}
+	find := q.Filter
+	if p.Cursor != "" {
+		after, err := decodeCursor(p.Cursor, q.Sort)
+		if err != nil {
+			return RecordPage{}, &ParamError{Param: "cursor", Err: err}
+		}
+		find = bson.D{{Key: "$and", Value: bson.A{q.Filter, after}}}
+	}
+	opts := options.Find().SetSort(q.Sort).SetLimit(int64(q.Limit) + 1)
+	if q.Projection != nil {
+		opts.SetProjection(q.Projection)
+	}
+	cur, err := s.coll(entity).Find(ctx, find, opts)
+	if err != nil {
+		return RecordPage{}, fmt.Errorf("list %s: %w", entity, err)
+	}
+	var docs []bson.M
+	if err := cur.All(ctx, &docs); err != nil {
+		return RecordPage{}, fmt.Errorf("list %s: %w", entity, err)
+	}
+	page := RecordPage{Items: make([]Record, 0, len(docs))}
+	if len(docs) > q.Limit {
+		docs = docs[:q.Limit]
+		next, err := encodeCursor(docs[len(docs)-1], q.Sort)
+		if err != nil {
+			return RecordPage{}, err
+		}
+		page.Next = next
+	}
+	for _, d := range docs {
+		r := toRecord(d)
+		if p.Strip != nil {
+			r = p.Strip(r)
+		}
+		page.Items = append(page.Items, r)
+	}
+	if p.Count {
+		n, err := s.coll(entity).CountDocuments(ctx, q.Filter)
+		if err != nil {
+			return RecordPage{}, fmt.Errorf("count %s: %w", entity, err)
+		}
+		page.Total = &n
+	}
+	return page, nil
+}
+
+// lookup reads a dotted path from a decoded document.
+func lookup(doc bson.M, path string) any {
+	var cur any = doc
+	for _, part := range strings.Split(path, ".") {
+		switch m := cur.(type) {
+		case bson.M:
+			cur = m[part]
+		case bson.D:
+			var next any
+			for _, e := range m {
+				if e.Key == part {
+					next = e.Value
+				}
+			}
+			cur = next
+		case map[string]any:
+			cur = m[part]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+// encodeCursor keeps the sort keys' values of the last record of a page, typed (BSON), in an opaque
+// base64url string together with the sort, so a cursor used with another sort is refused.
+func encodeCursor(last bson.M, sortDoc bson.D) (string, error) {
+	vals := bson.A{}
+	for _, k := range sortKeys(sortDoc) {
+		vals = append(vals, lookup(last, k))
+	}
+	raw, err := bson.Marshal(bson.D{{Key: "s", Value: strings.Join(sortSpec(sortDoc), ",")}, {Key: "v", Value: vals}})
+	if err != nil {
+		return "", fmt.Errorf("encode cursor: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+func sortSpec(d bson.D) []string {
+	out := make([]string, len(d))
+	for i, e := range d {
+		out[i] = fmt.Sprintf("%s:%v", e.Key, e.Value)
+	}
+	return out
+}
+
+var errBadCursor = errors.New("the cursor is malformed or belongs to another sort order")
+
+// decodeCursor rebuilds the "after the last record" condition for the sort: for keys k1..kn, records
+// with k1 beyond v1, or k1 equal and k2 beyond v2, and so on. Missing values sort first ascending (as in
+// MongoDB), so they are handled explicitly.
+func decodeCursor(c string, sortDoc bson.D) (bson.D, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, errBadCursor
+	}
+	var d struct {
+		S string `bson:"s"`
+		V bson.A `bson:"v"`
+	}
+	if err := bson.Unmarshal(raw, &d); err != nil || d.S != strings.Join(sortSpec(sortDoc), ",") || len(d.V) != len(sortDoc) {
+		return nil, errBadCursor
+	}
+	var or bson.A
+	for i, el := range sortDoc {
+		cond := bson.D{}
+		for j := 0; j < i; j++ {
+			cond = append(cond, bson.E{Key: sortDoc[j].Key, Value: d.V[j]})
+		}
+		v := d.V[i]
+		desc := fmt.Sprint(el.Value) == "-1"
+		switch {
+		case !desc && v != nil:
+			cond = append(cond, bson.E{Key: el.Key, Value: bson.D{{Key: "$gt", Value: v}}})
+		case !desc && v == nil:
+			cond = append(cond, bson.E{Key: el.Key, Value: bson.D{{Key: "$ne", Value: nil}}})
+		case desc && v != nil:
+			cond = append(cond, bson.E{Key: "$or", Value: bson.A{
+				bson.D{{Key: el.Key, Value: bson.D{{Key: "$lt", Value: v}}}},
+				bson.D{{Key: el.Key, Value: nil}},
+			}})
+		default: // descending past a missing value: nothing sorts after it on this key
+			continue
+		}
+		or = append(or, cond)
+	}
+	if len(or) == 0 {
+		return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{}}}}}, nil
+	}
+	return bson.D{{Key: "$or", Value: or}}, nil
+}

@@ -1,0 +1,394 @@
+package records_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/rapportcrm/rapport/engine/records"
+	"github.com/rapportcrm/rapport/engine/schema"
+)
+
+var actor = records.WriteOptions{Actor: records.ChangedBy{Via: "api"}}
+
+func TestInstallIsIdempotentAndConcurrent(t *testing.T) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = records.New(db, records.Options{}).Install(ctx)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := store.ListSchemas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin, _ := schema.Builtin()
+	if len(list) < len(builtin) {
+		t.Fatalf("%d schemas installed, want at least %d", len(list), len(builtin))
+	}
+	vs, err := store.SchemaVersions(ctx, "lead")
+	if err != nil || len(vs) != 1 || vs[0].Version != 1 {
+		t.Fatalf("lead versions %v, %v", vs, err)
+	}
+}
+
+func TestSchemaEvolution(t *testing.T) {
+	ctx := context.Background()
+	name := fmt.Sprintf("gadget%d", time.Now().UnixNano()%1000000000)
+	def := `{"name":"` + name + `","label":"Gadget","fields":[{"name":"title","type":"string","required":true},{"name":"size","type":"integer"}]}`
+	e, err := schema.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := store.SaveSchema(ctx, e, "u1", 0, false)
+	if err != nil || !res.Created || res.Entity.Version != 1 {
+		t.Fatalf("create: %+v, %v", res, err)
+	}
+	if _, err := store.Create(ctx, name, map[string]any{"title": "a"}, actor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Create(ctx, name, map[string]any{"title": "b", "size": 3}, actor); err != nil {
+		t.Fatal(err)
+	}
+	// Making size required is breaking: one record lacks it.
+	e.Fields[1].Required = true
+	dry, err := store.SaveSchema(ctx, e, "u1", 0, true)
+	if err != nil || dry.Saved || dry.DryRun == nil || dry.DryRun.Violating != 1 || dry.DryRun.Checked != 2 || len(dry.DryRun.Examples) != 1 {
+		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	_, err = store.SaveSchema(ctx, e, "u1", 0, false)
+	var brk *records.BreakingError
+	if !errors.As(err, &brk) || brk.DryRun.Violating != 1 {
+		t.Fatalf("breaking change saved: %v", err)
+	}
+	info, _ := store.Schema(ctx, name)
+	if info.Entity.Version != 1 {
+		t.Fatalf("refused change bumped the version to %d", info.Entity.Version)
+	}
+	// A compatible change makes version 2, kept with who made it.
+	e.Fields[1].Required = false
+	e.Fields = append(e.Fields, schema.Field{Name: "colour", Type: schema.TypeString})
+	res, err = store.SaveSchema(ctx, e, "u2", 1, false)
+	if err != nil || res.Entity.Version != 2 || !res.Saved {
+		t.Fatalf("compatible change: %+v, %v", res, err)
+	}
+	if _, err := store.SaveSchema(ctx, e, "u2", 1, false); !errors.Is(err, records.ErrSchemaConflict) {
+		t.Fatalf("stale expected version: %v", err)
+	}
+	vs, err := store.SchemaVersions(ctx, name)
+	if err != nil || len(vs) != 2 || vs[0].CreatedBy != "u2" || vs[1].CreatedBy != "u1" {
+		t.Fatalf("versions %+v, %v", vs, err)
+	}
+	bad, _ := schema.Parse([]byte(`{"name":"gizmo","fields":[{"name":"x","type":"nope"},{"name":"id","type":"string"}]}`))
+	var derr *schema.DefinitionError
+	if _, err := store.SaveSchema(ctx, bad, "u1", 0, false); !errors.As(err, &derr) || len(derr.Problems) < 2 {
+		t.Fatalf("bad definition: %v", err)
+	}
+}
+
+func TestRecordsListCursorOverSortKeysWithGaps(t *testing.T) {
+	ctx := context.Background()
+	// Task: kind (indexed enum) is required; dueAt is not sortable, so sort by status and kind.
+	n := 0
+	prefix := fmt.Sprint("t", time.Now().UnixNano())
+	for _, st := range []string{"open", "done"} {
+		for i := range 5 {
+			rec := map[string]any{"title": fmt.Sprintf("%s-%d-%s", prefix, i, st), "kind": "call", "status": st}
+			if _, err := store.Create(ctx, "task", rec, actor); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	for _, sort := range []string{"status,-createdAt", "-status,id", "-updatedAt"} {
+		seen := map[any]bool{}
+		cursor := ""
+		for pages := 0; pages < 20; pages++ {
+			p, err := store.List(ctx, "task", records.ListParams{Sort: sort, Limit: 3, Cursor: cursor, Filter: `title startsWith "` + prefix + `"`})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range p.Items {
+				if seen[r["id"]] {
+					t.Fatalf("sort %s: %v seen twice", sort, r["id"])
+				}
+				seen[r["id"]] = true
+			}
+			if cursor = p.Next; cursor == "" {
+				break
+			}
+		}
+		if len(seen) != n {
+			t.Errorf("sort %s: paged through %d of %d", sort, len(seen), n)
+		}
+	}
+	if _, err := store.List(ctx, "task", records.ListParams{Sort: "status", Cursor: mustCursor(t)}); err == nil {
+		t.Error("a cursor of another sort was accepted")
+	}
+}
+
+func mustCursor(t *testing.T) string {
+	p, err := store.List(context.Background(), "task", records.ListParams{Sort: "-createdAt", Limit: 1})
+	if err != nil || p.Next == "" {
+		t.Fatalf("no cursor: %v", err)
+	}
+	return p.Next
+}
+
+func TestRecordsConcurrentPatchesKeepEveryChange(t *testing.T) {
+	ctx := context.Background()
+	res, err := store.Create(ctx, "lead", map[string]any{"source": "api", "name": "Race", "status": "new"}, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Record["id"].(string)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := store.Patch(ctx, "lead", id, map[string]any{"companyName": fmt.Sprint("c", i)}, actor); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	r, err := store.Get(ctx, "lead", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := store.History(ctx, "lead", id, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := r["version"]; v != int64(len(h.Items)) {
+		t.Errorf("version %v but %d history entries", v, len(h.Items))
+	}
+}
+
+func TestRestoreRetention(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	s := records.New(db, records.Options{Retention: time.Hour, Now: clock})
+	res, err := s.Create(ctx, "lead", map[string]any{"source": "api", "name": "Old", "status": "new"}, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Record["id"].(string)
+	if _, err := s.Delete(ctx, "lead", id, actor); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour)
+	if _, err := s.Restore(ctx, "lead", id, actor); !errors.Is(err, records.ErrRetentionOver) {
+		t.Fatalf("restore after retention: %v", err)
+	}
+}
+
+func TestImportDryRunAndRerun(t *testing.T) {
+	ctx := context.Background()
+	co := "ImpCo" + fmt.Sprint(time.Now().UnixNano())
+	csvData := "Name,Company,E-mail,Budget,Status,Source,Ignored\n" +
+		"Ann Import," + co + ",ann@imp.test,1000 RUB,new,import,x\n" +
+		"Bob Import," + co + ",bob@,5,new,import,x\n" +
+		"Cid Import," + co + ",cid@imp.test,,lost,import,x\n" +
+		"Dan Import," + co + ",dan@imp.test,200 USD,new,import,x\n"
+	m := records.ImportMapping{"Company": "companyName", "E-mail": "email", "Ignored": "-"}
+	rep, err := store.DryRunImport(ctx, "lead", []byte(csvData), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != 4 || rep.Valid != 2 || rep.Invalid != 2 || len(rep.Problems) != 2 || rep.Problems[0].Row != 2 || rep.Problems[1].Row != 3 {
+		t.Fatalf("dry run %+v", rep)
+	}
+	var ptrs []string
+	for _, e := range rep.Problems[0].Errors {
+		ptrs = append(ptrs, e.Pointer)
+	}
+	if got := strings.Join(ptrs, ","); got != "/budget/currency,/email" {
+		t.Errorf("row 2 errors at %s", got)
+	}
+	if n, _ := db.Collection("records_lead").CountDocuments(ctx, bson.D{{Key: "companyName", Value: co}}); n != 0 {
+		t.Fatalf("dry run wrote %d records", n)
+	}
+	for run := range 2 {
+		job, err := store.StartImport(ctx, "lead", []byte(csvData), m, records.ChangedBy{User: "", Via: "import"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store.Wait()
+		j, err := store.Job(ctx, "lead", job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCreated, wantSkipped := 2, 0
+		if run == 1 {
+			wantCreated, wantSkipped = 0, 2
+		}
+		if j.State != "done" || j.Done != 4 || j.Failed != 2 || j.Created != wantCreated || j.Skipped != wantSkipped {
+			t.Errorf("run %d: job %+v", run, j)
+		}
+		var out strings.Builder
+		if err := store.WriteJobResults(ctx, "lead", job.ID, &out); err != nil {
+			t.Fatal(err)
+		}
+		if lines := strings.Count(out.String(), "\n"); lines != 5 {
+			t.Errorf("results have %d lines: %s", lines, out.String())
+		}
+	}
+	if n, _ := db.Collection("records_lead").CountDocuments(ctx, bson.D{{Key: "companyName", Value: co}}); n != 2 {
+		t.Fatalf("two runs stored %d records, want 2", n)
+	}
+	saved, err := store.SavedMapping(ctx, "lead")
+	if err != nil || saved["E-mail"] != "email" {
+		t.Errorf("mapping not remembered: %v %v", saved, err)
+	}
+	var csvOut strings.Builder
+	if err := store.WriteCSV(ctx, "lead", records.ListParams{Filter: `companyName == "` + co + `"`, Sort: "createdAt", Fields: "name,budget"}, &csvOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csvOut.String(), "Ann Import,1000 RUB") || strings.Count(csvOut.String(), "\n") != 3 {
+		t.Errorf("export:\n%s", csvOut.String())
+	}
+}
+
+func TestIdempotencyConcurrentAndStaleClaim(t *testing.T) {
+	ctx := context.Background()
+	run := fmt.Sprint(time.Now().UnixNano())
+	o := records.WriteOptions{Actor: records.ChangedBy{User: "u-idem", Via: "api"}, IdempotencyKey: "same-" + run}
+	rec := map[string]any{"source": "api", "name": "Idem Race " + run, "status": "new"}
+	var wg sync.WaitGroup
+	ids := make([]any, 4)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				res, err := store.Create(ctx, "lead", rec, o)
+				if errors.Is(err, records.ErrInProgress) {
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids[i] = res.Record["id"]
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids[1:] {
+		if id != ids[0] {
+			t.Fatalf("one key gave records %v", ids)
+		}
+	}
+	if n, _ := db.Collection("records_lead").CountDocuments(ctx, bson.D{{Key: "name", Value: rec["name"]}}); n != 1 {
+		t.Fatalf("%d records for one key", n)
+	}
+	// A claim left by a request that died before inserting is taken over once it is stale: simulate it by
+	// removing the record a fresh claim points to and ageing the claim.
+	o.IdempotencyKey = "orphan-" + run
+	first, err := store.Create(ctx, "lead", rec, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Collection("records_lead").DeleteOne(ctx, bson.D{{Key: "_id", Value: first.Record["id"]}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Create(ctx, "lead", rec, o); !errors.Is(err, records.ErrInProgress) {
+		t.Fatalf("a fresh claim without its record: %v", err)
+	}
+	later := records.New(db, records.Options{Now: func() time.Time { return time.Now().Add(2 * time.Minute) }})
+	second, err := later.Create(ctx, "lead", rec, o)
+	if err != nil || second.Replayed || second.Record["id"] == first.Record["id"] {
+		t.Fatalf("stale claim not taken over: %+v, %v", second, err)
+	}
+	again, err := later.Create(ctx, "lead", rec, o)
+	if err != nil || !again.Replayed || again.Record["id"] != second.Record["id"] {
+		t.Fatalf("after takeover the key should replay the new record: %+v, %v", again, err)
+	}
+}
+
+func TestDedupeConcurrentCreates(t *testing.T) {
+	ctx := context.Background()
+	email := fmt.Sprintf("race%d@dedupe.test", time.Now().UnixNano())
+	var wg sync.WaitGroup
+	created, dups := make(chan string, 6), make(chan string, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := store.Create(ctx, "contact", map[string]any{"firstName": "Race", "emails": []any{email}}, actor)
+			var dup *records.DuplicateError
+			switch {
+			case err == nil:
+				created <- res.Record["id"].(string)
+			case errors.As(err, &dup):
+				dups <- dup.ExistingID
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(created)
+	close(dups)
+	var ids []string
+	for id := range created {
+		ids = append(ids, id)
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%d contacts created with one email", len(ids))
+	}
+	for d := range dups {
+		if d != ids[0] {
+			t.Errorf("duplicate names %s, the record is %s", d, ids[0])
+		}
+	}
+	// After the contact is deleted its email is free again.
+	if _, err := store.Delete(ctx, "contact", ids[0], actor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Create(ctx, "contact", map[string]any{"firstName": "Again", "emails": []any{email}}, actor); err != nil {
+		t.Fatalf("email of a deleted contact: %v", err)
+	}
+}
+
+func TestInterruptedImportIsReportedFailed(t *testing.T) {
+	ctx := context.Background()
+	id := fmt.Sprint("job-", time.Now().UnixNano())
+	old := time.Now().Add(-10 * time.Minute).UTC()
+	if _, err := db.Collection(records.ImportJobsCollection).InsertOne(ctx, records.ImportJob{ID: id, Entity: "lead", State: "running",
+		CreatedAt: old, HeartbeatAt: old}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := store.Job(ctx, "lead", id)
+	if err != nil || j.State != "failed" || j.Error == "" {
+		t.Fatalf("stale running job read as %+v, %v", j, err)
+	}
+	if err := records.New(db, records.Options{}).Install(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stored records.ImportJob
+	if err := db.Collection(records.ImportJobsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&stored); err != nil || stored.State != "failed" {
+		t.Fatalf("after restart the job is %+v, %v", stored, err)
+	}
+}
