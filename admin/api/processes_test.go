@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
+
 	"github.com/rapportcrm/rapport/admin/api"
 )
 
@@ -280,5 +282,85 @@ func TestCorpusThroughAPI(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("the corpus holds no .bpmn file")
+	}
+}
+
+// TestRecordTrigger publishes a process started by new leads from partners: creating such a lead through
+// the records API starts an instance with the lead as `record`; a lead from elsewhere starts none.
+func TestRecordTrigger(t *testing.T) {
+	ctx := context.Background()
+	xml := `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" id="Definitions_Partner" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="partner-lead" name="Partner lead" isExecutable="true">
+    <bpmn:extensionElements>
+      <rapport:variables><rapport:variable name="leadName" type="string" /></rapport:variables>
+    </bpmn:extensionElements>
+    <bpmn:startEvent id="StartEvent_Lead">
+      <bpmn:extensionElements>
+        <rapport:recordTrigger entity="lead" on="created" condition="=record.source == &#34;partner&#34;" />
+        <zeebe:ioMapping><zeebe:output source="=record.name" target="leadName" /></zeebe:ioMapping>
+      </bpmn:extensionElements>
+      <bpmn:outgoing>Flow_1</bpmn:outgoing>
+    </bpmn:startEvent>
+    <bpmn:userTask id="Task_Call" name="Call the partner's lead">
+      <bpmn:extensionElements><zeebe:assignmentDefinition assignee="=record.owner" /></bpmn:extensionElements>
+      <bpmn:incoming>Flow_1</bpmn:incoming>
+      <bpmn:outgoing>Flow_2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="EndEvent_1"><bpmn:incoming>Flow_2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_Lead" targetRef="Task_Call" />
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Task_Call" targetRef="EndEvent_1" />
+  </bpmn:process>
+</bpmn:definitions>`
+	for _, step := range []string{"/api/v1/processes", "/api/v1/processes/partner-lead/publish"} {
+		var body any
+		if step == "/api/v1/processes" {
+			body = []byte(xml)
+		}
+		if status, out, _ := env.Do(ctx, http.MethodPost, step, env.AdminToken, body); status != http.StatusCreated {
+			t.Fatalf("%s: %d %s", step, status, out)
+		}
+	}
+	time.Sleep(2100 * time.Millisecond) // servers re-read the trigger list at most every 2 s
+	create := func(source, name string) string {
+		status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/records/lead", env.AdminToken,
+			map[string]any{"source": source, "name": name, "status": "new"})
+		if status != http.StatusCreated {
+			t.Fatalf("create lead: %d %s", status, body)
+		}
+		var rec struct{ ID string }
+		json.Unmarshal(body, &rec)
+		return rec.ID
+	}
+	partner := create("partner", "Via Partner Co")
+	other := create("webForm", "Walk-in Co")
+
+	instances := func(recordID string) []string {
+		resp, err := env.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: "rapport", Query: "RapportRecordID = '" + recordID + "'"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range resp.GetExecutions() {
+			ids = append(ids, e.GetExecution().GetWorkflowId())
+		}
+		return ids
+	}
+	var ids []string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(ids) == 0 && time.Now().Before(deadline) {
+		ids = instances(partner)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(ids) != 1 {
+		t.Fatalf("instances for the partner lead: %v", ids)
+	}
+	_, body, _ := env.Do(ctx, http.MethodGet, "/api/v1/instances/"+ids[0], env.AdminToken, nil)
+	if !strings.Contains(string(body), `"leadName":"Via Partner Co"`) || !strings.Contains(string(body), "Task_Call") {
+		t.Fatalf("triggered instance: %s", body)
+	}
+	if got := instances(other); len(got) != 0 {
+		t.Fatalf("a lead failing the condition started %v", got)
 	}
 }

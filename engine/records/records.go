@@ -286,7 +286,18 @@ func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o
 	if err := s.writeHistory(ctx, entity, id, 1, OpCreate, o.Actor, nil, out, now); err != nil {
 		return CreateResult{}, err
 	}
+	s.changed(ctx, entity, "created", out)
 	return CreateResult{Record: out}, nil
+}
+
+// changed tells Options.OnChange of a stored change.
+func (s *Store) changed(ctx context.Context, entity, op string, rec Record) {
+	if s.opts.OnChange == nil {
+		return
+	}
+	if err := s.opts.OnChange(ctx, entity, op, rec); err != nil {
+		s.opts.Logger.Error("after a record change", "entity", entity, "op", op, "id", rec[schema.SysID], "error", err)
+	}
 }
 
 // claim reserves an idempotency key. When the key was used before it returns the earlier result (replay
@@ -506,6 +517,7 @@ func (s *Store) Patch(ctx context.Context, entity, id string, patch map[string]a
 		if err := s.writeHistoryChanges(ctx, entity, id, ver+1, OpUpdate, o.Actor, changes, now); err != nil {
 			return nil, err
 		}
+		s.changed(ctx, entity, "updated", out)
 		return out, nil
 	}
 	return nil, fmt.Errorf("update %s %s: too many concurrent writers: %w", entity, id, ErrVersionMismatch)

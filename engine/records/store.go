@@ -47,6 +47,10 @@ type Options struct {
 	Now func() time.Time
 	// PhoneRegion is the region phone numbers without a country prefix are read in.
 	PhoneRegion string
+	// OnChange, when set, is told of every record created ("created") or updated ("updated") after the
+	// write and its history are stored, whoever made it (API, import, process, plugin): record triggers
+	// start processes from here. Its error is logged, never returned to the writer.
+	OnChange func(ctx context.Context, entity, op string, rec Record) error
 }
 
 // Store is the MongoDB-backed store of schemas and records. It is safe for concurrent use.

@@ -34,6 +34,17 @@ type Starter struct {
 
 	mu       sync.Mutex
 	compiled map[string]*expression.Program
+	cached   map[string]cachedTriggers
+	now      func() time.Time
+}
+
+// cacheTTL bounds how long a server keeps using the trigger list it read: record writes do not pay a
+// database read each, and a newly published process starts triggering within this time.
+const cacheTTL = 2 * time.Second
+
+type cachedTriggers struct {
+	at       time.Time
+	triggers []processes.Trigger
 }
 
 // New returns a Starter that starts instances on taskQueue.
@@ -43,14 +54,14 @@ func New(c client.Client, triggers Finder, taskQueue string, log *slog.Logger) *
 	}
 	return &Starter{temporal: c, triggers: triggers, taskQueue: taskQueue, log: log,
 		env:      expression.NewEnv(map[string]*expression.Type{"record": expression.Scalar(expression.KindAny)}),
-		compiled: map[string]*expression.Program{}}
+		compiled: map[string]*expression.Program{}, cached: map[string]cachedTriggers{}, now: time.Now}
 }
 
 // RecordChanged starts every process the change triggers. The instance ID is derived from the process
 // version, the record and its version, so calling it again for the same change starts nothing new.
 // It returns the IDs of the instances started (or already running for this change).
 func (s *Starter) RecordChanged(ctx context.Context, entity, on string, rec map[string]any) ([]string, error) {
-	ts, err := s.triggers.TriggersFor(ctx, entity, on)
+	ts, err := s.triggersFor(ctx, entity, on)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +95,24 @@ func (s *Starter) RecordChanged(ctx context.Context, entity, on string, rec map[
 		started = append(started, id)
 	}
 	return started, errors.Join(errs...)
+}
+
+func (s *Starter) triggersFor(ctx context.Context, entity, on string) ([]processes.Trigger, error) {
+	key := entity + "\x00" + on
+	s.mu.Lock()
+	c, ok := s.cached[key]
+	s.mu.Unlock()
+	if ok && s.now().Sub(c.at) < cacheTTL {
+		return c.triggers, nil
+	}
+	ts, err := s.triggers.TriggersFor(ctx, entity, on)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cached[key] = cachedTriggers{at: s.now(), triggers: ts}
+	s.mu.Unlock()
+	return ts, nil
 }
 
 // holds evaluates a trigger condition (FEEL's leading "=" allowed) against the record.

@@ -45,6 +45,7 @@ import (
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 	"github.com/rapportcrm/rapport/workflows/services"
+	"github.com/rapportcrm/rapport/workflows/triggers"
 )
 
 // Config is everything a Rapport process can be told.
@@ -123,6 +124,7 @@ type Stack struct {
 	// Processes stores BPMN process definitions and versions; Rulesets the rule sets and calendars.
 	Processes *processes.Store
 	Rulesets  *rulesets.Store
+	triggers  *triggers.Starter
 	// Notifications are the in-app notifications processes send.
 	Notifications *notifications.Store
 	worker        worker.Worker
@@ -200,7 +202,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.startPlugins(ctx); err != nil {
 		return nil, err
 	}
-	s.Records = records.New(s.DB, records.Options{Logger: s.log})
+	s.Records = records.New(s.DB, records.Options{Logger: s.log, OnChange: s.recordChanged})
 	if err := s.Records.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install entity schemas: %w", err)
 	}
@@ -216,6 +218,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
+	s.triggers = triggers.New(s.Temporal, s.Processes, workflows.TaskQueue, s.log)
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
 			return nil, err
@@ -406,6 +409,15 @@ func (s *Stack) bootstrapAdmin(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// recordChanged starts the processes a record change triggers.
+func (s *Stack) recordChanged(ctx context.Context, entity, op string, rec records.Record) error {
+	if s.triggers == nil {
+		return nil
+	}
+	_, err := s.triggers.RecordChanged(ctx, entity, op, rec)
+	return err
 }
 
 // entityTypes types `record` in record-triggered processes by the entity's current schema.
