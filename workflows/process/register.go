@@ -1,0 +1,14 @@
+package process
+
+import (
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Register adds the interpreter workflow and its activities to a worker under their stable names.
+func Register(w worker.Registry, acts *Activities) {
+	w.RegisterWorkflowWithOptions(Run, workflow.RegisterOptions{Name: WorkflowName})
+	w.RegisterActivityWithOptions(acts.ExecuteTask, activity.RegisterOptions{Name: TaskActivityName})
+	w.RegisterActivityWithOptions(acts.LoadModel, activity.RegisterOptions{Name: LoadActivityName})
+}

@@ -1,0 +1,485 @@
+package process
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapportcrm/rapport/engine/bpmn"
+)
+
+// event is something that happened outside the token walk: a timer fired, an activity or child ended,
+// a message arrived, a person completed a task, an operator retried an incident.
+type event struct {
+	kind     string
+	sub      int
+	output   map[string]any
+	err      error
+	message  *MessageRequest
+	complete *CompleteTaskRequest
+	retry    *RetryRequest
+	setVars  map[string]any
+	reply    *reply
+}
+
+// reply is how the main loop answers an update handler waiting for its event to be applied.
+type reply struct {
+	done bool
+	err  error
+}
+
+// runner is one execution of Run: the persisted State plus worker-local helpers (the event queue,
+// cancel functions of timers and activities, the expression cache).
+type runner struct {
+	ctx     workflow.Context
+	in      Input
+	model   *bpmn.Model
+	opts    Options
+	st      *State
+	x       *exprs
+	queue   []event
+	cancels map[int]workflow.CancelFunc
+	lastSA  map[string]string
+	failErr error
+	done    bool
+	reach   map[[2]int]bool
+	// work counts elements entered and events handled in this run; a run that did nothing never
+	// continues as new (that would loop forever on a suggestion that outlives the run).
+	work int
+	// signals is the message channel, drained before continuing as new so no message is lost.
+	signals workflow.ReceiveChannel
+}
+
+// Run is the interpreter workflow: it runs one instance of any compiled BPMN process until an end event
+// completes it, a terminate end event stops it or it is cancelled. Failures of tasks become incidents
+// that wait for a retry; the workflow fails only for an unloadable model, or (child instances) with an
+// unhandled BPMN error the caller may catch.
+func Run(ctx workflow.Context, in Input) (Result, error) {
+	r := &runner{ctx: ctx, in: in, opts: in.Options.withDefaults(), cancels: map[int]workflow.CancelFunc{}}
+	if err := r.load(); err != nil {
+		return Result{}, err
+	}
+	r.x = newExprs(r.model)
+	if err := r.register(); err != nil {
+		return Result{}, err
+	}
+	if in.Resume != nil {
+		r.st = in.Resume
+		r.st.Runs++
+		r.resume()
+	} else {
+		r.start()
+	}
+	for {
+		r.drain()
+		if r.done {
+			break
+		}
+		r.publish()
+		if r.shouldContinueAsNew() {
+			next := r.in
+			next.Model = r.model
+			next.Resume = r.st
+			next.Variables = nil
+			return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, next)
+		}
+		if err := workflow.Await(ctx, func() bool { return len(r.queue) > 0 }); err != nil {
+			return r.cancelled(err)
+		}
+	}
+	r.publish()
+	// Let update handlers waiting for their event return before the instance closes.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return r.cancelled(err)
+	}
+	if r.failErr != nil {
+		return Result{}, r.failErr
+	}
+	return Result{State: r.st.Status, EndElement: r.st.EndElement, Variables: r.st.Variables}, nil
+}
+
+// load makes sure the model is present, loading it by reference through a local activity.
+func (r *runner) load() error {
+	if r.in.Model != nil {
+		r.model = r.in.Model
+		if r.in.Ref.Key == "" {
+			r.in.Ref.Key = r.model.ProcessID
+		}
+		return nil
+	}
+	ctx := workflow.WithLocalActivityOptions(r.ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
+	})
+	var res LoadResult
+	if err := workflow.ExecuteLocalActivity(ctx, LoadActivityName, r.in.Ref).Get(ctx, &res); err != nil {
+		return fmt.Errorf("load process %s: %w", r.in.Ref.Key, err)
+	}
+	if res.Model == nil {
+		return temporal.NewNonRetryableApplicationError("definition store returned no model", "NoModel", nil)
+	}
+	r.model = res.Model
+	r.in.Ref.Version = res.Version
+	return nil
+}
+
+// register installs queries, updates and the message signal.
+func (r *runner) register() error {
+	if err := workflow.SetQueryHandler(r.ctx, QueryState, func() (Snapshot, error) {
+		return r.snapshot(), nil
+	}); err != nil {
+		return fmt.Errorf("set state query: %w", err)
+	}
+	if err := workflow.SetQueryHandler(r.ctx, QueryUserTasks, func() ([]*UserTask, error) {
+		return r.st.UserTasks, nil
+	}); err != nil {
+		return fmt.Errorf("set user task query: %w", err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateCompleteTask,
+		func(ctx workflow.Context, req CompleteTaskRequest) error {
+			return r.enqueue(ctx, event{kind: "complete", complete: &req})
+		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CompleteTaskRequest) error {
+			return r.validateCompletion(req)
+		}}); err != nil {
+		return fmt.Errorf("set complete update: %w", err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateRetryIncident,
+		func(ctx workflow.Context, req RetryRequest) error {
+			return r.enqueue(ctx, event{kind: "retry", retry: &req})
+		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req RetryRequest) error {
+			if r.incident(req.IncidentID) == nil {
+				return fmt.Errorf("no open incident %d", req.IncidentID)
+			}
+			return r.validateVariables(req.Variables)
+		}}); err != nil {
+		return fmt.Errorf("set retry update: %w", err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateSetVariables,
+		func(_ workflow.Context, req SetVariablesRequest) error {
+			r.queue = append(r.queue, event{kind: "setVars", setVars: req.Variables})
+			return nil
+		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req SetVariablesRequest) error {
+			return r.validateVariables(req.Variables)
+		}}); err != nil {
+		return fmt.Errorf("set variables update: %w", err)
+	}
+	ch := workflow.GetSignalChannel(r.ctx, SignalMessage)
+	r.signals = ch
+	workflow.Go(r.ctx, func(ctx workflow.Context) {
+		for {
+			var m MessageRequest
+			if !ch.Receive(ctx, &m) {
+				return
+			}
+			r.queue = append(r.queue, event{kind: "message", message: &m})
+		}
+	})
+	return nil
+}
+
+// enqueue hands an update to the main loop and waits until it was applied, so the caller learns when
+// it lost a race (the task was completed or interrupted meanwhile).
+func (r *runner) enqueue(ctx workflow.Context, ev event) error {
+	ev.reply = &reply{}
+	r.queue = append(r.queue, ev)
+	if err := workflow.Await(ctx, func() bool { return ev.reply.done }); err != nil {
+		return fmt.Errorf("wait for the instance: %w", err)
+	}
+	return ev.reply.err
+}
+
+// start creates the root scope and the first token.
+func (r *runner) start() {
+	r.st = &State{Status: StateRunning, Variables: map[string]any{}}
+	for k, v := range r.in.Variables {
+		r.st.Variables[k] = v
+	}
+	now := workflow.Now(r.ctx)
+	for _, d := range r.model.Variables {
+		if _, ok := r.st.Variables[d.Name]; ok || d.Default == "" {
+			continue
+		}
+		if v, err := r.x.eval(d.Default, r.st.Variables, nil, now); err == nil {
+			r.st.Variables[d.Name] = v
+		}
+	}
+	_ = r.x.coerce(r.st.Variables)
+	root := r.newScope(0, 0, 0, false)
+	start := r.pickStart()
+	if start < 0 {
+		r.raise(nil, r.model.ProcessID, IncidentNoPath, "the process has no start event")
+		return
+	}
+	r.newToken(start, root.ID, -1)
+	r.armScope(root)
+}
+
+func (r *runner) pickStart() int {
+	starts := r.model.Scopes[0].Starts
+	if r.in.StartElement != "" {
+		for _, s := range starts {
+			if r.model.Nodes[s].ID == r.in.StartElement {
+				return s
+			}
+		}
+	}
+	for _, s := range starts {
+		if r.model.Nodes[s].Kind == bpmn.KindStartNone {
+			return s
+		}
+	}
+	if len(starts) > 0 {
+		return starts[0]
+	}
+	return -1
+}
+
+// resume re-arms the timers of a continued instance; messages and user tasks need nothing.
+func (r *runner) resume() {
+	_ = r.x.coerce(r.st.Variables)
+	for _, s := range r.st.Subs {
+		if s.Kind == subTimer {
+			r.startTimer(s)
+		}
+	}
+}
+
+// drain walks ready tokens and queued events until nothing is left to do without waiting.
+func (r *runner) drain() {
+	for !r.done {
+		if t := r.nextReady(); t != nil {
+			r.enter(t)
+			continue
+		}
+		if r.checkInclusiveJoins() {
+			continue
+		}
+		if len(r.queue) == 0 {
+			return
+		}
+		ev := r.queue[0]
+		r.queue = r.queue[1:]
+		r.handle(ev)
+	}
+}
+
+func (r *runner) nextReady() *Token {
+	for _, t := range r.st.Tokens {
+		if t.Status == tokReady {
+			return t
+		}
+	}
+	return nil
+}
+
+func (r *runner) now() time.Time { return workflow.Now(r.ctx) }
+
+func (r *runner) nextID() int {
+	r.st.NextID++
+	return r.st.NextID
+}
+
+func (r *runner) record(element, what string, token int) {
+	r.st.History = append(r.st.History, HistoryEntry{Element: element, Event: what, Token: token, Time: r.now()})
+	if over := len(r.st.History) - r.opts.HistoryLimit; over > 0 {
+		r.st.History = slices.Delete(r.st.History, 0, over)
+	}
+}
+
+func (r *runner) newScope(scope, parent, host int, isEvent bool) *ScopeInstance {
+	s := &ScopeInstance{ID: r.nextID(), Scope: scope, Parent: parent, Host: host, Event: isEvent}
+	r.st.Scopes = append(r.st.Scopes, s)
+	return s
+}
+
+func (r *runner) newToken(node, scope, flow int) *Token {
+	t := &Token{ID: r.nextID(), Node: node, Element: r.model.Nodes[node].ID, Scope: scope, Status: tokReady, Flow: flow}
+	r.st.Tokens = append(r.st.Tokens, t)
+	return t
+}
+
+func (r *runner) token(id int) *Token {
+	for _, t := range r.st.Tokens {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+func (r *runner) scope(id int) *ScopeInstance {
+	for _, s := range r.st.Scopes {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+func (r *runner) sub(id int) *Subscription {
+	for _, s := range r.st.Subs {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+func (r *runner) incident(id int) *Incident {
+	for _, in := range r.st.Incidents {
+		if in.ID == id {
+			return in
+		}
+	}
+	return nil
+}
+
+// raise records an incident; the token (if any) stops at its element until retried.
+func (r *runner) raise(t *Token, element, kind, msg string) {
+	in := &Incident{ID: r.nextID(), Element: element, Kind: kind, Message: msg, Time: r.now()}
+	if t != nil {
+		in.Token = t.ID
+		t.Status = tokIncident
+	}
+	r.st.Incidents = append(r.st.Incidents, in)
+	r.record(element, "incident", in.Token)
+	workflow.GetLogger(r.ctx).Warn("process incident", "element", element, "kind", kind, "message", msg)
+}
+
+// handle applies one event.
+func (r *runner) handle(ev event) {
+	r.work++
+	switch ev.kind {
+	case "timer", "activity", "child":
+		s := r.sub(ev.sub)
+		if s == nil {
+			return // cancelled meanwhile
+		}
+		switch ev.kind {
+		case "timer":
+			r.st.Steps = 0
+			r.fire(s, nil)
+		case "activity":
+			r.activityDone(s, ev.output, ev.err)
+		case "child":
+			r.st.Steps = 0
+			r.activityDone(s, ev.output, ev.err)
+		}
+	case "message":
+		r.st.Steps = 0
+		r.deliver(*ev.message)
+	case "complete":
+		r.st.Steps = 0
+		ev.reply.err = r.completeTask(*ev.complete)
+		ev.reply.done = true
+	case "retry":
+		r.st.Steps = 0
+		ev.reply.err = r.retry(*ev.retry)
+		ev.reply.done = true
+	case "setVars":
+		r.merge(ev.setVars)
+	}
+}
+
+func (r *runner) merge(vars map[string]any) {
+	for _, k := range sortedKeys(vars) {
+		r.st.Variables[k] = vars[k]
+	}
+	_ = r.x.coerce(r.st.Variables)
+}
+
+// retry resolves an incident: the token re-enters its element.
+func (r *runner) retry(req RetryRequest) error {
+	in := r.incident(req.IncidentID)
+	if in == nil {
+		return fmt.Errorf("incident %d was resolved meanwhile", req.IncidentID)
+	}
+	if len(req.Variables) > 0 {
+		r.merge(req.Variables)
+	}
+	r.st.Incidents = slices.DeleteFunc(r.st.Incidents, func(o *Incident) bool { return o.ID == in.ID })
+	r.record(in.Element, "retried", in.Token)
+	if t := r.token(in.Token); t != nil {
+		r.disarm(t)
+		t.Status = tokReady
+		return nil
+	}
+	for _, s := range slices.Clone(r.st.Scopes) {
+		r.checkScope(s.ID)
+	}
+	return nil
+}
+
+// status summarises the instance for the RapportState search attribute.
+func (r *runner) status() string {
+	if r.done {
+		return r.st.Status
+	}
+	if len(r.st.Incidents) > 0 {
+		return StateIncident
+	}
+	for _, s := range r.st.Subs {
+		if s.Kind == subActivity {
+			return StateRunning
+		}
+	}
+	return StateWaiting
+}
+
+func (r *runner) activeElements() []string {
+	var out []string
+	for _, t := range r.st.Tokens {
+		if !slices.Contains(out, t.Element) {
+			out = append(out, t.Element)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *runner) snapshot() Snapshot {
+	st := *r.st
+	st.Status = r.status()
+	return Snapshot{State: st, ProcessKey: r.in.Ref.Key, Version: r.in.Ref.Version,
+		BusinessKey: r.in.BusinessKey, ActiveElements: r.activeElements()}
+}
+
+// cancelled ends a cancelled instance: the search attributes still say so.
+func (r *runner) cancelled(err error) (Result, error) {
+	r.st.Status = StateCancelled
+	r.done = true
+	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
+	r.ctx = dctx
+	r.publish()
+	if errors.Is(err, workflow.ErrCanceled) || temporal.IsCanceledError(err) {
+		return Result{State: StateCancelled, Variables: r.st.Variables}, err
+	}
+	return Result{}, fmt.Errorf("wait for events: %w", err)
+}
+
+func (r *runner) shouldContinueAsNew() bool {
+	info := workflow.GetInfo(r.ctx)
+	if r.work == 0 {
+		return false
+	}
+	if !info.GetContinueAsNewSuggested() && info.GetCurrentHistoryLength() < r.opts.ContinueAfterEvents {
+		return false
+	}
+	for _, s := range r.st.Subs {
+		if s.Kind == subActivity || s.Kind == subChild {
+			return false
+		}
+	}
+	for {
+		var m MessageRequest
+		if !r.signals.ReceiveAsync(&m) {
+			break
+		}
+		r.queue = append(r.queue, event{kind: "message", message: &m})
+	}
+	return len(r.queue) == 0 && workflow.AllHandlersFinished(r.ctx)
+}

@@ -1,0 +1,295 @@
+// Package process is the one generic interpreter workflow that runs every published BPMN process: it
+// walks a compiled engine/bpmn Model with tokens, runs service tasks as one generic activity that
+// dispatches on the task type, waits for people through Temporal updates and for messages through
+// signals, and exposes its state through queries and search attributes.
+//
+// The workflow never reads the wall clock, draws random numbers, iterates maps to decide anything or
+// does I/O: the Model travels in the input (or is loaded by a local activity from a DefinitionStore),
+// expressions see workflow.Now as `now`, and every decision walks slices in document order.
+package process
+
+import (
+	"time"
+
+	"github.com/rapportcrm/rapport/engine/bpmn"
+)
+
+// Names under which the workflow, its activities, queries, updates and signals are registered. They are
+// part of the contract with the API layer and with recorded histories, so they never change.
+const (
+	// WorkflowName is the registered name of Run.
+	WorkflowName = "rapport.process"
+	// TaskActivityName is the one activity every service task, business rule task and message throw runs.
+	TaskActivityName = "rapport.process.task"
+	// LoadActivityName is the local activity that loads a Model from the DefinitionStore.
+	LoadActivityName = "rapport.process.load"
+
+	// QueryState returns a Snapshot of the instance.
+	QueryState = "state"
+	// QueryUserTasks returns the open user tasks.
+	QueryUserTasks = "userTasks"
+
+	// UpdateCompleteTask completes a user task (CompleteTaskRequest); refused synchronously when wrong.
+	UpdateCompleteTask = "completeTask"
+	// UpdateRetryIncident resolves an incident and re-runs its element (RetryRequest).
+	UpdateRetryIncident = "retryIncident"
+	// UpdateSetVariables changes process variables of a running instance (SetVariablesRequest).
+	UpdateSetVariables = "setVariables"
+
+	// SignalMessage delivers a BPMN message (MessageRequest) to the instance.
+	SignalMessage = "message"
+
+	// ErrorTypeBPMN is the ApplicationError type carrying a BPMN error code (in its details) from a task
+	// handler or a child process, so error boundary events can catch it.
+	ErrorTypeBPMN = "BpmnError"
+)
+
+// Instance states, as shown by queries and the RapportState search attribute.
+const (
+	StateRunning   = "running"
+	StateWaiting   = "waiting"
+	StateIncident  = "incident"
+	StateCompleted = "completed"
+	StateCancelled = "cancelled"
+)
+
+// Ref names a published process version in the definition store; Version 0 means the latest.
+type Ref struct {
+	Key     string `json:"key"`
+	Version int    `json:"version,omitempty"`
+}
+
+// Options tune the interpreter per instance; zero fields take the documented defaults.
+type Options struct {
+	// StepBudget is how many elements may be entered without an outside event (timer, message, person,
+	// child) before the token raises an incident; default 1000.
+	StepBudget int `json:"stepBudget,omitempty"`
+	// HistoryLimit bounds the element history kept in the state (oldest dropped); default 500.
+	HistoryLimit int `json:"historyLimit,omitempty"`
+	// ContinueAfterEvents continues as new once the history has this many events, even if the server
+	// does not suggest it yet; default 8000.
+	ContinueAfterEvents int `json:"continueAfterEvents,omitempty"`
+	// TaskTimeout is the start-to-close timeout of one task attempt; default 5 minutes.
+	TaskTimeout time.Duration `json:"taskTimeout,omitempty"`
+}
+
+func (o Options) withDefaults() Options {
+	if o.StepBudget <= 0 {
+		o.StepBudget = 1000
+	}
+	if o.HistoryLimit <= 0 {
+		o.HistoryLimit = 500
+	}
+	if o.ContinueAfterEvents <= 0 {
+		o.ContinueAfterEvents = 8000
+	}
+	if o.TaskTimeout <= 0 {
+		o.TaskTimeout = 5 * time.Minute
+	}
+	return o
+}
+
+// Input starts (or continues) one process instance.
+type Input struct {
+	// Model is the compiled process; when nil it is loaded from the DefinitionStore by Ref.
+	Model *bpmn.Model `json:"model,omitempty"`
+	// Ref identifies the definition (also used for search attributes when Model is given).
+	Ref Ref `json:"ref"`
+	// Variables are the start variables.
+	Variables map[string]any `json:"variables,omitempty"`
+	// BusinessKey correlates messages and lists instances.
+	BusinessKey string `json:"businessKey,omitempty"`
+	// Entity and RecordID name the record a record-triggered instance is about.
+	Entity   string `json:"entity,omitempty"`
+	RecordID string `json:"recordId,omitempty"`
+	// StartElement picks the start event (timer/message/record starts); empty = the none start or the
+	// first start event.
+	StartElement string `json:"startElement,omitempty"`
+	// Options tune budgets and limits.
+	Options Options `json:"options,omitzero"`
+	// Child is set for instances started by a call activity: an unhandled BPMN error then ends the
+	// child with that error so the caller's boundary can catch it.
+	Child bool `json:"child,omitempty"`
+	// Resume is the state carried across continue-as-new.
+	Resume *State `json:"resume,omitempty"`
+}
+
+// Result is what a finished instance returns (a call activity reads Variables).
+type Result struct {
+	State      string         `json:"state"`
+	EndElement string         `json:"endElement,omitempty"`
+	Variables  map[string]any `json:"variables,omitempty"`
+}
+
+// Token is one position of control flow in the process.
+type Token struct {
+	ID      int    `json:"id"`
+	Node    int    `json:"node"`
+	Element string `json:"element"`
+	// Scope is the scope instance the token runs in.
+	Scope int `json:"scope"`
+	// Status is ready (about to enter Node), waiting (inside Node), joined (waiting at a join) or incident.
+	Status string `json:"status"`
+	// Flow is the sequence flow the token arrived by, -1 when none (joins count arrivals per flow).
+	Flow int `json:"flow"`
+	// Child is the scope instance of the sub-process this token is executing, 0 when none.
+	Child int `json:"child,omitempty"`
+	// Loop is the progress of a multi-instance activity.
+	Loop *LoopState `json:"loop,omitempty"`
+	// Parent is the multi-instance token an instance token belongs to (parallel loops), 0 otherwise;
+	// Instance is the instance's 1-based position in the input collection.
+	Parent   int `json:"parent,omitempty"`
+	Instance int `json:"instance,omitempty"`
+}
+
+// LoopState is how far a multi-instance activity got: the collection it runs over, the index of the
+// current element and the collected outputs.
+type LoopState struct {
+	Items []any `json:"items"`
+	// Index is the current element of a sequential loop, the number of finished instances of a
+	// parallel one.
+	Index   int   `json:"index"`
+	Results []any `json:"results,omitempty"`
+	// Parallel marks a loop whose instances run at the same time as tokens of their own.
+	Parallel bool `json:"parallel,omitempty"`
+}
+
+const (
+	tokReady    = "ready"
+	tokWaiting  = "waiting"
+	tokJoined   = "joined"
+	tokIncident = "incident"
+)
+
+// ScopeInstance is one running instance of the process scope, a sub-process or an event sub-process.
+type ScopeInstance struct {
+	ID     int `json:"id"`
+	Scope  int `json:"scope"`
+	Parent int `json:"parent,omitempty"`
+	// Host is the token executing the sub-process, 0 for the process and event sub-processes.
+	Host int `json:"host,omitempty"`
+	// Event marks an event sub-process instance.
+	Event bool `json:"event,omitempty"`
+}
+
+// Subscription is something a token or scope waits for: a timer, a message, an activity, a child
+// process or a person.
+type Subscription struct {
+	ID   int    `json:"id"`
+	Kind string `json:"kind"`
+	// Token is the token waiting; 0 for event sub-process starts (which belong to Scope).
+	Token int `json:"token,omitempty"`
+	// Scope is the scope instance of an event sub-process start subscription.
+	Scope int `json:"scope,omitempty"`
+	// Node is the catching node: the token's own node, a boundary event, an event-based gateway's
+	// target or an event sub-process start.
+	Node    int       `json:"node"`
+	FireAt  time.Time `json:"fireAt,omitzero"`
+	Fired   int       `json:"fired,omitempty"`
+	Message string    `json:"message,omitempty"`
+	Key     string    `json:"key,omitempty"`
+}
+
+const (
+	subTimer    = "timer"
+	subMessage  = "message"
+	subActivity = "activity"
+	subChild    = "child"
+	subUser     = "user"
+)
+
+// UserTask is an open task for a person, completed through UpdateCompleteTask.
+type UserTask struct {
+	ID              string           `json:"id"`
+	Element         string           `json:"element"`
+	Name            string           `json:"name,omitempty"`
+	Token           int              `json:"token"`
+	Assignee        string           `json:"assignee,omitempty"`
+	CandidateGroups []string         `json:"candidateGroups,omitempty"`
+	CandidateUsers  []string         `json:"candidateUsers,omitempty"`
+	DueDate         time.Time        `json:"dueDate,omitzero"`
+	FormKey         string           `json:"formKey,omitempty"`
+	Fields          []bpmn.FormField `json:"fields,omitempty"`
+	Created         time.Time        `json:"created"`
+}
+
+// Incident is a token stopped at an element until someone retries it (UpdateRetryIncident).
+type Incident struct {
+	ID      int       `json:"id"`
+	Token   int       `json:"token,omitempty"`
+	Element string    `json:"element"`
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}
+
+// Incident kinds.
+const (
+	IncidentTaskFailed     = "taskFailed"
+	IncidentExpression     = "expression"
+	IncidentStepBudget     = "stepBudget"
+	IncidentUnhandledError = "unhandledError"
+	IncidentNoPath         = "noPath"
+	IncidentChildFailed    = "childFailed"
+	IncidentUnsupported    = "unsupported"
+)
+
+// HistoryEntry records an element entered, left or cancelled at workflow time.
+type HistoryEntry struct {
+	Element string    `json:"element"`
+	Event   string    `json:"event"`
+	Token   int       `json:"token"`
+	Time    time.Time `json:"time"`
+}
+
+// MessageRequest is the payload of SignalMessage.
+type MessageRequest struct {
+	Name           string         `json:"name"`
+	CorrelationKey string         `json:"correlationKey,omitempty"`
+	Variables      map[string]any `json:"variables,omitempty"`
+}
+
+// CompleteTaskRequest is the argument of UpdateCompleteTask.
+type CompleteTaskRequest struct {
+	TaskID    string         `json:"taskId"`
+	Variables map[string]any `json:"variables,omitempty"`
+	By        string         `json:"by,omitempty"`
+}
+
+// RetryRequest is the argument of UpdateRetryIncident; Variables are set before the element re-runs.
+type RetryRequest struct {
+	IncidentID int            `json:"incidentId"`
+	Variables  map[string]any `json:"variables,omitempty"`
+}
+
+// SetVariablesRequest is the argument of UpdateSetVariables.
+type SetVariablesRequest struct {
+	Variables map[string]any `json:"variables"`
+}
+
+// State is everything the instance knows; it is carried across continue-as-new and is what queries
+// show. Slices are kept in creation order so walking them is deterministic.
+type State struct {
+	Status     string           `json:"status"`
+	Variables  map[string]any   `json:"variables"`
+	Tokens     []*Token         `json:"tokens,omitempty"`
+	Scopes     []*ScopeInstance `json:"scopes,omitempty"`
+	Subs       []*Subscription  `json:"subs,omitempty"`
+	UserTasks  []*UserTask      `json:"userTasks,omitempty"`
+	Incidents  []*Incident      `json:"incidents,omitempty"`
+	Messages   []MessageRequest `json:"messages,omitempty"`
+	History    []HistoryEntry   `json:"history,omitempty"`
+	NextID     int              `json:"nextId"`
+	Steps      int              `json:"steps"`
+	EndElement string           `json:"endElement,omitempty"`
+	Runs       int              `json:"runs"`
+}
+
+// Snapshot is the answer to QueryState: the state plus the element ids tokens rest at.
+type Snapshot struct {
+	State
+	ProcessKey     string   `json:"processKey"`
+	Version        int      `json:"version"`
+	BusinessKey    string   `json:"businessKey,omitempty"`
+	ActiveElements []string `json:"activeElements"`
+}
