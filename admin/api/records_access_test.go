@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,13 +11,7 @@ import (
 // asUser sends a request with another user's token.
 func asUser(t *testing.T, token, method, path string, body any) recResp {
 	t.Helper()
-	status, raw, err := env.Do(context.Background(), method, path, token, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := recResp{Status: status, Raw: raw}
-	_ = json.Unmarshal(raw, &r.Body)
-	return r
+	return recResp{env.Call(t, method, path, token, body)}
 }
 
 func TestRecordsAccessScopes(t *testing.T) {

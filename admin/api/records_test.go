@@ -1,67 +1,25 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // recResp is a decoded response of the records API.
-type recResp struct {
-	Status int
-	Header http.Header
-	Raw    []byte
-	Body   map[string]any
-}
+type recResp struct{ stacktest.Response }
 
 // recDo sends a request as the administrator with the given headers; a non-[]byte body is JSON-encoded.
 func recDo(t testing.TB, method, path string, body any, headers ...string) recResp {
 	t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		r = bytes.NewReader(b)
-	case string:
-		r = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, env.BaseURL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+env.AdminToken)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := env.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := recResp{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	_ = json.Unmarshal(raw, &out.Body)
-	return out
+	return recResp{env.Call(t, method, path, env.AdminToken, body, headers...)}
 }
 
 func (r recResp) want(t testing.TB, status int) recResp {

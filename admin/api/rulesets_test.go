@@ -1,61 +1,25 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // rsResp is a decoded response of the rule set API.
-type rsResp struct {
-	Status int
-	Header http.Header
-	Raw    []byte
-	Body   map[string]any
-}
+type rsResp struct{ stacktest.Response }
 
 // rsDo sends a request as the administrator; headers come in name, value pairs.
 func rsDo(t testing.TB, method, path string, body any, headers ...string) rsResp {
 	t.Helper()
-	var r io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, env.BaseURL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+env.AdminToken)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := env.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := rsResp{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	_ = json.Unmarshal(raw, &out.Body)
-	return out
+	return rsResp{env.Call(t, method, path, env.AdminToken, body, headers...)}
 }
 
 // at reads a value by a slash-separated path of keys and list indexes, e.g. "whatIf/records/0/draft".

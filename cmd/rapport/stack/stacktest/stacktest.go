@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,24 +97,53 @@ func (e *Env) Login(ctx context.Context, email, password string) (string, error)
 	return out.Token, nil
 }
 
-// Do sends a request with an optional bearer token and a JSON body (a []byte body is sent as is) and
-// returns the status and the response body.
+// Do sends a request with an optional bearer token and a JSON body (a []byte or string body is sent as
+// is) and returns the status and the response body.
 func (e *Env) Do(ctx context.Context, method, path, token string, body any) (int, []byte, error) {
+	resp, err := e.send(ctx, method, path, token, body, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.Status, resp.Raw, nil
+}
+
+// Response is an HTTP response as tests look at it; Body is the JSON object it holds, if any.
+type Response struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Body   map[string]any
+}
+
+// Call is Do for tests that also set headers (name, value pairs) and read response headers; a transport
+// error fails the test.
+func (e *Env) Call(t testing.TB, method, path, token string, body any, headers ...string) Response {
+	t.Helper()
+	resp, err := e.send(context.Background(), method, path, token, body, headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func (e *Env) send(ctx context.Context, method, path, token string, body any, headers []string) (Response, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
 	case []byte:
 		r = bytes.NewReader(b)
+	case string:
+		r = strings.NewReader(b)
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
-			return 0, nil, fmt.Errorf("stacktest: encode body: %w", err)
+			return Response{}, fmt.Errorf("stacktest: encode body: %w", err)
 		}
 		r = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, e.BaseURL+path, r)
 	if err != nil {
-		return 0, nil, fmt.Errorf("stacktest: build request: %w", err)
+		return Response{}, fmt.Errorf("stacktest: build request: %w", err)
 	}
 	if r != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -121,16 +151,21 @@ func (e *Env) Do(ctx context.Context, method, path, token string, body any) (int
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	resp, err := e.HTTP.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("stacktest: %s %s: %w", method, path, err)
+		return Response{}, fmt.Errorf("stacktest: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, fmt.Errorf("stacktest: read response: %w", err)
+		return Response{}, fmt.Errorf("stacktest: read response: %w", err)
 	}
-	return resp.StatusCode, out, nil
+	out := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	_ = json.Unmarshal(raw, &out.Body)
+	return out, nil
 }
 
 // Stop shuts the stack down.
