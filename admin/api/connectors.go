@@ -68,9 +68,9 @@ func (s *Server) registerConnectors() {
 	tags := []string{"connectors"}
 	Register(s, huma.Operation{OperationID: "list-plugins", Method: http.MethodGet, Path: "/api/v1/plugins", Tags: tags,
 		Summary: "Installed plugins", Description: "Plugins found in the plugins directory, with the reason when one cannot be used."},
-		Access{Permission: PermConnectors}, s.listPlugins)
+		Access{Permission: "connectors.read"}, s.listPlugins)
 	Register(s, huma.Operation{OperationID: "list-connectors", Method: http.MethodGet, Path: "/api/v1/connectors", Tags: tags,
-		Summary: "Configured connectors"}, Access{Permission: PermConnectors}, s.listConnectors)
+		Summary: "Configured connectors"}, Access{Permission: "connectors.read"}, s.listConnectors)
 	Register(s, huma.Operation{OperationID: "put-connector", Method: http.MethodPut, Path: "/api/v1/connectors/{name}", Tags: tags,
 		Summary:     "Configure a connector",
 		Description: "Creates or replaces a named instance of a plugin. The configuration is validated against the plugin's schema and handed to the plugin, which checks it (for example that the ERP answers), before it is stored with its secrets encrypted."},

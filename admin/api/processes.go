@@ -153,7 +153,7 @@ func (s *Server) registerProcesses() {
 		Access{Permission: "instances.read"}, s.getInstance)
 	Register(s, huma.Operation{OperationID: "list-tasks", Method: http.MethodGet, Path: "/api/v1/tasks", Tags: tags,
 		Summary: "My open tasks", Description: "Open user tasks assigned to the caller (as assignee or candidate user) in running instances."},
-		Access{Permission: PermAuthenticated}, s.listTasks)
+		Access{Permission: "tasks.read"}, s.listTasks)
 	Register(s, huma.Operation{OperationID: "complete-task", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/complete", Tags: tags,
 		Summary: "Complete a user task", Description: "Validated synchronously by the instance: unknown task, a caller who is not the assignee or a candidate, or form output of the wrong type is refused and changes nothing."},
 		Access{Permission: "tasks.complete"}, s.completeTask)
@@ -396,12 +396,19 @@ func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}
 	if !ok || instanceID == "" || taskID == "" {
 		return nil, NewProblem(http.StatusNotFound, "no task "+in.ID)
 	}
-	me := PrincipalFrom(ctx).User
+	p := PrincipalFrom(ctx)
+	task, err := s.openTask(ctx, instanceID, taskID)
+	if err != nil {
+		return nil, err
+	}
+	if !s.mayComplete(p, task) {
+		return nil, Typed(http.StatusForbidden, "not-your-task", "the task is assigned to someone else; only its assignee, a candidate or a process operator may complete it")
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	handle, err := s.deps.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: instanceID, UpdateName: process.UpdateCompleteTask, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{process.CompleteTaskRequest{TaskID: taskID, Variables: in.Body.Variables, By: me.ID}},
+		Args: []any{process.CompleteTaskRequest{TaskID: taskID, Variables: in.Body.Variables, By: p.User.ID}},
 	})
 	if err == nil {
 		err = handle.Get(ctx, nil)
@@ -415,6 +422,42 @@ func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}
 		return nil, Typed(http.StatusUnprocessableEntity, "task-refused", err.Error())
 	}
 	return nil, nil
+}
+
+// openTask finds an open user task of a running instance.
+func (s *Server) openTask(ctx context.Context, instanceID, taskID string) (process.UserTask, error) {
+	val, err := s.deps.Temporal.QueryWorkflow(ctx, instanceID, "", process.QueryUserTasks)
+	if err != nil {
+		return process.UserTask{}, NewProblem(http.StatusNotFound, "no task "+instanceID+"~"+taskID)
+	}
+	var tasks []process.UserTask
+	if err := val.Get(&tasks); err != nil {
+		return process.UserTask{}, fmt.Errorf("decode tasks of %s: %w", instanceID, err)
+	}
+	for _, t := range tasks {
+		if t.ID == taskID {
+			return t, nil
+		}
+	}
+	return process.UserTask{}, NewProblem(http.StatusNotFound, "no open task "+instanceID+"~"+taskID)
+}
+
+// mayComplete: the assignee, a candidate user, a member of a candidate group (team or role), anyone for
+// an unassigned task, or whoever operates running instances.
+func (s *Server) mayComplete(p *Principal, t process.UserTask) bool {
+	u := p.User
+	me := []string{u.ID, u.Email}
+	switch {
+	case t.Assignee != "" && slices.Contains(me, t.Assignee):
+		return true
+	case slices.ContainsFunc(t.CandidateUsers, func(c string) bool { return slices.Contains(me, c) }):
+		return true
+	case slices.ContainsFunc(t.CandidateGroups, func(g string) bool { return slices.Contains(u.Teams, g) || slices.Contains(u.Roles, g) }):
+		return true
+	case t.Assignee == "" && len(t.CandidateUsers) == 0 && len(t.CandidateGroups) == 0:
+		return true
+	}
+	return s.allows(p, "instances.operate")
 }
 
 func (s *Server) correlateMessage(ctx context.Context, in *messageInput) (*deliveredOutput, error) {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/rapportcrm/rapport/admin/api"
+	"github.com/rapportcrm/rapport/engine/identity"
 )
 
 // TestProcessLifecycle deploys a Camunda Modeler 5 style process, publishes it, starts an instance, finds
@@ -362,5 +363,65 @@ func TestRecordTrigger(t *testing.T) {
 	}
 	if got := instances(other); len(got) != 0 {
 		t.Fatalf("a lead failing the condition started %v", got)
+	}
+}
+
+// TestTaskCompletionNeedsTheRightPerson: an agent who is neither the assignee nor a candidate cannot
+// complete someone else's task; the assignee can.
+func TestTaskCompletionNeedsTheRightPerson(t *testing.T) {
+	ctx := context.Background()
+	xml, err := os.ReadFile("testdata/approval.bpmn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml = []byte(strings.ReplaceAll(string(xml), "discount-approval", "discount-approval-2"))
+	for _, step := range []string{"/api/v1/processes", "/api/v1/processes/discount-approval-2/publish"} {
+		var body any
+		if step == "/api/v1/processes" {
+			body = xml
+		}
+		if status, out, _ := env.Do(ctx, http.MethodPost, step, env.AdminToken, body); status != http.StatusCreated {
+			t.Fatalf("%s: %d %s", step, status, out)
+		}
+	}
+	users := map[string]string{}
+	for _, name := range []string{"ann", "bob"} {
+		email := name + ".tasks@example.test"
+		if _, err := env.Stack.Users.CreateUser(ctx, identity.NewUser{Email: email, Password: name + " password 123", Roles: []string{"agent"}}); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := env.Login(ctx, email, name+" password 123")
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[name] = tok
+	}
+	var ann api.UserView
+	_, raw, _ := env.Do(ctx, http.MethodGet, "/api/v1/auth/me", users["ann"], nil)
+	json.Unmarshal(raw, &ann)
+	status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/processes/discount-approval-2/instances", env.AdminToken,
+		map[string]any{"businessKey": "SO-77", "variables": map[string]any{"orderId": "SO-77", "approver": ann.ID, "discount": 5}})
+	if status != http.StatusCreated {
+		t.Fatalf("start: %d %s", status, body)
+	}
+	var tasks []api.TaskView
+	deadline := time.Now().Add(30 * time.Second)
+	for len(tasks) == 0 && time.Now().Before(deadline) {
+		_, body, _ = env.Do(ctx, http.MethodGet, "/api/v1/tasks", users["ann"], nil)
+		json.Unmarshal(body, &tasks)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(tasks) != 1 {
+		t.Fatalf("ann's inbox: %s", body)
+	}
+	if _, body, _ := env.Do(ctx, http.MethodGet, "/api/v1/tasks", users["bob"], nil); strings.Contains(string(body), tasks[0].ID) {
+		t.Fatalf("bob's inbox shows ann's task: %s", body)
+	}
+	path := "/api/v1/tasks/" + tasks[0].ID + "/complete"
+	if status, body, _ := env.Do(ctx, http.MethodPost, path, users["bob"], map[string]any{"variables": map[string]any{"approved": true}}); status != http.StatusForbidden {
+		t.Fatalf("bob completing ann's task: %d %s", status, body)
+	}
+	if status, body, _ := env.Do(ctx, http.MethodPost, path, users["ann"], map[string]any{"variables": map[string]any{"approved": true}}); status != http.StatusNoContent {
+		t.Fatalf("ann completing her task: %d %s", status, body)
 	}
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // PermRulesetsEvaluate lets integrations evaluate published rule sets without reading or editing them.
-const PermRulesetsEvaluate = "rulesets.evaluate"
+const PermRulesetsEvaluate = access.RulesetsEvaluate
 
 // Audit actions of rule sets and calendars.
 const (

@@ -29,6 +29,9 @@ const (
 	ProcessesPublish  = "processes.publish"
 	InstancesRead     = "instances.read"
 	InstancesOperate  = "instances.operate"
+	InstancesStart    = "instances.start"
+	MessagesCorrelate = "messages.correlate"
+	RulesetsEvaluate  = "rulesets.evaluate"
 	TasksRead         = "tasks.read"
 	TasksComplete     = "tasks.complete"
 	UsersManage       = "users.manage"
@@ -85,7 +88,10 @@ func Catalogue() []PermissionInfo {
 		{Name: ProcessesDeploy, Description: "draft, test and deploy process definitions"},
 		{Name: ProcessesPublish, Description: "publish process definitions"},
 		{Name: InstancesRead, Description: "list and open running processes"},
-		{Name: InstancesOperate, Description: "pause, resume, change, move, retry and cancel running processes"},
+		{Name: InstancesOperate, Description: "pause, resume, change, move, retry and cancel running processes; complete anyone's task"},
+		{Name: InstancesStart, Description: "start process instances"},
+		{Name: MessagesCorrelate, Description: "send BPMN messages to running processes (and start message-started ones)"},
+		{Name: RulesetsEvaluate, Description: "evaluate published rule sets (integrations)"},
 		{Name: TasksRead, Description: "see tasks in the inbox"},
 		{Name: TasksComplete, Description: "complete tasks assigned to oneself"},
 		{Name: UsersManage, Description: "invite, change and disable users; manage teams"},

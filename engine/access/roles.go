@@ -121,13 +121,13 @@ func BuiltInRoles() []Role {
 	roles := []Role{
 		{Name: RoleAdmin, Description: "Everything, including users, roles and connectors.", Permissions: []string{"*"}, Scopes: all},
 		{Name: RoleAnalyst, Description: "Schemas, rules and process definitions (draft, test, publish); reads records.",
-			Permissions: []string{"schemas.*", "rulesets.*", "processes.*", "instances.read", "records.*.read", "records.*.export",
+			Permissions: []string{"schemas.*", "rulesets.*", "processes.*", InstancesRead, InstancesStart, "records.*.read", "records.*.export",
 				ConnectorsRead, CalendarsManage, TokensCreate}, Scopes: all},
 		{Name: RoleProcessOwner, Description: "Watches and operates running processes.",
-			Permissions: []string{SchemasRead, RulesetsRead, ProcessesRead, InstancesRead, InstancesOperate, TasksRead, TasksComplete,
-				"records.*.read", TokensCreate}, Scopes: all},
+			Permissions: []string{SchemasRead, RulesetsRead, ProcessesRead, InstancesRead, InstancesOperate, InstancesStart,
+				MessagesCorrelate, TasksRead, TasksComplete, "records.*.read", TokensCreate}, Scopes: all},
 		{Name: RoleManager, Description: "Records of their teams; reassigns within the team.",
-			Permissions: []string{SchemasRead, InstancesRead, TasksRead, TasksComplete, "records.*.read", "records.*.write",
+			Permissions: []string{SchemasRead, InstancesRead, InstancesStart, TasksRead, TasksComplete, "records.*.read", "records.*.write",
 				"records.*.export", "records.*.assign", TokensCreate}, Scopes: map[string]Scope{AllEntities: ScopeTeam}},
 		{Name: RoleAgent, Description: "Records they own or are assigned; tasks assigned to them.",
 			Permissions: []string{SchemasRead, TasksRead, TasksComplete, "records.*.read", "records.*.write", TokensCreate},
@@ -135,8 +135,9 @@ func BuiltInRoles() []Role {
 		{Name: RoleViewer, Description: "Reads everything it is shown; changes nothing.",
 			Permissions: []string{SchemasRead, RulesetsRead, ProcessesRead, InstancesRead, TasksRead, "records.*.read"}, Scopes: all},
 		{Name: RoleIntegration, Description: "Plugins and external systems; its API tokens narrow it to named permissions.",
-			Permissions: []string{SchemasRead, "records.*.read", "records.*.write", "records.*.export", ImportsRun, TokensCreate},
-			Scopes:      all},
+			Permissions: []string{SchemasRead, "records.*.read", "records.*.write", "records.*.export", ImportsRun, TokensCreate,
+				InstancesStart, MessagesCorrelate, RulesetsEvaluate},
+			Scopes: all},
 	}
 	for i := range roles {
 		roles[i].BuiltIn = true
