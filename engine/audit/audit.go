@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapportcrm/rapport/engine/storage"
+
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -109,11 +111,11 @@ func New(db *mongo.Database, now func() time.Time) *Log {
 
 // EnsureIndexes creates the indexes the filters use; it is safe to call on every start.
 func (l *Log) EnsureIndexes(ctx context.Context) error {
-	if _, err := l.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "actor.id", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("actor")},
-		{Keys: bson.D{{Key: "target.id", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("target")},
-		{Keys: bson.D{{Key: "action", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("action")},
-	}); err != nil {
+	if err := storage.EnsureIndexes(ctx, l.coll,
+		mongo.IndexModel{Keys: bson.D{{Key: "actor.id", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("actor")},
+		mongo.IndexModel{Keys: bson.D{{Key: "target.id", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("target")},
+		mongo.IndexModel{Keys: bson.D{{Key: "action", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("action")},
+	); err != nil {
 		return fmt.Errorf("audit: create indexes: %w", err)
 	}
 	return nil

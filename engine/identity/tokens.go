@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapportcrm/rapport/engine/storage"
+
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -53,10 +55,10 @@ func (s *Store) tokens() *mongo.Collection { return s.users.Database().Collectio
 
 // EnsureTokenIndexes creates the unique digest index API tokens are looked up by.
 func (s *Store) EnsureTokenIndexes(ctx context.Context) error {
-	if _, err := s.tokens().Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "digest", Value: 1}}, Options: options.Index().SetUnique(true).SetName("digest_unique")},
-		{Keys: bson.D{{Key: "userId", Value: 1}}, Options: options.Index().SetName("user")},
-	}); err != nil {
+	if err := storage.EnsureIndexes(ctx, s.tokens(),
+		mongo.IndexModel{Keys: bson.D{{Key: "digest", Value: 1}}, Options: options.Index().SetUnique(true).SetName("digest_unique")},
+		mongo.IndexModel{Keys: bson.D{{Key: "userId", Value: 1}}, Options: options.Index().SetName("user")},
+	); err != nil {
 		return fmt.Errorf("identity: create token indexes: %w", err)
 	}
 	return nil
