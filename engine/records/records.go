@@ -223,6 +223,11 @@ func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o
 	if err != nil {
 		return CreateResult{}, fmt.Errorf("validate %s: %w", entity, err)
 	}
+	if len(problems) == 0 {
+		if problems, err = s.enforce(ctx, entity, norm, nil); err != nil {
+			return CreateResult{}, err
+		}
+	}
 	if len(problems) > 0 {
 		return CreateResult{}, &ValidationError{Problems: problems}
 	}
@@ -288,6 +293,25 @@ func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o
 	}
 	s.changed(ctx, entity, "created", out)
 	return CreateResult{Record: out}, nil
+}
+
+// enforce runs Options.Enforce on rec (the record as it will be stored), adding computed values to rec
+// and, for a patch, to the patch that is written.
+func (s *Store) enforce(ctx context.Context, entity string, rec, patch map[string]any) ([]schema.FieldError, error) {
+	if s.opts.Enforce == nil {
+		return nil, nil
+	}
+	computed, problems, err := s.opts.Enforce(ctx, entity, rec)
+	if err != nil {
+		return nil, fmt.Errorf("apply the rules of %s: %w", entity, err)
+	}
+	for k, v := range computed {
+		if patch != nil && !reflect.DeepEqual(rec[k], v) {
+			patch[k] = v
+		}
+		rec[k] = v
+	}
+	return problems, nil
 }
 
 // changed tells Options.OnChange of a stored change.
@@ -456,6 +480,11 @@ func (s *Store) Patch(ctx context.Context, entity, id string, patch map[string]a
 			return nil, &ValidationError{Problems: problems}
 		}
 		after := schema.MergePatch(stored, norm)
+		if problems, err := s.enforce(ctx, entity, after, norm); err != nil {
+			return nil, err
+		} else if len(problems) > 0 {
+			return nil, &ValidationError{Problems: problems}
+		}
 		set := bson.D{}
 		unset := bson.D{}
 		for k := range norm {

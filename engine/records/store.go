@@ -51,6 +51,10 @@ type Options struct {
 	// write and its history are stored, whoever made it (API, import, process, plugin): record triggers
 	// start processes from here. Its error is logged, never returned to the writer.
 	OnChange func(ctx context.Context, entity, op string, rec Record) error
+	// Enforce, when set, applies rules beyond the schema (the entity's published validation and
+	// computed-field rule sets) to a record about to be stored: it returns values to store with it and
+	// problems that refuse the write.
+	Enforce func(ctx context.Context, entity string, rec map[string]any) (map[string]any, []schema.FieldError, error)
 }
 
 // Store is the MongoDB-backed store of schemas and records. It is safe for concurrent use.

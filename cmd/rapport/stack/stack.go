@@ -125,6 +125,7 @@ type Stack struct {
 	Processes *processes.Store
 	Rulesets  *rulesets.Store
 	triggers  *triggers.Starter
+	enforcer  *rulesets.Enforcer
 	// Notifications are the in-app notifications processes send.
 	Notifications *notifications.Store
 	worker        worker.Worker
@@ -202,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.startPlugins(ctx); err != nil {
 		return nil, err
 	}
-	s.Records = records.New(s.DB, records.Options{Logger: s.log, OnChange: s.recordChanged})
+	s.Records = records.New(s.DB, records.Options{Logger: s.log, OnChange: s.recordChanged, Enforce: s.enforceRules})
 	if err := s.Records.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install entity schemas: %w", err)
 	}
@@ -214,6 +215,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Rulesets.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install rule sets: %w", err)
 	}
+	s.enforcer = s.Rulesets.NewEnforcer()
 	s.Processes = processes.New(s.DB, s.entityTypes)
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
@@ -409,6 +411,14 @@ func (s *Stack) bootstrapAdmin(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// enforceRules applies the entity's published validation and computed rule sets to a record being written.
+func (s *Stack) enforceRules(ctx context.Context, entity string, rec map[string]any) (map[string]any, []schema.FieldError, error) {
+	if s.enforcer == nil {
+		return nil, nil, nil
+	}
+	return s.enforcer.Enforce(ctx, entity, rec)
 }
 
 // recordChanged starts the processes a record change triggers.
