@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapportcrm/rapport/engine/audit"
+
 	"github.com/danielgtaylor/huma/v2"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -189,6 +191,8 @@ func (s *Server) putConnector(ctx context.Context, in *putConnectorInput) (*conn
 	if err != nil {
 		return nil, err
 	}
+	s.record(ctx, audit.Event{Action: "connector.configure", Outcome: audit.OutcomeSuccess,
+		Target: audit.Target{Type: "connector", ID: in.Name}, After: v})
 	return &connectorOutput{Body: v}, nil
 }
 
@@ -201,6 +205,7 @@ func (s *Server) deleteConnector(ctx context.Context, in *connectorInput) (*stru
 		return nil, err
 	}
 	h.Remove(in.Name)
+	s.record(ctx, audit.Event{Action: "connector.remove", Outcome: audit.OutcomeSuccess, Target: audit.Target{Type: "connector", ID: in.Name}})
 	return nil, nil
 }
 

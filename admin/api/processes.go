@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapportcrm/rapport/engine/audit"
+
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
@@ -210,6 +212,8 @@ func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Bod
 	if err != nil {
 		return nil, processProblem(err)
 	}
+	s.record(ctx, audit.Event{Action: "process.deploy", Outcome: audit.OutcomeSuccess,
+		Target: audit.Target{Type: "process", ID: d.Key}, Details: map[string]any{"draftHash": d.DraftHash, "name": d.Name}})
 	return &struct{ Body processes.Definition }{Body: d}, nil
 }
 
@@ -280,6 +284,8 @@ func (s *Server) publishProcess(ctx context.Context, in *keyInput) (*struct{ Bod
 	if err != nil {
 		return nil, processProblem(err)
 	}
+	s.record(ctx, audit.Event{Action: "process.publish", Outcome: audit.OutcomeSuccess,
+		Target: audit.Target{Type: "process", ID: in.Key}, Details: map[string]any{"version": v.Version, "hash": v.Hash}})
 	out := PublishResult{Version: v}
 	// Timer start events run on Temporal schedules that follow the latest version.
 	model, _, err := s.deps.Processes.Load(ctx, in.Key, v.Version)
@@ -311,6 +317,8 @@ func (s *Server) startInstance(ctx context.Context, in *startInput) (*struct{ Bo
 	if err != nil {
 		return nil, fmt.Errorf("start instance: %w", err)
 	}
+	s.record(ctx, audit.Event{Action: "instance.start", Outcome: audit.OutcomeSuccess,
+		Target: audit.Target{Type: "instance", ID: id}, Details: map[string]any{"process": in.Key, "version": version, "businessKey": in.Body.BusinessKey}})
 	return &struct{ Body StartedInstance }{Body: StartedInstance{ID: id, RunID: run.GetRunID(), Key: in.Key, Version: version}}, nil
 }
 
@@ -402,6 +410,8 @@ func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}
 		return nil, err
 	}
 	if !s.mayComplete(p, task) {
+		s.record(ctx, audit.Event{Action: "task.complete", Outcome: audit.OutcomeDenied,
+			Target: audit.Target{Type: "task", ID: in.ID}, Details: map[string]any{"element": task.Element}})
 		return nil, Typed(http.StatusForbidden, "not-your-task", "the task is assigned to someone else; only its assignee, a candidate or a process operator may complete it")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -421,6 +431,8 @@ func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}
 		// The instance's validator refused the completion: nothing changed.
 		return nil, Typed(http.StatusUnprocessableEntity, "task-refused", err.Error())
 	}
+	s.record(ctx, audit.Event{Action: "task.complete", Outcome: audit.OutcomeSuccess,
+		Target: audit.Target{Type: "task", ID: in.ID}, After: in.Body.Variables, Details: map[string]any{"element": task.Element}})
 	return nil, nil
 }
 
@@ -466,5 +478,8 @@ func (s *Server) correlateMessage(ctx context.Context, in *messageInput) (*deliv
 	if err != nil {
 		return nil, err
 	}
+	s.record(ctx, audit.Event{Action: "message.correlate", Outcome: audit.OutcomeSuccess,
+		Target: audit.Target{Type: "message", ID: in.Body.Name}, Details: map[string]any{"correlationKey": in.Body.CorrelationKey,
+			"delivered": res.Delivered, "started": res.Started}})
 	return &deliveredOutput{Body: res}, nil
 }

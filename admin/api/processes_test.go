@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -153,6 +154,21 @@ func TestProcessLifecycle(t *testing.T) {
 		t.Fatalf("message delivered to %d instances", deliveredTo)
 	}
 	waitFor("completed", func() bool { return snap.Status == "completed" })
+
+	// Every change to the definition and every operation on the instance is in the audit log.
+	for target, actions := range map[string][]string{
+		"discount-approval": {"process.deploy", "process.publish"},
+		started.ID:          {"instance.start"},
+		tasks[0].ID:         {"task.complete"},
+		"confirmed":         {"message.correlate"},
+	} {
+		_, body := do(http.MethodGet, "/api/v1/audit?target="+url.QueryEscape(target), nil)
+		for _, a := range actions {
+			if !strings.Contains(string(body), `"action":"`+a+`"`) {
+				t.Errorf("audit log lacks %s on %s: %s", a, target, body)
+			}
+		}
+	}
 
 	_, body = do(http.MethodGet, "/api/v1/processes/discount-approval", nil)
 	var def api.DefinitionView

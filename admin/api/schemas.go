@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rapportcrm/rapport/engine/audit"
+
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/rapportcrm/rapport/engine/records"
@@ -175,6 +177,11 @@ func (s *Server) saveSchema(ctx context.Context, name string, in *saveSchemaInpu
 			return nil, NewProblem(http.StatusPreconditionFailed, err.Error())
 		}
 		return nil, s.recordsError(ctx, err)
+	}
+	if res.Saved {
+		s.record(ctx, audit.Event{Action: "schema.save", Outcome: audit.OutcomeSuccess,
+			Target: audit.Target{Type: "schema", ID: res.Entity.Name}, After: res.Entity,
+			Details: map[string]any{"version": res.Entity.Version, "created": res.Created, "changes": res.Changes}})
 	}
 	status := http.StatusOK
 	if res.Created && res.Saved {

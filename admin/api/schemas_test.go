@@ -42,6 +42,9 @@ func TestSchemasCreateChangeRefuseBreaking(t *testing.T) {
 		t.Fatalf("created %s", created.Raw)
 	}
 	recDo(t, http.MethodPost, "/api/v1/schemas", def).want(t, http.StatusConflict)
+	if a := recDo(t, http.MethodGet, "/api/v1/audit?action=schema.save&target=widget", nil).want(t, http.StatusOK); !strings.Contains(string(a.Raw), `"version":1`) {
+		t.Fatalf("schema change not audited: %s", a.Raw)
+	}
 	recDo(t, http.MethodPost, "/api/v1/records/widget", map[string]any{"title": "no weight"}).want(t, http.StatusCreated)
 	recDo(t, http.MethodPost, "/api/v1/records/widget", map[string]any{"title": "heavy", "weight": 3.5}).want(t, http.StatusCreated)
 
