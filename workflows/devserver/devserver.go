@@ -75,7 +75,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DatabaseFile == "" {
 		sqlCfg.ConnectAttributes["mode"] = "memory"
 		sqlCfg.ConnectAttributes["cache"] = "shared"
-		sqlCfg.DatabaseName = "rapport-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		sqlCfg.DatabaseName = "rapport-" + strconv.FormatInt(time.Now().UnixNano(), 36) // ok: activity — server set-up, not workflow code
 	} else {
 		file, err := filepath.Abs(cfg.DatabaseFile)
 		if err != nil {

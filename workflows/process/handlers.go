@@ -192,7 +192,7 @@ func (h HTTPHandler) Handle(ctx context.Context, req TaskRequest) (map[string]an
 	if m := fmt.Sprint(firstOf(req.Inputs["method"], req.Headers["method"])); m != "<nil>" {
 		method = strings.ToUpper(m)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, method, url, body)
+	hreq, err := http.NewRequestWithContext(ctx, method, url, body) // ok: activity — the http task handler runs in the task activity
 	if err != nil {
 		return nil, &BPMNError{Code: "CONFIG", Message: fmt.Sprintf("build request: %v", err)}
 	}
