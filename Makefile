@@ -7,7 +7,7 @@ BIN      := bin/rapport
 PKGS     := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-short lint bench clean
+.PHONY: all build run test lint bench clean
 
 all: build
 
