@@ -12,7 +12,7 @@ function base_of(name,    p) {
 /^Benchmark/ {
   name = $1; sub(/-[0-9]+$/, "", name)
   for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") ns[name] = $i
-  order[++n] = name
+  if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
 { print }
 END {
