@@ -16,6 +16,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v3"
 
+	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/cmd/rapport/stack"
 )
 
@@ -176,6 +177,8 @@ func adminFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "session-ttl", Value: 12 * time.Hour, Usage: "how long a login stays valid", Sources: cli.EnvVars("RAPPORT_SESSION_TTL")},
 		&cli.BoolFlag{Name: "secure-cookies", Usage: "mark the session cookie Secure (serve over HTTPS)", Sources: cli.EnvVars("RAPPORT_SECURE_COOKIES")},
 		&cli.StringSliceFlag{Name: "cors-origins", Usage: "browser origins allowed to call the API, e.g. https://crm.example.com (CORS is off when empty)", Sources: cli.EnvVars("RAPPORT_CORS_ORIGINS")},
+		&cli.FloatFlag{Name: "rate-limit", Value: 100, Usage: "requests per second each user and each API token may make on average", Sources: cli.EnvVars("RAPPORT_RATE_LIMIT")},
+		&cli.IntFlag{Name: "rate-burst", Value: 1000, Usage: "requests each user and each API token may make at once above the average", Sources: cli.EnvVars("RAPPORT_RATE_BURST")},
 	}
 }
 
@@ -185,6 +188,7 @@ func applyAdminFlags(cmd *cli.Command, cfg *stack.Config) {
 	cfg.SessionTTL = cmd.Duration("session-ttl")
 	cfg.SecureCookies = cmd.Bool("secure-cookies")
 	cfg.CORSOrigins = cmd.StringSlice("cors-origins")
+	cfg.RateLimit = api.RateLimit{PerSecond: cmd.Float("rate-limit"), Burst: int(cmd.Int("rate-burst"))}
 }
 
 // run starts the stack and keeps it up until ctx is cancelled (the first SIGINT or SIGTERM).

@@ -81,6 +81,8 @@ type Config struct {
 	SecureCookies bool
 	// CORSOrigins are the browser origins allowed to call the API; empty turns CORS off.
 	CORSOrigins []string
+	// RateLimit caps each user's and each API token's requests; zero values take the defaults.
+	RateLimit api.RateLimit
 
 	// PluginsDir holds connector plugins (one folder each with a plugin.json); empty disables plugins.
 	// In embedded mode an empty value means DataDir/plugins.
@@ -465,7 +467,7 @@ func (s *Stack) serve() error {
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
 		Plugins: s.Plugins, Connectors: s.Connectors, Sealer: s.sealer,
-		Access: s.Access, Audit: s.Audit, CORSOrigins: s.cfg.CORSOrigins,
+		Access: s.Access, Audit: s.Audit, CORSOrigins: s.cfg.CORSOrigins, RateLimit: s.cfg.RateLimit,
 	})
 	addr := s.cfg.HTTPAddr
 	if addr == "" {
