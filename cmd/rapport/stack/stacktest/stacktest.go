@@ -65,7 +65,7 @@ func Config(dataDir string) stack.Config {
 		// Tests and benchmarks send far more requests per user than people do; the limiter has its own
 		// test on a server of its own.
 		RateLimit: api.RateLimit{PerSecond: 1e6, Burst: 1_000_000},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 }
 
