@@ -227,16 +227,6 @@ func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) Result {
 	return res
 }
 
-func entered(s Snapshot, el string) int {
-	n := 0
-	for _, h := range s.History {
-		if h.Element == el && h.Event == "entered" {
-			n++
-		}
-	}
-	return n
-}
-
 func userTaskID(t *testing.T, env *testsuite.TestWorkflowEnvironment, element string) string {
 	t.Helper()
 	for _, u := range queryState(t, env).UserTasks {
