@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -55,9 +56,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("ferret: listen address %q is not a loopback address; the embedded store has no authentication", addr)
 	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	logger := slog.New(slog.DiscardHandler)
+	if cfg.Logger != nil {
+		logger = slog.New(quietDumps{cfg.Logger.Handler()})
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
@@ -100,3 +101,26 @@ func (s *Server) Stop() {
 	s.cancel()
 	<-s.done
 }
+
+// quietDumps lowers FerretDB's wire-protocol dumps to debug. FerretDB logs the whole request and response
+// at warn whenever a command fails, and ordinary probes fail by design (listing the indexes of a
+// collection not created yet), which would flood the console of `rapport dev`.
+type quietDumps struct{ slog.Handler }
+
+func (q quietDumps) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelError && (strings.HasPrefix(r.Message, "Response ") || strings.HasPrefix(r.Message, "Request ")) {
+		if !q.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietDumps) Enabled(ctx context.Context, l slog.Level) bool { return q.Handler.Enabled(ctx, l) }
+
+func (q quietDumps) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return quietDumps{q.Handler.WithAttrs(attrs)}
+}
+
+func (q quietDumps) WithGroup(name string) slog.Handler { return quietDumps{q.Handler.WithGroup(name)} }
