@@ -32,7 +32,8 @@ lint:
 bench:
 	{ $(GO) test -run '^$$' -bench . -benchmem ./engine/... ./plugins/host/ && \
 	  $(GO) test -run '^$$' -bench . -benchtime 200x ./workflows/devserver/ ./workflows/process/e2e/ && \
-	  $(GO) test -run '^$$' -bench Records -benchtime 200x ./admin/api/ ; } 2>&1 | awk -f .ci/bench-ratios.awk
+	  $(GO) test -run '^$$' -bench RecordsCreate -benchtime 500x ./admin/api/ && \
+	  $(GO) test -run '^$$' -bench RecordsList -benchtime 3x ./admin/api/ ; } 2>&1 | awk -f .ci/bench-ratios.awk
 
 clean:
 	rm -rf bin
