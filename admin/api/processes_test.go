@@ -193,12 +193,9 @@ func TestTimerStartSchedules(t *testing.T) {
     <bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_Tick" targetRef="EndEvent_1" />
   </bpmn:process>
 </bpmn:definitions>`
-	if status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/processes", env.AdminToken, []byte(xml)); status != http.StatusCreated {
-		t.Fatalf("deploy: %d %s", status, body)
-	}
-	status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/processes/every-second/publish", env.AdminToken, nil)
-	if status != http.StatusCreated || strings.Contains(string(body), "warnings") {
-		t.Fatalf("publish: %d %s", status, body)
+	body := deployAndPublish(t, []byte(xml), "every-second")
+	if strings.Contains(string(body), "warnings") {
+		t.Fatalf("publish: %s", body)
 	}
 	deadline := time.Now().Add(45 * time.Second)
 	var def api.DefinitionView
@@ -229,15 +226,7 @@ func TestMessageStart(t *testing.T) {
   </bpmn:process>
   <bpmn:message id="Message_Order" name="order-placed" />
 </bpmn:definitions>`
-	for _, step := range []string{"/api/v1/processes", "/api/v1/processes/web-order/publish"} {
-		var body any
-		if step == "/api/v1/processes" {
-			body = []byte(xml)
-		}
-		if status, out, _ := env.Do(ctx, http.MethodPost, step, env.AdminToken, body); status != http.StatusCreated {
-			t.Fatalf("%s: %d %s", step, status, out)
-		}
-	}
+	deployAndPublish(t, []byte(xml), "web-order")
 	tests := []struct {
 		key         string
 		wantStarted int
@@ -329,15 +318,7 @@ func TestRecordTrigger(t *testing.T) {
     <bpmn:sequenceFlow id="Flow_2" sourceRef="Task_Call" targetRef="EndEvent_1" />
   </bpmn:process>
 </bpmn:definitions>`
-	for _, step := range []string{"/api/v1/processes", "/api/v1/processes/partner-lead/publish"} {
-		var body any
-		if step == "/api/v1/processes" {
-			body = []byte(xml)
-		}
-		if status, out, _ := env.Do(ctx, http.MethodPost, step, env.AdminToken, body); status != http.StatusCreated {
-			t.Fatalf("%s: %d %s", step, status, out)
-		}
-	}
+	deployAndPublish(t, []byte(xml), "partner-lead")
 	time.Sleep(2100 * time.Millisecond) // servers re-read the trigger list at most every 2 s
 	create := func(source, name string) string {
 		status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/records/lead", env.AdminToken,
@@ -391,15 +372,7 @@ func TestTaskCompletionNeedsTheRightPerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	xml = []byte(strings.ReplaceAll(string(xml), "discount-approval", "discount-approval-2"))
-	for _, step := range []string{"/api/v1/processes", "/api/v1/processes/discount-approval-2/publish"} {
-		var body any
-		if step == "/api/v1/processes" {
-			body = xml
-		}
-		if status, out, _ := env.Do(ctx, http.MethodPost, step, env.AdminToken, body); status != http.StatusCreated {
-			t.Fatalf("%s: %d %s", step, status, out)
-		}
-	}
+	deployAndPublish(t, xml, "discount-approval-2")
 	users := map[string]string{}
 	for _, name := range []string{"ann", "bob"} {
 		email := name + ".tasks@example.test"
@@ -440,4 +413,19 @@ func TestTaskCompletionNeedsTheRightPerson(t *testing.T) {
 	if status, body, _ := env.Do(ctx, http.MethodPost, path, users["ann"], map[string]any{"variables": map[string]any{"approved": true}}); status != http.StatusNoContent {
 		t.Fatalf("ann completing her task: %d %s", status, body)
 	}
+}
+
+// deployAndPublish deploys a BPMN document as the administrator and publishes it, returning the publish
+// response body.
+func deployAndPublish(t *testing.T, xml []byte, key string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	if status, body, err := env.Do(ctx, http.MethodPost, "/api/v1/processes", env.AdminToken, xml); err != nil || status != http.StatusCreated {
+		t.Fatalf("deploy %s: %d %v %s", key, status, err, body)
+	}
+	status, body, err := env.Do(ctx, http.MethodPost, "/api/v1/processes/"+key+"/publish", env.AdminToken, nil)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("publish %s: %d %v %s", key, status, err, body)
+	}
+	return body
 }

@@ -36,13 +36,11 @@ func TestServiceTasksEndToEnd(t *testing.T) {
 	if status, body := do(http.MethodPut, "/api/v1/connectors/erp", map[string]any{"plugin": "csv", "config": map[string]any{"dir": erpDir}}); status != http.StatusOK {
 		t.Fatalf("configure connector: %d %s", status, body)
 	}
-	xml, _ := os.ReadFile("testdata/service-tasks.bpmn")
-	if status, body := do(http.MethodPost, "/api/v1/processes", xml); status != http.StatusCreated {
-		t.Fatalf("deploy: %d %s", status, body)
+	xml, err := os.ReadFile("testdata/service-tasks.bpmn")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if status, body := do(http.MethodPost, "/api/v1/processes/onboard-customer/publish", nil); status != http.StatusCreated {
-		t.Fatalf("publish: %d %s", status, body)
-	}
+	deployAndPublish(t, xml, "onboard-customer")
 	var me api.UserView
 	_, raw := do(http.MethodGet, "/api/v1/auth/me", nil)
 	json.Unmarshal(raw, &me)
