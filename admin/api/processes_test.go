@@ -242,14 +242,14 @@ func TestMessageStart(t *testing.T) {
 	}
 }
 
-// TestCorpusThroughAPI posts every file of the shared BPMN corpus (real bpmn-js and Camunda files) to the
+// TestCorpusThroughAPI posts every file of the BPMN corpus (real bpmn-js and Camunda files) to the
 // server: each is validated or refused with a problem document, never a server error.
 func TestCorpusThroughAPI(t *testing.T) {
 	ctx := context.Background()
-	dir := "../../../shared/bpmn-corpus"
+	dir := "../../engine/bpmn/testdata/corpus"
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		t.Fatalf("the shared BPMN corpus must be beside the repository: %v", err)
+		t.Fatalf("reading the BPMN corpus: %v", err)
 	}
 	n := 0
 	for _, e := range entries {

@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// corpusDir holds real files written by bpmn-js and Camunda tooling; they are read in place, never copied.
-var corpusDir = filepath.Join("..", "..", "..", "shared", "bpmn-corpus")
+// corpusDir holds real files written by bpmn-js and Camunda tooling (origins in its README.md).
+var corpusDir = filepath.Join("testdata", "corpus")
 
 // corpusCase is the expected outcome for one corpus file: a parse error kind, or validation problems
 // that must include (at least) the listed ones.
