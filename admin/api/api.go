@@ -27,10 +27,10 @@ import (
 	"github.com/rapportcrm/rapport/admin/ui"
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/audit"
-	"github.com/rapportcrm/rapport/engine/connectors"
+	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/notifications"
-	"github.com/rapportcrm/rapport/engine/processes"
+	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/plugins/host"
@@ -67,10 +67,10 @@ type Deps struct {
 	// Plugins runs connector plugins; nil when no plugins directory is configured.
 	Plugins *host.Host
 	// Connectors stores configured connector instances, with secrets sealed by Sealer.
-	Connectors *connectors.Store
+	Connectors *connections.Store
 	Sealer     *host.Sealer
 	// Processes stores BPMN process definitions; nil leaves the process routes out.
-	Processes *processes.Store
+	Processes *definitions.Store
 	// Notifications holds in-app notifications; nil leaves their routes out.
 	Notifications *notifications.Store
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.

@@ -15,7 +15,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/rapportcrm/rapport/engine/connectors"
+	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/plugins/sdk/connector"
 	"github.com/rapportcrm/rapport/workflows/erpsync"
@@ -214,8 +214,8 @@ func (s *Server) instance(ctx context.Context, name string) (*host.Instance, err
 	if _, err := s.plugins(); err != nil {
 		return nil, err
 	}
-	in, err := connectors.Resolver{Host: s.deps.Plugins, Store: s.deps.Connectors, Sealer: s.deps.Sealer}.Instance(ctx, name)
-	if errors.Is(err, connectors.ErrUnknown) {
+	in, err := connections.Resolver{Host: s.deps.Plugins, Store: s.deps.Connectors, Sealer: s.deps.Sealer}.Instance(ctx, name)
+	if errors.Is(err, connections.ErrUnknown) {
 		return nil, NewProblem(http.StatusNotFound, "no connector named "+name)
 	}
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
-	"github.com/rapportcrm/rapport/engine/processes"
+	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 	"github.com/rapportcrm/rapport/workflows/schedules"
@@ -26,14 +26,14 @@ import (
 
 // VersionView is a published version with how many instances run it.
 type VersionView struct {
-	processes.Version
+	definitions.Version
 	Running int64 `json:"running" doc:"Instances of this version still running."`
 	Total   int64 `json:"total" doc:"Instances of this version ever started (within the namespace's retention)."`
 }
 
 // DefinitionView is a process with its published versions.
 type DefinitionView struct {
-	processes.Definition
+	definitions.Definition
 	Versions []VersionView `json:"versions"`
 }
 
@@ -129,10 +129,10 @@ func (s *Server) registerProcesses() {
 	tags := []string{"processes"}
 	Register(s, huma.Operation{OperationID: "validate-process", Method: http.MethodPost, Path: "/api/v1/processes/validate", Tags: tags,
 		Summary: "Validate a BPMN document", Description: "Reports every problem of the document with its element ID, without storing anything.",
-		MaxBodyBytes: processes.MaxXMLSize},
+		MaxBodyBytes: definitions.MaxXMLSize},
 		Access{Permission: "processes.deploy"}, s.validateProcess)
 	Register(s, huma.Operation{OperationID: "deploy-process", Method: http.MethodPost, Path: "/api/v1/processes", Tags: tags,
-		Summary: "Deploy a BPMN document as a draft", DefaultStatus: http.StatusCreated, MaxBodyBytes: processes.MaxXMLSize,
+		Summary: "Deploy a BPMN document as a draft", DefaultStatus: http.StatusCreated, MaxBodyBytes: definitions.MaxXMLSize,
 		Description: "Stores the document as the draft of the process it defines (the key is the BPMN process ID). A document with problems is refused with all of them, each naming its element."},
 		Access{Permission: "processes.deploy"}, s.deployProcess)
 	Register(s, huma.Operation{OperationID: "list-processes", Method: http.MethodGet, Path: "/api/v1/processes", Tags: tags, Summary: "Process definitions"},
@@ -168,7 +168,7 @@ func (s *Server) registerProcesses() {
 // definitions 422 with every element problem.
 func processProblem(err error) error {
 	var pe *bpmn.ParseError
-	var ie *processes.InvalidError
+	var ie *definitions.InvalidError
 	switch {
 	case errors.As(err, &pe):
 		status := http.StatusBadRequest
@@ -186,9 +186,9 @@ func processProblem(err error) error {
 			p.Errors = append(p.Errors, FieldError{Element: pr.ElementID, Message: pr.Reason})
 		}
 		return p
-	case errors.Is(err, processes.ErrNotFound):
+	case errors.Is(err, definitions.ErrNotFound):
 		return NewProblem(http.StatusNotFound, err.Error())
-	case errors.Is(err, processes.ErrNoDraft):
+	case errors.Is(err, definitions.ErrNoDraft):
 		return Typed(http.StatusConflict, "no-draft", err.Error())
 	}
 	return err
@@ -196,7 +196,7 @@ func processProblem(err error) error {
 
 func (s *Server) validateProcess(_ context.Context, in *bpmnInput) (*struct{ Body ValidationReport }, error) {
 	model, err := s.deps.Processes.Check(in.RawBody)
-	var ie *processes.InvalidError
+	var ie *definitions.InvalidError
 	switch {
 	case err == nil:
 		return &struct{ Body ValidationReport }{Body: ValidationReport{Valid: true, Key: model.ProcessID, Hash: model.Hash, Problems: []ElementProblem{}}}, nil
@@ -207,22 +207,22 @@ func (s *Server) validateProcess(_ context.Context, in *bpmnInput) (*struct{ Bod
 	}
 }
 
-func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Body processes.Definition }, error) {
+func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Body definitions.Definition }, error) {
 	d, err := s.deps.Processes.Deploy(ctx, in.RawBody, PrincipalFrom(ctx).User.ID)
 	if err != nil {
 		return nil, processProblem(err)
 	}
 	s.record(ctx, audit.Event{Action: "process.deploy", Outcome: audit.OutcomeSuccess,
 		Target: audit.Target{Type: "process", ID: d.Key}, Details: map[string]any{"draftHash": d.DraftHash, "name": d.Name}})
-	return &struct{ Body processes.Definition }{Body: d}, nil
+	return &struct{ Body definitions.Definition }{Body: d}, nil
 }
 
-func (s *Server) listProcesses(ctx context.Context, _ *struct{}) (*struct{ Body []processes.Definition }, error) {
+func (s *Server) listProcesses(ctx context.Context, _ *struct{}) (*struct{ Body []definitions.Definition }, error) {
 	list, err := s.deps.Processes.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &struct{ Body []processes.Definition }{Body: list}, nil
+	return &struct{ Body []definitions.Definition }{Body: list}, nil
 }
 
 func (s *Server) getProcess(ctx context.Context, in *keyInput) (*struct{ Body DefinitionView }, error) {
@@ -275,7 +275,7 @@ func (s *Server) processXML(ctx context.Context, in *versionXMLInput) (*xmlOutpu
 
 // PublishResult is the published version and anything that needs attention after publishing.
 type PublishResult struct {
-	processes.Version
+	definitions.Version
 	Warnings []string `json:"warnings,omitempty" doc:"For example a timer start event whose schedule could not be created."`
 }
 

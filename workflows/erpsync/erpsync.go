@@ -18,7 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/rapportcrm/rapport/engine/connectors"
+	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/plugins/sdk/connector"
 )
@@ -148,7 +148,7 @@ func (a *Activities) ImportInvoices(ctx context.Context, in Input) (PageResult, 
 
 // Activities import pages; they hold the stores and the connector resolver.
 type Activities struct {
-	Resolver connectors.Resolver
+	Resolver connections.Resolver
 	Records  *records.Store
 	// State keeps one checkpoint document per connector.
 	State *mongo.Collection
@@ -174,7 +174,7 @@ func (a *Activities) ImportPage(ctx context.Context, in Input) (PageResult, erro
 	cp.ID = in.Connector
 	inst, err := a.Resolver.Instance(ctx, in.Connector)
 	if err != nil {
-		if errors.Is(err, connectors.ErrUnknown) {
+		if errors.Is(err, connections.ErrUnknown) {
 			return res, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownConnector", err)
 		}
 		return res, err

@@ -14,13 +14,13 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/rapportcrm/rapport/engine/processes"
+	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
 
-// Starts finds the message start events for a message name; processes.Store implements it.
+// Starts finds the message start events for a message name; definitions.Store implements it.
 type Starts interface {
-	MessageStarts(ctx context.Context, name string) ([]processes.Trigger, error)
+	MessageStarts(ctx context.Context, name string) ([]definitions.Trigger, error)
 }
 
 // Publisher publishes messages in one namespace.

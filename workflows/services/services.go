@@ -16,7 +16,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
-	"github.com/rapportcrm/rapport/engine/connectors"
+	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
@@ -121,7 +121,7 @@ func (t Tasks) CreateTask(ctx context.Context, req process.TaskRequest) (map[str
 }
 
 // Connectors implements process.Connectors through the plugin host.
-type Connectors struct{ Resolver connectors.Resolver }
+type Connectors struct{ Resolver connections.Resolver }
 
 // Call runs a connector operation (a method name such as FindCustomers) with the task's inputs as its
 // request. CreateSalesOrder gets an idempotency key derived from the instance and the task, so a retry
@@ -132,7 +132,7 @@ func (c Connectors) Call(ctx context.Context, name, operation string, input map[
 	}
 	in, err := c.Resolver.Instance(ctx, name)
 	if err != nil {
-		if errors.Is(err, connectors.ErrUnknown) {
+		if errors.Is(err, connections.ErrUnknown) {
 			return nil, &process.BPMNError{Code: CodeConnector, Message: err.Error()}
 		}
 		return nil, err

@@ -15,13 +15,13 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapportcrm/rapport/engine/expression"
-	"github.com/rapportcrm/rapport/engine/processes"
+	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
 
-// Finder returns the triggers that fire for a change; processes.Store implements it.
+// Finder returns the triggers that fire for a change; definitions.Store implements it.
 type Finder interface {
-	TriggersFor(ctx context.Context, entity, on string) ([]processes.Trigger, error)
+	TriggersFor(ctx context.Context, entity, on string) ([]definitions.Trigger, error)
 }
 
 // Starter starts the instances record changes trigger.
@@ -44,7 +44,7 @@ const cacheTTL = 2 * time.Second
 
 type cachedTriggers struct {
 	at       time.Time
-	triggers []processes.Trigger
+	triggers []definitions.Trigger
 }
 
 // New returns a Starter that starts instances on taskQueue.
@@ -97,7 +97,7 @@ func (s *Starter) RecordChanged(ctx context.Context, entity, on string, rec map[
 	return started, errors.Join(errs...)
 }
 
-func (s *Starter) triggersFor(ctx context.Context, entity, on string) ([]processes.Trigger, error) {
+func (s *Starter) triggersFor(ctx context.Context, entity, on string) ([]definitions.Trigger, error) {
 	key := entity + "\x00" + on
 	s.mu.Lock()
 	c, ok := s.cached[key]

@@ -29,11 +29,11 @@ import (
 	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/audit"
-	"github.com/rapportcrm/rapport/engine/connectors"
+	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/notifications"
-	"github.com/rapportcrm/rapport/engine/processes"
+	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/engine/schema"
@@ -124,7 +124,7 @@ type Stack struct {
 	// Records stores entity schemas and records (set when serving).
 	Records *records.Store
 	// Processes stores BPMN process definitions and versions; Rulesets the rule sets and calendars.
-	Processes *processes.Store
+	Processes *definitions.Store
 	Rulesets  *rulesets.Store
 	triggers  *triggers.Starter
 	enforcer  *rulesets.Enforcer
@@ -134,7 +134,7 @@ type Stack struct {
 	http          *api.Server
 	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
 	Plugins    *host.Host
-	Connectors *connectors.Store
+	Connectors *connections.Store
 	sealer     *host.Sealer
 	ln         net.Listener
 	served     chan error
@@ -218,7 +218,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install rule sets: %w", err)
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
-	s.Processes = processes.New(s.DB, s.entityTypes)
+	s.Processes = definitions.New(s.DB, s.entityTypes)
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		workflows.Register(s.worker)
 		process.Register(s.worker, &process.Activities{Registry: s.taskRegistry(), Store: s.Processes})
 		erpsync.Register(s.worker, &erpsync.Activities{
-			Resolver: connectors.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
+			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
 		})
 		if err := s.worker.Start(); err != nil {
@@ -281,7 +281,7 @@ func (s *Stack) startEmbedded(ctx context.Context) error {
 
 // startPlugins opens the plugin host and the sealed connector store; plugins start on first use.
 func (s *Stack) startPlugins(ctx context.Context) error {
-	s.Connectors = connectors.NewStore(s.DB)
+	s.Connectors = connections.NewStore(s.DB)
 	dir, keyText := s.cfg.PluginsDir, s.cfg.SecretKey
 	if s.cfg.Embedded {
 		if dir == "" {
@@ -454,7 +454,7 @@ func (s *Stack) taskRegistry() *process.Registry {
 		Rules:      services.Rules{Rulesets: s.Rulesets, Records: s.Records},
 		Tasks:      services.Tasks{Records: recs},
 		Notifier:   services.Notifier{Store: s.Notifications},
-		Connectors: services.Connectors{Resolver: connectors.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
+		Connectors: services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
 		Messages: services.Messages{Publisher: &messages.Publisher{Temporal: s.Temporal, Starts: s.Processes,
 			Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue}},
 	})

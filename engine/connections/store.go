@@ -1,7 +1,7 @@
-// Package connectors keeps the configured ERP connector instances in MongoDB, so every Rapport server
+// Package connections keeps the configured ERP connections (instances of connector plugins) in MongoDB, so every Rapport server
 // and worker runs the same instances. Secrets inside a configuration arrive here already sealed by the
 // plugin host's Sealer; this store never sees them in clear.
-package connectors
+package connections
 
 import (
 	"context"

@@ -1,7 +1,7 @@
-// Package processes keeps BPMN process definitions in MongoDB: one editable draft per process key and
+// Package definitions keeps BPMN process definitions in MongoDB: one editable draft per process key and
 // immutable published versions, each with its content hash, author and time. Running instances name the
 // version they started with, so publishing never changes what is already running.
-package processes
+package definitions
 
 import (
 	"bytes"
