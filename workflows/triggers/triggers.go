@@ -14,8 +14,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/definitions"
+	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
 
