@@ -116,6 +116,7 @@ func (s *Store) APIToken(ctx context.Context, id string) (*APIToken, error) {
 
 // RevokeAPIToken revokes a token at once; revoking twice is harmless.
 func (s *Store) RevokeAPIToken(ctx context.Context, id string) error {
+	defer s.forget(func(p principal) bool { return p.cred.Kind == KindToken && p.cred.ID == id })
 	res, err := s.tokens().UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revokedAt", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: s.now().UTC().Truncate(time.Millisecond)}}}})
 	if err != nil {
@@ -147,44 +148,44 @@ const (
 	KindToken   = "token"
 )
 
-// Resolve turns a bearer token (session or API token) into its user and credential, refusing unknown,
-// expired or revoked tokens and disabled users at once. For API tokens it records the last use and the
-// address it came from.
-func (s *Store) Resolve(ctx context.Context, token, from string) (*User, *Credential, error) {
+// resolve reads a bearer token (session or API token) and its user from the database, refusing unknown,
+// expired or revoked tokens and disabled users. For API tokens it records the last use and the address it
+// came from. until is when the credential itself expires.
+func (s *Store) resolve(ctx context.Context, token, from string) (_ *User, _ *Credential, until time.Time, _ error) {
 	if strings.HasPrefix(token, SessionPrefix) {
 		u, sess, err := s.SessionUser(ctx, token)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, time.Time{}, err
 		}
-		return u, &Credential{Kind: KindSession, ID: sess.ID, Session: sess}, nil
+		return u, &Credential{Kind: KindSession, ID: sess.ID, Session: sess}, sess.ExpiresAt, nil
 	}
 	if !strings.HasPrefix(token, APITokenPrefix) || len(token) > 128 {
-		return nil, nil, ErrUnauthenticated
+		return nil, nil, time.Time{}, ErrUnauthenticated
 	}
 	var t APIToken
 	if err := s.tokens().FindOne(ctx, bson.D{{Key: "digest", Value: digest(token)}}).Decode(&t); err != nil {
 		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, nil, ErrUnauthenticated
+			return nil, nil, time.Time{}, ErrUnauthenticated
 		}
-		return nil, nil, fmt.Errorf("identity: load token: %w", err)
+		return nil, nil, time.Time{}, fmt.Errorf("identity: load token: %w", err)
 	}
 	now := s.now()
 	if t.RevokedAt != nil || !now.Before(t.ExpiresAt) {
-		return nil, nil, ErrUnauthenticated
+		return nil, nil, time.Time{}, ErrUnauthenticated
 	}
 	u, err := s.UserByID(ctx, t.UserID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
 	}
 	if u.Disabled {
-		return nil, nil, ErrUnauthenticated
+		return nil, nil, time.Time{}, ErrUnauthenticated
 	}
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= lastUseGranularity || t.LastUsedIP != from {
 		if _, err := s.tokens().UpdateOne(ctx, bson.D{{Key: "_id", Value: t.ID}}, bson.D{{Key: "$set", Value: bson.D{
 			{Key: "lastUsedAt", Value: now.UTC().Truncate(time.Millisecond)}, {Key: "lastUsedIp", Value: from},
 		}}}); err != nil {
-			return nil, nil, fmt.Errorf("identity: record token use: %w", err)
+			return nil, nil, time.Time{}, fmt.Errorf("identity: record token use: %w", err)
 		}
 	}
-	return u, &Credential{Kind: KindToken, ID: t.ID, Scopes: nonNil(t.Scopes)}, nil
+	return u, &Credential{Kind: KindToken, ID: t.ID, Scopes: nonNil(t.Scopes)}, t.ExpiresAt, nil
 }

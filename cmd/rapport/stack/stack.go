@@ -37,6 +37,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
@@ -185,7 +186,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.connectTemporal(ctx); err != nil {
 		return nil, err
 	}
-	if s.Users, err = identity.NewStore(s.DB, nil); err != nil {
+	if s.Users, err = identity.NewStore(s.DB, identity.Options{Backend: s.Backend()}); err != nil {
 		return nil, err
 	}
 	if err := s.Users.EnsureIndexes(ctx); err != nil {
@@ -482,6 +483,15 @@ func (s *Stack) serve() error {
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(ln) }()
 	return nil
+}
+
+// Backend tells whether the stack's database is MongoDB or the FerretDB embedded in this process, which
+// decides how stores make single-document updates atomic.
+func (s *Stack) Backend() storage.Backend {
+	if s.cfg.Embedded {
+		return storage.Embedded
+	}
+	return storage.MongoDB
 }
 
 // Banner prints where everything is, for the person who just ran `rapport dev`.
