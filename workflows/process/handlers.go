@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
+	"github.com/rapportcrm/rapport/engine/outbound"
 )
 
 // The services built-in task types call. The lead wires them to the record store, the rules engine,
@@ -56,7 +57,8 @@ type Services struct {
 	Notifier   Notifier
 	Connectors Connectors
 	Messages   Messages
-	// HTTP is the client of http tasks; nil uses a default client (the per-task timeout still applies).
+	// HTTP is the client of http tasks (outbound.NewClient with the operator's policy); nil uses one with
+	// the default policy, which reaches no private address.
 	HTTP *http.Client
 }
 
@@ -206,9 +208,13 @@ func (h HTTPHandler) Handle(ctx context.Context, req TaskRequest) (map[string]an
 	}
 	client := h.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = outbound.NewClient(&outbound.Policy{}, outbound.Limits{})
 	}
 	resp, err := client.Do(hreq)
+	if errors.Is(err, outbound.ErrRefused) {
+		// Retrying cannot help: the destination is refused until the operator allows it.
+		return nil, &BPMNError{Code: "CONFIG", Message: fmt.Sprintf("%s %s: %v", method, url, err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
+	"github.com/rapportcrm/rapport/engine/outbound"
 )
 
 func TestHTTPHandler(t *testing.T) {
@@ -55,10 +56,17 @@ func TestHTTPHandler(t *testing.T) {
 		{"timeout is retried", TaskRequest{Headers: map[string]string{"url": srv.URL + "/slow", "timeout": "PT0.05S"}}, 0, false, true, nil},
 		{"missing url", TaskRequest{}, 0, true, false, nil},
 		{"bad timeout", TaskRequest{Headers: map[string]string{"url": srv.URL, "timeout": "soon"}}, 0, true, false, nil},
+		{"a refused destination is not retried", TaskRequest{Headers: map[string]string{"url": "http://169.254.169.254/latest/meta-data/"}}, 0, true, false, nil},
 	}
+	// The test server is on loopback, which the default policy refuses: allow exactly it.
+	policy, err := outbound.ParsePolicy([]string{srv.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := HTTPHandler{Client: outbound.NewClient(policy, outbound.Limits{})}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := HTTPHandler{}.Handle(context.Background(), tc.req)
+			out, err := handler.Handle(context.Background(), tc.req)
 			var be *BPMNError
 			switch {
 			case tc.bpmn:
