@@ -86,10 +86,10 @@ type Deps struct {
 
 // Server is the configured HTTP application.
 type Server struct {
-	deps    Deps
-	app     *fiber.App
-	api     huma.API
-	rate    *rateLimiter
+	deps Deps
+	app  *fiber.App
+	api  huma.API
+	rate *rateLimiter
 }
 
 // New builds the Fiber application with every route registered.

@@ -34,4 +34,3 @@ func TestRateLimiter(t *testing.T) {
 		}
 	}
 }
-

@@ -168,7 +168,9 @@ func (a *LoginAttempt) release(ctx context.Context) {
 	}
 }
 
-func (s *Store) loginFailures() *mongo.Collection { return s.users.Database().Collection(loginFailuresCollection) }
+func (s *Store) loginFailures() *mongo.Collection {
+	return s.users.Database().Collection(loginFailuresCollection)
+}
 
 // sweepLoginFailures drops counters whose failures have all aged out, so the collection stays as small as
 // the set of recent guessers.

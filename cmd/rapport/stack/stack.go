@@ -15,8 +15,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -146,9 +146,9 @@ type Stack struct {
 	Connectors *connections.Store
 	sealer     *host.Sealer
 	// outbound is the policy every outbound HTTP request of processes passes.
-	outbound   *outbound.Policy
-	ln         net.Listener
-	served     chan error
+	outbound *outbound.Policy
+	ln       net.Listener
+	served   chan error
 	// MongoURI and TemporalAddr are where the stack's stores are, for the start-up banner and tests.
 	MongoURI     string
 	TemporalAddr string
