@@ -178,4 +178,3 @@ func isRecordShaped(m map[string]any) bool {
 	_, created := m[schema.SysCreatedAt]
 	return id && version && created
 }
-
