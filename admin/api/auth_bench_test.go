@@ -18,7 +18,7 @@ import (
 // store as the server runs it (a resolved principal reused for identity.DefaultPrincipalTTL).
 func BenchmarkPrincipalResolve(b *testing.B) {
 	ctx := context.Background()
-	uncached, err := identity.NewStore(env.DB, identity.Options{Backend: storage.Embedded, PrincipalTTL: -1})
+	uncached, err := identity.NewStore(env.DB, identity.Options{Backend: storage.NewBackend(true), PrincipalTTL: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

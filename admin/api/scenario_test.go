@@ -103,4 +103,3 @@ func (s Suite) run(t *testing.T, sc Scenario) {
 		sc.Check(t, r)
 	}
 }
-

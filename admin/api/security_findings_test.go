@@ -38,7 +38,7 @@ func newIsolated(t *testing.T, name string, deps api.Deps) *isolated {
 	if err := db.Drop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	users, err := identity.NewStore(db, identity.Options{Backend: storage.Embedded})
+	users, err := identity.NewStore(db, identity.Options{Backend: storage.NewBackend(true)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func (s *Store) BeginLogin(ctx context.Context, email, ip string) (*LoginAttempt
 // countFailure adds the attempt to key's counter unless the limit is reached; reached reports whether
 // this attempt fills it.
 func (s *Store) countFailure(ctx context.Context, l limitKey, id string) (reached bool, err error) {
-	_, err = storage.Mutate(ctx, s.rmw, s.loginFailures(), l.key, func(f failures, _ bool) (failures, storage.Op, error) {
+	_, err = storage.Mutate(ctx, s.backend, s.loginFailures(), l.key, func(f failures, _ bool) (failures, storage.Op, error) {
 		now := s.now()
 		f.List = slices.DeleteFunc(f.List, func(x failure) bool { return now.Sub(x.At) >= LoginWindow })
 		if len(f.List) >= l.max {
@@ -136,7 +136,7 @@ func (a *LoginAttempt) Succeeded(ctx context.Context) error {
 		if strings.HasPrefix(key, "address:") {
 			continue
 		}
-		if _, err := storage.Mutate(ctx, a.s.rmw, a.s.loginFailures(), key, func(f failures, exists bool) (failures, storage.Op, error) {
+		if _, err := storage.Mutate(ctx, a.s.backend, a.s.loginFailures(), key, func(f failures, exists bool) (failures, storage.Op, error) {
 			if !exists {
 				return f, storage.Skip, nil
 			}
@@ -154,7 +154,7 @@ func (a *LoginAttempt) Abandon(ctx context.Context) { a.release(ctx) }
 
 func (a *LoginAttempt) release(ctx context.Context) {
 	for _, key := range a.keys {
-		_, _ = storage.Mutate(ctx, a.s.rmw, a.s.loginFailures(), key, func(f failures, exists bool) (failures, storage.Op, error) {
+		_, _ = storage.Mutate(ctx, a.s.backend, a.s.loginFailures(), key, func(f failures, exists bool) (failures, storage.Op, error) {
 			n := len(f.List)
 			f.List = slices.DeleteFunc(f.List, func(x failure) bool { return x.ID == a.id })
 			switch {

@@ -29,7 +29,7 @@ func activeAdmin(u *User) bool { return u != nil && !u.Disabled && slices.Contai
 
 // admitAdmin lists a user that has just become an enabled administrator.
 func (s *Store) admitAdmin(ctx context.Context, id string) error {
-	_, err := storage.Mutate(ctx, s.rmw, s.users.Database().Collection(guardsCollection), adminsGuard,
+	_, err := storage.Mutate(ctx, s.backend, s.users.Database().Collection(guardsCollection), adminsGuard,
 		func(set adminSet, exists bool) (adminSet, storage.Op, error) {
 			if !exists {
 				var err error
@@ -50,7 +50,7 @@ func (s *Store) admitAdmin(ctx context.Context, id string) error {
 // ErrLastAdmin when no other listed user is an enabled administrator. Concurrent dismissals are
 // serialised on the one guard document, so two administrators demoting each other cannot both pass.
 func (s *Store) dismissAdmin(ctx context.Context, id string) error {
-	_, err := storage.Mutate(ctx, s.rmw, s.users.Database().Collection(guardsCollection), adminsGuard,
+	_, err := storage.Mutate(ctx, s.backend, s.users.Database().Collection(guardsCollection), adminsGuard,
 		func(set adminSet, exists bool) (adminSet, storage.Op, error) {
 			if !exists {
 				var err error

@@ -88,10 +88,10 @@ type Store struct {
 	// dummyHash is compared against when an email is unknown, so the response time does not reveal
 	// whether the account exists.
 	dummyHash string
-	// rmw makes the login counters and the last-administrator guard race-free on both backends.
-	rmw *storage.Atomic
+	// backend makes the login counters and the last-administrator guard race-free on both stores.
+	backend *storage.Backend
 	// principals caches resolved credentials; see Options.PrincipalTTL.
-	principals *storage.Cache[string, principal]
+	principals *storage.TTLCache[string, principal]
 	// fillMu and fillGen keep a revocation from being undone by a Resolve that read the database
 	// before it: a fill happens only when no revocation ran meanwhile.
 	fillMu  sync.Mutex
@@ -105,8 +105,8 @@ type Options struct {
 	// Now is the clock; nil is the wall clock.
 	Now func() time.Time
 	// Backend says whether db is MongoDB or the embedded FerretDB, which decides how single-document
-	// updates are made atomic (see storage.Atomic).
-	Backend storage.Backend
+	// updates are made atomic (see storage.Mutate); nil asks the server (storage.Detect) on first use.
+	Backend *storage.Backend
 	// PrincipalTTL is how long a resolved session or API token (with its user) is reused without reading
 	// the database; DefaultPrincipalTTL when zero, no caching when negative. Logout, password changes,
 	// user changes and revocations made through this Store apply at once; made through another server
@@ -131,9 +131,17 @@ func NewStore(db *mongo.Database, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("identity: prepare dummy hash: %w", err)
 	}
 	s := &Store{users: db.Collection("users"), sessions: db.Collection("sessions"), now: opts.Now, params: params, dummyHash: dummy,
-		rmw: storage.NewAtomic(opts.Backend)}
+		backend: opts.Backend}
+	if s.backend == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if s.backend, err = storage.Detect(ctx, db); err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+	}
 	if opts.PrincipalTTL > 0 {
-		s.principals = storage.NewCache[string, principal](opts.PrincipalTTL, 50_000, opts.Now)
+		s.principals = storage.NewTTLCache[string, principal](opts.PrincipalTTL, 50_000)
+		s.principals.SetClock(opts.Now)
 	}
 	return s, nil
 }

@@ -40,22 +40,23 @@ func (s *Store) Resolve(ctx context.Context, token, from string) (*User, *Creden
 		// A revocation that ran while the database was read must win: fill only when none did.
 		s.fillMu.Lock()
 		if s.fillGen.Load() == gen {
-			s.principals.Put(key, cached)
+			s.principals.Set(key, cached)
 		}
 		s.fillMu.Unlock()
 	}
 	return u, cred, nil
 }
 
-// forget drops cached credentials matching drop; call it after the database change it reflects.
-func (s *Store) forget(drop func(principal) bool) {
+// forgetAll drops every cached credential, after a change whose credentials are not known by key (a
+// user's sessions and tokens): rare changes, after which each caller is resolved from the database once.
+func (s *Store) forgetAll() {
 	if s.principals == nil {
 		return
 	}
 	s.fillMu.Lock()
 	defer s.fillMu.Unlock()
 	s.fillGen.Add(1)
-	s.principals.DeleteFunc(func(_ string, p principal) bool { return drop(p) })
+	s.principals.Purge()
 }
 
 // forgetCredential drops the cached credential whose token digest is key.
@@ -69,16 +70,11 @@ func (s *Store) forgetCredential(key string) {
 	s.principals.Delete(key)
 }
 
-// forgetUser drops every cached credential of a user.
-func (s *Store) forgetUser(id string) {
-	s.forget(func(p principal) bool { return p.user.ID == id })
-}
-
 // RevokeUserTokens revokes every API token of a user: a new password or disabling the account must not
 // leave credentials the old owner of the password (or the former employee) could still use, and
 // re-enabling the account does not bring them back.
 func (s *Store) RevokeUserTokens(ctx context.Context, userID string) error {
-	defer s.forgetUser(userID)
+	defer s.forgetAll()
 	if _, err := s.tokens().UpdateMany(ctx, bson.D{{Key: "userId", Value: userID}, {Key: "revokedAt", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: s.now().UTC().Truncate(time.Millisecond)}}}}); err != nil {
 		return fmt.Errorf("identity: revoke tokens: %w", err)

@@ -116,7 +116,7 @@ func (s *Store) APIToken(ctx context.Context, id string) (*APIToken, error) {
 
 // RevokeAPIToken revokes a token at once; revoking twice is harmless.
 func (s *Store) RevokeAPIToken(ctx context.Context, id string) error {
-	defer s.forget(func(p principal) bool { return p.cred.Kind == KindToken && p.cred.ID == id })
+	defer s.forgetAll()
 	res, err := s.tokens().UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revokedAt", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: s.now().UTC().Truncate(time.Millisecond)}}}})
 	if err != nil {

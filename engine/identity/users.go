@@ -118,7 +118,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch UserChange) (befor
 			return nil, nil, err
 		}
 	}
-	defer s.forgetUser(id)
+	defer s.forgetAll()
 	set := bson.D{{Key: "updatedAt", Value: s.now().UTC().Truncate(time.Millisecond)}}
 	if ch.Name != nil {
 		set = append(set, bson.E{Key: "name", Value: *ch.Name})
@@ -214,7 +214,7 @@ func (s *Store) ChangePassword(ctx context.Context, id, current, password, keep 
 
 // RevokeUserSessions revokes every session of the user except the one whose token is keep.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep string) error {
-	defer s.forgetUser(userID)
+	defer s.forgetAll()
 	filter := bson.D{{Key: "userId", Value: userID}, {Key: "revoked", Value: false}}
 	if keep != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: digest(keep)}}})

@@ -4,39 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
-// Backend is the kind of server behind Rapport's database. The two differ in one way that matters for
-// correctness: how a single-document read-modify-write is made atomic.
-type Backend int
-
-const (
-	// MongoDB applies an update whose filter names the document and its revision atomically, across
-	// every server that shares the database.
-	MongoDB Backend = iota
-	// Embedded is the FerretDB inside this process. It applies updates as read-modify-write (two
-	// concurrent updates may both match the old revision) and pushes down only a bare {_id: v} filter;
-	// it serves only this process, so an in-process lock makes a read-modify-write atomic.
-	Embedded
-)
-
-// Atomic makes read-modify-write of one document atomic on both backends: counters with a limit, guards
+// Mutate makes read-modify-write of one document atomic on both backends: counters with a limit, guards
 // such as "at least one administrator", anything a MongoDB $inc-with-a-condition would do but FerretDB
 // cannot. Documents it writes have the shape {_id, rev, v}; keep them in their own collection.
-type Atomic struct {
-	backend Backend
-	locks   [64]sync.Mutex
-}
-
-// NewAtomic returns the read-modify-write helper for a database of the given backend.
-func NewAtomic(b Backend) *Atomic { return &Atomic{backend: b} }
 
 // Op says what Mutate does with the value a change returns.
 type Op int
@@ -65,12 +42,12 @@ type envelope[T any] struct {
 // Mutate reads document id of coll, calls change with its value (the zero value and exists=false when
 // there is none) and applies what change returns, so that no other Mutate of the same document, in this
 // process or another server, interleaves: on MongoDB the write is conditioned on the revision read and
-// retried when another writer got there first; on the embedded store the document is locked in-process
-// and read and written by bare _id (which FerretDB serves without a scan). change may run more than once
-// and must have no side effects besides its result; an error from it is returned as is and nothing is
-// written. Mutate returns the value as stored afterwards.
-func Mutate[T any](ctx context.Context, a *Atomic, coll *mongo.Collection, id string, change func(cur T, exists bool) (T, Op, error)) (T, error) {
-	unlock := a.lock(coll.Name(), id)
+// retried when another writer got there first; on the embedded store the document is locked in this
+// process (Backend.Lock) and read and written by bare _id. change may run more than once and must have no
+// side effects besides its result; an error from it is returned as is and nothing is written. Mutate
+// returns the value as stored afterwards.
+func Mutate[T any](ctx context.Context, b *Backend, coll *mongo.Collection, id string, change func(cur T, exists bool) (T, Op, error)) (T, error) {
+	unlock := b.Lock(coll, id)
 	defer unlock()
 	var zero T
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -86,15 +63,15 @@ func Mutate[T any](ctx context.Context, a *Atomic, coll *mongo.Collection, id st
 		if err != nil {
 			return zero, err
 		}
-		done, err := a.apply(ctx, coll, id, cur.Rev, exists, next, op)
+		done, err := apply(ctx, b, coll, id, cur.Rev, exists, next, op)
 		if err != nil {
 			return zero, err
 		}
 		if done {
-			if op == Skip {
+			switch op {
+			case Skip:
 				return cur.Value, nil
-			}
-			if op == Delete {
+			case Delete:
 				return zero, nil
 			}
 			return next, nil
@@ -110,7 +87,7 @@ func Mutate[T any](ctx context.Context, a *Atomic, coll *mongo.Collection, id st
 }
 
 // apply writes one change; done is false when another writer changed the document since it was read.
-func (a *Atomic) apply(ctx context.Context, coll *mongo.Collection, id string, rev int64, exists bool, next any, op Op) (bool, error) {
+func apply(ctx context.Context, b *Backend, coll *mongo.Collection, id string, rev int64, exists bool, next any, op Op) (bool, error) {
 	switch {
 	case op == Skip || (op == Delete && !exists):
 		return true, nil
@@ -123,38 +100,16 @@ func (a *Atomic) apply(ctx context.Context, coll *mongo.Collection, id string, r
 		}
 		return true, nil
 	case op == Delete:
-		res, err := coll.DeleteOne(ctx, a.filter(id, rev))
+		res, err := coll.DeleteOne(ctx, b.Match(id, "rev", rev))
 		if err != nil {
 			return false, fmt.Errorf("storage: delete %s/%s: %w", coll.Name(), id, err)
 		}
 		return res.DeletedCount == 1, nil
 	default:
-		res, err := coll.UpdateOne(ctx, a.filter(id, rev), bson.D{{Key: "$set", Value: bson.D{{Key: "rev", Value: rev + 1}, {Key: "v", Value: next}}}})
+		res, err := coll.UpdateOne(ctx, b.Match(id, "rev", rev), bson.D{{Key: "$set", Value: bson.D{{Key: "rev", Value: rev + 1}, {Key: "v", Value: next}}}})
 		if err != nil {
 			return false, fmt.Errorf("storage: update %s/%s: %w", coll.Name(), id, err)
 		}
 		return res.MatchedCount == 1, nil
 	}
-}
-
-// filter names the document as read: by _id and revision on MongoDB (atomic there); by _id alone on the
-// embedded store, where the in-process lock already excludes other writers and only a bare _id filter is
-// served without scanning the collection.
-func (a *Atomic) filter(id string, rev int64) bson.D {
-	if a.backend == Embedded {
-		return bson.D{{Key: "_id", Value: id}}
-	}
-	return bson.D{{Key: "_id", Value: id}, {Key: "rev", Value: rev}}
-}
-
-// lock takes this process's lock of one document. On MongoDB it only spares retries among this server's
-// own requests; on the embedded store it is what makes Mutate atomic.
-func (a *Atomic) lock(coll, id string) func() {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(coll))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(id))
-	m := &a.locks[h.Sum32()%uint32(len(a.locks))]
-	m.Lock()
-	return m.Unlock
 }

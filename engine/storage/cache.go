@@ -1,96 +1,110 @@
 package storage
 
 import (
+	"container/list"
 	"sync"
 	"time"
 )
 
-// Cache is a small in-memory map whose entries expire after a fixed time. Rapport keeps what it reads on
-// every request (principals, roles, schemas, triggers) in one for a few seconds: changes made through this
-// server invalidate entries at once (Delete, DeleteFunc), changes made by another server are seen once
-// the entry expires, so the TTL is the documented bound on staleness across servers. It is safe for
-// concurrent use.
-type Cache[K comparable, V any] struct {
+// TTLCache keeps values for a fixed time and at most a fixed number of them: the one cache of
+// Rapport's stores (schemas, rule sets, triggers, principals), so each server trusts a copy of what
+// another server may change for a bounded time. Entries expire ttl after they were set; when the cache
+// is full, the entry closest to expiry goes first. It is safe for concurrent use.
+type TTLCache[K comparable, V any] struct {
 	ttl time.Duration
 	max int
 	now func() time.Time
 
-	mu      sync.Mutex
-	entries map[K]cacheEntry[V]
+	mu sync.Mutex
+	m  map[K]*list.Element
+	// order holds the entries by expiry, oldest at the front: every entry lives for the same ttl, so
+	// insertion order is expiry order.
+	order list.List
 }
 
-type cacheEntry[V any] struct {
-	value V
-	until time.Time
+type ttlEntry[K comparable, V any] struct {
+	key     K
+	value   V
+	expires time.Time
 }
 
-// NewCache returns a cache keeping entries for ttl and at most max of them (max <= 0: 10,000). now may be
-// nil (wall clock).
-func NewCache[K comparable, V any](ttl time.Duration, max int, now func() time.Time) *Cache[K, V] {
-	if max <= 0 {
-		max = 10_000
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &Cache[K, V]{ttl: ttl, max: max, now: now, entries: map[K]cacheEntry[V]{}}
+// NewTTLCache returns a cache keeping each value for ttl and at most max values (max ≤ 0: no limit).
+func NewTTLCache[K comparable, V any](ttl time.Duration, max int) *TTLCache[K, V] {
+	return &TTLCache[K, V]{ttl: ttl, max: max, now: time.Now, m: map[K]*list.Element{}}
 }
 
-// Get returns the value stored under k if it has not expired.
-func (c *Cache[K, V]) Get(k K) (V, bool) {
+// SetClock replaces the clock (time.Now) the cache reads expiry from, for tests that pin time. Call it
+// before the cache is used.
+func (c *TTLCache[K, V]) SetClock(now func() time.Time) { c.now = now }
+
+// Get returns the value stored for k unless it has expired.
+func (c *TTLCache[K, V]) Get(k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok || !c.now().Before(e.until) {
+	el, ok := c.m[k]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	e := el.Value.(*ttlEntry[K, V])
+	if !c.now().Before(e.expires) {
+		c.remove(el)
 		var zero V
 		return zero, false
 	}
 	return e.value, true
 }
 
-// Put stores v under k for the cache's TTL. When the cache is full, expired entries are dropped first and
-// then, if still full, arbitrary ones: a cache may forget, never serve stale data past its TTL.
-func (c *Cache[K, V]) Put(k K, v V) {
+// Set stores v for k for the cache's ttl, replacing any earlier value.
+func (c *TTLCache[K, V]) Set(k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
-		for key, e := range c.entries {
-			if !now.Before(e.until) {
-				delete(c.entries, key)
-			}
-		}
-		for key := range c.entries {
-			if len(c.entries) < c.max {
-				break
-			}
-			delete(c.entries, key)
-		}
+	if el, ok := c.m[k]; ok {
+		c.remove(el)
 	}
-	c.entries[k] = cacheEntry[V]{value: v, until: now.Add(c.ttl)}
+	c.expire(now)
+	for c.max > 0 && len(c.m) >= c.max {
+		c.remove(c.order.Front())
+	}
+	c.m[k] = c.order.PushBack(&ttlEntry[K, V]{key: k, value: v, expires: now.Add(c.ttl)})
 }
 
-// Delete forgets k.
-func (c *Cache[K, V]) Delete(k K) {
+// Delete forgets k at once, for a change made through this server.
+func (c *TTLCache[K, V]) Delete(k K) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.entries, k)
-}
-
-// DeleteFunc forgets every entry for which drop returns true, e.g. all cached credentials of one user.
-func (c *Cache[K, V]) DeleteFunc(drop func(K, V) bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, e := range c.entries {
-		if drop(k, e.value) {
-			delete(c.entries, k)
-		}
+	if el, ok := c.m[k]; ok {
+		c.remove(el)
 	}
 }
 
-// Len is the number of entries held, expired ones included until they are dropped.
-func (c *Cache[K, V]) Len() int {
+// Purge forgets everything, for a change whose effect on the cached values is not known key by key.
+func (c *TTLCache[K, V]) Purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.entries)
+	clear(c.m)
+	c.order.Init()
+}
+
+// Len is the number of values held, expired ones not yet dropped included.
+func (c *TTLCache[K, V]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+// expire drops the entries that expired by now, from the front.
+func (c *TTLCache[K, V]) expire(now time.Time) {
+	for el := c.order.Front(); el != nil; el = c.order.Front() {
+		if now.Before(el.Value.(*ttlEntry[K, V]).expires) {
+			return
+		}
+		c.remove(el)
+	}
+}
+
+func (c *TTLCache[K, V]) remove(el *list.Element) {
+	delete(c.m, el.Value.(*ttlEntry[K, V]).key)
+	c.order.Remove(el)
 }

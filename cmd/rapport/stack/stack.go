@@ -522,12 +522,7 @@ func (s *Stack) serve() error {
 
 // Backend tells whether the stack's database is MongoDB or the FerretDB embedded in this process, which
 // decides how stores make single-document updates atomic.
-func (s *Stack) Backend() storage.Backend {
-	if s.cfg.Embedded {
-		return storage.Embedded
-	}
-	return storage.MongoDB
-}
+func (s *Stack) Backend() *storage.Backend { return storage.NewBackend(s.cfg.Embedded) }
 
 // Banner prints where everything is, for the person who just ran `rapport dev`.
 func (s *Stack) Banner() {
