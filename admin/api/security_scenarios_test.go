@@ -114,7 +114,7 @@ func securitySuite(t *testing.T) Suite {
 	time.Sleep(2100 * time.Millisecond) // servers re-read the trigger list at most every 2 s
 	var lead map[string]any
 	mustStatus(t, http.StatusCreated, http.MethodPost, "/api/v1/records/lead", env.AdminToken, map[string]any{
-		"source": "partner", "name": "Sally South", "companyName": "Scenario Trigger Co", "status": "new", "team": "sc-south",
+		"source": "webForm", "name": "Sally South", "companyName": "Scenario Trigger Co", "status": "new", "team": "sc-south",
 		"email": "secret.south@example.com", "budget": map[string]any{"amount": 777123, "currency": "EUR"},
 	}, &lead)
 	leadID := lead["id"].(string)
@@ -122,7 +122,7 @@ func securitySuite(t *testing.T) Suite {
 	deadline := time.Now().Add(30 * time.Second)
 	for instance == "" && time.Now().Before(deadline) {
 		resp, err := env.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: "rapport", Query: "RapportRecordID = '" + leadID + "'"})
+			Namespace: "rapport", Query: "RapportProcessKey = 'scoped-lead' AND RapportRecordID = '" + leadID + "'"})
 		if err != nil {
 			t.Fatal(err)
 		}
