@@ -1,10 +1,8 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/rapportcrm/rapport/admin/api"
+	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/identity"
@@ -56,29 +55,12 @@ func newIsolated(t *testing.T, name string, deps api.Deps) *isolated {
 	return &isolated{base: "http://" + ln.Addr().String(), users: users, db: db.Name()}
 }
 
-// do sends a JSON request with optional bearer token and headers (name, value pairs).
+// do sends a JSON request with optional bearer token and headers (name, value pairs), with the test
+// stack's client code.
 func (i *isolated) do(t *testing.T, method, path, token string, body any, headers ...string) (int, []byte) {
 	t.Helper()
-	var r io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
-		r = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, i.base+path, r)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k := 0; k+1 < len(headers); k += 2 {
-		req.Header.Set(headers[k], headers[k+1])
-	}
-	resp, err := env.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
+	r := (&stacktest.Env{BaseURL: i.base, HTTP: env.HTTP}).Call(t, method, path, token, body, headers...)
+	return r.Status, r.Raw
 }
 
 func (i *isolated) login(t *testing.T, email, password string, headers ...string) string {

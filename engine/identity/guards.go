@@ -31,11 +31,9 @@ func activeAdmin(u *User) bool { return u != nil && !u.Disabled && slices.Contai
 func (s *Store) admitAdmin(ctx context.Context, id string) error {
 	_, err := storage.Mutate(ctx, s.backend, s.users.Database().Collection(guardsCollection), adminsGuard,
 		func(set adminSet, exists bool) (adminSet, storage.Op, error) {
-			if !exists {
-				var err error
-				if set, err = s.scanAdmins(ctx); err != nil {
-					return set, storage.Skip, err
-				}
+			set, err := s.seeded(ctx, set, exists)
+			if err != nil {
+				return set, storage.Skip, err
 			}
 			if slices.Contains(set.IDs, id) {
 				return set, storage.Write, nil
@@ -52,11 +50,9 @@ func (s *Store) admitAdmin(ctx context.Context, id string) error {
 func (s *Store) dismissAdmin(ctx context.Context, id string) error {
 	_, err := storage.Mutate(ctx, s.backend, s.users.Database().Collection(guardsCollection), adminsGuard,
 		func(set adminSet, exists bool) (adminSet, storage.Op, error) {
-			if !exists {
-				var err error
-				if set, err = s.scanAdmins(ctx); err != nil {
-					return set, storage.Skip, err
-				}
+			set, err := s.seeded(ctx, set, exists)
+			if err != nil {
+				return set, storage.Skip, err
 			}
 			var others []string
 			for _, other := range set.IDs {
@@ -78,6 +74,14 @@ func (s *Store) dismissAdmin(ctx context.Context, id string) error {
 			return adminSet{IDs: others}, storage.Write, nil
 		})
 	return err
+}
+
+// seeded returns the guard document, read from the users themselves when there is none yet.
+func (s *Store) seeded(ctx context.Context, set adminSet, exists bool) (adminSet, error) {
+	if exists {
+		return set, nil
+	}
+	return s.scanAdmins(ctx)
 }
 
 // scanAdmins lists the enabled administrators from the users themselves; it seeds the guard document
