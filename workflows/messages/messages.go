@@ -32,10 +32,10 @@ type Publisher struct {
 // Message is one BPMN message. ID, when set, makes a start it causes happen once: a client that
 // retries a message with the same ID never starts a second instance.
 type Message struct {
-	Name           string
-	CorrelationKey string
-	Variables      map[string]any
-	ID             string
+	Name           string         `json:"name"`
+	CorrelationKey string         `json:"correlationKey"`
+	Variables      map[string]any `json:"variables,omitempty"`
+	ID             string         `json:"id,omitempty"`
 }
 
 // Result says where a message went.

@@ -38,23 +38,23 @@ const (
 // instance, so redelivery is always safe.
 type StartRequest struct {
 	// Ref names the published version; Version 0 starts the latest.
-	Ref Ref
+	Ref Ref `json:"ref"`
 	// Cause is one of the Cause constants.
-	Cause string
+	Cause string `json:"cause"`
 	// Once is what makes this start unique within its cause (see the Cause constants); empty for an
 	// API start means a random ID.
-	Once string
+	Once string `json:"once,omitempty"`
 	// StartElement picks the start event; empty is the none start.
-	StartElement string
-	// BusinessKey correlates messages; when empty it defaults to the record ID (record starts), the
-	// correlation key (message starts) or the instance ID, so every instance can receive messages.
-	BusinessKey string
+	StartElement string `json:"startElement,omitempty"`
+	// BusinessKey correlates messages; when empty it defaults to the record ID (record starts) or the
+	// instance ID, so every instance can receive messages. Message starts pass the correlation key.
+	BusinessKey string `json:"businessKey,omitempty"`
 	// Entity and RecordID bind the instance to a record.
-	Entity   string
-	RecordID string
+	Entity   string `json:"entity,omitempty"`
+	RecordID string `json:"recordId,omitempty"`
 	// Variables are the start variables, checked against the declarations as the workflow reads them
 	// (a declared variable with a default or a null value is not missing).
-	Variables map[string]any
+	Variables map[string]any `json:"variables,omitempty"`
 }
 
 // Started is the instance a start made or found.

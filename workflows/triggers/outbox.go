@@ -43,12 +43,12 @@ type entry struct {
 	Work      string    `bson:"work"`
 	Done      []int     `bson:"done,omitempty"`
 	Attempts  int       `bson:"attempts"`
-	NextAt    time.Time `bson:"nextAt,omitzero"`
+	NextAt    time.Time `bson:"nextAt,omitempty"`
 	CreatedAt time.Time `bson:"createdAt"`
 	LastError string    `bson:"lastError,omitempty"`
 	// FailedAt marks work that can never be delivered (the process or its start event is gone); it is
 	// kept for operators and no longer retried.
-	FailedAt time.Time `bson:"failedAt,omitzero"`
+	FailedAt time.Time `bson:"failedAt,omitempty"`
 }
 
 // Dispatcher is the records store's change hook (records.Options.OnChange): it matches a change,

@@ -278,13 +278,7 @@ func (s *Stack) startEmbedded(ctx context.Context) error {
 	}
 	s.ferret = f
 	s.MongoURI = f.URI()
-	t, err := devserver.Start(ctx, devserver.Config{
-		DatabaseFile:     filepath.Join(s.cfg.DataDir, "temporal.db"),
-		FrontendAddr:     s.cfg.EmbeddedTemporalAddr,
-		Namespace:        s.cfg.TemporalNamespace,
-		SearchAttributes: workflows.SearchAttributes(),
-		Logger:           embeddedLog,
-	})
+	t, err := devserver.Start(ctx, s.devserverConfig(s.cfg.EmbeddedTemporalAddr))
 	if err != nil {
 		return err
 	}
@@ -543,6 +537,45 @@ func (s *Stack) serve() error {
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(ln) }()
 	return nil
+}
+
+// StopEmbeddedTemporal stops the embedded Temporal server while the rest of the stack keeps running, as
+// an outage would; StartEmbeddedTemporal brings it back. Tests use them to show that nothing Rapport
+// promised is lost while Temporal is unreachable.
+func (s *Stack) StopEmbeddedTemporal() error {
+	if s.temporal == nil {
+		return errors.New("no embedded Temporal server is running")
+	}
+	err := s.temporal.Stop()
+	s.temporal = nil
+	if err != nil {
+		return fmt.Errorf("stop embedded Temporal: %w", err)
+	}
+	return nil
+}
+
+// StartEmbeddedTemporal starts the embedded Temporal server again on its address and database file; the
+// stack's client and worker reconnect by themselves.
+func (s *Stack) StartEmbeddedTemporal(ctx context.Context) error {
+	if !s.cfg.Embedded || s.temporal != nil {
+		return errors.New("the embedded Temporal server is not stopped")
+	}
+	t, err := devserver.Start(ctx, s.devserverConfig(s.TemporalAddr))
+	if err != nil {
+		return err
+	}
+	s.temporal = t
+	return nil
+}
+
+func (s *Stack) devserverConfig(addr string) devserver.Config {
+	return devserver.Config{
+		DatabaseFile:     filepath.Join(s.cfg.DataDir, "temporal.db"),
+		FrontendAddr:     addr,
+		Namespace:        s.cfg.TemporalNamespace,
+		SearchAttributes: workflows.SearchAttributes(),
+		Logger:           slog.New(levelFilter{Handler: s.log.Handler(), min: s.cfg.EmbeddedLogLevel}),
+	}
 }
 
 // Banner prints where everything is, for the person who just ran `rapport dev`.
