@@ -210,8 +210,9 @@ func TestTimerStartSchedules(t *testing.T) {
 	t.Fatalf("no instance started by the schedule: %s", body)
 }
 
-// TestMessageStart publishes a process with a message start event: a message nobody waits for starts it,
-// once per correlation key.
+// TestMessageStart publishes a process with a message start event: a message nobody waits for starts
+// it; the same message sent again (same messageId) starts nothing new; and once an instance for a
+// correlation key has ended, a new message for that key starts a new one.
 func TestMessageStart(t *testing.T) {
 	ctx := context.Background()
 	xml := `<?xml version="1.0" encoding="UTF-8"?>
@@ -227,18 +228,38 @@ func TestMessageStart(t *testing.T) {
   <bpmn:message id="Message_Order" name="order-placed" />
 </bpmn:definitions>`
 	deployAndPublish(t, []byte(xml), "web-order")
-	tests := []struct {
-		key         string
-		wantStarted int
-	}{{"W-1", 1}, {"W-1", 0}, {"W-2", 1}}
-	for _, tt := range tests {
+	send := func(key, id string) int {
+		t.Helper()
 		status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/messages", env.AdminToken,
-			map[string]any{"name": "order-placed", "correlationKey": tt.key, "variables": map[string]any{"total": 10}})
+			map[string]any{"name": "order-placed", "correlationKey": key, "messageId": id, "variables": map[string]any{"total": 10}})
 		var out struct{ Delivered, Started int }
 		json.Unmarshal(body, &out)
-		if status != http.StatusOK || out.Started != tt.wantStarted {
-			t.Fatalf("message for %s: %d %s, want %d started", tt.key, status, body, tt.wantStarted)
+		if status != http.StatusOK {
+			t.Fatalf("message for %s: %d %s", key, status, body)
 		}
+		return out.Started
+	}
+	tests := []struct {
+		key, id     string
+		wantStarted int
+	}{{"W-1", "m-1", 1}, {"W-1", "m-1", 0}, {"W-2", "", 1}}
+	for _, tt := range tests {
+		if got := send(tt.key, tt.id); got != tt.wantStarted {
+			t.Fatalf("message %s for %s started %d, want %d", tt.id, tt.key, got, tt.wantStarted)
+		}
+	}
+	// Once W-1's instance has ended, W-1 is free for a new instance.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := env.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: "rapport", Query: "RapportBusinessKey = 'W-1' AND ExecutionStatus = 'Completed'"})
+		if err == nil && len(resp.GetExecutions()) == 1 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := send("W-1", "m-2"); got != 1 {
+		t.Fatalf("a new message for a key whose instance ended started %d", got)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/rapportcrm/rapport/engine/access"
 )
@@ -79,8 +78,7 @@ func (s *Store) SetOwners(ctx context.Context, key string, owners []string) (bef
 		return Definition{}, err
 	}
 	owners = slices.Compact(slices.Sorted(slices.Values(owners)))
-	err = s.defs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "$set", Value: bson.D{{Key: "owners", Value: owners}}}},
-		options.FindOneAndUpdate().SetProjection(bson.D{{Key: "draftXml", Value: 0}})).Decode(&before)
+	err = s.defs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "$set", Value: bson.D{{Key: "owners", Value: owners}}}}).Decode(&before)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Definition{}, ErrNotFound
 	}
