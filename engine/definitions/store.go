@@ -101,8 +101,6 @@ type Options struct {
 	// Authority decides run-as identities at publish time; nil publishes every version with the
 	// publisher's first role, unchecked (tools and tests without roles).
 	Authority Authority
-	// TaskTypes are task types registered besides bpmn.BuiltinTaskTypes (e.g. record.find).
-	TaskTypes []string
 	// OnPublish runs after a version became the latest (it schedules timer start events); what it
 	// returns are warnings for the publisher, the version stays published.
 	OnPublish func(ctx context.Context, v Version, m *bpmn.Model) []string
@@ -142,7 +140,7 @@ func (s *Store) Check(xml []byte) (*bpmn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.opts.Entities), TaskTypes: s.opts.TaskTypes})
+	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.opts.Entities)})
 	if len(problems) > 0 {
 		return nil, &InvalidError{Problems: problems}
 	}
@@ -464,7 +462,7 @@ func (s *Store) Load(ctx context.Context, key string, version int) (*bpmn.Model,
 	}
 	// Published versions were checked when published; compile without re-typing expressions so a later
 	// schema change never makes a running version unloadable.
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{SkipExpressions: true, TaskTypes: s.opts.TaskTypes})
+	model, problems := bpmn.CompileWith(defs, bpmn.Options{SkipExpressions: true})
 	if len(problems) > 0 {
 		return nil, 0, fmt.Errorf("processes: compile %q v%d: %w", key, v.Version, &InvalidError{Problems: problems})
 	}

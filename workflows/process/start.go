@@ -144,7 +144,7 @@ func Prepare(m *bpmn.Model, version int, req StartRequest) (Prepared, error) {
 	if req.StartElement != "" && !isStart(m, req.StartElement) {
 		return Prepared{}, fmt.Errorf("%w %q in process %s", ErrNoSuchStart, req.StartElement, req.Ref.Key)
 	}
-	if err := checkStartVariables(m, req.Variables); err != nil {
+	if err := checkStartVariables(m, startNode(m, req.StartElement), req.Variables); err != nil {
 		return Prepared{}, err
 	}
 	once := req.Once
@@ -186,13 +186,45 @@ func isStart(m *bpmn.Model, element string) bool {
 	return false
 }
 
+// startNode is the start event an instance begins at: the named one, else the none start, else the
+// first; nil when the process has none.
+func startNode(m *bpmn.Model, element string) *bpmn.Node {
+	if len(m.Scopes) == 0 {
+		return nil
+	}
+	starts := m.Scopes[0].Starts
+	for _, i := range starts {
+		if element != "" && m.Nodes[i].ID == element {
+			return &m.Nodes[i]
+		}
+	}
+	for _, i := range starts {
+		if m.Nodes[i].Kind == bpmn.KindStartNone {
+			return &m.Nodes[i]
+		}
+	}
+	if len(starts) > 0 {
+		return &m.Nodes[starts[0]]
+	}
+	return nil
+}
+
 // checkStartVariables applies the interpreter's own start check (ValidateVariables) declaration by
-// declaration, so every refused variable is named.
-func checkStartVariables(m *bpmn.Model, vars map[string]any) error {
+// declaration, so every refused variable is named. A required variable the start event's output
+// mappings set (record.id → leadId) is not missing.
+func checkStartVariables(m *bpmn.Model, start *bpmn.Node, vars map[string]any) error {
 	var ve VariablesError
 	for _, d := range m.Variables {
 		one := &bpmn.Model{Variables: []bpmn.VariableDecl{d}}
-		if err := ValidateVariables(one, vars, true); err != nil {
+		required := true
+		if start != nil {
+			for _, o := range start.Outputs {
+				if name, _, _ := strings.Cut(o.Target, "."); name == d.Name {
+					required = false
+				}
+			}
+		}
+		if err := ValidateVariables(one, vars, required); err != nil {
 			ve.Problems = append(ve.Problems, VariableProblem{Name: d.Name, Reason: err.Error()})
 		}
 	}

@@ -227,8 +227,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install rule sets: %w", err)
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
-	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
-		TaskTypes: []string{services.TypeRecordFind}, OnPublish: s.schedulePublished})
+	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access, OnPublish: s.schedulePublished})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -239,11 +238,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
 			return nil, err
 		}
-		guard := &services.Guard{RunAs: s.Processes, Access: s.Access, Users: s.Users, Audit: s.Audit}
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second,
-			Interceptors: []interceptor.WorkerInterceptor{guard.Interceptor()}})
+			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
-		process.Register(s.worker, &process.Activities{Registry: s.taskRegistry(), Store: s.Processes})
+		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
@@ -499,8 +497,16 @@ func (s *Stack) entityTypes(entity string) (*expression.Type, bool) {
 	return expression.ObjectOf(schema.EnvFor(info.Entity).Vars()), true
 }
 
-// taskRegistry wires every task type of the process interpreter to Rapport's stores and plugins.
-func (s *Stack) taskRegistry() *process.Registry {
+// WorkerInterceptors are the interceptors of the process worker: the guard that checks every task
+// against its process's run-as identity.
+func (s *Stack) WorkerInterceptors() []interceptor.WorkerInterceptor {
+	guard := &services.Guard{RunAs: s.Processes, Access: s.Access, Users: s.Users, Audit: s.Audit}
+	return []interceptor.WorkerInterceptor{guard.Interceptor()}
+}
+
+// TaskRegistry wires every task type of the process interpreter to Rapport's stores and plugins; the
+// worker runs it, and tests run processes on it.
+func (s *Stack) TaskRegistry() *process.Registry {
 	recs := services.Records{Store: s.Records, Access: s.Access}
 	reg := process.NewDefaultRegistry(process.Services{
 		Records:    recs,
