@@ -244,6 +244,9 @@ func grant(a Authority, p Publisher, role, key string, version int, reqs []Requi
 	candidates := []string{role}
 	if role == "" {
 		candidates = p.Roles
+		if len(candidates) == 0 {
+			return RunAs{}, fmt.Errorf("%w: you hold no role; choose a run-as role", ErrUnknownRole)
+		}
 	} else if _, ok := a.Role(role); !ok {
 		return RunAs{}, fmt.Errorf("%w %q", ErrUnknownRole, role)
 	}

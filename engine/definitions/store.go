@@ -374,12 +374,6 @@ func (s *Store) findTriggers(ctx context.Context, filter bson.D, keep func(Trigg
 	return out, nil
 }
 
-// TriggersFor returns the record triggers of the latest published versions that fire when a record of
-// entity is created or updated (on).
-func (s *Store) TriggersFor(ctx context.Context, entity, on string) ([]Trigger, error) {
-	return s.findTriggers(ctx, bson.D{{Key: "triggers.entity", Value: entity}}, func(t Trigger) bool { return t.Entity == entity && t.On == on })
-}
-
 // Get returns a process definition with its draft.
 func (s *Store) Get(ctx context.Context, key string) (Definition, error) {
 	var d Definition

@@ -70,8 +70,8 @@ func (r Records) opts(ctx context.Context) records.WriteOptions {
 	return o
 }
 
-// decision is the identity's access decision on entity; ok is false when Access applies and the
-// context carries no identity. A nil decision means no checks (a store without Access).
+// decision is the identity's access decision on entity: nil (no checks) for Records without Access,
+// an error when Access applies and the context carries no identity.
 func (r Records) decision(ctx context.Context, entity string) (*access.Decision, error) {
 	if r.Access == nil {
 		return nil, nil
