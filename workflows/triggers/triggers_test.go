@@ -10,7 +10,9 @@ import (
 
 type fixedIndex definitions.Index
 
-func (f fixedIndex) Index(context.Context) (definitions.Index, error) { return definitions.Index(f), nil }
+func (f fixedIndex) Index(context.Context) (definitions.Index, error) {
+	return definitions.Index(f), nil
+}
 
 func TestMatch(t *testing.T) {
 	idx := fixedIndex{
