@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -52,11 +51,7 @@ func waitInstance(t *testing.T, id string, ok func(instanceView) bool) instanceV
 // needs before publishing and may not publish it; an administrator publishes it under a role that
 // grants those permissions, and the version names its run-as principal.
 func TestPublishingNeedsWhatTheProcessDoes(t *testing.T) {
-	raw, err := os.ReadFile("testdata/service-tasks.bpmn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	xml := []byte(strings.ReplaceAll(string(raw), "onboard-customer", "onboard-customer-runas"))
+	xml := renamed(t, "testdata/service-tasks.bpmn", "onboard-customer", "onboard-customer-runas")
 	_, analyst := newUser(t, "ana.runas@example.test", []string{access.RoleAnalyst}, nil)
 
 	var rep api.ValidationReport
@@ -228,11 +223,7 @@ func TestProcessActsUnderItsRunAsIdentity(t *testing.T) {
 // changed by an owner or an administrator.
 func TestOperatingNeedsOwnership(t *testing.T) {
 	ctx := context.Background()
-	raw, err := os.ReadFile("testdata/approval.bpmn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deployAndPublish(t, []byte(strings.ReplaceAll(string(raw), "discount-approval", "discount-approval-owned")), "discount-approval-owned")
+	deployAndPublish(t, renamed(t, "testdata/approval.bpmn", "discount-approval", "discount-approval-owned"), "discount-approval-owned")
 	if _, err := env.Stack.Users.CreateTeam(ctx, identity.Team{ID: "owners-team", Name: "Owners"}); err != nil {
 		t.Fatal(err)
 	}

@@ -388,12 +388,7 @@ func TestRecordTrigger(t *testing.T) {
 // complete someone else's task; the assignee can.
 func TestTaskCompletionNeedsTheRightPerson(t *testing.T) {
 	ctx := context.Background()
-	xml, err := os.ReadFile("testdata/approval.bpmn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	xml = []byte(strings.ReplaceAll(string(xml), "discount-approval", "discount-approval-2"))
-	deployAndPublish(t, xml, "discount-approval-2")
+	deployAndPublish(t, renamed(t, "testdata/approval.bpmn", "discount-approval", "discount-approval-2"), "discount-approval-2")
 	users := map[string]string{}
 	for _, name := range []string{"ann", "bob"} {
 		email := name + ".tasks@example.test"
@@ -449,4 +444,14 @@ func deployAndPublish(t *testing.T, xml []byte, key string) []byte {
 		t.Fatalf("publish %s: %d %v %s", key, status, err, body)
 	}
 	return body
+}
+
+// renamed reads a BPMN file of testdata with its process key changed, so tests publish their own copy.
+func renamed(t *testing.T, file, key, as string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(strings.ReplaceAll(string(raw), key, as))
 }
