@@ -62,7 +62,7 @@ type Dispatcher struct {
 	coll      *mongo.Collection
 	log       *slog.Logger
 	now       func() time.Time
-	kick      chan string
+	kick      chan entry
 	// Poll is how often the loop looks for entries due for a retry; default one second.
 	Poll time.Duration
 
@@ -73,7 +73,7 @@ type Dispatcher struct {
 // NewDispatcher returns a Dispatcher writing its outbox in db.
 func NewDispatcher(db *mongo.Database, m *Matcher, starter *process.Starter, publisher *messages.Publisher, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{matcher: m, starter: starter, publisher: publisher, coll: db.Collection(OutboxCollection),
-		log: discardLogger(log), now: time.Now, kick: make(chan string, 1024), Poll: time.Second}
+		log: discardLogger(log), now: time.Now, kick: make(chan entry, 1024), Poll: time.Second}
 }
 
 // EnsureIndexes creates the index of the retry scan (MongoDB uses it; FerretDB scans the small outbox).
@@ -110,7 +110,7 @@ func (d *Dispatcher) RecordChanged(ctx context.Context, entity, on string, rec m
 		return errors.Join(matchErr, fmt.Errorf("write the outbox entry of %s: %w", e.ID, err))
 	}
 	select {
-	case d.kick <- e.ID:
+	case d.kick <- e:
 	default: // the loop is busy; the retry scan finds the entry
 	}
 	return matchErr
@@ -131,8 +131,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case id := <-d.kick:
-			d.deliverID(ctx, id)
+		case e := <-d.kick:
+			d.deliver(ctx, e) // as written; the claim fails if another loop got it first
 		case <-tick.C:
 			d.deliverDue(ctx)
 		}
@@ -146,17 +146,6 @@ func (d *Dispatcher) Pending(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("count outbox entries: %w", err)
 	}
 	return n, nil
-}
-
-func (d *Dispatcher) deliverID(ctx context.Context, id string) {
-	var e entry
-	if err := d.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e); err != nil {
-		if !errors.Is(err, mongo.ErrNoDocuments) && ctx.Err() == nil {
-			d.log.Warn("read outbox entry", "id", id, "error", err)
-		}
-		return
-	}
-	d.deliver(ctx, e)
 }
 
 func (d *Dispatcher) deliverDue(ctx context.Context) {
