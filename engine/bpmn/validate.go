@@ -57,7 +57,7 @@ type Options struct {
 
 // BuiltinTaskTypes are the service task types Rapport runs without plugins.
 func BuiltinTaskTypes() []string {
-	return []string{"record.create", "record.update", "record.get", "rules.evaluate", "task.create",
+	return []string{"record.create", "record.update", "record.get", "record.find", "rules.evaluate", "task.create",
 		"notify", "http", "connector"}
 }
 
