@@ -50,7 +50,7 @@ func Translate(src string, opts Options) (*Translation, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &gen{src: []rune(src), opts: opts}
+	g := &gen{src: []rune(src), opts: opts, root: n}
 	if err := g.run(n); err != nil {
 		return nil, err
 	}
@@ -72,6 +72,7 @@ type gen struct {
 	spans  []span
 	scope  []binding
 	fresh  int
+	root   node // written without enclosing parentheses
 }
 
 func (g *gen) run(n node) (err error) {
@@ -229,12 +230,17 @@ var binaryOps = map[string]string{"or": "||", "and": "&&", "=": "==", "!=": "!="
 	">": ">", ">=": ">=", "+": "+", "-": "-", "*": "*", "/": "/", "**": "**"}
 
 func (g *gen) binary(n *binary) {
-	g.w("(")
+	top := node(n) == g.root
+	if !top {
+		g.w("(")
+	}
 	g.node(n.l)
 	g.mark(n.pos)
 	g.w(" ", binaryOps[n.op], " ")
 	g.node(n.r)
-	g.w(")")
+	if !top {
+		g.w(")")
+	}
 }
 
 // name writes a variable reference: a bound name, a property of the filter's current element, or a
