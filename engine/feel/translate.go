@@ -549,18 +549,7 @@ func (g *gen) quantified(every bool, its []iteration, cond node) {
 }
 
 // isIdent reports whether s is a valid expr identifier.
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		if r == '_' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r)) {
-			continue
-		}
-		return false
-	}
-	return true
-}
+func isIdent(s string) bool { return s != "" && sanitize(s) == s }
 
 // sanitize turns a FEEL name into expr identifier characters.
 func sanitize(s string) string {
