@@ -422,3 +422,25 @@ var MovesCSVHeader = []string{"record", "at", "from", "to", "rule", "by", "via"}
 func (m Move) CSV() []string {
 	return []string{m.Record, m.At.UTC().Format(time.RFC3339), m.From, m.To, m.Rule, m.By, m.Via}
 }
+
+// SegmentMovesEach streams every segment move of the period to fn (for CSV export) and returns the
+// report without a list of latest moves.
+func (e *Engine) SegmentMovesEach(ctx context.Context, v Viewer, customer string, p Period, fn func(Move) error) (*MovesReport, error) {
+	if err := checkCustomer(customer); err != nil {
+		return nil, err
+	}
+	return e.moves(ctx, v, customer, FieldSegment, p, 0, fn)
+}
+
+// CheckSegmentRules reports whether a segment run over customer could use the rule set key (the
+// default when empty), as an *InputError naming "customer" or "rules" when not.
+func (e *Engine) CheckSegmentRules(ctx context.Context, customer, key string) error {
+	if err := checkCustomer(customer); err != nil {
+		return err
+	}
+	if e.opts.Rulesets == nil {
+		return errors.New("analytics: no rule set store")
+	}
+	_, err := e.segmentTable(ctx, customer, key)
+	return err
+}

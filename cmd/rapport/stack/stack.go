@@ -28,6 +28,7 @@ import (
 
 	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/analytics"
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
@@ -40,6 +41,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
+	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
 	"github.com/rapportcrm/rapport/workflows/devserver"
 	"github.com/rapportcrm/rapport/workflows/erpsync"
 	"github.com/rapportcrm/rapport/workflows/messages"
@@ -126,6 +128,8 @@ type Stack struct {
 	// Processes stores BPMN process definitions and versions; Rulesets the rule sets and calendars.
 	Processes *definitions.Store
 	Rulesets  *rulesets.Store
+	// Analytics computes RFM, Pareto, CLV, loyalty, funnel, service and process figures.
+	Analytics *analytics.Engine
 	triggers  *triggers.Starter
 	enforcer  *rulesets.Enforcer
 	// Notifications are the in-app notifications processes send.
@@ -218,6 +222,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install rule sets: %w", err)
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
+	if s.Analytics, err = analytics.New(ctx, s.DB, analytics.Options{Records: s.Records, Rulesets: s.Rulesets, Logger: s.log}); err != nil {
+		return nil, err
+	}
+	if err := s.Analytics.Install(ctx); err != nil {
+		return nil, fmt.Errorf("install analytics: %w", err)
+	}
 	s.Processes = definitions.New(s.DB, s.entityTypes)
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
@@ -234,6 +244,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
 		})
+		wfanalytics.Register(s.worker, &wfanalytics.Activities{Engine: s.Analytics})
 		if err := s.worker.Start(); err != nil {
 			s.worker = nil
 			return nil, fmt.Errorf("start worker: %w", err)
@@ -462,7 +473,7 @@ func (s *Stack) taskRegistry() *process.Registry {
 
 func (s *Stack) serve() error {
 	s.http = api.New(api.Deps{
-		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications,
+		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
