@@ -18,72 +18,78 @@ import (
 	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
 )
 
-// periodQuery is the period every report reads.
-type periodQuery struct {
-	From string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
-	To   string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
-}
-
-type ownQuery struct {
-	Team  string `query:"team" maxLength:"128" doc:"Only records of this team."`
-	Owner string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
-}
-
+// The parameters of the reports. Huma reads the query parameters of an input struct's own fields only (not
+// of embedded structs), so every input lists its own.
 type customerQuery struct {
-	periodQuery
-	ownQuery
+	From     string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
+	To       string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
+	Team     string `query:"team" maxLength:"128" doc:"Only records of this team."`
+	Owner    string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
 	Customer string `query:"customer" enum:"company,contact" default:"company" doc:"Whose orders are grouped: the order's company or its contact."`
 	Currency string `query:"currency" maxLength:"3" doc:"Only orders in this currency; by default amounts are added as they are."`
 }
 
-type pageQuery struct {
-	Offset int `query:"offset" minimum:"0" default:"0"`
-	Limit  int `query:"limit" minimum:"1" maximum:"1000" default:"100"`
-}
-
 type rfmInput struct {
-	customerQuery
-	pageQuery
+	From     string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
+	To       string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
+	Team     string `query:"team" maxLength:"128" doc:"Only records of this team."`
+	Owner    string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
+	Customer string `query:"customer" enum:"company,contact" default:"company" doc:"Whose orders are grouped: the order's company or its contact."`
+	Currency string `query:"currency" maxLength:"3" doc:"Only orders in this currency; by default amounts are added as they are."`
+	Offset   int    `query:"offset" minimum:"0" default:"0"`
+	Limit    int    `query:"limit" minimum:"1" maximum:"1000" default:"100"`
 }
 
-type clvQuery struct {
-	Lifetime float64 `query:"lifetime" minimum:"0" maximum:"100" default:"3" doc:"Expected customer lifetime in years."`
-	Margin   float64 `query:"margin" minimum:"0" maximum:"1" default:"1" doc:"Share of revenue that is profit (1 = revenue-based CLV)."`
+func (in rfmInput) customers() customerQuery {
+	return customerQuery{From: in.From, To: in.To, Team: in.Team, Owner: in.Owner, Customer: in.Customer, Currency: in.Currency}
 }
 
 type clvInput struct {
-	customerQuery
-	clvQuery
-	pageQuery
+	From     string  `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
+	To       string  `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
+	Team     string  `query:"team" maxLength:"128" doc:"Only records of this team."`
+	Owner    string  `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
+	Customer string  `query:"customer" enum:"company,contact" default:"company" doc:"Whose orders are grouped: the order's company or its contact."`
+	Currency string  `query:"currency" maxLength:"3" doc:"Only orders in this currency; by default amounts are added as they are."`
+	Lifetime float64 `query:"lifetime" minimum:"0" maximum:"100" default:"3" doc:"Expected customer lifetime in years."`
+	Margin   float64 `query:"margin" minimum:"0" maximum:"1" default:"1" doc:"Share of revenue that is profit (1 = revenue-based CLV)."`
+	Offset   int     `query:"offset" minimum:"0" default:"0"`
+	Limit    int     `query:"limit" minimum:"1" maximum:"1000" default:"100"`
 }
 
-type clvCSVInput struct {
-	customerQuery
-	clvQuery
+func (in clvInput) customers() customerQuery {
+	return customerQuery{From: in.From, To: in.To, Team: in.Team, Owner: in.Owner, Customer: in.Customer, Currency: in.Currency}
 }
 
 type movesInput struct {
-	periodQuery
+	From     string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
+	To       string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
 	Customer string `query:"customer" enum:"company,contact" default:"company"`
 	Latest   int    `query:"latest" minimum:"0" maximum:"1000" default:"100" doc:"How many of the most recent moves to list."`
 }
 
 type loyaltyInput struct {
-	periodQuery
-	ownQuery
+	From   string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
+	To     string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
+	Team   string `query:"team" maxLength:"128" doc:"Only records of this team."`
+	Owner  string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
 	Entity string `query:"entity" enum:"contact,company" default:"contact"`
 }
 
 type funnelInput struct {
-	periodQuery
-	ownQuery
+	From   string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
+	To     string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
+	Team   string `query:"team" maxLength:"128" doc:"Only records of this team."`
+	Owner  string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
 	Entity string `query:"entity" enum:"lead,deal" default:"lead" doc:"Leads by status or deals by stage, created in the period."`
 	By     string `query:"by" enum:"source,owner,month" doc:"Group the funnel by the lead's source, the owner or the month of creation."`
 }
 
 type serviceInput struct {
-	periodQuery
-	ownQuery
+	From  string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
+	To    string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
+	Team  string `query:"team" maxLength:"128" doc:"Only records of this team."`
+	Owner string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
 }
 
 type processInput struct {
@@ -127,7 +133,7 @@ func (s *Server) registerAnalytics() {
 			"1 + ⌊5 × (customers with a smaller value) ÷ customers⌋, so equal values share a score. R ranks the last order's date, F the "+
 			"number of orders, M the revenue. Cancelled orders do not count. Only orders the caller may read count."), read,
 		func(ctx context.Context, in *rfmInput) (*struct{ Body *analytics.RFMReport }, error) {
-			p, err := s.customerParams(in.customerQuery)
+			p, err := s.customerParams(in.customers())
 			if err != nil {
 				return nil, err
 			}
@@ -172,7 +178,7 @@ func (s *Server) registerAnalytics() {
 		})
 	Register(s, get("analyticsCLV", "/clv", "Customer lifetime value", analytics.CLVFormula+". Per customer and per stored segment."), read,
 		func(ctx context.Context, in *clvInput) (*struct{ Body *analytics.CLVReport }, error) {
-			p, err := s.customerParams(in.customerQuery)
+			p, err := s.customerParams(in.customers())
 			if err != nil {
 				return nil, err
 			}
@@ -183,13 +189,13 @@ func (s *Server) registerAnalytics() {
 			return &struct{ Body *analytics.CLVReport }{rep}, nil
 		})
 	Register(s, get("analyticsCLVCSV", "/clv/csv", "Customer lifetime value as CSV", "Every customer with its lifetime value."), read,
-		func(ctx context.Context, in *clvCSVInput) (*streamOutput, error) {
-			return s.customersCSV(ctx, in.customerQuery, analytics.CLVParams{LifetimeYears: in.Lifetime, Margin: in.Margin}, "clv.csv")
+		func(ctx context.Context, in *clvInput) (*streamOutput, error) {
+			return s.customersCSV(ctx, in.customers(), analytics.CLVParams{LifetimeYears: in.Lifetime, Margin: in.Margin}, "clv.csv")
 		})
 	Register(s, get("analyticsSegmentMoves", "/segments/moves", "Segment moves",
 		"How customers moved between segments in the period (from their records' history): counts from → to, by month, and the latest moves."), read,
 		func(ctx context.Context, in *movesInput) (*struct{ Body *analytics.MovesReport }, error) {
-			p, err := s.period(in.periodQuery)
+			p, err := s.period(in.From, in.To)
 			if err != nil {
 				return nil, err
 			}
@@ -201,7 +207,7 @@ func (s *Server) registerAnalytics() {
 		})
 	Register(s, get("analyticsSegmentMovesCSV", "/segments/moves/csv", "Segment moves as CSV", "Every segment move in the period."), read,
 		func(ctx context.Context, in *movesInput) (*streamOutput, error) {
-			p, err := s.period(in.periodQuery)
+			p, err := s.period(in.From, in.To)
 			if err != nil {
 				return nil, err
 			}
@@ -402,8 +408,8 @@ func bodyError(err error) error {
 	return analyticsError(err)
 }
 
-func (s *Server) period(q periodQuery) (analytics.Period, error) {
-	p, err := analytics.ParsePeriod(q.From, q.To, time.Now())
+func (s *Server) period(from, to string) (analytics.Period, error) {
+	p, err := analytics.ParsePeriod(from, to, time.Now())
 	if err != nil {
 		return p, analyticsError(err)
 	}
@@ -411,7 +417,7 @@ func (s *Server) period(q periodQuery) (analytics.Period, error) {
 }
 
 func (s *Server) customerParams(q customerQuery) (analytics.CustomerParams, error) {
-	p, err := s.period(q.periodQuery)
+	p, err := s.period(q.From, q.To)
 	return analytics.CustomerParams{Customer: q.Customer, Period: p, Currency: q.Currency, Team: q.Team, Owner: q.Owner}, err
 }
 
@@ -432,7 +438,7 @@ func (s *Server) customersCSV(ctx context.Context, q customerQuery, clv analytic
 }
 
 func (s *Server) loyalty(ctx context.Context, in *loyaltyInput) (*analytics.LoyaltyReport, error) {
-	p, err := s.period(in.periodQuery)
+	p, err := s.period(in.From, in.To)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +447,7 @@ func (s *Server) loyalty(ctx context.Context, in *loyaltyInput) (*analytics.Loya
 }
 
 func (s *Server) funnel(ctx context.Context, in *funnelInput) (*analytics.FunnelReport, error) {
-	p, err := s.period(in.periodQuery)
+	p, err := s.period(in.From, in.To)
 	if err != nil {
 		return nil, err
 	}
@@ -451,7 +457,7 @@ func (s *Server) funnel(ctx context.Context, in *funnelInput) (*analytics.Funnel
 }
 
 func (s *Server) service(ctx context.Context, in *serviceInput) (*analytics.ServiceReport, error) {
-	p, err := s.period(in.periodQuery)
+	p, err := s.period(in.From, in.To)
 	if err != nil {
 		return nil, err
 	}

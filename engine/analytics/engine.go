@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -203,6 +204,20 @@ func (p Period) LastDay() string { return p.To.Add(-day).Format(time.DateOnly) }
 // MarshalJSON writes the period as its first and last days.
 func (p Period) MarshalJSON() ([]byte, error) {
 	return fmt.Appendf(nil, `{"from":%q,"to":%q,"days":%d}`, p.FirstDay(), p.LastDay(), p.Days()), nil
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes.
+func (p *Period) UnmarshalJSON(b []byte) error {
+	var d struct{ From, To string }
+	if err := json.Unmarshal(b, &d); err != nil {
+		return fmt.Errorf("period: %w", err)
+	}
+	q, err := ParsePeriod(d.From, d.To, time.Now())
+	if err != nil {
+		return fmt.Errorf("period: %w", err)
+	}
+	*p = q
+	return nil
 }
 
 // within is the filter of a datetime field inside the period.
