@@ -18,78 +18,81 @@ import (
 	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
 )
 
-// The parameters of the reports. Huma reads the query parameters of an input struct's own fields only (not
-// of embedded structs), so every input lists its own.
-type customerQuery struct {
-	From     string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
-	To       string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
-	Team     string `query:"team" maxLength:"128" doc:"Only records of this team."`
-	Owner    string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
+// The query parameters of the reports, embedded in each operation's input. They are exported types:
+// an embedded unexported type is an unexported field, which Huma cannot fill.
+
+// AnalyticsPeriod is the period a report covers.
+type AnalyticsPeriod struct {
+	From string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
+	To   string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
+}
+
+// AnalyticsOwnership narrows a report to one team's or one owner's records.
+type AnalyticsOwnership struct {
+	Team  string `query:"team" maxLength:"128" doc:"Only records of this team."`
+	Owner string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
+}
+
+// AnalyticsCustomers selects the orders of the customer reports.
+type AnalyticsCustomers struct {
+	AnalyticsPeriod
+	AnalyticsOwnership
 	Customer string `query:"customer" enum:"company,contact" default:"company" doc:"Whose orders are grouped: the order's company or its contact."`
 	Currency string `query:"currency" maxLength:"3" doc:"Only orders in this currency; by default amounts are added as they are."`
 }
+
+// AnalyticsPage pages the customers of a report.
+type AnalyticsPage struct {
+	Offset int `query:"offset" minimum:"0" default:"0"`
+	Limit  int `query:"limit" minimum:"1" maximum:"1000" default:"100"`
+}
+
+// AnalyticsCLV are the assumptions of the lifetime value.
+type AnalyticsCLV struct {
+	Lifetime float64 `query:"lifetime" minimum:"0" maximum:"100" default:"3" doc:"Expected customer lifetime in years."`
+	Margin   float64 `query:"margin" minimum:"0" maximum:"1" default:"1" doc:"Share of revenue that is profit (1 = revenue-based CLV)."`
+}
+
+type customerQuery = AnalyticsCustomers
 
 type rfmInput struct {
-	From     string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
-	To       string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
-	Team     string `query:"team" maxLength:"128" doc:"Only records of this team."`
-	Owner    string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
-	Customer string `query:"customer" enum:"company,contact" default:"company" doc:"Whose orders are grouped: the order's company or its contact."`
-	Currency string `query:"currency" maxLength:"3" doc:"Only orders in this currency; by default amounts are added as they are."`
-	Offset   int    `query:"offset" minimum:"0" default:"0"`
-	Limit    int    `query:"limit" minimum:"1" maximum:"1000" default:"100"`
-}
-
-func (in rfmInput) customers() customerQuery {
-	return customerQuery{From: in.From, To: in.To, Team: in.Team, Owner: in.Owner, Customer: in.Customer, Currency: in.Currency}
+	AnalyticsCustomers
+	AnalyticsPage
 }
 
 type clvInput struct {
-	From     string  `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
-	To       string  `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
-	Team     string  `query:"team" maxLength:"128" doc:"Only records of this team."`
-	Owner    string  `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
-	Customer string  `query:"customer" enum:"company,contact" default:"company" doc:"Whose orders are grouped: the order's company or its contact."`
-	Currency string  `query:"currency" maxLength:"3" doc:"Only orders in this currency; by default amounts are added as they are."`
-	Lifetime float64 `query:"lifetime" minimum:"0" maximum:"100" default:"3" doc:"Expected customer lifetime in years."`
-	Margin   float64 `query:"margin" minimum:"0" maximum:"1" default:"1" doc:"Share of revenue that is profit (1 = revenue-based CLV)."`
-	Offset   int     `query:"offset" minimum:"0" default:"0"`
-	Limit    int     `query:"limit" minimum:"1" maximum:"1000" default:"100"`
+	AnalyticsCustomers
+	AnalyticsCLV
+	AnalyticsPage
 }
 
-func (in clvInput) customers() customerQuery {
-	return customerQuery{From: in.From, To: in.To, Team: in.Team, Owner: in.Owner, Customer: in.Customer, Currency: in.Currency}
+type clvCSVInput struct {
+	AnalyticsCustomers
+	AnalyticsCLV
 }
 
 type movesInput struct {
-	From     string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
-	To       string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
+	AnalyticsPeriod
 	Customer string `query:"customer" enum:"company,contact" default:"company"`
 	Latest   int    `query:"latest" minimum:"0" maximum:"1000" default:"100" doc:"How many of the most recent moves to list."`
 }
 
 type loyaltyInput struct {
-	From   string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
-	To     string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
-	Team   string `query:"team" maxLength:"128" doc:"Only records of this team."`
-	Owner  string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
+	AnalyticsPeriod
+	AnalyticsOwnership
 	Entity string `query:"entity" enum:"contact,company" default:"contact"`
 }
 
 type funnelInput struct {
-	From   string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
-	To     string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
-	Team   string `query:"team" maxLength:"128" doc:"Only records of this team."`
-	Owner  string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
+	AnalyticsPeriod
+	AnalyticsOwnership
 	Entity string `query:"entity" enum:"lead,deal" default:"lead" doc:"Leads by status or deals by stage, created in the period."`
 	By     string `query:"by" enum:"source,owner,month" doc:"Group the funnel by the lead's source, the owner or the month of creation."`
 }
 
 type serviceInput struct {
-	From  string `query:"from" doc:"First day of the period (YYYY-MM-DD); by default 365 days before to."`
-	To    string `query:"to" doc:"Last day of the period (YYYY-MM-DD); by default today."`
-	Team  string `query:"team" maxLength:"128" doc:"Only records of this team."`
-	Owner string `query:"owner" maxLength:"128" doc:"Only records of this owner (user ID)."`
+	AnalyticsPeriod
+	AnalyticsOwnership
 }
 
 type processInput struct {
@@ -133,7 +136,7 @@ func (s *Server) registerAnalytics() {
 			"1 + ⌊5 × (customers with a smaller value) ÷ customers⌋, so equal values share a score. R ranks the last order's date, F the "+
 			"number of orders, M the revenue. Cancelled orders do not count. Only orders the caller may read count."), read,
 		func(ctx context.Context, in *rfmInput) (*struct{ Body *analytics.RFMReport }, error) {
-			p, err := s.customerParams(in.customers())
+			p, err := s.customerParams(in.AnalyticsCustomers)
 			if err != nil {
 				return nil, err
 			}
@@ -147,38 +150,27 @@ func (s *Server) registerAnalytics() {
 		func(ctx context.Context, in *customerQuery) (*streamOutput, error) {
 			return s.customersCSV(ctx, *in, analytics.CLVParams{}, "rfm.csv")
 		})
-	Register(s, get("analyticsPareto", "/pareto", "Pareto analysis",
-		"The share of revenue of the top 20% of customers (⌈20% × customers⌉ by revenue), the cumulative curve in 5% steps, and revenue per segment."), read,
-		func(ctx context.Context, in *customerQuery) (*struct{ Body *analytics.ParetoReport }, error) {
+	report(s, get("analyticsPareto", "/pareto", "Pareto analysis",
+		"The share of revenue of the top 20% of customers (⌈20% × customers⌉ by revenue), the cumulative curve in 5% steps, and revenue per segment."),
+		get("analyticsParetoCSV", "/pareto/csv", "Pareto curve as CSV", "The Pareto curve: share of customers, customers, share of revenue."), read, "pareto.csv",
+		func(ctx context.Context, in *customerQuery) (*analytics.ParetoReport, error) {
 			p, err := s.customerParams(*in)
 			if err != nil {
 				return nil, err
 			}
 			rep, err := s.deps.Analytics.Pareto(ctx, s.viewer(ctx), p)
-			if err != nil {
-				return nil, analyticsError(err)
-			}
-			return &struct{ Body *analytics.ParetoReport }{rep}, nil
-		})
-	Register(s, get("analyticsParetoCSV", "/pareto/csv", "Pareto curve as CSV", "The Pareto curve: share of customers, customers, share of revenue."), read,
-		func(ctx context.Context, in *customerQuery) (*streamOutput, error) {
-			p, err := s.customerParams(*in)
-			if err != nil {
-				return nil, err
-			}
-			rep, err := s.deps.Analytics.Pareto(ctx, s.viewer(ctx), p)
-			if err != nil {
-				return nil, analyticsError(err)
-			}
+			return rep, analyticsError(err)
+		},
+		func(rep *analytics.ParetoReport) ([]string, [][]string) {
 			rows := [][]string{}
 			for _, c := range rep.Curve {
 				rows = append(rows, []string{fmt.Sprint(c.CustomerShare), fmt.Sprint(c.Customers), fmt.Sprint(c.RevenueShare)})
 			}
-			return s.csvRows("pareto.csv", []string{"customerShare", "customers", "revenueShare"}, rows), nil
+			return []string{"customerShare", "customers", "revenueShare"}, rows
 		})
 	Register(s, get("analyticsCLV", "/clv", "Customer lifetime value", analytics.CLVFormula+". Per customer and per stored segment."), read,
 		func(ctx context.Context, in *clvInput) (*struct{ Body *analytics.CLVReport }, error) {
-			p, err := s.customerParams(in.customers())
+			p, err := s.customerParams(in.AnalyticsCustomers)
 			if err != nil {
 				return nil, err
 			}
@@ -189,8 +181,8 @@ func (s *Server) registerAnalytics() {
 			return &struct{ Body *analytics.CLVReport }{rep}, nil
 		})
 	Register(s, get("analyticsCLVCSV", "/clv/csv", "Customer lifetime value as CSV", "Every customer with its lifetime value."), read,
-		func(ctx context.Context, in *clvInput) (*streamOutput, error) {
-			return s.customersCSV(ctx, in.customers(), analytics.CLVParams{LifetimeYears: in.Lifetime, Margin: in.Margin}, "clv.csv")
+		func(ctx context.Context, in *clvCSVInput) (*streamOutput, error) {
+			return s.customersCSV(ctx, in.AnalyticsCustomers, analytics.CLVParams{LifetimeYears: in.Lifetime, Margin: in.Margin}, "clv.csv")
 		})
 	Register(s, get("analyticsSegmentMoves", "/segments/moves", "Segment moves",
 		"How customers moved between segments in the period (from their records' history): counts from → to, by month, and the latest moves."), read,
@@ -228,21 +220,10 @@ func (s *Server) registerAnalytics() {
 				return cw.Error()
 			}), nil
 		})
-	Register(s, get("analyticsLoyalty", "/loyalty", "Loyalty ladder",
-		"Today's customers per stage of the loyalty ladder and the moves between stages in the period, from the records' history."), read,
-		func(ctx context.Context, in *loyaltyInput) (*struct{ Body *analytics.LoyaltyReport }, error) {
-			rep, err := s.loyalty(ctx, in)
-			if err != nil {
-				return nil, err
-			}
-			return &struct{ Body *analytics.LoyaltyReport }{rep}, nil
-		})
-	Register(s, get("analyticsLoyaltyCSV", "/loyalty/csv", "Loyalty ladder as CSV", "Stages (kind stage) and monthly transitions (kind move)."), read,
-		func(ctx context.Context, in *loyaltyInput) (*streamOutput, error) {
-			rep, err := s.loyalty(ctx, in)
-			if err != nil {
-				return nil, err
-			}
+	report(s, get("analyticsLoyalty", "/loyalty", "Loyalty ladder",
+		"Today's customers per stage of the loyalty ladder and the moves between stages in the period, from the records' history."),
+		get("analyticsLoyaltyCSV", "/loyalty/csv", "Loyalty ladder as CSV", "Stages (kind stage) and monthly transitions (kind move)."), read, "loyalty.csv",
+		s.loyalty, func(rep *analytics.LoyaltyReport) ([]string, [][]string) {
 			rows := [][]string{}
 			for _, st := range rep.Stages {
 				rows = append(rows, []string{"stage", "", "", st.Stage, fmt.Sprint(st.Count), fmt.Sprint(st.Share)})
@@ -250,69 +231,53 @@ func (s *Server) registerAnalytics() {
 			for _, t := range rep.ByMonth {
 				rows = append(rows, []string{"move", t.Month, t.From, t.To, fmt.Sprint(t.Count), ""})
 			}
-			return s.csvRows("loyalty.csv", []string{"kind", "month", "from", "stage", "count", "share"}, rows), nil
+			return []string{"kind", "month", "from", "stage", "count", "share"}, rows
 		})
-	Register(s, get("analyticsFunnel", "/funnel", "Sales funnel",
+	report(s, get("analyticsFunnel", "/funnel", "Sales funnel",
 		"Conversion between lead statuses (new → contacted → qualified → converted) or deal stages (qualification → … → won) of the "+
-			"records created in the period, from their history: a record that reached a stage passed the earlier ones. Time in stage, win rate."), read,
-		func(ctx context.Context, in *funnelInput) (*struct{ Body *analytics.FunnelReport }, error) {
-			rep, err := s.funnel(ctx, in)
-			if err != nil {
-				return nil, err
-			}
-			return &struct{ Body *analytics.FunnelReport }{rep}, nil
-		})
-	Register(s, get("analyticsFunnelCSV", "/funnel/csv", "Sales funnel as CSV", "One line per group and stage."), read,
-		func(ctx context.Context, in *funnelInput) (*streamOutput, error) {
-			rep, err := s.funnel(ctx, in)
-			if err != nil {
-				return nil, err
-			}
-			return s.csvRows("funnel.csv", analytics.FunnelCSVHeader, rep.CSV()), nil
-		})
-	Register(s, get("analyticsService", "/service", "Service: complaints",
+			"records created in the period, from their history: a record that reached a stage passed the earlier ones. Time in stage, win rate."),
+		get("analyticsFunnelCSV", "/funnel/csv", "Sales funnel as CSV", "One line per group and stage."), read, "funnel.csv",
+		s.funnel, func(rep *analytics.FunnelReport) ([]string, [][]string) { return analytics.FunnelCSVHeader, rep.CSV() })
+	report(s, get("analyticsService", "/service", "Service: complaints",
 		"SLA compliance (acknowledged by responseDueAt, resolved by resolutionDueAt; not done and past due counts as breached), mean hours "+
 			"to acknowledge and resolve, CSAT average and distribution, and reopen rate of the complaints created in the period, in total, "+
-			"by severity and team, and by month."), read,
-		func(ctx context.Context, in *serviceInput) (*struct{ Body *analytics.ServiceReport }, error) {
-			rep, err := s.service(ctx, in)
-			if err != nil {
-				return nil, err
-			}
-			return &struct{ Body *analytics.ServiceReport }{rep}, nil
+			"by severity and team, and by month."),
+		get("analyticsServiceCSV", "/service/csv", "Service as CSV", "The total, each severity and team, then each month."), read, "service.csv",
+		s.service, func(rep *analytics.ServiceReport) ([]string, [][]string) {
+			return analytics.ServiceCSVHeader, rep.CSV()
 		})
-	Register(s, get("analyticsServiceCSV", "/service/csv", "Service as CSV", "The total, each severity and team, then each month."), read,
-		func(ctx context.Context, in *serviceInput) (*streamOutput, error) {
-			rep, err := s.service(ctx, in)
-			if err != nil {
-				return nil, err
-			}
-			return s.csvRows("service.csv", analytics.ServiceCSVHeader, rep.CSV()), nil
-		})
-	Register(s, get("analyticsProcess", "/processes/{key}", "Process figures",
+	report(s, get("analyticsProcess", "/processes/{key}", "Process figures",
 		"Instances per state (from Temporal's visibility) and, per element, runs, incident rate, mean and p90 duration as the interpreter reports them."),
-		Access{Permission: access.InstancesRead},
-		func(ctx context.Context, in *processInput) (*struct{ Body *analytics.ProcessReport }, error) {
-			rep, err := s.processReport(ctx, in)
-			if err != nil {
-				return nil, err
-			}
-			return &struct{ Body *analytics.ProcessReport }{rep}, nil
-		})
-	Register(s, get("analyticsProcessCSV", "/processes/{key}/csv", "Process elements as CSV", "One line per element."),
-		Access{Permission: access.InstancesRead},
-		func(ctx context.Context, in *processInput) (*streamOutput, error) {
-			rep, err := s.processReport(ctx, in)
-			if err != nil {
-				return nil, err
-			}
+		get("analyticsProcessCSV", "/processes/{key}/csv", "Process elements as CSV", "One line per element."),
+		Access{Permission: access.InstancesRead}, "process-elements.csv",
+		s.processReport, func(rep *analytics.ProcessReport) ([]string, [][]string) {
 			rows := [][]string{}
 			for _, e := range rep.Elements {
 				rows = append(rows, e.CSV())
 			}
-			return s.csvRows("process-"+in.Key+".csv", analytics.ElementsCSVHeader, rows), nil
+			return analytics.ElementsCSVHeader, rows
 		})
 	s.registerSegmentRuns(tags)
+}
+
+// report registers a report's JSON operation and its CSV twin, both computed by compute from the same
+// input; rows renders the report as a CSV header and lines.
+func report[I, R any](s *Server, op, csvOp huma.Operation, acc Access, file string, compute func(context.Context, *I) (R, error), rows func(R) ([]string, [][]string)) {
+	Register(s, op, acc, func(ctx context.Context, in *I) (*struct{ Body R }, error) {
+		rep, err := compute(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body R }{rep}, nil
+	})
+	Register(s, csvOp, acc, func(ctx context.Context, in *I) (*streamOutput, error) {
+		rep, err := compute(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		header, lines := rows(rep)
+		return s.csvRows(file, header, lines), nil
+	})
 }
 
 func (s *Server) registerSegmentRuns(tags []string) {

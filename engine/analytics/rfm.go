@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -172,24 +173,12 @@ func score(cs []Customer) {
 		return
 	}
 	quintiles(cs, func(c *Customer) string { return c.LastOrder }, func(c *Customer, s int) { c.R = s })
-	quintilesNum(cs, func(c *Customer) float64 { return float64(c.Orders) }, func(c *Customer, s int) { c.F = s })
-	quintilesNum(cs, func(c *Customer) float64 { return c.Revenue }, func(c *Customer, s int) { c.M = s })
+	quintiles(cs, func(c *Customer) float64 { return float64(c.Orders) }, func(c *Customer, s int) { c.F = s })
+	quintiles(cs, func(c *Customer) float64 { return c.Revenue }, func(c *Customer, s int) { c.M = s })
 }
 
-func quintiles(cs []Customer, key func(*Customer) string, set func(*Customer, int)) {
-	vals := make([]string, len(cs))
-	for i := range cs {
-		vals[i] = key(&cs[i])
-	}
-	slices.Sort(vals)
-	for i := range cs {
-		less, _ := slices.BinarySearch(vals, key(&cs[i]))
-		set(&cs[i], 1+5*less/len(cs))
-	}
-}
-
-func quintilesNum(cs []Customer, key func(*Customer) float64, set func(*Customer, int)) {
-	vals := make([]float64, len(cs))
+func quintiles[T cmp.Ordered](cs []Customer, key func(*Customer) T, set func(*Customer, int)) {
+	vals := make([]T, len(cs))
 	for i := range cs {
 		vals[i] = key(&cs[i])
 	}
