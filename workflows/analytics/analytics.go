@@ -108,9 +108,11 @@ func (in Input) Period(now time.Time) (analytics.Period, error) {
 
 // Register adds the workflow and its activity to a worker under their stable names.
 func Register(w worker.Registry, a *Activities) {
-	w.RegisterWorkflowWithOptions(Recompute, workflow.RegisterOptions{Name: WorkflowName})
+	w.RegisterWorkflowWithOptions(Recompute, workflowOptions())
 	w.RegisterActivityWithOptions(a.Run, activity.RegisterOptions{Name: ActivityName})
 }
+
+func workflowOptions() workflow.RegisterOptions { return workflow.RegisterOptions{Name: WorkflowName} }
 
 // RunID is the workflow ID of a customer entity's segment run: one at a time per entity.
 func RunID(customer string) string { return "rapport-segments-" + customer }
