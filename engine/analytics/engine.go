@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -235,6 +234,3 @@ func ratio(a, b float64) float64 {
 	}
 	return math.Round(a/b*10000) / 10000
 }
-
-// errNoRuleSet is wrapped when a segment rule set is missing or unusable.
-var errNoRuleSet = errors.New("no usable segment rule set")

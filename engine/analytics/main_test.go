@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -152,12 +151,4 @@ func runSegments(t testing.TB, body map[string]any) wfanalytics.RunStatus {
 		t.Fatalf("segment run: %v", err)
 	}
 	return decode[wfanalytics.RunStatus](t, call(t, http.MethodGet, "/api/v1/analytics/segments/runs/"+body["customer"].(string), nil, http.StatusOK))
-}
-
-func query(kv ...string) string {
-	v := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v.Set(kv[i], kv[i+1])
-	}
-	return v.Encode()
 }
