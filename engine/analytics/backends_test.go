@@ -16,6 +16,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/analytics"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
+	"github.com/rapportcrm/rapport/engine/storage"
 )
 
 // engines returns two engines over db: one computing with aggregation pipelines, one with the streaming
@@ -24,19 +25,19 @@ func engines(t testing.TB, db *mongo.Database, recs *records.Store, rs *rulesets
 	t.Helper()
 	ctx := context.Background()
 	var err error
-	if pipeline, err = analytics.New(ctx, db, analytics.Options{Records: recs, Rulesets: rs, Backend: analytics.BackendMongoDB}); err != nil {
+	if pipeline, err = analytics.New(ctx, db, analytics.Options{Records: recs, Rulesets: rs, Backend: storage.NewBackend(false)}); err != nil {
 		t.Fatal(err)
 	}
-	if streaming, err = analytics.New(ctx, db, analytics.Options{Records: recs, Rulesets: rs, Backend: analytics.BackendFerretDB}); err != nil {
+	if streaming, err = analytics.New(ctx, db, analytics.Options{Records: recs, Rulesets: rs, Backend: storage.NewBackend(true)}); err != nil {
 		t.Fatal(err)
 	}
 	return pipeline, streaming
 }
 
 func TestDetectBackend(t *testing.T) {
-	b, err := analytics.DetectBackend(context.Background(), env.DB)
-	if err != nil || b != analytics.BackendFerretDB || env.Stack.Analytics.Backend() != analytics.BackendFerretDB {
-		t.Fatalf("the embedded store is %q (%v), the stack's engine uses %q", b, err, env.Stack.Analytics.Backend())
+	e, err := analytics.New(context.Background(), env.DB, analytics.Options{})
+	if err != nil || !e.Backend().Embedded() || !env.Stack.Analytics.Backend().Embedded() {
+		t.Fatalf("the embedded store is detected as %v (%v); the stack's engine uses %v", e.Backend(), err, env.Stack.Analytics.Backend())
 	}
 }
 
@@ -158,8 +159,8 @@ func TestBackendsAgreeOnMongoDB(t *testing.T) {
 	if err := rs.Install(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := analytics.DetectBackend(ctx, db); err != nil || b != analytics.BackendMongoDB {
-		t.Fatalf("backend %q %v", b, err)
+	if b, err := storage.Detect(ctx, db); err != nil || b.Embedded() {
+		t.Fatalf("backend %v %v", b, err)
 	}
 	w := records.WriteOptions{Actor: records.ChangedBy{Via: "api"}}
 	co := map[string]string{}

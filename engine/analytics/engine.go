@@ -23,8 +23,11 @@ type Options struct {
 	Records *records.Store
 	// Rulesets holds the segment decision tables.
 	Rulesets *rulesets.Store
-	// Backend, when set, skips detection (tests force one path with it).
-	Backend Backend
+	// Backend is the server behind the database; detected once when nil (tests force one path with it).
+	// MongoDB runs aggregation pipelines with every accumulator; the embedded FerretDB v1 has only $sum
+	// and $count, computes only the first accumulator of a $group, holds a $group's documents in memory
+	// and scans every collection in Go, so there the streaming Go fold is both possible and cheaper.
+	Backend *storage.Backend
 	// Now is the clock for default periods; time.Now by default.
 	Now func() time.Time
 	// Logger receives warnings of background runs.
@@ -45,8 +48,8 @@ func New(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Backend == "" {
-		b, err := DetectBackend(ctx, db)
+	if opts.Backend == nil {
+		b, err := storage.Detect(ctx, db)
 		if err != nil {
 			return nil, err
 		}
@@ -56,7 +59,7 @@ func New(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error)
 }
 
 // Backend is the backend the engine computes for.
-func (e *Engine) Backend() Backend { return e.opts.Backend }
+func (e *Engine) Backend() *storage.Backend { return e.opts.Backend }
 
 // Group computes a grouping: with an aggregation pipeline on MongoDB, with the streaming Go fold on
 // FerretDB. This is the one place the choice is made.
@@ -64,7 +67,7 @@ func (e *Engine) Group(ctx context.Context, s Spec) ([]Row, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	if e.opts.Backend == BackendMongoDB {
+	if !e.opts.Backend.Embedded() {
 		return runPipeline(ctx, e.db, s)
 	}
 	return runStreaming(ctx, e.db, s)
