@@ -2,10 +2,8 @@ package analytics
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/rules"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/schemas"
 )
 
@@ -214,7 +213,7 @@ func (e *Engine) RecomputeSegments(ctx context.Context, p SegmentParams) (*Segme
 		run.Segments[seg]++
 		patch := map[string]any{}
 		for k, v := range want {
-			if !sameStored(rec[k], v) {
+			if !storage.SameValue(rec[k], v) {
 				patch[k] = v
 			}
 		}
@@ -250,19 +249,6 @@ func nilIfEmpty(s string) any {
 		return nil
 	}
 	return s
-}
-
-// sameStored compares a stored value with the one a run wants, numbers by value.
-func sameStored(stored, want any) bool {
-	if stored == nil || want == nil {
-		return stored == nil && want == nil
-	}
-	if reflect.DeepEqual(stored, want) {
-		return true
-	}
-	a, _ := json.Marshal(stored)
-	b, _ := json.Marshal(want)
-	return string(a) == string(b)
 }
 
 // Move is one change of a record's field value, read from the record's history.
