@@ -1,0 +1,154 @@
+// Task requests: the generic activity's request for service tasks, business rule tasks and message
+// throws, its scheduling, and what a finished activity or child process does to its token.
+
+package process
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapportcrm/rapport/engine/bpmn"
+)
+
+// taskRequest builds the generic activity's request for a service task, business rule task or
+// message throw.
+func (r *runner) taskRequest(n *bpmn.Node) (TaskRequest, error) {
+	req := TaskRequest{Element: n.ID, ProcessKey: r.in.Ref.Key, ProcessVersion: r.in.Ref.Version,
+		BusinessKey: r.in.BusinessKey, WorkflowID: workflow.GetInfo(r.ctx).WorkflowExecution.ID}
+	if len(n.Headers) > 0 {
+		req.Headers = make(map[string]string, len(n.Headers))
+		for _, h := range n.Headers {
+			req.Headers[h.Key] = h.Value
+		}
+	}
+	inputs, err := r.inputs(n)
+	if err != nil {
+		return req, err
+	}
+	req.Inputs = inputs
+	switch n.Kind {
+	case bpmn.KindServiceTask:
+		if n.Task != nil {
+			req.Type = n.Task.Type
+		}
+	case bpmn.KindBusinessRuleTask:
+		req.Type = TypeRulesEvaluate
+		if req.Headers == nil {
+			req.Headers = map[string]string{}
+		}
+		if n.Rules != nil {
+			req.Headers["ruleset"] = n.Rules.Key
+			if n.Rules.Version != "" {
+				req.Headers["version"] = n.Rules.Version
+			}
+		}
+		if len(n.Inputs) == 0 { // rules see every process variable unless inputs are mapped
+			req.Inputs = make(map[string]any, len(r.st.Variables))
+			for k, v := range r.st.Variables {
+				req.Inputs[k] = v
+			}
+		}
+	case bpmn.KindMessageThrow:
+		req.Type = TypeMessagePublish
+		if req.Headers == nil {
+			req.Headers = map[string]string{}
+		}
+		if n.Message != nil {
+			req.Headers["message"] = n.Message.Name
+			if n.Message.CorrelationKey != "" {
+				v, err := r.x.eval(n.Message.CorrelationKey, r.st.Variables, nil, r.now())
+				if err != nil {
+					return req, fmt.Errorf("correlation key: %w", err)
+				}
+				req.Headers["correlationKey"] = fmt.Sprint(v)
+			}
+		}
+	}
+	return req, nil
+}
+
+// startTask schedules the generic activity for a token.
+func (r *runner) startTask(t *Token, n *bpmn.Node) {
+	req, err := r.taskRequest(n)
+	if err != nil {
+		r.raise(t, n.ID, IncidentExpression, err.Error())
+		return
+	}
+	s := &Subscription{ID: r.nextID(), Kind: subActivity, Token: t.ID, Node: n.Index}
+	r.st.Subs = append(r.st.Subs, s)
+	r.armBoundaries(t, n)
+	ctx, cancel := workflow.WithCancel(r.ctx)
+	r.cancels[s.ID] = cancel
+	timeout := r.opts.TaskTimeout
+	if d, err := parseTimeout(req.Headers["timeout"]); err == nil && d+10*time.Second > timeout {
+		timeout = d + 10*time.Second // a task's own timeout (http) must fit in the attempt
+	}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
+		RetryPolicy:         retryPolicy(n),
+		ActivityID:          fmt.Sprintf("%s#%d", n.ID, s.ID),
+	})
+	id := s.ID
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		var res TaskResult
+		err := workflow.ExecuteActivity(ctx, TaskActivityName, req).Get(ctx, &res)
+		r.queue = append(r.queue, event{kind: "activity", sub: id, output: res.Output, err: err})
+	})
+}
+
+// activityDone continues a token after its activity or child process ended.
+func (r *runner) activityDone(s *Subscription, out map[string]any, err error) {
+	r.removeSub(s)
+	t := r.token(s.Token)
+	if t == nil {
+		return
+	}
+	n := &r.model.Nodes[t.Node]
+	if err != nil {
+		if temporal.IsCanceledError(err) {
+			return
+		}
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) && ae.Type() == ErrorTypeBPMN {
+			var code string
+			if ae.HasDetails() {
+				_ = ae.Details(&code)
+			}
+			r.throwAt(t, code, ae.Message())
+			return
+		}
+		kind := IncidentTaskFailed
+		if s.Kind == subChild {
+			kind = IncidentChildFailed
+		}
+		r.raise(t, n.ID, kind, err.Error())
+		return
+	}
+	switch {
+	case n.Kind == bpmn.KindBusinessRuleTask && n.Rules != nil && n.Rules.ResultVariable != "":
+		// A rule set answering {"result": v} stores v; any other answer is stored whole.
+		if v, ok := out["result"]; ok {
+			r.st.Variables[n.Rules.ResultVariable] = v
+		} else {
+			r.st.Variables[n.Rules.ResultVariable] = out
+		}
+		_ = r.x.coerce(r.st.Variables)
+	case n.Kind == bpmn.KindCallActivity && (n.Call == nil || n.Call.PropagateAllChildVariables || len(n.Outputs) == 0):
+		for _, k := range sortedKeys(out) {
+			r.st.Variables[k] = out[k]
+		}
+	}
+	var result any
+	if out != nil {
+		result = out
+	}
+	if err := r.outputs(n, result); err != nil {
+		r.raise(t, n.ID, IncidentExpression, err.Error())
+		return
+	}
+	r.complete(t, n, result)
+}
