@@ -26,6 +26,9 @@ var (
 // or a call activity for its child): the instance is listable by process, version, business key and
 // record from its first moment, without a visibility write of its own. State starts as running.
 func SearchAttributes(in Input) temporal.SearchAttributes {
+	if in.BusinessKey == "" {
+		in.BusinessKey = in.RecordID // as the instance does (record-started instances get messages)
+	}
 	key := in.Ref.Key
 	if key == "" && in.Model != nil {
 		key = in.Model.ProcessID
@@ -98,16 +101,21 @@ func (r *runner) publish() {
 	if st != StateRunning || r.lastSA["state"] != StateRunning {
 		set("state", st, func() temporal.SearchAttributeUpdate { return saState.ValueSet(st) })
 		active := r.activeElements()
-		set("active", fmt.Sprint(active), func() temporal.SearchAttributeUpdate { return saActive.ValueSet(active) })
 		var who []string
-		for _, u := range r.st.UserTasks {
-			for _, p := range append([]string{u.Assignee}, u.CandidateUsers...) {
-				if p != "" && !slices.Contains(who, p) {
-					who = append(who, p)
+		if r.at(levelIssue12) {
+			active = boundedList(active)
+			who = assigneeKeys(r.st.UserTasks)
+		} else {
+			for _, u := range r.st.UserTasks {
+				for _, p := range append([]string{u.Assignee}, u.CandidateUsers...) {
+					if p != "" && !slices.Contains(who, p) {
+						who = append(who, p)
+					}
 				}
 			}
+			slices.Sort(who)
 		}
-		slices.Sort(who)
+		set("active", fmt.Sprint(active), func() temporal.SearchAttributeUpdate { return saActive.ValueSet(active) })
 		set("assignees", fmt.Sprint(who), func() temporal.SearchAttributeUpdate { return saAssign.ValueSet(who) })
 	}
 	if len(ups) > 0 {
@@ -115,4 +123,73 @@ func (r *runner) publish() {
 			workflow.GetLogger(r.ctx).Warn("upsert search attributes", "error", err)
 		}
 	}
+}
+
+// Bounds of the keyword list search attributes. The server refuses (and terminates the instance for)
+// a value over 2 KB, so the lists are kept under listBudget bytes of JSON; what does not fit is
+// replaced by the entry Overflow.
+const (
+	listBudget = 1536
+	// Overflow is the entry RapportAssignees and RapportActiveElements hold when not every entry fit:
+	// whoever lists by them also lists the instances with Overflow and reads their state.
+	Overflow = "*"
+	// GroupKeyPrefix marks a candidate group in RapportAssignees ("group:sales").
+	GroupKeyPrefix = "group:"
+)
+
+// assigneeKeys is what RapportAssignees holds for the open user tasks: every assignee, every
+// candidate group (GroupKeyPrefix), and the candidate users as long as the list stays within its
+// budget (the inbox resolves group membership, so a task offered to 500 people through a group costs
+// one entry). Entries are taken assignees first, then groups, then candidate users; when one does
+// not fit, Overflow is added. Sorted.
+func assigneeKeys(tasks []*UserTask) []string {
+	var tiers [3][]string
+	for _, u := range tasks {
+		if u.Assignee != "" {
+			tiers[0] = append(tiers[0], u.Assignee)
+		}
+		for _, g := range u.CandidateGroups {
+			tiers[1] = append(tiers[1], GroupKeyPrefix+g)
+		}
+		tiers[2] = append(tiers[2], u.CandidateUsers...)
+	}
+	return boundedList(tiers[0], tiers[1], tiers[2])
+}
+
+// boundedList merges the lists (earlier ones first) into a sorted list without duplicates or empty
+// entries whose JSON stays within listBudget, adding Overflow when an entry had to be left out.
+func boundedList(lists ...[]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	size, over := len(`[]`)+len(`,"*"`), false
+	for _, l := range lists {
+		for _, k := range l {
+			if k == "" || seen[k] {
+				continue
+			}
+			seen[k] = true
+			if n := len(strconv.Quote(k)) + 1; size+n <= listBudget {
+				size += n
+				out = append(out, k)
+			} else {
+				over = true
+			}
+		}
+	}
+	if over {
+		out = append(out, Overflow)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// InboxKeys are the RapportAssignees entries under which a person finds the instances with tasks for
+// them: their ids (user id, e-mail), their groups (teams and roles) and Overflow. Filter the tasks of
+// the instances found with UserTask.OfferedTo.
+func InboxKeys(ids, groups []string) []string {
+	out := slices.Clone(ids)
+	for _, g := range groups {
+		out = append(out, GroupKeyPrefix+g)
+	}
+	return append(out, Overflow)
 }

@@ -15,8 +15,8 @@ import (
 )
 
 // taskRequest builds the generic activity's request for a service task, business rule task or
-// message throw.
-func (r *runner) taskRequest(n *bpmn.Node) (TaskRequest, error) {
+// message throw at token t.
+func (r *runner) taskRequest(t *Token, n *bpmn.Node) (TaskRequest, error) {
 	req := TaskRequest{Element: n.ID, ProcessKey: r.in.Ref.Key, ProcessVersion: r.in.Ref.Version,
 		BusinessKey: r.in.BusinessKey, WorkflowID: workflow.GetInfo(r.ctx).WorkflowExecution.ID}
 	if len(n.Headers) > 0 {
@@ -25,7 +25,7 @@ func (r *runner) taskRequest(n *bpmn.Node) (TaskRequest, error) {
 			req.Headers[h.Key] = h.Value
 		}
 	}
-	inputs, err := r.inputs(n)
+	inputs, err := r.inputs(t, n)
 	if err != nil {
 		return req, err
 	}
@@ -46,9 +46,10 @@ func (r *runner) taskRequest(n *bpmn.Node) (TaskRequest, error) {
 				req.Headers["version"] = n.Rules.Version
 			}
 		}
-		if len(n.Inputs) == 0 { // rules see every process variable unless inputs are mapped
-			req.Inputs = make(map[string]any, len(r.st.Variables))
-			for k, v := range r.st.Variables {
+		if len(n.Inputs) == 0 { // rules see every variable unless inputs are mapped
+			vars := r.vars(t)
+			req.Inputs = make(map[string]any, len(vars))
+			for k, v := range vars {
 				req.Inputs[k] = v
 			}
 		}
@@ -60,7 +61,7 @@ func (r *runner) taskRequest(n *bpmn.Node) (TaskRequest, error) {
 		if n.Message != nil {
 			req.Headers["message"] = n.Message.Name
 			if n.Message.CorrelationKey != "" {
-				v, err := r.x.eval(n.Message.CorrelationKey, r.st.Variables, nil, r.now())
+				v, err := r.x.eval(n.Message.CorrelationKey, r.vars(t), nil, r.now())
 				if err != nil {
 					return req, fmt.Errorf("correlation key: %w", err)
 				}
@@ -73,7 +74,7 @@ func (r *runner) taskRequest(n *bpmn.Node) (TaskRequest, error) {
 
 // startTask schedules the generic activity for a token.
 func (r *runner) startTask(t *Token, n *bpmn.Node) {
-	req, err := r.taskRequest(n)
+	req, err := r.taskRequest(t, n)
 	if err != nil {
 		r.raise(t, n.ID, IncidentExpression, err.Error())
 		return
@@ -100,8 +101,9 @@ func (r *runner) startTask(t *Token, n *bpmn.Node) {
 	})
 }
 
-// activityDone continues a token after its activity or child process ended.
-func (r *runner) activityDone(s *Subscription, out map[string]any, err error) {
+// activityDone continues a token after its activity or child process ended. attempt is the number of
+// attempts a failed task reported.
+func (r *runner) activityDone(s *Subscription, out map[string]any, err error, attempt int) {
 	r.removeSub(s)
 	t := r.token(s.Token)
 	if t == nil {
@@ -125,28 +127,39 @@ func (r *runner) activityDone(s *Subscription, out map[string]any, err error) {
 		if s.Kind == subChild {
 			kind = IncidentChildFailed
 		}
-		r.raise(t, n.ID, kind, err.Error())
+		if !r.at(levelIssue12) {
+			r.raise(t, n.ID, kind, err.Error())
+			return
+		}
+		c := causeOf(err, n, attempt)
+		in := r.raise(t, n.ID, kind, c.message)
+		in.ErrorType, in.Attempts, in.LastFailure = c.typ, c.attempts, r.now()
 		return
 	}
 	switch {
 	case n.Kind == bpmn.KindBusinessRuleTask && n.Rules != nil && n.Rules.ResultVariable != "":
 		// A rule set answering {"result": v} stores v; any other answer is stored whole.
-		if v, ok := out["result"]; ok {
-			r.st.Variables[n.Rules.ResultVariable] = v
-		} else {
-			r.st.Variables[n.Rules.ResultVariable] = out
+		var v any = out
+		if rv, ok := out["result"]; ok {
+			v = rv
 		}
+		r.setVar(t, n.Rules.ResultVariable, v)
 		_ = r.x.coerce(r.st.Variables)
 	case n.Kind == bpmn.KindCallActivity && (n.Call == nil || n.Call.PropagateAllChildVariables || len(n.Outputs) == 0):
 		for _, k := range sortedKeys(out) {
-			r.st.Variables[k] = out[k]
+			r.setVar(t, k, out[k])
 		}
+		_ = r.x.coerce(r.st.Variables)
 	}
 	var result any
 	if out != nil {
 		result = out
 	}
-	if err := r.outputs(n, result); err != nil {
+	if r.at(levelIssue12) {
+		r.finishActivity(t, n, result)
+		return
+	}
+	if err := r.outputs(t, n, result); err != nil {
 		r.raise(t, n.ID, IncidentExpression, err.Error())
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
@@ -98,6 +99,8 @@ type LoadResult struct {
 type Activities struct {
 	Registry *Registry
 	Store    DefinitionStore
+	// Calendars are the business calendars expressions may name; nil gives instances none.
+	Calendars CalendarStore
 }
 
 // ExecuteTask is the one generic activity: it dispatches on the task type. Unknown types and BPMN
@@ -107,9 +110,13 @@ func (a *Activities) ExecuteTask(ctx context.Context, req TaskRequest) (TaskResu
 	if a.Registry != nil {
 		h = a.Registry.handlers[req.Type]
 	}
+	failure := TaskFailure{Attempt: 1}
+	if activity.IsActivity(ctx) {
+		failure.Attempt = int(activity.GetInfo(ctx).Attempt)
+	}
 	if h == nil {
 		return TaskResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no handler for task type %q", req.Type), "UnknownTaskType", nil)
+			fmt.Sprintf("no handler for task type %q", req.Type), ErrorTypeUnknownTask, nil, failure)
 	}
 	out, err := h.Handle(ctx, req)
 	if err != nil {
@@ -117,7 +124,12 @@ func (a *Activities) ExecuteTask(ctx context.Context, req TaskRequest) (TaskResu
 		if errors.As(err, &be) {
 			return TaskResult{}, temporal.NewNonRetryableApplicationError(be.Message, ErrorTypeBPMN, nil, be.Code)
 		}
-		return TaskResult{}, fmt.Errorf("task %s (%s): %w", req.Element, req.Type, err)
+		// The incident shows the handler's message and type and the attempt that failed.
+		var ae *temporal.ApplicationError
+		return TaskResult{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("task %s (%s): %v", req.Element, req.Type, err), errorType(err),
+			temporal.ApplicationErrorOptions{Cause: err, Details: []any{failure},
+				NonRetryable: errors.As(err, &ae) && ae.NonRetryable()})
 	}
 	return TaskResult{Output: out}, nil
 }

@@ -4,6 +4,7 @@ package process
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -55,7 +56,7 @@ func (r *runner) startUserTask(t *Token, n *bpmn.Node) {
 			if f.e.IsZero() {
 				continue
 			}
-			v, err := r.x.value(f.e, r.st.Variables, now)
+			v, err := r.x.value(f.e, r.vars(t), now)
 			if err == nil {
 				err = f.set(v)
 			}
@@ -112,7 +113,10 @@ func (r *runner) validateCompletion(req CompleteTaskRequest) error {
 	return nil
 }
 
-// when the task has them) and the token moves on.
+// completeTask applies an accepted completion: form values become variables (through output mappings
+// when the task has them) and the token moves on. At behaviour level 1 a form field the completion
+// leaves out is set to nil (it has no value now, whatever an earlier round left), and output
+// mappings read the completion's values by name as well as through result.
 func (r *runner) completeTask(req CompleteTaskRequest) error {
 	u := r.userTask(req.TaskID)
 	if u == nil {
@@ -124,12 +128,38 @@ func (r *runner) completeTask(req CompleteTaskRequest) error {
 	}
 	n := &r.model.Nodes[t.Node]
 	r.record(n.ID, "completed by "+req.By, t.ID)
+	if r.at(levelIssue12) {
+		r.dropWork(t, false) // the task is done, whatever its completion raises
+		vars := make(map[string]any, len(u.Fields)+len(req.Variables))
+		for _, f := range u.Fields {
+			vars[f.Name] = nil
+		}
+		maps.Copy(vars, req.Variables)
+		if len(n.Outputs) == 0 {
+			r.mergeAt(t, vars)
+		} else {
+			t.Payload = vars
+		}
+		r.finishActivity(t, n, req.Variables)
+		t.Payload = nil
+		return nil
+	}
 	if len(n.Outputs) == 0 {
 		r.merge(req.Variables)
-	} else if err := r.outputs(n, req.Variables); err != nil {
+	} else if err := r.outputs(t, n, req.Variables); err != nil {
 		r.raise(t, n.ID, IncidentExpression, err.Error())
 		return nil
 	}
 	r.complete(t, n, req.Variables)
 	return nil
+}
+
+// OfferedTo reports whether the task belongs in a person's inbox: assigned to one of ids (user id,
+// e-mail), or offered to one of them as a candidate user or to one of groups (teams, roles) as a
+// candidate group.
+func (u *UserTask) OfferedTo(ids, groups []string) bool {
+	in := func(l, of []string) bool {
+		return slices.ContainsFunc(l, func(s string) bool { return slices.Contains(of, s) })
+	}
+	return (u.Assignee != "" && slices.Contains(ids, u.Assignee)) || in(u.CandidateUsers, ids) || in(u.CandidateGroups, groups)
 }

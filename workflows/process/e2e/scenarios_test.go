@@ -191,7 +191,7 @@ func TestScenarios(t *testing.T) {
 			Variables: map[string]any{"record": map[string]any{"id": "L1", "ownerId": "ann", "source": "web"}}},
 			func(t *testing.T, s *stack, id string) {
 				task := waitTask(t, s, id, "Task_CallLead")
-				checkSearchAttributes(t, s, id, "waiting", []string{"Task_CallLead"}, []string{"ann"})
+				checkSearchAttributes(t, s, id, "waiting", []string{"Task_CallLead"}, []string{"ann", "group:sales"})
 				s.restartWorker(t) // the waiting instance survives a worker restart
 				complete(t, s, id, process.CompleteTaskRequest{TaskID: task, Variables: map[string]any{"outcome": 7}}, false)
 				complete(t, s, id, process.CompleteTaskRequest{TaskID: task, Variables: map[string]any{"outcome": "won"}}, true)
