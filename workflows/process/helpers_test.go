@@ -168,12 +168,17 @@ func newEnvWith(t *testing.T, reg *Registry) *testsuite.TestWorkflowEnvironment 
 
 func newEnvWithStore(t *testing.T, reg *Registry, store mapStore) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
+	return newEnvWithActivities(t, &Activities{Registry: reg, Store: store})
+}
+
+func newEnvWithActivities(t *testing.T, acts *Activities) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	acts := &Activities{Registry: reg, Store: store}
 	env.RegisterWorkflowWithOptions(Run, workflow.RegisterOptions{Name: WorkflowName})
 	env.RegisterActivityWithOptions(acts.ExecuteTask, activity.RegisterOptions{Name: TaskActivityName})
 	env.RegisterActivityWithOptions(acts.LoadModel, activity.RegisterOptions{Name: LoadActivityName})
+	env.RegisterActivityWithOptions(acts.LoadCalendars, activity.RegisterOptions{Name: CalendarsActivityName})
 	return env
 }
 
