@@ -18,7 +18,7 @@ import (
 // parallel sub-processes and script tasks ran one after another.
 
 // loopCounter is the local variable holding an instance's 1-based position in the input collection.
-const loopCounter = "loopCounter"
+const loopCounter = bpmn.LoopCounter
 
 // Stages of Token.Finished: what a retry of a token whose activity ended re-runs.
 const (
