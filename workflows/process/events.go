@@ -405,15 +405,7 @@ func (r *runner) fire(s *Subscription, vars map[string]any) {
 			t.Status = tokWaiting
 		}
 		r.carry(t, n, vars)
-		if len(n.Outputs) > 0 {
-			err := r.outputs(t, n, vars)
-			t.Payload = nil
-			if err != nil {
-				r.raise(t, n.ID, IncidentExpression, err.Error())
-				return
-			}
-		}
-		r.leave(t, n.Outgoing)
+		r.finishActivity(t, n, vars) // output mappings (retried alone if they fail), then on
 	}
 }
 

@@ -44,7 +44,6 @@ func (r *runner) enter(t *Token) {
 				return
 			}
 		}
-		t.Payload = nil
 		r.leave(t, n.Outgoing)
 	case bpmn.KindEndNone:
 		r.consume(t)
@@ -121,7 +120,7 @@ func (r *runner) leave(t *Token, flows []int) {
 	n := &r.model.Nodes[t.Node]
 	r.disarm(t)
 	t.Loop = nil
-	t.Vars = nil
+	t.Vars, t.Payload = nil, nil
 	r.record(n.ID, "left", t.ID)
 	if len(flows) == 0 {
 		r.consume(t)

@@ -141,7 +141,6 @@ func (r *runner) completeTask(req CompleteTaskRequest) error {
 			t.Payload = vars
 		}
 		r.finishActivity(t, n, req.Variables)
-		t.Payload = nil
 		return nil
 	}
 	if len(n.Outputs) == 0 {

@@ -120,3 +120,27 @@ func TestOptionalFieldLeftEmpty(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryCatchOutputs: the output mapping of a message catch fails; retrying the incident (with the
+// missing variable) applies it to the message that arrived (the first release entered the catch event
+// again and waited for another message).
+func TestRetryCatchOutputs(t *testing.T) {
+	x := docWith("catchretry", anyVar("suffix"), start+
+		`    <bpmn:intermediateCatchEvent id="Reply"><bpmn:extensionElements><zeebe:ioMapping><zeebe:output source="=result.text + suffix" target="got" /></zeebe:ioMapping></bpmn:extensionElements><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing><bpmn:messageEventDefinition messageRef="Msg" /></bpmn:intermediateCatchEvent>`+"\n"+
+		end("End", "F1")+flow("F0", "Start", "Reply")+flow("F1", "Reply", "End"), replyMsg)
+	env := newEnv(t, newCalls(), nil)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalMessage, MessageRequest{Name: "reply", CorrelationKey: "C1", Variables: map[string]any{"text": "hi"}})
+	}, time.Hour)
+	env.RegisterDelayedCallback(func() {
+		if in := hasIncident(queryState(t, env), IncidentExpression); in != nil {
+			update(env, UpdateRetryIncident, RetryRequest{IncidentID: in.ID, Variables: map[string]any{"suffix": "!"}})
+		}
+	}, 2*time.Hour)
+	env.SetTestTimeout(10 * time.Second)
+	env.RegisterDelayedCallback(env.CancelWorkflow, 24*time.Hour)
+	env.ExecuteWorkflow(WorkflowName, Input{Model: compileXML(t, x), Variables: map[string]any{"caseId": "C1"}})
+	if res := result(t, env); res.EndElement != "End" || res.Variables["got"] != "hi!" {
+		t.Fatalf("end %s got %v", res.EndElement, res.Variables["got"])
+	}
+}
