@@ -6,6 +6,7 @@ package process
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -104,7 +105,13 @@ func (r *runner) startTask(t *Token, n *bpmn.Node) {
 // activityDone continues a token after its activity or child process ended. attempt is the number of
 // attempts a failed task reported.
 func (r *runner) activityDone(s *Subscription, out map[string]any, err error, attempt int) {
-	r.removeSub(s)
+	if r.at(levelIssue12) {
+		// It ended: nothing to cancel (a child that reported by signal is finishing on its own).
+		delete(r.cancels, s.ID)
+		r.st.Subs = slices.DeleteFunc(r.st.Subs, func(o *Subscription) bool { return o.ID == s.ID })
+	} else {
+		r.removeSub(s)
+	}
 	t := r.token(s.Token)
 	if t == nil {
 		return
