@@ -259,32 +259,40 @@ func (r *runner) register() error {
 		}}); err != nil {
 		return fmt.Errorf("set variables update: %w", err)
 	}
-	ch := workflow.GetSignalChannel(r.ctx, SignalMessage)
-	r.signals = ch
-	workflow.Go(r.ctx, func(ctx workflow.Context) {
-		for {
-			var m MessageRequest
-			if !ch.Receive(ctx, &m) {
-				return
-			}
-			r.queue = append(r.queue, event{kind: "message", message: &m})
-		}
-	})
+	r.signals = listen(r, SignalMessage, messageEvent)
 	if r.at(levelIssue12) {
-		done := workflow.GetSignalChannel(r.ctx, SignalChildDone)
-		r.childDone = done
-		workflow.Go(r.ctx, func(ctx workflow.Context) {
-			for {
-				var d ChildDone
-				if !done.Receive(ctx, &d) {
-					return
-				}
-				r.queue = append(r.queue, childEvent(d))
-			}
-		})
+		r.childDone = listen(r, SignalChildDone, childEvent)
 	}
 	return nil
 }
+
+// listen queues what arrives on a signal channel as events (ev turns a payload into its event).
+func listen[T any](r *runner, name string, ev func(T) event) workflow.ReceiveChannel {
+	ch := workflow.GetSignalChannel(r.ctx, name)
+	workflow.Go(r.ctx, func(ctx workflow.Context) {
+		for {
+			var v T
+			if !ch.Receive(ctx, &v) {
+				return
+			}
+			r.queue = append(r.queue, ev(v))
+		}
+	})
+	return ch
+}
+
+// drainSignals queues what a signal channel holds without waiting (before continuing as new).
+func drainSignals[T any](r *runner, ch workflow.ReceiveChannel, ev func(T) event) {
+	for ch != nil {
+		var v T
+		if !ch.ReceiveAsync(&v) {
+			return
+		}
+		r.queue = append(r.queue, ev(v))
+	}
+}
+
+func messageEvent(m MessageRequest) event { return event{kind: "message", message: &m} }
 
 // ended refuses updates once the instance has ended (behaviour level 1; the first release let them
 // wait for an answer that never came).
@@ -640,22 +648,8 @@ func (r *runner) shouldContinueAsNew() bool {
 			return false
 		}
 	}
-	for {
-		var m MessageRequest
-		if !r.signals.ReceiveAsync(&m) {
-			break
-		}
-		r.queue = append(r.queue, event{kind: "message", message: &m})
-	}
-	if r.childDone != nil {
-		for {
-			var d ChildDone
-			if !r.childDone.ReceiveAsync(&d) {
-				break
-			}
-			r.queue = append(r.queue, childEvent(d))
-		}
-	}
+	drainSignals(r, r.signals, messageEvent)
+	drainSignals(r, r.childDone, childEvent)
 	if len(r.queue) > 0 || !workflow.AllHandlersFinished(r.ctx) {
 		return false
 	}
