@@ -67,9 +67,7 @@ func (p *Publisher) Publish(ctx context.Context, name, correlationKey string, va
 		_, err := p.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: t.Key + "-" + t.Element + "-" + correlationKey, TaskQueue: p.TaskQueue,
 			TypedSearchAttributes: process.SearchAttributes(input), WorkflowExecutionErrorWhenAlreadyStarted: true,
-			// One instance per correlation key at a time: a later message starts a new one once the
-			// previous instance has closed (rejecting duplicates made it once per key ever).
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		}, process.WorkflowName, input)
 		var already *serviceerror.WorkflowExecutionAlreadyStarted
 		switch {

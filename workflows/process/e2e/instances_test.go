@@ -14,18 +14,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/rapportcrm/rapport/engine/definitions"
-	"github.com/rapportcrm/rapport/workflows"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
-
-// starts is the message start index of the e2e processes.
-type starts map[string][]definitions.Trigger
-
-func (s starts) MessageStarts(_ context.Context, name string) ([]definitions.Trigger, error) {
-	return s[name], nil
-}
 
 // TestInstances runs instances on the embedded server where only a real server shows the problem:
 // what the history service refuses, updates batched into one workflow task, visibility queries.
@@ -148,29 +139,6 @@ func TestInstances(t *testing.T) {
 		}
 	})
 
-	publisher := &messages.Publisher{Temporal: s.c, Namespace: namespace, TaskQueue: workflows.TaskQueue, Starts: starts{
-		"order-placed": {{Key: "quick-order", Version: 1, Element: "Ordered"}},
-	}}
-
-	t.Run("a message start fires again once the previous instance closed", func(t *testing.T) {
-		store["quick-order"] = parse(t, []byte(doc("quick-order", `
-    <bpmn:startEvent id="Ordered"><bpmn:outgoing>F0</bpmn:outgoing><bpmn:messageEventDefinition messageRef="Order" /></bpmn:startEvent>
-    <bpmn:endEvent id="Confirmed"><bpmn:incoming>F0</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="F0" sourceRef="Ordered" targetRef="Confirmed" />`, `<bpmn:message id="Order" name="order-placed" />`)), "quick-order")
-		ctx := context.Background()
-		for round := 1; round <= 2; round++ {
-			res, err := publisher.Publish(ctx, "order-placed", "customer-9", nil)
-			if err != nil || res.Started != 1 {
-				t.Fatalf("message %d: started %d, error %v", round, res.Started, err)
-			}
-			run := s.c.GetWorkflow(ctx, "quick-order-Ordered-customer-9", "")
-			var out process.Result
-			if err := run.Get(ctx, &out); err != nil || out.EndElement != "Confirmed" {
-				t.Fatalf("message %d: instance %v, end %s", round, err, out.EndElement)
-			}
-		}
-	})
-
 	t.Run("a record-started instance receives messages for its record", func(t *testing.T) {
 		waiter := parse(t, []byte(docVars("waiter", `<rapport:variable name="recordId" type="string" />`, startEvent+`
     <bpmn:intermediateCatchEvent id="Ping"><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing><bpmn:messageEventDefinition messageRef="Msg" /></bpmn:intermediateCatchEvent>
@@ -182,20 +150,16 @@ func TestInstances(t *testing.T) {
 		// Started like a record trigger starts: the record, no business key.
 		run := startInstance(t, s, id, process.Input{Model: waiter, Entity: "lead", RecordID: "L9", Variables: map[string]any{"recordId": "L9"}})
 		waitActive(t, s, id, "Ping")
+		// As the message publisher does: find the running instances whose business key is the
+		// correlation key, signal each.
+		found := listIDs(t, s, "RapportBusinessKey = 'L9' AND ExecutionStatus = 'Running'")
+		if !slices.Equal(found, []string{id}) {
+			t.Fatalf("instances with business key L9: %v", found)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		for {
-			res, err := publisher.Publish(ctx, "lead-contacted", "L9", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Delivered == 1 {
-				break
-			}
-			if ctx.Err() != nil {
-				t.Fatal("no running instance found for the record's business key")
-			}
-			time.Sleep(200 * time.Millisecond) // visibility is eventually consistent
+		if err := s.c.SignalWorkflow(ctx, id, "", process.SignalMessage, process.MessageRequest{Name: "lead-contacted", CorrelationKey: "L9"}); err != nil {
+			t.Fatal(err)
 		}
 		var out process.Result
 		if err := run.Get(ctx, &out); err != nil || out.EndElement != "Pinged" {
