@@ -124,12 +124,16 @@ func (a *Activities) ExecuteTask(ctx context.Context, req TaskRequest) (TaskResu
 		if errors.As(err, &be) {
 			return TaskResult{}, temporal.NewNonRetryableApplicationError(be.Message, ErrorTypeBPMN, nil, be.Code)
 		}
-		// The incident shows the handler's message and type and the attempt that failed.
+		// The incident shows the handler's message and type and the attempt that failed; a handler's
+		// non-retryable verdict stands.
 		var ae *temporal.ApplicationError
+		msg := err.Error()
+		if errors.As(err, &ae) && ae == err {
+			msg = ae.Message()
+		}
 		return TaskResult{}, temporal.NewApplicationErrorWithOptions(
-			fmt.Sprintf("task %s (%s): %v", req.Element, req.Type, err), errorType(err),
-			temporal.ApplicationErrorOptions{Cause: err, Details: []any{failure},
-				NonRetryable: errors.As(err, &ae) && ae.NonRetryable()})
+			fmt.Sprintf("task %s (%s): %s", req.Element, req.Type, msg), errorType(err),
+			temporal.ApplicationErrorOptions{Details: []any{failure}, NonRetryable: ae != nil && ae.NonRetryable()})
 	}
 	return TaskResult{Output: out}, nil
 }
