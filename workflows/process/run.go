@@ -59,6 +59,9 @@ type runner struct {
 	childDone workflow.ReceiveChannel
 	// level is the behaviour level of the instance (see versions.go).
 	level int
+	// cancelling are the cancellation requests sent to children an earlier run started; the run
+	// neither ends nor continues as new before they are delivered.
+	cancelling []workflow.Future
 }
 
 // Run is the interpreter workflow: it runs one instance of any compiled BPMN process until an end event
@@ -127,6 +130,7 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 	r.publish()
 	if r.at(levelIssue12) {
 		r.refuseQueued() // updates queued behind the end get their answer (and arrive no more)
+		r.awaitCancels(ctx)
 	}
 	// Let update handlers waiting for their event return before the instance closes.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -138,6 +142,14 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 		return Result{}, r.failErr
 	}
 	return res, nil
+}
+
+// awaitCancels waits until the cancellation requests to children were delivered.
+func (r *runner) awaitCancels(ctx workflow.Context) {
+	for _, f := range r.cancelling {
+		_ = f.Get(ctx, nil) // a child that ended meanwhile needs no cancelling
+	}
+	r.cancelling = nil
 }
 
 // errEnded answers updates that reach an instance after its end.
@@ -617,13 +629,14 @@ func (r *runner) cancelled(err error) (Result, error) {
 	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
 	r.ctx = dctx
 	if r.at(levelIssue12) {
-		// Children run with an abandon policy (so continue-as-new keeps them): cancel those an
-		// earlier run started; the children of this run are cancelled with their contexts.
+		// Children run with an abandon policy (so continue-as-new keeps them): cancel them and wait
+		// until the requests are delivered.
 		for _, s := range r.st.Subs {
-			if s.Kind == subChild && r.cancels[s.ID] == nil && s.Child != "" {
-				_ = workflow.RequestCancelExternalWorkflow(r.ctx, s.Child, "").Get(r.ctx, nil)
+			if s.Kind == subChild {
+				r.cancelSub(s)
 			}
 		}
+		r.awaitCancels(r.ctx)
 		r.refuseQueued()
 	}
 	r.publish()
@@ -653,6 +666,12 @@ func (r *runner) shouldContinueAsNew() bool {
 	if len(r.queue) > 0 || !workflow.AllHandlersFinished(r.ctx) {
 		return false
 	}
+	for _, f := range r.cancelling {
+		if !f.IsReady() {
+			return false // continue once the children were told (a later event)
+		}
+	}
+	r.cancelling = nil
 	if r.at(levelIssue12) {
 		r.expireMessages()
 	}

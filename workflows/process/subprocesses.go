@@ -63,8 +63,17 @@ func (r *runner) startCall(t *Token, n *bpmn.Node) {
 	s := &Subscription{ID: r.nextID(), Kind: subChild, Token: t.ID, Node: n.Index}
 	r.st.Subs = append(r.st.Subs, s)
 	r.armBoundaries(t, n)
-	ctx, cancel := workflow.WithCancel(r.ctx)
-	r.cancels[s.ID] = cancel
+	ctx := r.ctx
+	if r.at(levelIssue12) {
+		// Cancelled only by an explicit request the instance waits to see delivered (cancelSub): a
+		// request made as the instance closes would otherwise be dropped, and the abandon policy
+		// below no longer terminates the child with it.
+		ctx, _ = workflow.NewDisconnectedContext(r.ctx)
+	} else {
+		var cancel workflow.CancelFunc
+		ctx, cancel = workflow.WithCancel(r.ctx)
+		r.cancels[s.ID] = cancel
+	}
 	info := workflow.GetInfo(r.ctx)
 	child := Input{Ref: Ref{Key: key}, Variables: vars, BusinessKey: r.in.BusinessKey, Child: true, Options: r.in.Options}
 	s.Child = fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.ID, n.ID, s.ID)

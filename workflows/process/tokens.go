@@ -222,8 +222,8 @@ func (r *runner) removeSub(s *Subscription) {
 	r.cancelSub(s)
 }
 
-// cancelSub stops what a removed subscription ran: its timer, activity or child. A child an earlier
-// run started (before continuing as new) is cancelled by its workflow id.
+// cancelSub stops what a removed subscription ran: its timer, activity or child. At behaviour level 1
+// a child is cancelled by its workflow id (it may have been started by an earlier run).
 func (r *runner) cancelSub(s *Subscription) {
 	if c, ok := r.cancels[s.ID]; ok {
 		c()
@@ -231,7 +231,9 @@ func (r *runner) cancelSub(s *Subscription) {
 		return
 	}
 	if s.Kind == subChild && s.Child != "" && r.at(levelIssue12) {
-		workflow.RequestCancelExternalWorkflow(r.ctx, s.Child, "")
+		// The server drops the request if this run closes before it is delivered: the run waits for
+		// it before ending or continuing as new.
+		r.cancelling = append(r.cancelling, workflow.RequestCancelExternalWorkflow(r.ctx, s.Child, ""))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,78 @@ func TestInstances(t *testing.T) {
 		found := listIDs(t, s, fmt.Sprintf("RapportAssignees IN (%s) AND ExecutionStatus = 'Running'", strings.Join(quoted, ", ")))
 		if !slices.Contains(found, id) {
 			t.Errorf("an inbox query for a candidate found %v", found)
+		}
+	})
+
+	t.Run("an interrupted call activity cancels its child", func(t *testing.T) {
+		store["signing"] = parse(t, []byte(doc("signing", startEvent+`
+    <bpmn:userTask id="Sign"><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="SignEnd"><bpmn:incoming>F1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F0" sourceRef="Start" targetRef="Sign" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Sign" targetRef="SignEnd" />`, "")), "signing")
+		deadline := parse(t, []byte(doc("deadline", startEvent+`
+    <bpmn:parallelGateway id="Fork"><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>FS</bpmn:outgoing><bpmn:outgoing>FT</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:callActivity id="GetSignature"><bpmn:extensionElements><zeebe:calledElement processId="signing" /></bpmn:extensionElements><bpmn:incoming>FS</bpmn:incoming><bpmn:outgoing>FS2</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:boundaryEvent id="TooLate" attachedToRef="GetSignature"><bpmn:outgoing>FL</bpmn:outgoing><bpmn:timerEventDefinition><bpmn:timeDuration>PT3S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+    <bpmn:endEvent id="Signed"><bpmn:incoming>FS2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="Expired"><bpmn:incoming>FL</bpmn:incoming><bpmn:terminateEventDefinition /></bpmn:endEvent>
+    <bpmn:endEvent id="Join"><bpmn:incoming>FTOut</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F0" sourceRef="Start" targetRef="Fork" />
+    <bpmn:sequenceFlow id="FS" sourceRef="Fork" targetRef="GetSignature" />
+    <bpmn:sequenceFlow id="FT" sourceRef="Fork" targetRef="Tick" />
+    <bpmn:sequenceFlow id="FS2" sourceRef="GetSignature" targetRef="Signed" />
+    <bpmn:sequenceFlow id="FL" sourceRef="TooLate" targetRef="Expired" />`+tickerLoop, "")), "deadline")
+		for _, tc := range []struct {
+			name   string
+			after  int  // ContinueAfterEvents
+			cancel bool // cancel the instance instead of waiting for the boundary event
+		}{{"after continue-as-new", 12, false}, {"in the run that started it", 0, false}, {"the instance is cancelled", 0, true}} {
+			t.Run(tc.name, func(t *testing.T) {
+				id := "deadline-" + strconv.Itoa(tc.after) + strconv.FormatBool(tc.cancel)
+				run := startInstance(t, s, id, process.Input{Model: deadline, Variables: map[string]any{"amount": 0},
+					Options: process.Options{ContinueAfterEvents: tc.after}})
+				first := run.GetRunID()
+				var child string
+				poll(t, s, id, "the call activity", func(snap process.Snapshot) bool {
+					for _, sub := range snap.Subs {
+						if sub.Kind == "child" {
+							child = sub.Child
+						}
+					}
+					return child != ""
+				})
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				var out process.Result
+				if tc.cancel {
+					if err := s.c.CancelWorkflow(ctx, id, ""); err != nil {
+						t.Fatal(err)
+					}
+					if err := run.Get(ctx, &out); !temporal.IsCanceledError(err) {
+						t.Fatalf("instance ended with %v, want cancelled", err)
+					}
+				} else if err := run.Get(ctx, &out); err != nil || out.EndElement != "Expired" {
+					t.Fatalf("instance %v, end %s", err, out.EndElement)
+				}
+				if continued := runOf(t, s, id) != first; continued != (tc.after > 0) {
+					t.Fatalf("continued as new: %v", continued)
+				}
+				var childErr error
+				for ctx.Err() == nil {
+					d, err := s.c.DescribeWorkflow(ctx, child, "")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+						childErr = s.c.GetWorkflow(ctx, child, "").Get(ctx, nil)
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if !temporal.IsCanceledError(childErr) {
+					t.Fatalf("the child ended with %v, want cancelled", childErr)
+				}
+			})
 		}
 	})
 
