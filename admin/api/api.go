@@ -27,6 +27,7 @@ import (
 
 	"github.com/rapportcrm/rapport/admin/ui"
 	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/analytics"
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
@@ -35,6 +36,8 @@ import (
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/plugins/host"
+	"github.com/rapportcrm/rapport/workflows/messages"
+	"github.com/rapportcrm/rapport/workflows/process"
 )
 
 // Version is reported in the OpenAPI document.
@@ -76,12 +79,17 @@ type Deps struct {
 	Sealer     *host.Sealer
 	// Processes stores BPMN process definitions; nil leaves the process routes out.
 	Processes *definitions.Store
+	// Starter starts process instances and Messages correlates messages (both with Processes).
+	Starter  *process.Starter
+	Messages *messages.Publisher
 	// Notifications holds in-app notifications; nil leaves their routes out.
 	Notifications *notifications.Store
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.
 	Records *records.Store
 	// Rulesets stores rule sets and business calendars; nil leaves the rule set and calendar routes out.
 	Rulesets *rulesets.Store
+	// Analytics computes the analytics reports; nil leaves their routes out.
+	Analytics *analytics.Engine
 }
 
 // Server is the configured HTTP application.
@@ -155,6 +163,9 @@ func New(deps Deps) *Server {
 	}
 	if deps.Notifications != nil {
 		s.registerNotifications()
+	}
+	if deps.Analytics != nil {
+		s.registerAnalytics()
 	}
 	ui.Mount(s.app)
 	return s

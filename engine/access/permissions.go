@@ -41,9 +41,12 @@ const (
 	AuditRead         = "audit.read"
 	ConnectorsRead    = "connectors.read"
 	ConnectorsManage  = "connectors.manage"
+	ConnectorsCall    = "connectors.call"
 	ImportsRun        = "imports.run"
 	CalendarsManage   = "calendars.manage"
 	SystemSettings    = "settings.manage"
+	AnalyticsRead     = "analytics.read"
+	AnalyticsManage   = "analytics.manage"
 	permissionsPrefix = "records."
 )
 
@@ -101,9 +104,12 @@ func Catalogue() []PermissionInfo {
 		{Name: AuditRead, Description: "read the audit log"},
 		{Name: ConnectorsRead, Description: "see connectors and their health"},
 		{Name: ConnectorsManage, Description: "install, configure and remove connectors"},
+		{Name: ConnectorsCall, Description: "call connector methods (processes with connector tasks need it, and so does who publishes them)"},
 		{Name: ImportsRun, Description: "run imports of records from files"},
 		{Name: CalendarsManage, Description: "change business calendars"},
 		{Name: SystemSettings, Description: "change system settings"},
+		{Name: AnalyticsRead, Description: "see analytics (RFM, Pareto, CLV, loyalty, funnel, service) over the records one may read"},
+		{Name: AnalyticsManage, Description: "recompute customer segments and schedule their recomputation"},
 	}
 	for _, a := range RecordActions() {
 		out = append(out, PermissionInfo{Name: RecordPermission("<entity>", a), Description: a + " records of the entity", PerEntity: true})
