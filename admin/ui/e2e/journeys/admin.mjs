@@ -1,0 +1,86 @@
+// An administrator defines a role that may read and write leads but never sees their budget, and invites
+// a user with it. That user sees only leads in the navigation, never the budget field (not in forms,
+// lists, the schema the app loads, records or history, even after someone else sets a budget), and is
+// refused administration pages.
+import { base, params, newPage, signIn, signOut, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
+
+export default async function (browser) {
+  const { admin, adminToken } = params;
+  const page = await newPage(browser);
+  await signIn(page, admin.email, admin.password);
+
+  // The role, with a hidden field.
+  await open(page, '/admin/roles/new');
+  await page.fill('#role-name', 'junior-agent');
+  await page.fill('#role-desc', 'Leads only, without budgets');
+  for (const perm of ['tasks.read', 'tasks.complete', 'schemas.read']) {
+    await page.locator('label', { hasText: perm }).locator('input[type=checkbox]').check();
+  }
+  await page.getByLabel('read Lead', { exact: true }).check();
+  await page.getByLabel('write Lead', { exact: true }).check();
+  await page.locator('details.field-row summary', { hasText: 'Lead' }).first().click();
+  await page.getByLabel('Hide Lead Budget', { exact: true }).check();
+  await checkA11y(page, 'role editor');
+  await page.getByRole('button', { name: 'Save role' }).click();
+  await page.locator('main table a', { hasText: 'junior-agent' }).waitFor();
+
+  // The user, with the role.
+  await open(page, '/admin/users');
+  await page.fill('#nu-email', 'junior@example.test');
+  await page.fill('#nu-name', 'Junior Agent');
+  await page.fill('#nu-password', 'junior-pass-123');
+  await page.locator('[data-testid=new-user] label', { hasText: 'junior-agent' }).locator('input').check();
+  await page.getByRole('button', { name: 'Invite' }).click();
+  await page.getByRole('cell', { name: 'junior@example.test', exact: true }).waitFor();
+  await checkA11y(page, 'users');
+  await signOut(page);
+
+  // The junior: leads only, no budget anywhere.
+  await signIn(page, 'junior@example.test', 'junior-pass-123');
+  const nav = await text(page, 'nav.sidebar');
+  expect(nav.includes('Lead') && !nav.includes('Company') && !nav.includes('Users') && !nav.includes('Schemas'), `the junior's navigation: ${nav}`);
+  await open(page, '/records/lead/new');
+  expect((await page.locator('#f-budget').count()) === 0, 'the new lead form has a budget');
+  expect((await page.locator('legend', { hasText: 'Budget' }).count()) === 0, 'the new lead form has a budget group');
+  await page.selectOption('#f-source', 'call');
+  await page.fill('#f-name', 'Junior Lead');
+  await page.click('[data-testid=record-form] button[type=submit]');
+  await page.waitForFunction(() => /#\/records\/lead\/[^/]+$/.test(location.hash) && !location.hash.endsWith('/new'));
+  await page.waitForSelector('#f-name');
+  const id = page.url().split('/').pop();
+
+  // Someone allowed to sets a budget; the junior still never sees it.
+  const cur = await (await fetch(`${base}/api/v1/records/lead/${id}`, { headers: { Authorization: 'Bearer ' + adminToken } })).json();
+  const res = await fetch(`${base}/api/v1/records/lead/${id}`, {
+    method: 'PATCH',
+    headers: { Authorization: 'Bearer ' + adminToken, 'Content-Type': 'application/merge-patch+json', 'If-Match': `"${cur.version}"` },
+    body: JSON.stringify({ budget: { amount: 98765, currency: 'RUB' } }),
+  });
+  expect(res.status === 200, `setting the budget as admin failed: ${res.status}`);
+  await page.reload();
+  await page.waitForSelector('#f-name');
+  const seen = await page.evaluate(async (id) => {
+    const rec = await (await fetch(`/api/v1/records/lead/${id}`)).text();
+    const schema = await (await fetch('/api/v1/schemas/lead')).text();
+    const list = await (await fetch('/api/v1/records/lead')).text();
+    const history = await (await fetch(`/api/v1/records/lead/${id}/history`)).text();
+    return { rec, schema, list, history, page: document.body.innerText };
+  }, id);
+  for (const [where, body] of Object.entries(seen)) {
+    expect(!body.includes('98765') && !body.includes('98 765') && !body.includes('98,765'), `the hidden budget value appears in ${where}`);
+    expect(where === 'page' || !body.includes('"budget"'), `the hidden field's name appears in ${where}: ${body.slice(0, 300)}`);
+  }
+  expect((await page.locator('#f-budget').count()) === 0, 'the lead page has a budget input');
+  expect((await page.locator('legend', { hasText: 'Budget' }).count()) === 0, 'the lead page has a budget group');
+  await page.click('#tab-history');
+  await page.locator('[data-testid=history] li').first().waitFor();
+  expect(!(await text(page, '[data-testid=history]')).includes('Budget'), 'history shows the budget');
+  await checkA11y(page, 'junior record');
+  await open(page, '/records/lead');
+  expect((await page.locator('main label', { hasText: /^\s*Budget\s*$/ }).count()) === 0, 'the lead list offers the budget as a column');
+
+  // Administration is refused with a message.
+  await open(page, '/admin/users');
+  await page.locator('.problem[data-status="403"]').waitFor();
+  noErrors(page);
+}
