@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,6 +127,12 @@ func setup(t *testing.T) fixtures {
 		"source": "partner", "name": "Bench Partner Lead", "status": "new", "budget": map[string]any{"amount": 5000, "currency": "RUB"},
 	}, http.StatusCreated)
 
+	call(t, http.MethodPost, "/api/v1/records/complaint", env.AdminToken, map[string]any{
+		"channel": "phone", "subject": "Late delivery", "severity": "high", "status": "new",
+		"responseDueAt":   time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339),
+		"resolutionDueAt": time.Now().Add(46 * time.Hour).UTC().Format(time.RFC3339),
+	}, http.StatusCreated)
+
 	call(t, http.MethodPost, "/api/v1/processes", env.AdminToken, callProcess, http.StatusCreated, "Content-Type", "application/xml")
 	call(t, http.MethodPost, "/api/v1/processes/e2e-call/publish", env.AdminToken, nil, http.StatusCreated)
 	started := call(t, http.MethodPost, "/api/v1/processes/e2e-call/instances", env.AdminToken,
@@ -161,10 +168,10 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 }
 
 // TestBrowserJourneys walks the journeys of the admin app in Debian's Chromium against the whole stack:
-// an agent works "my day", completes a task form and edits a lead (history, conflicts, inline errors);
-// an analyst extends the lead schema and writes, tests and publishes a scoring rule set; an administrator
-// creates a role with a hidden field and a user with it, who never sees that field; and every main page
-// passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
+// an agent works "my day", completes a task form, edits a lead (history, conflicts, inline errors) and
+// moves it on the leads board; an analyst extends the lead schema and writes, tests and publishes a
+// scoring rule set; an administrator imports leads from CSV, creates a role with a hidden field and a
+// user with it, who never sees that field; and every main page passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
 func TestBrowserJourneys(t *testing.T) {
 	requireBrowser(t)
 	fx := setup(t)
@@ -177,7 +184,7 @@ func TestBrowserJourneys(t *testing.T) {
 			t.Errorf("after completing the task form the agent still has %d tasks", n)
 		}
 		lead := call(t, http.MethodGet, fmt.Sprintf("/api/v1/records/lead/%s", fx.lead["id"]), env.AdminToken, nil, http.StatusOK)
-		if lead["status"] != "contacted" || lead["need"] != "Twenty seats from March" || lead["companyName"] != "Changed Elsewhere Ltd" {
+		if lead["status"] != "qualified" || lead["need"] != "Twenty seats from March" || lead["companyName"] != "Changed Elsewhere Ltd" {
 			t.Errorf("the lead after the journey: status %v, need %v, company %v", lead["status"], lead["need"], lead["companyName"])
 		}
 	})
@@ -195,6 +202,10 @@ func TestBrowserJourneys(t *testing.T) {
 	})
 	t.Run("admin", func(t *testing.T) {
 		journey(t, "admin", map[string]any{"admin": admin, "adminToken": env.AdminToken})
+		imported := call(t, http.MethodGet, "/api/v1/records/lead?count=true&filter="+url.QueryEscape(`name startsWith "Imported"`), env.AdminToken, nil, http.StatusOK)
+		if imported["total"] != float64(1) {
+			t.Errorf("the CSV import created %v leads, want 1 (one row was invalid)", imported["total"])
+		}
 		role := call(t, http.MethodGet, "/api/v1/roles/junior-agent", env.AdminToken, nil, http.StatusOK)
 		raw, _ := json.Marshal(role["fields"])
 		if !strings.Contains(string(raw), `"hidden":["budget"]`) {

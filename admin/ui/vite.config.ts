@@ -15,5 +15,11 @@ export default defineConfig({
     reportCompressedSize: true,
     chunkSizeWarningLimit: 600,
     assetsInlineLimit: 0,
+    rolldownOptions: {
+      output: {
+        // The Svelte runtime in a chunk of its own, named for what it holds.
+        codeSplitting: { groups: [{ name: 'svelte', test: /node_modules[\\/]svelte[\\/]/ }] },
+      },
+    },
   },
 });

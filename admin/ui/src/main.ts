@@ -2,6 +2,9 @@
 // page, and the expression editor, loads on demand.
 import { mount } from 'svelte';
 import App from './App.svelte';
+import { prefs } from './lib/state.svelte';
+import { loadLanguage } from './lib/i18n';
 import './app.css';
 
+await loadLanguage(prefs.lang);
 mount(App, { target: document.getElementById('app')! });

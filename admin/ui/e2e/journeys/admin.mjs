@@ -1,4 +1,4 @@
-// An administrator defines a role that may read and write leads but never sees their budget, and invites
+// An administrator imports leads from CSV (mapping, dry run, progress, results), defines a role that may read and write leads but never sees their budget, and invites
 // a user with it. That user sees only leads in the navigation, never the budget field (not in forms,
 // lists, the schema the app loads, records or history, even after someone else sets a budget), and is
 // refused administration pages.
@@ -33,6 +33,29 @@ export default async function (browser) {
   await page.getByRole('button', { name: 'Invite' }).click();
   await page.getByRole('cell', { name: 'junior@example.test', exact: true }).waitFor();
   await checkA11y(page, 'users');
+
+  // CSV import: the columns are matched to fields, a dry run finds the bad row, the import runs with
+  // progress, and the row results can be downloaded.
+  await open(page, '/import/lead');
+  const csv = 'name,source,email\nImported One,call,one@example.test\nImported Two,nowhere,two@example.test\n';
+  await page.setInputFiles('#imp-file', { name: 'leads.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.locator('[data-testid=mapping]').waitFor();
+  expect((await page.inputValue('#map-0')) === 'name' && (await page.inputValue('#map-1')) === 'source', 'the columns were not matched to fields');
+  await page.getByRole('button', { name: 'Dry run' }).click();
+  const dry = page.locator('[data-testid=dry-run]');
+  await dry.waitFor();
+  expect((await dry.textContent()).includes('2 rows: 1 valid, 1 invalid'), `dry run says: ${await dry.textContent()}`);
+  await checkA11y(page, 'import');
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  const job = page.locator('[data-testid=import-job]');
+  await job.locator('a', { hasText: 'Download row results' }).waitFor();
+  const jobText = await job.textContent();
+  expect(jobText.includes('2 of 2 rows') && jobText.includes('created 1') && jobText.includes('failed 1'), `import job: ${jobText}`);
+  const results = await page.evaluate(async (href) => {
+    const r = await fetch(href);
+    return { status: r.status, body: await r.text() };
+  }, await job.locator('a').getAttribute('href'));
+  expect(results.status === 200 && results.body.trim().split('\n').length === 3, `row results: ${results.status} ${results.body}`);
   await signOut(page);
 
   // The junior: leads only, no budget anywhere.

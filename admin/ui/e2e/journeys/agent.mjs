@@ -1,7 +1,8 @@
 // An agent works "my day": sees the task due today with the lead's name, phone and link and the process
 // task; completes the task form (a missing required field is shown at the field first); edits the lead
 // (an invalid email is refused at the field, a change made meanwhile by someone else is offered to
-// reload or overwrite) and sees the change in the lead's history.
+// reload or overwrite) and sees the change in the lead's history; records a call; and moves the lead on
+// the leads board by dragging its card.
 import { base, params, newPage, signIn, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
 
 export default async function (browser) {
@@ -86,5 +87,14 @@ export default async function (browser) {
   await page.click('#panel form button[type=submit]');
   await page.locator('[data-testid=timeline] li', { hasText: 'Called about the offer' }).waitFor();
   await checkA11y(page, 'record timeline');
+
+  // The leads board: dragging the card to another column changes the status (one PATCH).
+  await open(page, '/boards/leads');
+  const leadCard = page.locator('[data-testid=board] article.card', { hasText: lead.name });
+  await leadCard.waitFor();
+  await leadCard.dragTo(page.locator('[data-column=qualified]'));
+  await page.locator('[data-column=qualified] article.card', { hasText: lead.name }).waitFor();
+  await page.locator('.toast', { hasText: 'moved to' }).waitFor();
+  await checkA11y(page, 'leads board');
   noErrors(page);
 }

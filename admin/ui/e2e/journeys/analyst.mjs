@@ -12,6 +12,13 @@ async function typeExpr(page, id, value) {
   await content.fill(value);
 }
 
+/** Saves the rule set's draft and waits until nothing is left unsaved. */
+async function saveDraft(page) {
+  const save = page.getByRole('button', { name: 'Save draft' });
+  await save.click();
+  await page.waitForFunction(() => !document.querySelector('.tag')?.textContent.includes('unsaved') && [...document.querySelectorAll('button')].find((b) => b.textContent === 'Save draft')?.disabled);
+}
+
 export default async function (browser) {
   const { analyst, benchLead } = params;
   const page = await newPage(browser);
@@ -96,8 +103,7 @@ export default async function (browser) {
   expect(score === '50', `the bench scored ${score}, want 50`);
   await page.getByLabel('Test case name').fill('rich partner');
   await page.getByRole('button', { name: 'Save as a test case' }).click();
-  await page.getByRole('button', { name: 'Save draft' }).click();
-  await page.locator('.toast', { hasText: 'Draft saved' }).waitFor();
+  await saveDraft(page);
   await page.getByLabel('Records', { exact: true }).fill('20');
   await page.getByRole('button', { name: 'Run on the last records' }).click();
   const whatIf = await page.locator('[data-testid=whatif]').textContent();
@@ -114,8 +120,7 @@ export default async function (browser) {
   // A change: the diff against version 1 shows it; the saved test case now fails, so publishing refuses.
   await page.click('#tab-rules');
   await page.fill('#r-0-points', '35');
-  await page.getByRole('button', { name: 'Save draft' }).click();
-  await page.locator('.toast', { hasText: 'Draft saved' }).waitFor();
+  await saveDraft(page);
   await page.click('#tab-publish');
   const diff = page.locator('[data-testid=diff]');
   await diff.locator('td', { hasText: 'points' }).first().waitFor();

@@ -1,8 +1,9 @@
 // Every main page, as an administrator: it renders without script errors or CSP violations and has no
 // serious or critical axe-core violation, in English and (checked on the sign-in page and two forms)
 // Russian. With RAPPORT_SCREENSHOTS set, a screenshot of each page in both languages is saved there.
-// Also: a wrong password is refused on the sign-in page, and the API docs page makes a write call with
-// the session cookie (its CSRF header).
+// Also: a wrong password is refused on the sign-in page, a network failure offers a retry, the export
+// link exports the list, the complaints board marks a passed deadline, and the API docs page makes a
+// write call with the session cookie (its CSRF header).
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { base, params, newPage, signIn, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
@@ -64,6 +65,29 @@ export default async function (browser) {
     noErrors(page);
 
     if (lang === 'en') {
+      // A network failure is shown with a retry, which then works.
+      let fail = true;
+      await page.route('**/api/v1/records/lead?**', (route) => (fail ? route.abort('connectionrefused') : route.continue()));
+      await page.goto(base + '/#/records/lead?q=Olga');
+      await page.locator('.problem[data-status="0"]', { hasText: 'Cannot reach the server' }).waitFor();
+      fail = false;
+      await page.locator('.problem').getByRole('button', { name: 'Retry' }).click();
+      await page.locator('[data-testid=record-table] a', { hasText: 'Olga' }).first().waitFor();
+      await page.unroute('**/api/v1/records/lead?**');
+      page.errors = page.errors.filter((e) => !e.includes('ERR_CONNECTION_REFUSED'));
+
+      // Export: the link exports what the list shows.
+      const href = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+      const exported = await page.evaluate(async (h) => {
+        const r = await fetch(h);
+        return { status: r.status, type: r.headers.get('Content-Type'), body: await r.text() };
+      }, href);
+      expect(exported.status === 200 && exported.type.startsWith('text/csv') && exported.body.includes('Olga'), `export: ${exported.status} ${exported.type} ${exported.body.slice(0, 200)}`);
+
+      // The complaints board counts down to each deadline; a passed one is marked overdue.
+      await open(page, '/boards/complaints');
+      await page.locator('[data-testid=board] .overdue', { hasText: 'Response' }).waitFor();
+
       // The API docs after a cookie sign-in: "Try it out" on a write operation succeeds (CSRF header).
       await page.goto(base + '/api/docs/');
       await page.waitForSelector('.swagger-ui .info .title');

@@ -2,12 +2,10 @@
 // date-fns and @date-fns/tz: the API speaks RFC 3339 instants and YYYY-MM-DD dates; people see wall-clock
 // time in their zone, and datetime inputs are read back in that zone, not the browser's.
 import { TZDate } from '@date-fns/tz';
-import { format, formatDistanceStrict, differenceInSeconds, endOfDay, startOfDay } from 'date-fns';
+import { format, differenceInSeconds, endOfDay, startOfDay } from 'date-fns';
 import { ru, enGB } from 'date-fns/locale';
 
-export function browserZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-}
+export { browserZone, relative } from './zone';
 
 /** Every IANA zone the browser knows, for zone pickers. */
 export function zones(): string[] {
@@ -59,16 +57,6 @@ export function startOfTodayIn(tz: string): string {
 /** Seconds from now until the instant (negative when it has passed). */
 export function secondsUntil(iso: string, now = new Date()): number {
   return differenceInSeconds(new Date(iso), now);
-}
-
-/** "in 3 hours" / "3 hours ago", in the user's language. */
-export function relative(iso: string, lang: string, now = new Date()): string {
-  const d = new Date(iso);
-  if (isNaN(d.getTime())) return '';
-  const dist = formatDistanceStrict(d, now, { locale: locale(lang) });
-  const future = d.getTime() > now.getTime();
-  if (lang === 'ru') return future ? `через ${dist}` : `${dist} назад`;
-  return future ? `in ${dist}` : `${dist} ago`;
 }
 
 /** A countdown such as "2h 05m" or "-1d 3h" for SLA deadlines. */

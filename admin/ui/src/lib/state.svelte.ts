@@ -2,7 +2,8 @@
 // (language, time zone), and the entity schemas (loaded once per sign-in, refreshed after a schema save).
 import { get, Problem } from './api';
 import { granted } from './perms';
-import { browserZone } from './dates';
+import { loadLanguage } from './i18n';
+import { browserZone } from './zone';
 import type { SchemaInfo, Entity } from './schema';
 
 export interface Me {
@@ -31,7 +32,8 @@ export const prefs = $state({
   tz: stored('rapport.tz', browserZone()),
 });
 
-export function setLang(lang: string): void {
+export async function setLang(lang: string): Promise<void> {
+  await loadLanguage(lang);
   prefs.lang = lang;
   document.documentElement.lang = lang;
   localStorage.setItem('rapport.lang', lang);
