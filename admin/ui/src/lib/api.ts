@@ -82,6 +82,12 @@ export function csrfToken(): string {
   return m ? decodeURIComponent(m[1]) : '';
 }
 
+/** Encodes one path segment, leaving ":" and "@" as they are (RFC 3986 allows them there): instance and
+ * task IDs hold colons, and the server matches path parameters without decoding them. */
+export function segment(s: string): string {
+  return encodeURIComponent(s).replace(/%3A/gi, ':').replace(/%40/g, '@');
+}
+
 /** Builds an API URL with a query string, leaving out empty parameters. */
 export function url(path: string, query?: CallOptions['query']): string {
   const q = new URLSearchParams();

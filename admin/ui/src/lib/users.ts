@@ -1,6 +1,6 @@
 // Names of users for "changed by" lines. The API lets only user managers read other users, so others see
 // "you" for themselves and the user ID for everyone else.
-import { get } from './api';
+import { get, segment } from './api';
 import { session, can } from './state.svelte';
 
 const cache = new Map<string, Promise<string>>();
@@ -11,7 +11,7 @@ export function userName(id: string | undefined, you: string): Promise<string> {
   if (!can('users.manage')) return Promise.resolve(id);
   let p = cache.get(id);
   if (!p) {
-    p = get<{ name: string; email: string }>(`/api/v1/users/${encodeURIComponent(id)}`)
+    p = get<{ name: string; email: string }>(`/api/v1/users/${segment(id)}`)
       .then((u) => u.name || u.email)
       .catch(() => id);
     cache.set(id, p);
