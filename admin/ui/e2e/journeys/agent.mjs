@@ -71,8 +71,10 @@ export default async function (browser) {
   expect((await page.inputValue('#f-need')) === 'Twenty seats from March', 'overwrite lost my change');
   expect((await page.inputValue('#f-companyName')) === 'Changed Elsewhere Ltd', 'overwrite lost the other change');
 
-  // History: who changed what, field by field.
-  await page.click('#tab-history');
+  // History: who changed what, field by field (reached with the keyboard: arrow keys move between tabs).
+  await page.focus('#tab-details');
+  await page.keyboard.press('ArrowRight');
+  expect((await page.getAttribute('#tab-history', 'aria-selected')) === 'true', 'the right arrow did not select the History tab');
   const history = page.locator('[data-testid=history]');
   await history.locator('li').first().waitFor();
   const h = await history.textContent();

@@ -65,6 +65,21 @@ export default async function (browser) {
     noErrors(page);
 
     if (lang === 'en') {
+      // The keyboard: the first Tab reaches a visible "skip to content" link with a focus ring, and
+      // following it puts the focus on the page.
+      await open(page, '/records/lead');
+      await page.reload();
+      await page.waitForSelector('main h1');
+      await page.keyboard.press('Tab');
+      const focus = await page.evaluate(() => {
+        const el = document.activeElement;
+        const cs = getComputedStyle(el);
+        return { cls: el.className, left: el.getBoundingClientRect().left, outline: cs.outlineStyle, width: cs.outlineWidth };
+      });
+      expect(focus.cls === 'skip' && focus.left >= 0 && focus.outline !== 'none' && focus.width !== '0px', `first Tab: ${JSON.stringify(focus)}`);
+      await page.keyboard.press('Enter');
+      expect(await page.evaluate(() => document.activeElement?.id === 'main'), 'the skip link did not move the focus to the page');
+
       // A network failure is shown with a retry, which then works.
       let fail = true;
       await page.route('**/api/v1/records/lead?**', (route) => (fail ? route.abort('connectionrefused') : route.continue()));

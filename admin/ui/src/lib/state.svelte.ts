@@ -6,13 +6,19 @@ import { loadLanguage } from './i18n';
 import { browserZone } from './zone';
 import type { SchemaInfo, Entity } from './schema';
 
-export interface Me {
+/** A user as the API shows one. */
+export interface UserView {
   id: string;
   email: string;
   name: string;
   roles: string[];
   teams: string[];
   disabled: boolean;
+  createdAt: string;
+}
+
+/** The signed-in user, with the permissions this session holds. */
+export interface Me extends UserView {
   permissions: string[];
   via: string;
 }
