@@ -18,7 +18,13 @@ import (
 
 var env *stacktest.Env
 
-func TestMain(m *testing.M) { stacktest.Main(m, &env) }
+// TestMain starts the stack with the CSV connector plugin installed, so the connectors page configures a
+// real plugin from its JSON Schema.
+func TestMain(m *testing.M) {
+	stacktest.MainWith(m, &env, func(dataDir string) error {
+		return stacktest.InstallPlugin(dataDir, "csv", "github.com/rapportcrm/rapport/plugins/connectors/csv")
+	})
+}
 
 // requireBrowser skips the browser tests where Chromium, node or the npm packages are missing, except in
 // CI (RAPPORT_REQUIRE_BROWSER=1), where that is a failure.
@@ -138,6 +144,10 @@ func setup(t *testing.T) fixtures {
 	started := call(t, http.MethodPost, "/api/v1/processes/e2e-call/instances", env.AdminToken,
 		map[string]any{"variables": map[string]any{"agentId": fx.agent.ID}}, http.StatusCreated)
 	fx.instanceID = started["id"].(string)
+	if err := env.Stack.Notifications.Send(context.Background(), "e2e-reminder", fx.agent.ID, "lead-call-reminder", fx.instanceID,
+		map[string]any{"title": "Call Olga Petrova today", "entity": "lead", "recordId": fx.lead["id"]}); err != nil {
+		t.Fatal(err)
+	}
 	fx.userTask = "Call the new lead"
 	tok, err := env.Login(context.Background(), fx.agent.Email, fx.agent.Password)
 	if err != nil {
@@ -148,6 +158,30 @@ func setup(t *testing.T) fixtures {
 		t.Fatalf("the agent's inbox holds %d tasks, want 1", n)
 	}
 	return fx
+}
+
+// erpDir is a copy of the CSV connector's test ERP (its CSV files) for the connectors page to point at.
+func erpDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "plugins", "connectors", "csv", "testdata")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".csv") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // waitTasks polls the caller's inbox until ok accepts its size (the instance starts asynchronously).
@@ -201,10 +235,14 @@ func TestBrowserJourneys(t *testing.T) {
 		}
 	})
 	t.Run("admin", func(t *testing.T) {
-		journey(t, "admin", map[string]any{"admin": admin, "adminToken": env.AdminToken})
+		journey(t, "admin", map[string]any{"admin": admin, "adminToken": env.AdminToken, "erpDir": erpDir(t)})
 		imported := call(t, http.MethodGet, "/api/v1/records/lead?count=true&filter="+url.QueryEscape(`name startsWith "Imported"`), env.AdminToken, nil, http.StatusOK)
 		if imported["total"] != float64(1) {
 			t.Errorf("the CSV import created %v leads, want 1 (one row was invalid)", imported["total"])
+		}
+		connectors := env.Call(t, http.MethodGet, "/api/v1/connectors", env.AdminToken, nil)
+		if !strings.Contains(string(connectors.Raw), `"name":"erp"`) {
+			t.Errorf("the connector configured in the browser is not stored: %s", connectors.Raw)
 		}
 		role := call(t, http.MethodGet, "/api/v1/roles/junior-agent", env.AdminToken, nil, http.StatusOK)
 		raw, _ := json.Marshal(role["fields"])

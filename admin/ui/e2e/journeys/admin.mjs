@@ -1,4 +1,5 @@
-// An administrator imports leads from CSV (mapping, dry run, progress, results), defines a role that may read and write leads but never sees their budget, and invites
+// An administrator imports leads from CSV (mapping, dry run, progress, results), creates an API token
+// (shown once), configures and tests a connector from its plugin's JSON Schema, defines a role that may read and write leads but never sees their budget, and invites
 // a user with it. That user sees only leads in the navigation, never the budget field (not in forms,
 // lists, the schema the app loads, records or history, even after someone else sets a budget), and is
 // refused administration pages.
@@ -56,6 +57,31 @@ export default async function (browser) {
     return { status: r.status, body: await r.text() };
   }, await job.locator('a').getAttribute('href'));
   expect(results.status === 200 && results.body.trim().split('\n').length === 3, `row results: ${results.status} ${results.body}`);
+  // An API token is shown once.
+  await open(page, '/admin/tokens');
+  await page.fill('#tk-name', 'e2e-integration');
+  await page.locator('label', { hasText: '*' }).first().locator('input').check();
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const secret = await page.locator('[data-testid=token-value]').textContent();
+  expect(secret.length > 20, `token secret: ${secret}`);
+  const me = await fetch(`${base}/api/v1/auth/me`, { headers: { Authorization: 'Bearer ' + secret } });
+  expect(me.status === 200, `the new token does not authenticate: ${me.status}`);
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  expect((await page.locator('[data-testid=token-secret]').count()) === 0, 'the secret stays on the page');
+  expect(!(await text(page, 'main')).includes(secret), 'the token list shows the secret');
+  await checkA11y(page, 'tokens');
+
+  // A connector configured from its plugin's JSON Schema, then tested.
+  await open(page, '/admin/connectors');
+  await page.getByRole('button', { name: 'New connector' }).click();
+  await page.fill('#cn-name', 'erp');
+  await page.getByLabel('dir').fill(params.erpDir);
+  await checkA11y(page, 'connector form');
+  await page.getByRole('button', { name: 'Save and check' }).click();
+  const connector = page.locator('.card', { has: page.locator('h3', { hasText: 'erp' }) });
+  await connector.waitFor();
+  await connector.getByRole('button', { name: 'Test connection' }).click();
+  await connector.locator('[role=status]', { hasText: 'Connection works' }).waitFor();
   await signOut(page);
 
   // The junior: leads only, no budget anywhere.

@@ -15,6 +15,16 @@ export default async function (browser) {
   expect(nav.includes('My day') && nav.includes('Task inbox'), `agent navigation lacks My day or the inbox: ${nav}`);
   expect(!nav.includes('Users') && !nav.includes('Schemas') && !nav.includes('Audit log'), `agent navigation shows administration: ${nav}`);
 
+  // The bell: one unread notification, linking to the lead; opening it marks it read.
+  const bell = page.locator('.bell > button');
+  await page.waitForFunction(() => document.querySelector('.bell .badge')?.textContent === '1');
+  await bell.click();
+  await checkA11y(page, 'notifications bell');
+  await page.locator('#bell-panel a', { hasText: 'Call Olga Petrova today' }).click();
+  await page.waitForSelector('[data-testid=record-form]');
+  expect((await text(page, 'main h1')) === lead.name, 'the notification does not lead to the lead');
+  await page.waitForFunction(() => !document.querySelector('.bell .badge'));
+
   // My day: the due task with the related lead, and the process task.
   await open(page, '/my-day');
   const card = page.locator('[data-testid=myday-task]', { hasText: taskTitle });

@@ -1,6 +1,7 @@
 // An analyst adds an enum field with a validation rule to the lead schema: a typo in the rule is
 // underlined at its position before anything is saved; fixed, the new version is saved and the preview
-// shows the field. Then a scoring rule set is written, tried on a real lead on the test bench and over
+// shows the field; completion offers fields and helpers; a breaking change is counted by a dry run
+// before anything is saved. Then a scoring rule set is written, tried on a real lead on the test bench and over
 // the last records, kept as a test case, published, and a later change is shown as a diff and refused
 // because the saved test no longer passes.
 import { params, newPage, signIn, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
@@ -48,6 +49,17 @@ export default async function (browser) {
   }
   await row.getByRole('button', { name: '+ Add rule' }).click();
   const ruleId = `fe-fields-${i}-rule-0`;
+  // Completion offers the entity's fields and the helper functions.
+  const content = page.locator(`[data-expr="${ruleId}"] .cm-content`);
+  await content.waitFor();
+  await content.click();
+  await page.keyboard.type('bud');
+  await page.locator('.cm-tooltip-autocomplete li', { hasText: 'budget' }).first().waitFor();
+  await page.keyboard.press('Escape');
+  await content.fill('daysB');
+  await page.keyboard.press('Control+Space');
+  await page.locator('.cm-tooltip-autocomplete li', { hasText: 'daysBetween' }).first().waitFor();
+  await page.keyboard.press('Escape');
   await typeExpr(page, ruleId, 'tier != "gold" || budget.amont >= 1000');
   await row.getByLabel('Message (English)').fill('Gold leads need a budget of 1000 or more');
   const ruleError = row.locator('[data-testid=rule-error]');
@@ -66,6 +78,18 @@ export default async function (browser) {
   await page.waitForFunction(() => !document.querySelector('[data-testid=schema-form] button[type=submit]').disabled);
   await page.click('[data-testid=schema-form] button[type=submit]');
   await page.locator('.toast', { hasText: 'Saved lead version' }).waitFor();
+
+  // A breaking change is dry-run before saving: making the company name required counts the leads that
+  // lack one and names an example; undoing it leaves nothing to save.
+  const companyRow = page.locator('[data-testid=field-row]', { hasText: 'companyName' });
+  await companyRow.locator('summary').click();
+  await companyRow.getByLabel('Required').check();
+  const violating = page.locator('[data-testid=violating]');
+  await violating.waitFor();
+  expect(/^[1-9]\d* of \d+ existing records would violate/.test((await violating.textContent()).trim()), `dry run: ${await violating.textContent()}`);
+  await page.locator('[data-testid=schema-check] li a').first().waitFor();
+  await companyRow.getByLabel('Required').uncheck();
+  await page.locator('[data-testid=schema-check]', { hasText: 'No changes.' }).waitFor();
 
   // A scoring rule set, from the list page.
   await open(page, '/rulesets');
