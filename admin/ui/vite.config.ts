@@ -7,6 +7,8 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 export default defineConfig({
   plugins: [svelte()],
   base: '/',
+  // npm run dev: the app with hot reload, the API of a `rapport dev` on :8080 behind it.
+  server: { proxy: { '/api': process.env.RAPPORT_URL || 'http://127.0.0.1:8080' } },
   build: {
     outDir: 'static/app',
     emptyOutDir: true,
