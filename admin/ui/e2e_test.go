@@ -209,6 +209,7 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 func TestBrowserJourneys(t *testing.T) {
 	requireBrowser(t)
 	fx := setup(t)
+	erp := erpDir(t) // lives as long as the whole test: the configured connector checks it in the background
 	admin := map[string]any{"email": stacktest.AdminEmail, "password": stacktest.AdminPassword}
 
 	t.Run("agent", func(t *testing.T) {
@@ -235,7 +236,7 @@ func TestBrowserJourneys(t *testing.T) {
 		}
 	})
 	t.Run("admin", func(t *testing.T) {
-		journey(t, "admin", map[string]any{"admin": admin, "adminToken": env.AdminToken, "erpDir": erpDir(t)})
+		journey(t, "admin", map[string]any{"admin": admin, "adminToken": env.AdminToken, "erpDir": erp})
 		imported := call(t, http.MethodGet, "/api/v1/records/lead?count=true&filter="+url.QueryEscape(`name startsWith "Imported"`), env.AdminToken, nil, http.StatusOK)
 		if imported["total"] != float64(1) {
 			t.Errorf("the CSV import created %v leads, want 1 (one row was invalid)", imported["total"])

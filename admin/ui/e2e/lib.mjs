@@ -25,7 +25,9 @@ export async function newPage(browser, { lang = 'en' } = {}) {
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: lang === 'ru' ? 'ru-RU' : 'en-GB', timezoneId: 'Europe/Moscow' });
   await context.addInitScript((l) => localStorage.setItem('rapport.lang', l), lang);
   const page = await context.newPage();
-  page.setDefaultTimeout(15000);
+  // Generous: on a loaded 2-core CI machine other test packages run beside the browser; every wait ends
+  // as soon as its condition holds.
+  page.setDefaultTimeout(40000);
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push('page error: ' + e.message));
   // Expected API refusals log "Failed to load resource"; CSP violations log "Refused to ...".

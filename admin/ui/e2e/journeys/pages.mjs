@@ -105,7 +105,7 @@ export default async function (browser) {
 
       // The API docs after a cookie sign-in: "Try it out" on a write operation succeeds (CSRF header).
       await page.goto(base + '/api/docs/');
-      await page.waitForSelector('.swagger-ui .info .title');
+      await page.waitForSelector('.swagger-ui .info .title', { timeout: 90000 });
       expect((await text(page, '#auth-state')).includes('Signed in'), 'the docs page does not see the session');
       await page.goto(base + '/api/docs/#/auth/logout');
       const logout = page.locator('#operations-auth-logout');
