@@ -71,6 +71,7 @@ func (s *Server) registerConnectors() {
 	Register(s, huma.Operation{OperationID: "list-plugins", Method: http.MethodGet, Path: "/api/v1/plugins", Tags: tags,
 		Summary: "Installed plugins", Description: "Plugins found in the plugins directory, with the reason when one cannot be used."},
 		Access{Permission: "connectors.read"}, s.listPlugins)
+	s.registerPluginDescribe(tags)
 	Register(s, huma.Operation{OperationID: "list-connectors", Method: http.MethodGet, Path: "/api/v1/connectors", Tags: tags,
 		Summary: "Configured connectors"}, Access{Permission: "connectors.read"}, s.listConnectors)
 	Register(s, huma.Operation{OperationID: "put-connector", Method: http.MethodPut, Path: "/api/v1/connectors/{name}", Tags: tags,
