@@ -27,6 +27,7 @@ func main() {
 				MagicCookieValue: connector.Handshake.MagicCookieValue,
 			},
 			VersionedPlugins: map[int]plugin.PluginSet{1: {connector.PluginName: &connector.GRPCPlugin{Impl: impl, Protocol: 1}}},
+			GRPCServer:       plugin.DefaultGRPCServer,
 			Logger:           connector.NewLogger("testplugin"),
 		})
 		return
