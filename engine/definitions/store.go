@@ -88,6 +88,9 @@ type Store struct {
 	versions *mongo.Collection
 	entities EntityTypes
 	now      func() time.Time
+	// CheckTask, when set, validates each service task's configuration for its type when a document is
+	// checked or deployed (a connector task's operation and inputs against the plugin's description).
+	CheckTask func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error
 }
 
 // New returns a store on db; entities (may be nil) types conditions over `record` in record-triggered
@@ -113,7 +116,7 @@ func (s *Store) Check(xml []byte) (*bpmn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.entities)})
+	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.entities), CheckTask: s.CheckTask})
 	if len(problems) > 0 {
 		return nil, &InvalidError{Problems: problems}
 	}

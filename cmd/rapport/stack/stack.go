@@ -219,6 +219,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
 	s.Processes = definitions.New(s.DB, s.entityTypes)
+	// A connector task is checked against its plugin's description when its process is deployed.
+	s.Processes.CheckTask = services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}}.CheckTask
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -310,6 +312,8 @@ func (s *Stack) startPlugins(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("create plugins directory: %w", err)
 	}
+	// The host watches the directory: plugins installed or upgraded while Rapport runs are picked up
+	// without a restart (POST /api/v1/plugins/rescan applies them at once).
 	if s.Plugins, err = host.New(host.Options{Dir: dir, Logger: s.log.With("component", "plugins")}); err != nil {
 		return err
 	}

@@ -311,7 +311,7 @@ func buildPlugin(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := json.Marshal(host.Manifest{Name: "tryton", Binary: "rapport-connector-tryton", SHA256: sum, ProtocolVersion: 1})
+	m, _ := json.Marshal(host.Manifest{Name: "tryton", Binary: "rapport-connector-tryton", SHA256: sum, ProtocolVersion: connector.ProtocolVersion})
 	if err := os.WriteFile(filepath.Join(dir, host.ManifestFile), m, 0o644); err != nil {
 		t.Fatal(err)
 	}
