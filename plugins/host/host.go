@@ -414,18 +414,7 @@ func (h *Host) Close() error {
 
 // superviseLoop periodically restarts crashed instances and health-checks live ones.
 func (h *Host) superviseLoop(ctx context.Context) {
-	if h.opts.HealthInterval < 0 {
-		<-ctx.Done()
-		return
-	}
-	t := time.NewTicker(h.opts.HealthInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, h.opts.HealthInterval, func() {
 		h.mu.Lock()
 		procs := make([]*process, 0, len(h.instances))
 		for _, in := range h.instances {
@@ -434,6 +423,24 @@ func (h *Host) superviseLoop(ctx context.Context) {
 		h.mu.Unlock()
 		for _, p := range procs {
 			p.check(ctx)
+		}
+	})
+}
+
+// every calls fn each interval until ctx ends; a negative interval never calls it.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	if interval < 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
 		}
 	}
 }

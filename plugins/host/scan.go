@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"time"
 )
 
 // RescanReport says what a rescan of the plugins directory changed.
@@ -197,31 +196,20 @@ func (h *Host) reconcile(ctx context.Context, in *Instance) (InstanceChange, boo
 // sizes and times) changes, so installing or upgrading a plugin needs no restart and
 // no API call.
 func (h *Host) watchLoop(ctx context.Context) {
-	if h.opts.ScanInterval < 0 {
-		<-ctx.Done()
-		return
-	}
-	t := time.NewTicker(h.opts.ScanInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, h.opts.ScanInterval, func() {
 		stamp, err := h.fingerprint()
 		if err != nil {
 			h.log.Warn("watch plugins directory", "error", err)
-			continue
+			return
 		}
 		h.mu.Lock()
 		same := stamp == h.lastStamp
 		h.mu.Unlock()
 		if same {
-			continue
+			return
 		}
 		if _, err := h.Rescan(ctx); err != nil && ctx.Err() == nil {
 			h.log.Warn("rescan plugins directory", "error", err)
 		}
-	}
+	})
 }

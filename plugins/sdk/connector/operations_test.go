@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
-
-	"github.com/hashicorp/go-plugin"
 )
 
 // quoter describes one operation and records the requests it receives.
@@ -35,19 +33,6 @@ func (q *quoter) Invoke(_ context.Context, req InvokeRequest) (InvokeResponse, e
 		return InvokeResponse{}, err
 	}
 	return Output(map[string]string{"product": in.Product, "price": "2.50"})
-}
-
-// dialProtocol connects to impl served at one protocol version, as the host does after
-// go-plugin negotiated it.
-func dialProtocol(t *testing.T, impl Connector, protocol int) Connector {
-	t.Helper()
-	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{PluginName: &GRPCPlugin{Impl: impl, Protocol: protocol}})
-	t.Cleanup(func() { client.Close() })
-	raw, err := client.Dispense(PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw.(Connector)
 }
 
 func TestInvokeOverProtocol2(t *testing.T) {
