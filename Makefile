@@ -37,7 +37,7 @@ lint:
 bench:
 	{ $(GO) test -run '^$$' -bench . -benchmem ./engine/... ./plugins/host/ && \
 	  $(GO) test -run '^$$' -bench . -benchtime 200x ./workflows/devserver/ ./workflows/process/e2e/ && \
-	  $(GO) test -run '^$$' -bench RecordsCreate -benchtime 500x ./admin/api/ && \
+	  $(GO) test -run '^$$' -bench 'RecordsCreate|PrincipalResolve' -benchtime 500x ./admin/api/ && \
 	  $(GO) test -run '^$$' -bench RecordsList -benchtime 3x ./admin/api/ ; } 2>&1 | awk -f .ci/bench-ratios.awk
 
 clean:

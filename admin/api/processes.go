@@ -151,7 +151,7 @@ func (s *Server) registerProcesses() {
 		Description: "Starts a published version (the latest unless one is named) with variables, checked against the declared variable types."},
 		Access{Permission: "instances.start"}, s.startInstance)
 	Register(s, huma.Operation{OperationID: "get-instance", Method: http.MethodGet, Path: "/api/v1/instances/{id}", Tags: tags,
-		Summary: "An instance's state", Description: "Where the instance stands, its variables, incidents, open tasks and the history of elements entered and left."},
+		Summary: "An instance's state", Description: "Where the instance stands, its variables, incidents, open tasks and the history of elements entered and left. An instance started from a record is visible only to callers who may read that record (or operate instances); fields hidden from the caller are removed from every record value in the variables. An instance the caller may not see is answered like one that does not exist (404)."},
 		Access{Permission: "instances.read"}, s.getInstance)
 	Register(s, huma.Operation{OperationID: "list-tasks", Method: http.MethodGet, Path: "/api/v1/tasks", Tags: tags,
 		Summary: "My open tasks", Description: "Open user tasks assigned to the caller (as assignee or candidate user) in running instances."},
@@ -341,6 +341,10 @@ func checkVariables(decls []bpmn.VariableDecl, vars map[string]any) []FieldError
 }
 
 func (s *Server) getInstance(ctx context.Context, in *instanceInput) (*struct{ Body process.Snapshot }, error) {
+	binding, err := s.readableInstance(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
 	val, err := s.deps.Temporal.QueryWorkflow(ctx, in.ID, "", process.QueryState)
 	if err != nil {
 		return nil, instanceProblem(err, in.ID)
@@ -348,6 +352,9 @@ func (s *Server) getInstance(ctx context.Context, in *instanceInput) (*struct{ B
 	var snap process.Snapshot
 	if err := val.Get(&snap); err != nil {
 		return nil, fmt.Errorf("decode instance state: %w", err)
+	}
+	if err := s.redactSnapshot(ctx, binding, &snap); err != nil {
+		return nil, err
 	}
 	return &struct{ Body process.Snapshot }{Body: snap}, nil
 }

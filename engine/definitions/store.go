@@ -88,9 +88,14 @@ type Store struct {
 	versions *mongo.Collection
 	entities EntityTypes
 	now      func() time.Time
-	// CheckTask, when set, validates each service task's configuration for its type when a document is
-	// checked or deployed (a connector task's operation and inputs against the plugin's description).
-	CheckTask func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error
+	// checkTask validates service task configurations against deployment policy (e.g. refused URLs).
+	checkTask func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error
+}
+
+// CheckTasksWith makes deploying and publishing validate every service task with check (for example the
+// outbound HTTP policy for http tasks); a refusal is a problem naming the element.
+func (s *Store) CheckTasksWith(check func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error) {
+	s.checkTask = check
 }
 
 // New returns a store on db; entities (may be nil) types conditions over `record` in record-triggered
@@ -116,7 +121,7 @@ func (s *Store) Check(xml []byte) (*bpmn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.entities), CheckTask: s.CheckTask})
+	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.entities), CheckTask: s.checkTask})
 	if len(problems) > 0 {
 		return nil, &InvalidError{Problems: problems}
 	}

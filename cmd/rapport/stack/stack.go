@@ -15,8 +15,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,14 +31,17 @@ import (
 	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/audit"
+	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/notifications"
+	"github.com/rapportcrm/rapport/engine/outbound"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
@@ -83,6 +88,11 @@ type Config struct {
 	CORSOrigins []string
 	// RateLimit caps each user's and each API token's requests; zero values take the defaults.
 	RateLimit api.RateLimit
+	// TrustedProxies are reverse proxies (CIDRs or addresses) whose X-Forwarded-For names the client.
+	TrustedProxies []string
+	// HTTPAllow widens what http service tasks may reach beyond public addresses: CIDRs, addresses and
+	// host names, each optionally with a port (see engine/outbound).
+	HTTPAllow []string
 
 	// PluginsDir holds connector plugins (one folder each with a plugin.json); empty disables plugins.
 	// In embedded mode an empty value means DataDir/plugins.
@@ -136,8 +146,10 @@ type Stack struct {
 	Plugins    *host.Host
 	Connectors *connections.Store
 	sealer     *host.Sealer
-	ln         net.Listener
-	served     chan error
+	// outbound is the policy every outbound HTTP request of processes passes.
+	outbound *outbound.Policy
+	ln       net.Listener
+	served   chan error
 	// MongoURI and TemporalAddr are where the stack's stores are, for the start-up banner and tests.
 	MongoURI     string
 	TemporalAddr string
@@ -161,6 +173,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		cfg.TemporalNamespace = "rapport"
 	}
 	s := &Stack{cfg: cfg, log: cfg.Logger}
+	if s.outbound, err = outbound.ParsePolicy(cfg.HTTPAllow); err != nil {
+		return nil, fmt.Errorf("--http-allow: %w", err)
+	}
 	defer func() {
 		if err != nil {
 			s.Stop(context.Background())
@@ -185,7 +200,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.connectTemporal(ctx); err != nil {
 		return nil, err
 	}
-	if s.Users, err = identity.NewStore(s.DB, nil); err != nil {
+	if s.Users, err = identity.NewStore(s.DB, identity.Options{Backend: s.Backend()}); err != nil {
 		return nil, err
 	}
 	if err := s.Users.EnsureIndexes(ctx); err != nil {
@@ -219,8 +234,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
 	s.Processes = definitions.New(s.DB, s.entityTypes)
-	// A connector task is checked against its plugin's description when its process is deployed.
-	s.Processes.CheckTask = services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}}.CheckTask
+	// Deploying checks http tasks against the outbound policy and connector tasks against their plugin's
+	// description.
+	connectorTasks := services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}}
+	s.Processes.CheckTasksWith(func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error {
+		if err := s.outbound.CheckTask(taskType, headers, inputs); err != nil {
+			return err
+		}
+		return connectorTasks.CheckTask(taskType, headers, inputs)
+	})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -278,7 +300,21 @@ func (s *Stack) startEmbedded(ctx context.Context) error {
 	}
 	s.temporal = t
 	s.TemporalAddr = t.FrontendAddr()
+	s.outbound.RefuseOwnPorts(portOf(f.URI()), portOf(s.TemporalAddr))
 	return nil
+}
+
+// portOf returns the port of a host:port address or a URL, 0 when there is none.
+func portOf(addr string) int {
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		addr = u.Host
+	}
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 // startPlugins opens the plugin host and the sealed connector store; plugins start on first use.
@@ -461,10 +497,15 @@ func (s *Stack) taskRegistry() *process.Registry {
 		Connectors: services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
 		Messages: services.Messages{Publisher: &messages.Publisher{Temporal: s.Temporal, Starts: s.Processes,
 			Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue}},
+		HTTP: outbound.NewClient(s.outbound, outbound.Limits{}),
 	})
 }
 
 func (s *Stack) serve() error {
+	trusted, err := api.ParseTrustedProxies(s.cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
@@ -472,6 +513,7 @@ func (s *Stack) serve() error {
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
 		Plugins: s.Plugins, Connectors: s.Connectors, Sealer: s.sealer,
 		Access: s.Access, Audit: s.Audit, CORSOrigins: s.cfg.CORSOrigins, RateLimit: s.cfg.RateLimit,
+		TrustedProxies: trusted,
 	})
 	addr := s.cfg.HTTPAddr
 	if addr == "" {
@@ -483,10 +525,15 @@ func (s *Stack) serve() error {
 	}
 	s.ln = ln
 	s.BaseURL = "http://" + ln.Addr().String()
+	s.outbound.RefuseOwnPorts(portOf(ln.Addr().String()))
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(ln) }()
 	return nil
 }
+
+// Backend tells whether the stack's database is MongoDB or the FerretDB embedded in this process, which
+// decides how stores make single-document updates atomic.
+func (s *Stack) Backend() *storage.Backend { return storage.NewBackend(s.cfg.Embedded) }
 
 // Banner prints where everything is, for the person who just ran `rapport dev`.
 func (s *Stack) Banner() {
