@@ -35,6 +35,8 @@ import (
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/plugins/host"
+	"github.com/rapportcrm/rapport/workflows/messages"
+	"github.com/rapportcrm/rapport/workflows/process"
 )
 
 // Version is reported in the OpenAPI document.
@@ -76,6 +78,9 @@ type Deps struct {
 	Sealer     *host.Sealer
 	// Processes stores BPMN process definitions; nil leaves the process routes out.
 	Processes *definitions.Store
+	// Starter starts process instances and Messages correlates messages (both with Processes).
+	Starter  *process.Starter
+	Messages *messages.Publisher
 	// Notifications holds in-app notifications; nil leaves their routes out.
 	Notifications *notifications.Store
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.
