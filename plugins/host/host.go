@@ -293,6 +293,9 @@ func (h *Host) Configure(ctx context.Context, instance, pluginName string, cfg j
 // configuration to the plugin process (launching it); without, the process starts on
 // the instance's first call, which is what Restore wants at start-up.
 func (h *Host) configure(ctx context.Context, instance, pluginName string, cfg json.RawMessage, apply bool) (*Instance, error) {
+	// The name outlives the call as a map key and in log attributes; callers may pass a string that
+	// aliases a reused buffer (Fiber's path parameters do), so the host keeps its own copy.
+	instance = strings.Clone(instance)
 	if !nameRE.MatchString(instance) {
 		return nil, connector.Invalid("instance name %q must be lower-case letters, digits, '-' or '_'", instance)
 	}

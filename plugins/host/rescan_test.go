@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/rapportcrm/rapport/plugins/host/internal/testconn"
 	"github.com/rapportcrm/rapport/plugins/sdk/connector"
@@ -245,5 +246,26 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 30s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestInstanceNameIsCopied: the API hands the host instance names that alias a request buffer Fiber
+// reuses; the host must keep its own copy, or the instance later answers to another name (and a
+// removed one comes back).
+func TestInstanceNameIsCopied(t *testing.T) {
+	root := t.TempDir()
+	installVersion(t, root, "erp", 0)
+	h, _ := newHost(t, root, Options{HealthInterval: -1, ScanInterval: -1})
+	buf := []byte("erp-1")
+	name := unsafe.String(&buf[0], len(buf))
+	if _, err := h.Configure(t.Context(), name, "erp", cfgJSON(t, testconn.Config{Dir: t.TempDir()})); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "ghost") // the next request reuses the buffer
+	if _, err := h.Instance("erp-1"); err != nil {
+		t.Fatalf("the instance no longer answers to its name: %v (instances %v)", err, h.Instances())
+	}
+	if _, err := h.Instance("ghost"); err == nil {
+		t.Fatal("the instance answers to the reused buffer's new content")
 	}
 }

@@ -8,10 +8,4 @@ import (
 
 var env *stacktest.Env
 
-// TestMain starts a stack with the CSV connector plugin installed: an example process calls it, and
-// deploying checks a connector task against its plugin.
-func TestMain(m *testing.M) {
-	stacktest.MainWith(m, &env, func(dataDir string) error {
-		return stacktest.InstallPlugin(dataDir, "csv", "github.com/rapportcrm/rapport/plugins/connectors/csv")
-	})
-}
+func TestMain(m *testing.M) { stacktest.Main(m, &env) }
