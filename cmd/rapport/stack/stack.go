@@ -274,7 +274,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second,
 			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
-		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes})
+		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
