@@ -5,6 +5,8 @@ export GOTOOLCHAIN := auto
 GO       ?= go
 BIN      := bin/rapport
 PKGS     := ./...
+# The plugin SDK is a Go module of its own, which `go test ./...` from the root does not enter.
+SDK      := plugins/sdk
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build run test lint bench clean ui ui-check screenshots
@@ -19,14 +21,17 @@ build:
 run: build
 	./$(BIN) dev
 
-## test: the whole test suite (unit and integration, on embedded Temporal and FerretDB)
+## test: the whole test suite (unit and integration, on embedded Temporal and FerretDB), the SDK module's first
 test:
+	cd $(SDK) && $(GO) test -count=1 -timeout 10m ./...
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 ## lint: go vet plus staticcheck
 lint:
 	$(GO) vet $(PKGS)
+	cd $(SDK) && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) $(PKGS)
+	cd $(SDK) && $(GO) run $(STATICCHECK) ./...
 
 ## bench: benchmarks, each with its baseline measured in the same run, and the ratios between them
 bench:
