@@ -205,7 +205,9 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 // an agent works "my day", completes a task form, edits a lead (history, conflicts, inline errors) and
 // moves it on the leads board; an analyst extends the lead schema and writes, tests and publishes a
 // scoring rule set; an administrator imports leads from CSV, creates a role with a hidden field and a
-// user with it, who never sees that field; and every main page passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
+// user with it, who never sees that field; an analyst imports a Camunda Modeler file into the process
+// designer, fixes the problem shown on the diagram, publishes and sees the diff of a second version (in
+// English and Russian); and every main page passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
 func TestBrowserJourneys(t *testing.T) {
 	requireBrowser(t)
 	fx := setup(t)
@@ -249,6 +251,22 @@ func TestBrowserJourneys(t *testing.T) {
 		raw, _ := json.Marshal(role["fields"])
 		if !strings.Contains(string(raw), `"hidden":["budget"]`) {
 			t.Errorf("the role's field rules: %s", raw)
+		}
+	})
+	t.Run("designer", func(t *testing.T) {
+		journey(t, "designer", map[string]any{"analyst": fx.analyst})
+		// What the browser drew reached the server: two versions, the second with the renamed task and
+		// the condition as fixed in the panel's expression editor.
+		for _, lang := range []string{"en", "ru"} {
+			key := "e2e-triage-" + lang
+			def := call(t, http.MethodGet, "/api/v1/processes/"+key, env.AdminToken, nil, http.StatusOK)
+			if def["latestVersion"] != float64(2) {
+				t.Errorf("%s: latest version %v, want 2", key, def["latestVersion"])
+			}
+			xml := env.Call(t, http.MethodGet, "/api/v1/processes/"+key+"/versions/2/xml", env.AdminToken, nil)
+			if !strings.Contains(string(xml.Raw), "Mark as hot lead") || !strings.Contains(string(xml.Raw), "score &gt;= 50") {
+				t.Errorf("%s version 2 lacks the renamed task or the fixed condition:\n%s", key, xml.Raw)
+			}
 		}
 	})
 	t.Run("pages", func(t *testing.T) {
