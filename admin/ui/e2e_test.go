@@ -254,9 +254,13 @@ func TestBrowserJourneys(t *testing.T) {
 		}
 	})
 	t.Run("designer", func(t *testing.T) {
-		journey(t, "designer", map[string]any{"analyst": fx.analyst})
-		// What the browser drew reached the server: two versions, the second with the renamed task and
-		// the condition as fixed in the panel's expression editor.
+		call(t, http.MethodPost, "/api/v1/rulesets", env.AdminToken, map[string]any{"key": "designer-score", "kind": "scoring", "entity": "lead",
+			"rules": []any{map[string]any{"name": "partner", "when": `source == "partner"`, "points": 40}},
+			"tests": []any{map[string]any{"name": "a partner lead", "input": map[string]any{"source": "partner"}, "expect": map[string]any{"score": 40}}}}, http.StatusCreated)
+		call(t, http.MethodPost, "/api/v1/rulesets/designer-score/publish", env.AdminToken, nil, http.StatusCreated)
+		journey(t, "designer", map[string]any{"analyst": fx.analyst, "ruleset": "designer-score"})
+		// What the browser drew reached the server: two versions, the second with the renamed task, the
+		// condition as fixed in the panel's expression editor, the task type and the rule set picked there.
 		for _, lang := range []string{"en", "ru"} {
 			key := "e2e-triage-" + lang
 			def := call(t, http.MethodGet, "/api/v1/processes/"+key, env.AdminToken, nil, http.StatusOK)
@@ -264,8 +268,10 @@ func TestBrowserJourneys(t *testing.T) {
 				t.Errorf("%s: latest version %v, want 2", key, def["latestVersion"])
 			}
 			xml := env.Call(t, http.MethodGet, "/api/v1/processes/"+key+"/versions/2/xml", env.AdminToken, nil)
-			if !strings.Contains(string(xml.Raw), "Mark as hot lead") || !strings.Contains(string(xml.Raw), "score &gt;= 50") {
-				t.Errorf("%s version 2 lacks the renamed task or the fixed condition:\n%s", key, xml.Raw)
+			for _, want := range []string{"Mark as hot lead", "score &gt;= 50", `type="record.get"`, `key="designer-score"`, `resultVariable="rating"`} {
+				if !strings.Contains(string(xml.Raw), want) {
+					t.Errorf("%s version 2 lacks %s:\n%s", key, want, xml.Raw)
+				}
 			}
 		}
 	})

@@ -1,7 +1,8 @@
 // An analyst, once in English and once in Russian, imports a file drawn in Camunda Modeler on the
 // processes page: the designer shows the validator's problem at its element (a marker and a badge on the
 // diagram, a line in the problems list); from the list, by keyboard, the analyst jumps to the element, fixes
-// its condition in the expression editor of the properties panel, and the marker goes away. The draft is
+// its condition in the expression editor of the properties panel, and the marker goes away; a service
+// task gets its task type and an entity from the generated panel, a business rule task its rule set. The draft is
 // saved and published; a renamed task is then shown in the publish tab's diff (and marked on the diagram)
 // before version 2 is published. The test bench runs the draft dry on chosen variables and marks the path. Every state is
 // checked with axe-core.
@@ -12,7 +13,8 @@ const words = {
   ru: { create: 'Создать', save: 'Сохранить черновик', publish: 'Опубликовать', valid: 'Корректно', published: 'Опубликована версия', changed: 'изменено', run: 'Запустить', completed: 'завершён' },
 };
 
-/** A process as Camunda Modeler 5 saves it: a gateway whose "hot" flow has a condition that does not compile. */
+/** A process as Camunda Modeler 5 saves it, with three problems: a service task without a task type, a business
+ * rule task without a rule set, and a gateway whose "hot" flow has a condition that does not compile. */
 function camundaFile(key) {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" xmlns:modeler="http://camunda.org/schema/modeler/1.0" id="Definitions_1" targetNamespace="http://bpmn.io/schema/bpmn" exporter="Camunda Modeler" exporterVersion="5.28.0" modeler:executionPlatform="Camunda Cloud" modeler:executionPlatformVersion="8.5.0">
@@ -20,7 +22,9 @@ function camundaFile(key) {
     <bpmn:extensionElements>
       <rapport:variables><rapport:variable name="score" type="int" required="true" /></rapport:variables>
     </bpmn:extensionElements>
-    <bpmn:startEvent id="Start" name="Lead scored"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:startEvent id="Start" name="Lead scored"><bpmn:outgoing>F0</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Load" name="Load the lead"><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F0b</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:businessRuleTask id="Rate" name="Rate the lead"><bpmn:incoming>F0b</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing></bpmn:businessRuleTask>
     <bpmn:exclusiveGateway id="Hot" name="Hot?" default="Cold"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>HotFlow</bpmn:outgoing><bpmn:outgoing>Cold</bpmn:outgoing></bpmn:exclusiveGateway>
     <bpmn:scriptTask id="Mark" name="Mark as hot">
       <bpmn:extensionElements><rapport:assign target="hot" expression="=true" /></bpmn:extensionElements>
@@ -28,7 +32,9 @@ function camundaFile(key) {
     </bpmn:scriptTask>
     <bpmn:endEvent id="Done" name="Done"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
     <bpmn:endEvent id="Ignored" name="Ignored"><bpmn:incoming>Cold</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Hot" />
+    <bpmn:sequenceFlow id="F0" sourceRef="Start" targetRef="Load" />
+    <bpmn:sequenceFlow id="F0b" sourceRef="Load" targetRef="Rate" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Rate" targetRef="Hot" />
     <bpmn:sequenceFlow id="HotFlow" name="hot" sourceRef="Hot" targetRef="Mark"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">=score &gt;=</bpmn:conditionExpression></bpmn:sequenceFlow>
     <bpmn:sequenceFlow id="Cold" name="cold" sourceRef="Hot" targetRef="Ignored" />
     <bpmn:sequenceFlow id="F3" sourceRef="Mark" targetRef="Done" />
@@ -36,14 +42,18 @@ function camundaFile(key) {
   <bpmndi:BPMNDiagram id="BPMNDiagram_1">
     <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="${key}">
       <bpmndi:BPMNShape id="Start_di" bpmnElement="Start"><dc:Bounds x="152" y="102" width="36" height="36" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Hot_di" bpmnElement="Hot" isMarkerVisible="true"><dc:Bounds x="245" y="95" width="50" height="50" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Mark_di" bpmnElement="Mark"><dc:Bounds x="350" y="80" width="100" height="80" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Done_di" bpmnElement="Done"><dc:Bounds x="512" y="102" width="36" height="36" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Ignored_di" bpmnElement="Ignored"><dc:Bounds x="352" y="222" width="36" height="36" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNEdge id="F1_di" bpmnElement="F1"><di:waypoint x="188" y="120" /><di:waypoint x="245" y="120" /></bpmndi:BPMNEdge>
-      <bpmndi:BPMNEdge id="HotFlow_di" bpmnElement="HotFlow"><di:waypoint x="295" y="120" /><di:waypoint x="350" y="120" /></bpmndi:BPMNEdge>
-      <bpmndi:BPMNEdge id="Cold_di" bpmnElement="Cold"><di:waypoint x="270" y="145" /><di:waypoint x="270" y="240" /><di:waypoint x="352" y="240" /></bpmndi:BPMNEdge>
-      <bpmndi:BPMNEdge id="F3_di" bpmnElement="F3"><di:waypoint x="450" y="120" /><di:waypoint x="512" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNShape id="Load_di" bpmnElement="Load"><dc:Bounds x="240" y="80" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Rate_di" bpmnElement="Rate"><dc:Bounds x="390" y="80" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Hot_di" bpmnElement="Hot" isMarkerVisible="true"><dc:Bounds x="545" y="95" width="50" height="50" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Mark_di" bpmnElement="Mark"><dc:Bounds x="650" y="80" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Done_di" bpmnElement="Done"><dc:Bounds x="812" y="102" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Ignored_di" bpmnElement="Ignored"><dc:Bounds x="652" y="222" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="F0_di" bpmnElement="F0"><di:waypoint x="188" y="120" /><di:waypoint x="240" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="F0b_di" bpmnElement="F0b"><di:waypoint x="340" y="120" /><di:waypoint x="390" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="F1_di" bpmnElement="F1"><di:waypoint x="490" y="120" /><di:waypoint x="545" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="HotFlow_di" bpmnElement="HotFlow"><di:waypoint x="595" y="120" /><di:waypoint x="650" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="Cold_di" bpmnElement="Cold"><di:waypoint x="570" y="145" /><di:waypoint x="570" y="240" /><di:waypoint x="652" y="240" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="F3_di" bpmnElement="F3"><di:waypoint x="750" y="120" /><di:waypoint x="812" y="120" /></bpmndi:BPMNEdge>
     </bpmndi:BPMNPlane>
   </bpmndi:BPMNDiagram>
 </bpmn:definitions>
@@ -71,6 +81,8 @@ async function journey(browser, lang) {
   await page.waitForSelector('[data-testid=properties] .bio-properties-panel');
   const problem = page.locator('[data-testid=problems] li.error[data-element=HotFlow]');
   await problem.waitFor();
+  await page.waitForSelector('[data-testid=problems] li.error[data-element=Load]');
+  await page.waitForSelector('[data-testid=problems] li.error[data-element=Rate]');
   const reason = await problem.textContent();
   expect(reason.includes('score >='), `the problem does not name the condition: ${reason}`);
   // On the diagram: the flow is marked and carries a badge.
@@ -87,6 +99,19 @@ async function journey(browser, lang) {
   await cond.waitFor();
   await page.locator('[data-expr="rapport-condition-expr"] .cm-lintRange-error, [data-testid=properties] .bio-properties-panel-error').first().waitFor();
   await cond.fill('score >= 50');
+  await page.waitForSelector('[data-testid=problems] li.error[data-element=HotFlow]', { state: 'detached' });
+
+  // The service task's type from the generated panel, then the header its type declares (a picker of entities).
+  await page.locator('[data-testid=problems] li.error[data-element=Load] button').click();
+  await page.selectOption('#bio-properties-panel-rapport-task-type', 'record.get');
+  await page.waitForSelector('#bio-properties-panel-rapport-header-entity option[value=lead]', { state: 'attached' });
+  await page.selectOption('#bio-properties-panel-rapport-header-entity', 'lead');
+  await page.waitForSelector('[data-testid=problems] li.error[data-element=Load]', { state: 'detached' });
+  // The business rule task's rule set from the picker fed by the API.
+  await page.locator('[data-testid=problems] li.error[data-element=Rate] button').click();
+  await page.waitForSelector(`#bio-properties-panel-rapport-ruleset-key option[value="${params.ruleset}"]`, { state: 'attached' });
+  await page.selectOption('#bio-properties-panel-rapport-ruleset-key', params.ruleset);
+  await page.fill('#bio-properties-panel-rapport-ruleset-result', 'rating');
   await waitValid(page, w);
   await page.waitForSelector('[data-testid=canvas] .rp-error', { state: 'detached' });
   await checkA11y(page, `designer, valid (${lang})`);
@@ -143,9 +168,11 @@ async function journey(browser, lang) {
   await page.waitForSelector('#tab-bench');
   await page.click('#tab-bench');
   await page.fill('#bench-score', '70');
+  await page.fill('#bench-responses', JSON.stringify({ Rate: { score: 80 } }));
   await page.locator('[data-testid=bench] form button[type=submit]').click();
   await page.locator('[data-testid=bench-outcome]', { hasText: w.completed }).waitFor();
   await page.locator('[data-testid=bench-steps] tbody tr', { hasText: 'Mark as hot lead' }).waitFor();
+  await page.locator('[data-testid=bench-steps] tbody tr', { hasText: 'rating = {"score":80}' }).waitFor();
   await page.waitForSelector('[data-testid=canvas] .rp-path[data-element-id=HotFlow]', { state: 'attached' });
   await checkA11y(page, `test bench (${lang})`);
   noErrors(page);

@@ -1,8 +1,8 @@
 // The service task types the designer offers, each describing itself (headers, inputs, result shape),
 // so the properties panel and the Camunda Modeler element templates are generated from the descriptions
-// instead of being written per type. The engine's registry (engine/tasktypes) is the source: the panel
-// asks the API for it and, where the server does not offer it yet, uses the copy below, keyed by the same
-// IDs and in the same shape.
+// instead of being written per type. The panel asks the API (GET /api/v1/task-types) for the server's
+// descriptions; a server that does not describe its types yet gets the copy below, one entry for each of
+// engine/bpmn.BuiltinTaskTypes, in the same shape.
 import { get } from '../lib/api';
 
 /** One header or input a task type reads. */
@@ -57,7 +57,7 @@ const obj = (fields: Record<string, Shape>): Shape => ({ kind: 'object', fields 
 const entity: Param = { name: 'entity', type: 'string', required: true, input: true, doc: 'the entity of the record, e.g. lead' };
 const recordId: Param = { name: 'id', type: 'string', required: true, input: true, doc: 'the ID of the record' };
 
-/** The built-in types as engine/tasktypes.Builtin() describes them, for servers without the registry API. */
+/** The built-in types (engine/bpmn.BuiltinTaskTypes) described for servers that do not describe them. */
 export const LOCAL_TASK_TYPES: TaskTypeInfo[] = [
   { id: 'record.create', title: 'Create a record', doc: 'Creates a record of the entity from the inputs (one input per field); the result is the stored record.', headers: [entity], freeInputs: true },
   { id: 'record.update', title: 'Update a record', doc: 'Changes the fields named by the inputs of the record with the given id; the result is the stored record.', headers: [entity, recordId], freeInputs: true },
@@ -95,7 +95,7 @@ export const LOCAL_TASK_TYPES: TaskTypeInfo[] = [
   },
 ];
 
-/** The shape of a rule set's result by its kind (engine/tasktypes.RulesetResult). */
+/** The shape of a rule set's result by its kind (what engine/rules gives each kind). */
 export function rulesetResult(kind: string): Shape | null {
   const names: Shape = { kind: 'list', elem: S('string') };
   switch (kind) {
