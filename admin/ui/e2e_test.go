@@ -206,8 +206,8 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 // moves it on the leads board; an analyst extends the lead schema and writes, tests and publishes a
 // scoring rule set; an administrator imports leads from CSV, creates a role with a hidden field and a
 // user with it, who never sees that field; an analyst imports a Camunda Modeler file into the process
-// designer, fixes the problem shown on the diagram, publishes and sees the diff of a second version (in
-// English and Russian); and every main page passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
+// designer, fixes the problems shown on the diagram in the properties panel, publishes, sees the diff of a
+// second version and starts it from the generated form (in English and Russian); and every main page passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
 func TestBrowserJourneys(t *testing.T) {
 	requireBrowser(t)
 	fx := setup(t)
@@ -266,6 +266,18 @@ func TestBrowserJourneys(t *testing.T) {
 			def := call(t, http.MethodGet, "/api/v1/processes/"+key, env.AdminToken, nil, http.StatusOK)
 			if def["latestVersion"] != float64(2) {
 				t.Errorf("%s: latest version %v, want 2", key, def["latestVersion"])
+			}
+			// The instance started from the generated form runs version 2 (the count is eventually consistent).
+			started := 0.0
+			for deadline := time.Now().Add(15 * time.Second); started == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				for _, v := range call(t, http.MethodGet, "/api/v1/processes/"+key, env.AdminToken, nil, http.StatusOK)["versions"].([]any) {
+					if v := v.(map[string]any); v["version"] == float64(2) {
+						started = v["total"].(float64)
+					}
+				}
+			}
+			if started != 1 {
+				t.Errorf("%s: %v instances of version 2 started, want 1", key, started)
 			}
 			xml := env.Call(t, http.MethodGet, "/api/v1/processes/"+key+"/versions/2/xml", env.AdminToken, nil)
 			for _, want := range []string{"Mark as hot lead", "score &gt;= 50", `type="record.get"`, `key="designer-score"`, `resultVariable="rating"`} {

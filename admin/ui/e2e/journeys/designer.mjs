@@ -4,7 +4,7 @@
 // its condition in the expression editor of the properties panel, and the marker goes away; a service
 // task gets its task type and an entity from the generated panel, a business rule task its rule set. The draft is
 // saved and published; a renamed task is then shown in the publish tab's diff (and marked on the diagram)
-// before version 2 is published. The test bench runs the draft dry on chosen variables and marks the path. Every state is
+// before version 2 is published and started from the generated form. The test bench runs the draft dry on chosen variables and marks the path. Every state is
 // checked with axe-core.
 import { params, newPage, signIn, open, checkA11y, expect, noErrors } from '../lib.mjs';
 
@@ -152,6 +152,13 @@ async function journey(browser, lang) {
   await checkA11y(page, `publish tab with a diff (${lang})`);
   await page.locator('[data-testid=publish] form button[type=submit]').click();
   await page.locator('[data-testid=published]', { hasText: `${w.published} 2` }).waitFor();
+
+  // Start an instance of version 2 by hand from the form generated from the declared variables.
+  await page.click('#tab-start');
+  await page.fill('#start-score', '70');
+  await page.locator('[data-testid=start-form] button[type=submit]').click();
+  await page.locator('[data-testid=started] a').waitFor();
+  await checkA11y(page, `start an instance (${lang})`);
 
   // Versions: both listed; version 1 opens read-only without the panel.
   await page.click('#tab-versions');
