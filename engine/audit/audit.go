@@ -283,47 +283,12 @@ func (l *Log) List(ctx context.Context, q Query) ([]Event, string, error) {
 		next = out[len(out)-1].ID
 	}
 	for i := range out {
-		out[i].Before, out[i].After = plain(out[i].Before), plain(out[i].After)
-		if d, ok := plain(out[i].Details).(map[string]any); ok {
+		out[i].Before, out[i].After = storage.Plain(out[i].Before), storage.Plain(out[i].After)
+		if d, ok := storage.Plain(out[i].Details).(map[string]any); ok {
 			out[i].Details = d
 		}
 	}
 	return out, next, nil
-}
-
-// plain converts decoded BSON documents into JSON-friendly maps and slices.
-func plain(v any) any {
-	switch x := v.(type) {
-	case bson.D:
-		m := make(map[string]any, len(x))
-		for _, e := range x {
-			m[e.Key] = plain(e.Value)
-		}
-		return m
-	case bson.M:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = plain(e)
-		}
-		return m
-	case map[string]any:
-		for k, e := range x {
-			x[k] = plain(e)
-		}
-		return x
-	case bson.A:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = plain(e)
-		}
-		return out
-	case []any:
-		for i, e := range x {
-			x[i] = plain(e)
-		}
-		return x
-	}
-	return v
 }
 
 // Discard is a Recorder that keeps nothing, for tests and tools without a database.
