@@ -210,7 +210,7 @@ func TestImportDryRunAndRerun(t *testing.T) {
 		"Cid Import," + co + ",cid@imp.test,,lost,import,x\n" +
 		"Dan Import," + co + ",dan@imp.test,200 USD,new,import,x\n"
 	m := records.ImportMapping{"Company": "companyName", "E-mail": "email", "Ignored": "-"}
-	rep, err := store.DryRunImport(ctx, "lead", []byte(csvData), m)
+	rep, err := store.DryRunImport(ctx, "lead", []byte(csvData), m, records.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestImportDryRunAndRerun(t *testing.T) {
 		t.Fatalf("dry run wrote %d records", n)
 	}
 	for run := range 2 {
-		job, err := store.StartImport(ctx, "lead", []byte(csvData), m, records.ChangedBy{User: "", Via: "import"})
+		job, err := store.StartImport(ctx, "lead", []byte(csvData), m, records.WriteOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -136,6 +136,9 @@ type Stack struct {
 	Plugins    *host.Host
 	Connectors *connections.Store
 	sealer     *host.Sealer
+	// secretKey is the operator's secret key (RAPPORT_SECRET_KEY, generated in embedded mode), nil when
+	// none is set; list cursors are sealed with a key derived from it.
+	secretKey []byte
 	ln         net.Listener
 	served     chan error
 	// MongoURI and TemporalAddr are where the stack's stores are, for the start-up banner and tests.
@@ -205,7 +208,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.startPlugins(ctx); err != nil {
 		return nil, err
 	}
-	s.Records = records.New(s.DB, records.Options{Logger: s.log, OnChange: s.recordChanged, Enforce: s.enforceRules})
+	s.Records = records.New(s.DB, records.Options{Logger: s.log, OnChange: s.recordChanged, Enforce: s.enforceRules, CursorKey: s.secretKey})
 	if err := s.Records.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install entity schemas: %w", err)
 	}
@@ -294,16 +297,21 @@ func (s *Stack) startPlugins(ctx context.Context) error {
 			}
 		}
 	}
+	var key []byte
+	if keyText != "" {
+		var err error
+		if key, err = base64.StdEncoding.DecodeString(strings.TrimSpace(keyText)); err != nil {
+			return fmt.Errorf("RAPPORT_SECRET_KEY is not base64: %w", err)
+		}
+		s.secretKey = key
+	}
 	if dir == "" {
 		return nil
 	}
 	if keyText == "" {
 		return errors.New("a plugins directory is set but no secret key: set RAPPORT_SECRET_KEY (32 random bytes, base64) to encrypt connector secrets")
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keyText))
-	if err != nil {
-		return fmt.Errorf("RAPPORT_SECRET_KEY is not base64: %w", err)
-	}
+	var err error
 	if s.sealer, err = host.NewSealer(key); err != nil {
 		return fmt.Errorf("RAPPORT_SECRET_KEY: %w", err)
 	}
@@ -514,6 +522,15 @@ func (s *Stack) Stop(ctx context.Context) {
 	if s.worker != nil {
 		s.worker.Stop()
 		s.worker = nil
+	}
+	if s.Records != nil {
+		// Import jobs stop after their current batch (a re-run skips the rows already imported) and are
+		// waited for, so none writes through a closed client.
+		importsCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := s.Records.Shutdown(importsCtx); err != nil {
+			s.log.Warn("import jobs still running at shutdown", "error", err)
+		}
+		cancel()
 	}
 	if s.Plugins != nil {
 		if err := s.Plugins.Close(); err != nil {
