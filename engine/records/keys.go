@@ -320,8 +320,8 @@ func (s *Store) rebuildKeys(ctx context.Context, e schema.Entity) (KeysReport, e
 		return rep, fmt.Errorf("compile schema %s: %w", e.Name, err)
 	}
 	fields := keyFields(e)
-	want := map[string]string{}          // key → holder
-	born := map[string]time.Time{}       // holder → createdAt
+	want := map[string]string{}            // key → holder
+	born := map[string]time.Time{}         // holder → createdAt
 	conflicts := map[string]*KeyConflict{} // key → conflict
 	if len(fields) > 0 {
 		proj := bson.D{{Key: schema.SysCreatedAt, Value: 1}}

@@ -110,8 +110,8 @@ func New(db *mongo.Database, opts Options) *Store {
 	}
 	s := &Store{
 		db: db, opts: opts, backend: opts.Backend,
-		reg:     schema.NewRegistry(schema.WithDefaultRegion(opts.PhoneRegion)),
-		schemas: storage.NewTTLCache[string, SchemaInfo](opts.SchemaTTL, 10000),
+		reg:      schema.NewRegistry(schema.WithDefaultRegion(opts.PhoneRegion)),
+		schemas:  storage.NewTTLCache[string, SchemaInfo](opts.SchemaTTL, 10000),
 		indexed:  map[string]int{},
 		warned:   map[string]bool{},
 		stopping: make(chan struct{}),

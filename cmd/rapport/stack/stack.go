@@ -139,8 +139,8 @@ type Stack struct {
 	// secretKey is the operator's secret key (RAPPORT_SECRET_KEY, generated in embedded mode), nil when
 	// none is set; list cursors are sealed with a key derived from it.
 	secretKey []byte
-	ln         net.Listener
-	served     chan error
+	ln        net.Listener
+	served    chan error
 	// MongoURI and TemporalAddr are where the stack's stores are, for the start-up banner and tests.
 	MongoURI     string
 	TemporalAddr string
