@@ -180,25 +180,21 @@ func (s *Store) List(ctx context.Context, entity string, p ListParams) (RecordPa
 		return RecordPage{}, err
 	}
 	ad := entity + "\x00" + strings.Join(sortSpec(q.Sort), ",")
-	find := q.Filter
+	var after bson.A
 	if p.Cursor != "" {
-		after, err := decodeCursor(sl, ad, p.Cursor, q.Sort)
-		if err != nil {
+		if after, err = openCursor(sl, ad, p.Cursor, len(q.Sort)); err != nil {
 			return RecordPage{}, &ParamError{Param: "cursor", Err: err}
 		}
-		find = bson.D{{Key: "$and", Value: bson.A{q.Filter, after}}}
-	}
-	opts := options.Find().SetSort(q.Sort).SetLimit(int64(q.Limit) + 1)
-	if q.Projection != nil {
-		opts.SetProjection(q.Projection)
-	}
-	cur, err := s.coll(entity).Find(ctx, find, opts)
-	if err != nil {
-		return RecordPage{}, fmt.Errorf("list %s: %w", entity, err)
 	}
 	var docs []bson.M
-	if err := cur.All(ctx, &docs); err != nil {
-		return RecordPage{}, fmt.Errorf("list %s: %w", entity, err)
+	var total int64
+	if s.be().Embedded() {
+		docs, total, err = s.scanList(ctx, entity, q, after)
+	} else {
+		docs, total, err = s.indexedList(ctx, entity, q, after, p.Count)
+	}
+	if err != nil {
+		return RecordPage{}, err
 	}
 	page := RecordPage{Items: make([]Record, 0, len(docs))}
 	if len(docs) > q.Limit {
@@ -217,13 +213,37 @@ func (s *Store) List(ctx context.Context, entity string, p ListParams) (RecordPa
 		page.Items = append(page.Items, r)
 	}
 	if p.Count {
-		n, err := s.coll(entity).CountDocuments(ctx, q.Filter)
-		if err != nil {
-			return RecordPage{}, fmt.Errorf("count %s: %w", entity, err)
-		}
-		page.Total = &n
+		page.Total = &total
 	}
 	return page, nil
+}
+
+// indexedList reads one page the MongoDB way: the filter and the sort are served by the derived
+// indexes, so the server stops after limit+1 records, and a count is a second, index-only query.
+func (s *Store) indexedList(ctx context.Context, entity string, q Query, after bson.A, count bool) ([]bson.M, int64, error) {
+	find := q.Filter
+	if after != nil {
+		find = bson.D{{Key: "$and", Value: bson.A{q.Filter, afterCondition(q.Sort, after)}}}
+	}
+	opts := options.Find().SetSort(q.Sort).SetLimit(int64(q.Limit) + 1)
+	if q.Projection != nil {
+		opts.SetProjection(q.Projection)
+	}
+	cur, err := s.coll(entity).Find(ctx, find, opts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
+	}
+	var docs []bson.M
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
+	}
+	var n int64
+	if count {
+		if n, err = s.coll(entity).CountDocuments(ctx, q.Filter); err != nil {
+			return nil, 0, fmt.Errorf("count %s: %w", entity, err)
+		}
+	}
+	return docs, n, nil
 }
 
 // lookup reads a dotted path from a decoded document.
@@ -274,11 +294,9 @@ func sortSpec(d bson.D) []string {
 
 var errBadCursor = errors.New("the cursor is malformed, expired or belongs to another list; start from the first page")
 
-// decodeCursor opens a cursor and rebuilds the "after the last record" condition for the sort: for keys
-// k1..kn, records with k1 beyond v1, or k1 equal and k2 beyond v2, and so on. Missing values sort first
-// ascending (as in MongoDB), so they are handled explicitly. Only scalar values are accepted, so a
-// cursor can only ever compare.
-func decodeCursor(sl *sealer, ad, c string, sortDoc bson.D) (bson.D, error) {
+// openCursor opens a cursor sealed for ad and returns the sort values it holds: exactly one per sort
+// key, each a scalar, so a cursor can only ever position a list.
+func openCursor(sl *sealer, ad, c string, keys int) (bson.A, error) {
 	raw, ok := sl.open(ad, c)
 	if !ok {
 		return nil, errBadCursor
@@ -286,7 +304,7 @@ func decodeCursor(sl *sealer, ad, c string, sortDoc bson.D) (bson.D, error) {
 	var d struct {
 		V bson.A `bson:"v"`
 	}
-	if err := bson.Unmarshal(raw, &d); err != nil || len(d.V) != len(sortDoc) {
+	if err := bson.Unmarshal(raw, &d); err != nil || len(d.V) != keys {
 		return nil, errBadCursor
 	}
 	for _, v := range d.V {
@@ -296,13 +314,29 @@ func decodeCursor(sl *sealer, ad, c string, sortDoc bson.D) (bson.D, error) {
 			return nil, errBadCursor
 		}
 	}
+	return d.V, nil
+}
+
+// decodeCursor opens a cursor and builds the filter of the records after it (see afterCondition).
+func decodeCursor(sl *sealer, ad, c string, sortDoc bson.D) (bson.D, error) {
+	vals, err := openCursor(sl, ad, c, len(sortDoc))
+	if err != nil {
+		return nil, err
+	}
+	return afterCondition(sortDoc, vals), nil
+}
+
+// afterCondition is the filter of the records after the one with sort values vals: for keys k1..kn,
+// records with k1 beyond v1, or k1 equal and k2 beyond v2, and so on. Missing values sort first
+// ascending (as in MongoDB), so they are handled explicitly.
+func afterCondition(sortDoc bson.D, vals bson.A) bson.D {
 	var or bson.A
 	for i, el := range sortDoc {
 		cond := bson.D{}
 		for j := 0; j < i; j++ {
-			cond = append(cond, bson.E{Key: sortDoc[j].Key, Value: d.V[j]})
+			cond = append(cond, bson.E{Key: sortDoc[j].Key, Value: vals[j]})
 		}
-		v := d.V[i]
+		v := vals[i]
 		desc := fmt.Sprint(el.Value) == "-1"
 		switch {
 		case !desc && v != nil:
@@ -320,7 +354,7 @@ func decodeCursor(sl *sealer, ad, c string, sortDoc bson.D) (bson.D, error) {
 		or = append(or, cond)
 	}
 	if len(or) == 0 {
-		return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{}}}}}, nil
+		return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{}}}}}
 	}
-	return bson.D{{Key: "$or", Value: or}}, nil
+	return bson.D{{Key: "$or", Value: or}}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 )
 
 var actor = records.WriteOptions{Actor: records.ChangedBy{Via: "api"}}
@@ -390,5 +391,56 @@ func TestInterruptedImportIsReportedFailed(t *testing.T) {
 	var stored records.ImportJob
 	if err := db.Collection(records.ImportJobsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&stored); err != nil || stored.State != "failed" {
 		t.Fatalf("after restart the job is %+v, %v", stored, err)
+	}
+}
+
+// TestListScanAgreesWithServerSort pages through the same lists the embedded store's way (one scan,
+// sorted in Go) and the MongoDB way (the server sorts and limits) and expects the same records in the
+// same order, with the same counts: the Go ordering is MongoDB's, missing values and ties included.
+func TestListScanAgreesWithServerSort(t *testing.T) {
+	ctx := context.Background()
+	prefix := fmt.Sprint("scan", time.Now().UnixNano())
+	statuses := []string{"open", "done", "open", "cancelled"}
+	for i := range 23 {
+		rec := map[string]any{"title": fmt.Sprintf("%s-%02d", prefix, i%7), "kind": []string{"call", "meeting"}[i%2], "status": statuses[i%4]}
+		if i%3 == 0 {
+			rec["assignee"] = nil
+		}
+		if _, err := store.Create(ctx, "task", rec, actor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan := records.New(db, records.Options{Backend: storage.NewBackend(true)})
+	server := records.New(db, records.Options{Backend: storage.NewBackend(false)})
+	for _, sort := range []string{"status,-createdAt", "-status,kind", "kind,status,-id", "-updatedAt", "id", "owner,-kind"} {
+		for _, filter := range []string{`title startsWith "` + prefix + `"`, `title startsWith "` + prefix + `" and status != "done"`} {
+			pages := func(s *records.Store) ([]any, int64) {
+				var ids []any
+				var total int64 = -1
+				cursor := ""
+				for range 30 {
+					p, err := s.List(ctx, "task", records.ListParams{Sort: sort, Filter: filter, Limit: 4, Cursor: cursor, Count: true})
+					if err != nil {
+						t.Fatalf("sort %s: %v", sort, err)
+					}
+					if total != -1 && *p.Total != total {
+						t.Fatalf("sort %s: the count changed from %d to %d between pages", sort, total, *p.Total)
+					}
+					total = *p.Total
+					for _, r := range p.Items {
+						ids = append(ids, r["id"])
+					}
+					if cursor = p.Next; cursor == "" {
+						break
+					}
+				}
+				return ids, total
+			}
+			a, na := pages(scan)
+			b, nb := pages(server)
+			if fmt.Sprint(a) != fmt.Sprint(b) || na != nb || int64(len(a)) != na {
+				t.Errorf("sort %s, filter %s:\nscan   %d %v\nserver %d %v", sort, filter, na, a, nb, b)
+			}
+		}
 	}
 }

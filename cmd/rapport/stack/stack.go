@@ -225,6 +225,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
+	if s.ferret != nil {
+		// Every collection exists now: make their by-_id operations index lookups before serving (new
+		// collections are indexed by the embedded store's own loop).
+		if err := s.ferret.IndexIDs(ctx); err != nil {
+			s.log.Warn("index the embedded store's collections by _id", "error", err)
+		}
+	}
 	s.triggers = triggers.New(s.Temporal, s.Processes, workflows.TaskQueue, s.log)
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {

@@ -1,0 +1,232 @@
+package records
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// scanList reads one page the embedded store's way. FerretDB v1 cannot use an index for a filter or a
+// sort: it decodes every record of the collection, filters and sorts them all in Go, and counting is a
+// second such pass. So the store makes that one pass as cheap as it can: the records matching the filter
+// come back projected to their sort keys alone; while reading them it counts them and keeps, in sort
+// order, the first limit+1 after the cursor; then it reads those few whole by _id. The cost is one scan
+// whatever the page, the cursor or the count.
+func (s *Store) scanList(ctx context.Context, entity string, q Query, after bson.A) (docs []bson.M, total int64, err error) {
+	coll := s.coll(entity)
+	proj := bson.D{{Key: "_id", Value: 1}}
+	for _, k := range sortKeys(q.Sort) {
+		if k != "_id" {
+			proj = append(proj, bson.E{Key: k, Value: 1})
+		}
+	}
+	cur, err := coll.Find(ctx, q.Filter, options.Find().SetProjection(proj).SetBatchSize(10000))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
+	}
+	defer cur.Close(ctx)
+	top := topRows{sort: q.Sort, k: q.Limit + 1}
+	for cur.Next(ctx) {
+		var doc bson.M
+		if err := cur.Decode(&doc); err != nil {
+			return nil, 0, fmt.Errorf("list %s: %w", entity, err)
+		}
+		total++
+		row := scanRow{keys: make([]any, len(q.Sort))}
+		for i, k := range sortKeys(q.Sort) {
+			row.keys[i] = lookup(doc, k)
+		}
+		if after != nil && compareKeys(q.Sort, row.keys, after) <= 0 {
+			continue
+		}
+		row.id = fmt.Sprint(doc["_id"])
+		top.add(row)
+	}
+	if err := cur.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
+	}
+	ids := make([]string, len(top.rows))
+	for i, r := range top.rows {
+		ids[i] = r.id
+	}
+	byID := make(map[string]bson.M, len(ids))
+	err = s.be().FindIDs(ctx, coll, ids, q.Projection, func(raw bson.Raw) error {
+		var doc bson.M
+		if err := bson.Unmarshal(raw, &doc); err != nil {
+			return err
+		}
+		byID[fmt.Sprint(doc["_id"])] = doc
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
+	}
+	docs = make([]bson.M, 0, len(ids))
+	for _, id := range ids {
+		if d, ok := byID[id]; ok { // a record deleted since the scan is left out
+			docs = append(docs, d)
+		}
+	}
+	return docs, total, nil
+}
+
+// scanRow is a matching record during a scan: its ID and sort key values.
+type scanRow struct {
+	id   string
+	keys []any
+}
+
+// topRows keeps the first k rows in sort order.
+type topRows struct {
+	sort bson.D
+	k    int
+	rows []scanRow
+}
+
+func (t *topRows) add(r scanRow) {
+	if len(t.rows) == t.k && compareKeys(t.sort, r.keys, t.rows[t.k-1].keys) >= 0 {
+		return
+	}
+	i := sort.Search(len(t.rows), func(i int) bool { return compareKeys(t.sort, r.keys, t.rows[i].keys) < 0 })
+	if len(t.rows) < t.k {
+		t.rows = append(t.rows, scanRow{})
+	}
+	copy(t.rows[i+1:], t.rows[i:])
+	t.rows[i] = r
+}
+
+// compareKeys orders two records by the sort's keys and directions: negative when a comes first.
+func compareKeys(sortDoc bson.D, a, b []any) int {
+	for i, el := range sortDoc {
+		desc := fmt.Sprint(el.Value) == "-1"
+		c := compareValues(sortValue(a[i], desc), sortValue(b[i], desc))
+		if desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// sortValue is the value an array sorts by, as in MongoDB: its smallest element ascending, its largest
+// descending (an empty array sorts as missing).
+func sortValue(v any, desc bool) any {
+	arr, ok := v.(bson.A)
+	if !ok {
+		return v
+	}
+	var best any
+	for i, e := range arr {
+		if i == 0 {
+			best = e
+			continue
+		}
+		c := compareValues(e, best)
+		if desc && c > 0 || !desc && c < 0 {
+			best = e
+		}
+	}
+	return best
+}
+
+// typeRank is MongoDB's order of BSON types for the types records hold: missing and null first, then
+// numbers, strings, objects, arrays, booleans, dates.
+func typeRank(v any) int {
+	switch v.(type) {
+	case nil:
+		return 1
+	case int32, int64, float64, int:
+		return 2
+	case string:
+		return 3
+	case bson.M, bson.D, map[string]any:
+		return 4
+	case bson.A, []any:
+		return 5
+	case bson.Binary:
+		return 6
+	case bson.ObjectID:
+		return 7
+	case bool:
+		return 8
+	case bson.DateTime, time.Time:
+		return 9
+	}
+	return 10
+}
+
+// compareValues compares two decoded values in MongoDB's order (simple binary collation for strings).
+func compareValues(a, b any) int {
+	ra, rb := typeRank(a), typeRank(b)
+	if ra != rb {
+		return ra - rb
+	}
+	switch x := a.(type) {
+	case nil:
+		return 0
+	case string:
+		return strings.Compare(x, b.(string))
+	case bool:
+		y := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case !x:
+			return -1
+		}
+		return 1
+	case bson.DateTime, time.Time:
+		return cmpOrdered(millis(a), millis(b))
+	case bson.ObjectID:
+		y := b.(bson.ObjectID)
+		return bytes.Compare(x[:], y[:])
+	}
+	if fa, ok := float(a); ok {
+		fb, _ := float(b)
+		return cmpOrdered(fa, fb)
+	}
+	// Objects, arrays and anything else: by their JSON form, a stable if arbitrary order.
+	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+func cmpOrdered[T int64 | float64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func millis(v any) int64 {
+	switch x := v.(type) {
+	case bson.DateTime:
+		return int64(x)
+	case time.Time:
+		return x.UnixMilli()
+	}
+	return 0
+}
+
+func float(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int32:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
