@@ -59,7 +59,7 @@ func (s *Store) Export(ctx context.Context, entity string, p ListParams, fn func
 // CompileExport checks an export's parameters and translates them, with the reader's export scope, into
 // the query Export runs; the API calls it before it starts streaming, so bad parameters are a 400.
 func (s *Store) CompileExport(ctx context.Context, e schema.Entity, p ListParams) (Query, error) {
-	return s.compile(e, p, nil, access.ActionExport)
+	return s.compile(e, p, access.ActionExport)
 }
 
 // ExportColumns are the CSV columns of an export: the requested fields, or the record ID, every

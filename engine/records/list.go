@@ -76,12 +76,12 @@ func (s *Store) Compile(ctx context.Context, entity string, p ListParams) (Query
 	if err != nil {
 		return Query{}, err
 	}
-	return s.compile(info.Entity, p, nil, access.ActionRead)
+	return s.compile(info.Entity, p, access.ActionRead)
 }
 
-func (s *Store) compile(e schema.Entity, p ListParams, extraSortable []string, action string) (Query, error) {
+func (s *Store) compile(e schema.Entity, p ListParams, action string) (Query, error) {
 	fields := query.FieldsOf(e)
-	sortable := append(schema.SortableFields(e), extraSortable...)
+	sortable := schema.SortableFields(e, extraSorts(e.Name)...)
 	if d := p.Access; d != nil {
 		unreadable := func(path string) bool { return hiddenTo(d, path) }
 		fields = fields.Without(unreadable)
@@ -139,6 +139,15 @@ func (s *Store) compile(e schema.Entity, p ListParams, extraSortable []string, a
 	return Query{Filter: filter, Sort: sortDoc, Projection: proj, Limit: limit}, nil
 }
 
+// extraSorts are the orders an entity is listed in beyond the default ones: a timeline's interactions
+// newest first by when they happened.
+func extraSorts(entity string) []schema.IndexKey {
+	if entity == TimelineEntity {
+		return []schema.IndexKey{{Field: "occurredAt", Order: -1}}
+	}
+	return nil
+}
+
 // hiddenTo reports whether a path is one the reader may not name: hidden itself, below a hidden field,
 // or above one (comparing or projecting a parent would reach the hidden part).
 func hiddenTo(d *access.Decision, path string) bool {
@@ -167,11 +176,7 @@ func (s *Store) List(ctx context.Context, entity string, p ListParams) (RecordPa
 	if err != nil {
 		return RecordPage{}, err
 	}
-	var extra []string
-	if entity == TimelineEntity {
-		extra = []string{"occurredAt"}
-	}
-	q, err := s.compile(info.Entity, p, extra, access.ActionRead)
+	q, err := s.compile(info.Entity, p, access.ActionRead)
 	if err != nil {
 		return RecordPage{}, err
 	}

@@ -51,6 +51,7 @@ func (s *Store) scanList(ctx context.Context, entity string, q Query, after bson
 	if err := cur.Err(); err != nil {
 		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
 	}
+	s.checkCapacity(ctx, entity)
 	ids := make([]string, len(top.rows))
 	for i, r := range top.rows {
 		ids[i] = r.id
@@ -74,6 +75,42 @@ func (s *Store) scanList(ctx context.Context, entity string, q Query, after bson
 		}
 	}
 	return docs, total, nil
+}
+
+// EmbeddedCapacity is how many records an entity may hold on the embedded store while a filtered,
+// sorted page of its list still comes back within about 300 ms: a list there reads every record of the
+// entity (see scanList). Measured with BenchmarkRecordsScale (README, "Capacity"); beyond it, use
+// MongoDB, whose derived indexes serve every list.
+const EmbeddedCapacity = 10000
+
+// checkCapacity logs, once per entity and process, that an entity has grown past Options.Capacity on
+// the embedded store. It asks the store for the collection's size at most once a minute per entity.
+func (s *Store) checkCapacity(ctx context.Context, entity string) {
+	s.mu.Lock()
+	warned := s.warned[entity]
+	s.mu.Unlock()
+	if warned {
+		return
+	}
+	if _, recent := s.sized.Get(entity); recent {
+		return
+	}
+	s.sized.Set(entity, true)
+	var stats struct {
+		Count int64 `bson:"count"`
+	}
+	if err := s.db.RunCommand(ctx, bson.D{{Key: "collStats", Value: CollectionPrefix + entity}}).Decode(&stats); err != nil {
+		s.opts.Logger.Debug("read the size of an entity", "entity", entity, "error", err)
+		return
+	}
+	if stats.Count <= s.opts.Capacity {
+		return
+	}
+	s.mu.Lock()
+	s.warned[entity] = true
+	s.mu.Unlock()
+	s.opts.Logger.Warn("an entity has grown past what the embedded store lists interactively; every list of it reads all its records, so pages slow down as it grows: move to MongoDB (README, Capacity)",
+		"entity", entity, "records", stats.Count, "capacity", s.opts.Capacity)
 }
 
 // scanRow is a matching record during a scan: its ID and sort key values.

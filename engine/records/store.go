@@ -51,6 +51,10 @@ type Options struct {
 	// SchemaTTL is how long a server trusts its cached copy of a schema before re-reading it, so a change
 	// saved through another server is seen within that time. 2 seconds by default.
 	SchemaTTL time.Duration
+	// Capacity is the number of records per entity up to which the embedded store serves a list page
+	// interactively; a warning is logged once per entity when one grows past it. EmbeddedCapacity by
+	// default.
+	Capacity int64
 	// Now is the clock; time.Now by default (tests may pin it).
 	Now func() time.Time
 	// PhoneRegion is the region phone numbers without a country prefix are read in.
@@ -80,8 +84,10 @@ type Store struct {
 	// indexed remembers which entity versions already have their indexes and keys, so each is ensured
 	// once per process.
 	indexed map[string]int
-	// warned remembers the entities whose size was reported past the embedded store's capacity.
+	// warned remembers the entities whose size was reported past the embedded store's capacity; sized
+	// those whose size was checked lately.
 	warned map[string]bool
+	sized  *storage.TTLCache[string, bool]
 	// sealer seals and opens list cursors; set by Install or on first use.
 	sealer *sealer
 
@@ -105,6 +111,9 @@ func New(db *mongo.Database, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Capacity <= 0 {
+		opts.Capacity = EmbeddedCapacity
+	}
 	if opts.PhoneRegion == "" {
 		opts.PhoneRegion = schema.DefaultRegion
 	}
@@ -115,8 +124,10 @@ func New(db *mongo.Database, opts Options) *Store {
 		indexed:  map[string]int{},
 		warned:   map[string]bool{},
 		stopping: make(chan struct{}),
+		sized:    storage.NewTTLCache[string, bool](time.Minute, 10000),
 	}
 	s.schemas.SetClock(opts.Now)
+	s.sized.SetClock(opts.Now)
 	return s
 }
 
@@ -239,7 +250,12 @@ func (s *Store) ensureIndexes(ctx context.Context, e schema.Entity) error {
 		return nil
 	}
 	var models []mongo.IndexModel
-	for _, ix := range schema.Indexes(e) {
+	for _, ix := range schema.Indexes(e, extraSorts(e.Name)...) {
+		if !ix.Unique && s.be().Embedded() {
+			// The embedded store serves no query from a secondary index (it filters and sorts in Go), so
+			// an index there would only slow every write down; unique ones still guard uniqueness.
+			continue
+		}
 		keys := bson.D{}
 		for _, k := range ix.Keys {
 			keys = append(keys, bson.E{Key: storedPath(k.Field), Value: k.Order})

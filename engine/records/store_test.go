@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -442,5 +443,51 @@ func TestListScanAgreesWithServerSort(t *testing.T) {
 				t.Errorf("sort %s, filter %s:\nscan   %d %v\nserver %d %v", sort, filter, na, a, nb, b)
 			}
 		}
+	}
+}
+
+// logCapture keeps the messages logged at warn and above.
+type logCapture struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logCapture) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelWarn }
+func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logCapture) WithGroup(string) slog.Handler      { return l }
+
+// TestCapacityWarnedOnce lists an entity that holds more records than the embedded store's capacity
+// (set low here): the warning is logged once, not on every list.
+func TestCapacityWarnedOnce(t *testing.T) {
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := store.Create(ctx, "task", map[string]any{"title": fmt.Sprint("capacity ", i), "kind": "call"}, actor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &logCapture{}
+	small := records.New(db, records.Options{Backend: storage.NewBackend(true), Capacity: 2, Logger: slog.New(logs)})
+	large := records.New(db, records.Options{Backend: storage.NewBackend(true), Capacity: 1 << 40, Logger: slog.New(logs)})
+	for range 3 {
+		for _, s := range []*records.Store{small, large} {
+			if _, err := s.List(ctx, "task", records.ListParams{Limit: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var warnings int
+	for _, m := range logs.msgs {
+		if strings.Contains(m, "embedded store lists interactively") {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Fatalf("%d capacity warnings, want 1: %v", warnings, logs.msgs)
 	}
 }
