@@ -31,10 +31,13 @@ func TestQuietDumps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			l := slog.New(quietDumps{slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tt.min})})
-			l.Log(context.Background(), tt.level, tt.msg)
+			l := slog.New(quietDumps{Handler: slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tt.min})})
+			l.With("conn", 7).WithGroup("req").Log(context.Background(), tt.level, tt.msg, "op", "find")
 			if got := strings.Contains(buf.String(), strings.SplitN(tt.msg, "\n", 2)[0][:8]); got != tt.visible {
 				t.Fatalf("visible = %v, want %v (%q)", got, tt.visible, buf.String())
+			}
+			if tt.visible && !strings.Contains(buf.String(), "conn=7 req.op=find") {
+				t.Fatalf("derived attributes lost: %q", buf.String())
 			}
 		})
 	}
