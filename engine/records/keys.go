@@ -206,16 +206,19 @@ func (s *Store) releaseKeys(ctx context.Context, keys []recordKey, id string) {
 	}
 }
 
+// ErrNotKey: FindByKey was asked about a field that is neither a dedupe key nor unique.
+var ErrNotKey = errors.New("not a dedupe key or unique field")
+
 // FindByKey returns the live record holding a dedupe-key or unique-field value — one read of the key
-// and one of the record, on either store. ErrNotFound when none holds it; an error when field is not a
-// key field of the entity.
+// and one of the record, on either store. ErrNotFound when none holds it; ErrNotKey when field is not a
+// key field of the entity (list with a filter instead).
 func (s *Store) FindByKey(ctx context.Context, entity, field string, value any) (Record, error) {
 	v, err := s.validator(ctx, entity)
 	if err != nil {
 		return nil, err
 	}
 	if !slices.Contains(keyFields(v.Entity()), field) {
-		return nil, fmt.Errorf("%s is not a dedupe key or unique field of %s", field, entity)
+		return nil, fmt.Errorf("%s of %s: %w", field, entity, ErrNotKey)
 	}
 	e := v.Entity()
 	if f := e.Field(field); f != nil && f.Type == schema.TypeList {

@@ -14,67 +14,63 @@ import (
 
 // scanList reads one page the embedded store's way. FerretDB v1 cannot use an index for a filter or a
 // sort: it decodes every record of the collection, filters and sorts them all in Go, and counting is a
-// second such pass. So the store makes that one pass as cheap as it can: the records matching the filter
-// come back projected to their sort keys alone; while reading them it counts them and keeps, in sort
-// order, the first limit+1 after the cursor; then it reads those few whole by _id. The cost is one scan
-// whatever the page, the cursor or the count.
+// second such pass. So the store makes that one pass as cheap as it can: it reads the matching records
+// unsorted (FerretDB then keeps none of them in memory) and, while they stream by, counts them, looks
+// at their sort keys in the raw BSON without decoding them, and keeps the first limit+1 after the cursor
+// in sort order; only those are decoded. The cost is one scan whatever the page, the cursor or the count.
 func (s *Store) scanList(ctx context.Context, entity string, q Query, after bson.A) (docs []bson.M, total int64, err error) {
-	coll := s.coll(entity)
-	proj := bson.D{{Key: "_id", Value: 1}}
-	for _, k := range sortKeys(q.Sort) {
-		if k != "_id" {
-			proj = append(proj, bson.E{Key: k, Value: 1})
-		}
+	opts := options.Find().SetBatchSize(1000)
+	if q.Projection != nil {
+		opts.SetProjection(q.Projection)
 	}
-	cur, err := coll.Find(ctx, q.Filter, options.Find().SetProjection(proj).SetBatchSize(10000))
+	cur, err := s.coll(entity).Find(ctx, q.Filter, opts)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
 	}
 	defer cur.Close(ctx)
+	keys := sortKeys(q.Sort)
 	top := topRows{sort: q.Sort, k: q.Limit + 1}
 	for cur.Next(ctx) {
-		var doc bson.M
-		if err := cur.Decode(&doc); err != nil {
-			return nil, 0, fmt.Errorf("list %s: %w", entity, err)
-		}
 		total++
-		row := scanRow{keys: make([]any, len(q.Sort))}
-		for i, k := range sortKeys(q.Sort) {
-			row.keys[i] = lookup(doc, k)
+		row := scanRow{keys: make([]any, len(keys))}
+		for i, k := range keys {
+			row.keys[i] = lookupRaw(cur.Current, k)
 		}
 		if after != nil && compareKeys(q.Sort, row.keys, after) <= 0 {
 			continue
 		}
-		row.id = fmt.Sprint(doc["_id"])
-		top.add(row)
+		if top.admits(row) {
+			row.raw = bytes.Clone(cur.Current)
+			top.add(row)
+		}
 	}
 	if err := cur.Err(); err != nil {
 		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
 	}
 	s.checkCapacity(ctx, entity)
-	ids := make([]string, len(top.rows))
-	for i, r := range top.rows {
-		ids[i] = r.id
-	}
-	byID := make(map[string]bson.M, len(ids))
-	err = s.be().FindIDs(ctx, coll, ids, q.Projection, func(raw bson.Raw) error {
+	docs = make([]bson.M, 0, len(top.rows))
+	for _, r := range top.rows {
 		var doc bson.M
-		if err := bson.Unmarshal(raw, &doc); err != nil {
-			return err
+		if err := bson.Unmarshal(r.raw, &doc); err != nil {
+			return nil, 0, fmt.Errorf("list %s: %w", entity, err)
 		}
-		byID[fmt.Sprint(doc["_id"])] = doc
-		return nil
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
-	}
-	docs = make([]bson.M, 0, len(ids))
-	for _, id := range ids {
-		if d, ok := byID[id]; ok { // a record deleted since the scan is left out
-			docs = append(docs, d)
-		}
+		docs = append(docs, doc)
 	}
 	return docs, total, nil
+}
+
+// lookupRaw reads a dotted path of a raw document as a Go value (nil when absent), without decoding the
+// rest of it.
+func lookupRaw(doc bson.Raw, path string) any {
+	rv, err := doc.LookupErr(strings.Split(path, ".")...)
+	if err != nil {
+		return nil
+	}
+	var v any
+	if err := rv.Unmarshal(&v); err != nil {
+		return nil
+	}
+	return v
 }
 
 // EmbeddedCapacity is how many records an entity may hold on the embedded store while a filtered,
@@ -113,10 +109,10 @@ func (s *Store) checkCapacity(ctx context.Context, entity string) {
 		"entity", entity, "records", stats.Count, "capacity", s.opts.Capacity)
 }
 
-// scanRow is a matching record during a scan: its ID and sort key values.
+// scanRow is a matching record during a scan: its sort key values and, once kept, its raw document.
 type scanRow struct {
-	id   string
 	keys []any
+	raw  bson.Raw
 }
 
 // topRows keeps the first k rows in sort order.
@@ -126,8 +122,13 @@ type topRows struct {
 	rows []scanRow
 }
 
+// admits reports whether a row would be kept: there is room, or it sorts before the last one kept.
+func (t *topRows) admits(r scanRow) bool {
+	return len(t.rows) < t.k || compareKeys(t.sort, r.keys, t.rows[t.k-1].keys) < 0
+}
+
 func (t *topRows) add(r scanRow) {
-	if len(t.rows) == t.k && compareKeys(t.sort, r.keys, t.rows[t.k-1].keys) >= 0 {
+	if !t.admits(r) {
 		return
 	}
 	i := sort.Search(len(t.rows), func(i int) bool { return compareKeys(t.sort, r.keys, t.rows[i].keys) < 0 })

@@ -491,3 +491,97 @@ func TestCapacityWarnedOnce(t *testing.T) {
 		t.Fatalf("%d capacity warnings, want 1: %v", warnings, logs.msgs)
 	}
 }
+
+func TestFindByKey(t *testing.T) {
+	ctx := context.Background()
+	email := fmt.Sprintf("findme%d@keys.test", time.Now().UnixNano())
+	res, err := store.Create(ctx, "contact", map[string]any{"firstName": "Find", "emails": []any{email}}, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.FindByKey(ctx, "contact", "emails", strings.ToUpper(email))
+	if err != nil || got["id"] != res.Record["id"] {
+		t.Fatalf("FindByKey = %v, %v", got, err)
+	}
+	if _, err := store.Delete(ctx, "contact", res.Record["id"].(string), actor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.FindByKey(ctx, "contact", "emails", email); !errors.Is(err, records.ErrNotFound) {
+		t.Fatalf("the key of a deleted contact: %v", err)
+	}
+	if _, err := store.FindByKey(ctx, "lead", "name", "x"); !errors.Is(err, records.ErrNotKey) {
+		t.Fatalf("a field without keys: %v", err)
+	}
+}
+
+// TestRebuildKeys writes contacts around the store (as a restored backup would), so they hold no keys,
+// two of them with the same email: the rebuild gives each value to the oldest record, reports the
+// other, removes keys nobody holds, and dedupe works on the result.
+func TestRebuildKeys(t *testing.T) {
+	ctx := context.Background()
+	run := fmt.Sprint(time.Now().UnixNano())
+	old := time.Now().Add(-time.Hour).UTC()
+	docs := []any{
+		bson.M{"_id": "rb-old-" + run, "firstName": "Old", "emails": bson.A{"shared" + run + "@keys.test"}, "version": int64(1), "createdAt": old, "updatedAt": old},
+		bson.M{"_id": "rb-new-" + run, "firstName": "New", "emails": bson.A{"shared" + run + "@keys.test", "own" + run + "@keys.test"}, "version": int64(1), "createdAt": time.Now().UTC(), "updatedAt": time.Now().UTC()},
+	}
+	if _, err := db.Collection("records_contact").InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	stale := "contact/emails/stale" + run + "@keys.test"
+	if _, err := db.Collection(records.KeysCollection).InsertOne(ctx, bson.M{"_id": stale, "recordId": "rb-gone-" + run, "at": old}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := store.RebuildKeys(ctx, "contact")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []records.KeyConflict
+	for _, c := range rep.Conflicts {
+		if strings.Contains(c.Key, run) {
+			mine = append(mine, c)
+		}
+	}
+	if len(mine) != 1 || mine[0].Holder != "rb-old-"+run || len(mine[0].Others) != 1 || mine[0].Others[0] != "rb-new-"+run || rep.Removed < 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if n, _ := db.Collection(records.KeysCollection).CountDocuments(ctx, bson.D{{Key: "_id", Value: stale}}); n != 0 {
+		t.Error("a stale key survived the rebuild")
+	}
+	for email, holder := range map[string]string{"shared" + run + "@keys.test": "rb-old-" + run, "own" + run + "@keys.test": "rb-new-" + run} {
+		_, err := store.Create(ctx, "contact", map[string]any{"firstName": "Dup", "emails": []any{email}}, actor)
+		var dup *records.DuplicateError
+		if !errors.As(err, &dup) || dup.ExistingID != holder {
+			t.Errorf("create with %s after the rebuild: %v, want a duplicate of %s", email, err, holder)
+		}
+	}
+}
+
+// TestShutdownStopsImports starts a large import and shuts the store down at once: Shutdown returns once
+// the job has stopped after its current batch, and the job is left failed as interrupted (its rows so
+// far stored), never "running" for a server that is gone.
+func TestShutdownStopsImports(t *testing.T) {
+	ctx := context.Background()
+	s := records.New(db, records.Options{})
+	var csv strings.Builder
+	csv.WriteString("title,kind\n")
+	for i := range 5000 {
+		fmt.Fprintf(&csv, "shutdown %d,call\n", i)
+	}
+	job, err := s.StartImport(ctx, "task", []byte(csv.String()), nil, records.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := s.Shutdown(stop); err != nil {
+		t.Fatal(err)
+	}
+	j, err := store.Job(ctx, "task", job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != "failed" || !strings.Contains(j.Error, "interrupted") || j.Done >= j.Total {
+		t.Fatalf("after shutdown the job is %s (%d of %d): %s", j.State, j.Done, j.Total, j.Error)
+	}
+}
