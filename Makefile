@@ -33,7 +33,7 @@ lint:
 bench:
 	{ $(GO) test -run '^$$' -bench . -benchmem ./engine/... ./plugins/host/ && \
 	  $(GO) test -run '^$$' -bench . -benchtime 200x ./workflows/devserver/ ./workflows/process/e2e/ && \
-	  $(GO) test -run '^$$' -bench RecordsCreate -benchtime 500x ./admin/api/ && \
+	  $(GO) test -run '^$$' -bench 'RecordsCreate|PrincipalResolve' -benchtime 500x ./admin/api/ && \
 	  $(GO) test -run '^$$' -bench RecordsList -benchtime 3x ./admin/api/ && \
 	  $(GO) test -run '^$$' -bench RecordsScale -benchtime 1s -timeout 60m ./admin/api/ ; } 2>&1 | awk -f .ci/bench-ratios.awk
 

@@ -124,7 +124,7 @@ func Register[I, O any](s *Server, op huma.Operation, access Access, handler fun
 // authentication (401), CSRF for cookie sessions (403), the per-caller rate limit (429) and the
 // operation's permission, narrowed by an API token's scopes (403).
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
-	client := Client{IP: remoteIP(ctx.RemoteAddr()), RequestID: requestIDOf(ctx)}
+	client := Client{IP: ClientIP(remoteIP(ctx.RemoteAddr()), ctx.Header("X-Forwarded-For"), s.deps.TrustedProxies), RequestID: requestIDOf(ctx)}
 	ctx = huma.WithValue(ctx, clientKey{}, client)
 	op, ok := ctx.Operation().Metadata["access"].(Access)
 	if !ok {

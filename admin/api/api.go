@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -34,6 +35,8 @@ import (
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/plugins/host"
+	"github.com/rapportcrm/rapport/workflows/messages"
+	"github.com/rapportcrm/rapport/workflows/process"
 )
 
 // Version is reported in the OpenAPI document.
@@ -64,6 +67,10 @@ type Deps struct {
 	CORSOrigins []string
 	// RateLimit caps each user's and each API token's requests; zero values take the defaults.
 	RateLimit RateLimit
+	// TrustedProxies are the addresses (CIDRs) of reverse proxies whose X-Forwarded-For header names the
+	// client. Empty: the peer address is the client and the header is ignored, so nobody can choose the
+	// address login limits and audit see.
+	TrustedProxies []netip.Prefix
 	// Plugins runs connector plugins; nil when no plugins directory is configured.
 	Plugins *host.Host
 	// Connectors stores configured connector instances, with secrets sealed by Sealer.
@@ -71,6 +78,9 @@ type Deps struct {
 	Sealer     *host.Sealer
 	// Processes stores BPMN process definitions; nil leaves the process routes out.
 	Processes *definitions.Store
+	// Starter starts process instances and Messages correlates messages (both with Processes).
+	Starter  *process.Starter
+	Messages *messages.Publisher
 	// Notifications holds in-app notifications; nil leaves their routes out.
 	Notifications *notifications.Store
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.
@@ -81,11 +91,10 @@ type Deps struct {
 
 // Server is the configured HTTP application.
 type Server struct {
-	deps    Deps
-	app     *fiber.App
-	api     huma.API
-	limiter *loginLimiter
-	rate    *rateLimiter
+	deps Deps
+	app  *fiber.App
+	api  huma.API
+	rate *rateLimiter
 }
 
 // New builds the Fiber application with every route registered.
@@ -101,7 +110,7 @@ func New(deps Deps) *Server {
 		deps.BodyLimit = 16 << 20
 	}
 	deps = securityDefaults(deps)
-	s := &Server{deps: deps, limiter: newLoginLimiter(time.Now), rate: newRateLimiter(deps.RateLimit, time.Now)}
+	s := &Server{deps: deps, rate: newRateLimiter(deps.RateLimit, time.Now)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "rapport",
 		BodyLimit:             deps.BodyLimit,

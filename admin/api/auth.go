@@ -110,7 +110,7 @@ func (s *Server) registerAuth() {
 	Register(s, huma.Operation{
 		OperationID: "change-password", Method: http.MethodPost, Path: "/api/v1/auth/password", Tags: []string{"auth"},
 		Summary:       "Change one's own password",
-		Description:   "Checks the current password, sets the new one and revokes every other session of the user.",
+		Description:   "Checks the current password, sets the new one and revokes every other session and every API token of the user.",
 		DefaultStatus: http.StatusNoContent,
 	}, Access{Permission: PermAuthenticated}, s.changePassword)
 }
@@ -119,24 +119,24 @@ func (s *Server) login(ctx context.Context, in *loginInput) (*loginOutput, error
 	client := ClientFrom(ctx)
 	email := identity.NormalizeEmail(in.Body.Email)
 	target := audit.Target{Type: "user", Name: email}
-	if wait := s.limiter.blockedFor(email, client.IP); wait > 0 {
-		return nil, tooManyAttempts(wait)
+	attempt, err := s.deps.Users.BeginLogin(ctx, email, client.IP)
+	if err != nil {
+		return nil, loginRefused(err)
 	}
 	user, err := s.deps.Users.Authenticate(ctx, email, in.Body.Password)
 	if errors.Is(err, identity.ErrInvalidCredentials) {
 		s.deps.Logger.Info("login failed", "email", email, "ip", client.IP, "requestId", client.RequestID)
-		locked := s.limiter.fail(email, client.IP)
 		s.record(ctx, audit.Event{Action: audit.LoginFailed, Outcome: audit.OutcomeFailure, Actor: audit.Actor{Email: email}, Target: target})
-		if locked {
-			s.record(ctx, audit.Event{Action: audit.LoginLocked, Outcome: audit.OutcomeDenied, Actor: audit.Actor{Email: email}, Target: target,
-				Details: map[string]any{"window": loginWindow.String(), "accountLimit": accountMaxFailures, "addressLimit": addressMaxFailures}})
-		}
+		s.auditLock(ctx, email, target, attempt.Failed())
 		return nil, Typed(http.StatusUnauthorized, "invalid-credentials", "the email or password is wrong")
 	}
 	if err != nil {
+		attempt.Abandon(ctx)
 		return nil, err
 	}
-	s.limiter.succeed(email)
+	if err := attempt.Succeeded(ctx); err != nil {
+		return nil, err
+	}
 	token, sess, err := s.deps.Users.CreateSession(ctx, user.ID, s.deps.SessionTTL)
 	if err != nil {
 		return nil, err
@@ -148,6 +148,16 @@ func (s *Server) login(ctx context.Context, in *loginInput) (*loginOutput, error
 		SetCookie: s.sessionCookie(token, sess.ExpiresAt), CSRFCookie: s.csrfCookie(sess.CSRF, sess.ExpiresAt),
 		Body: LoginResponse{Token: token, CSRFToken: sess.CSRF, ExpiresAt: sess.ExpiresAt, User: viewOf(user)},
 	}, nil
+}
+
+// auditLock records a lockout once, by the failure that filled a limit.
+func (s *Server) auditLock(ctx context.Context, email string, target audit.Target, locked []string) {
+	if len(locked) == 0 {
+		return
+	}
+	s.record(ctx, audit.Event{Action: audit.LoginLocked, Outcome: audit.OutcomeDenied, Actor: audit.Actor{Email: email}, Target: target,
+		Details: map[string]any{"window": identity.LoginWindow.String(), "limits": locked,
+			"pairLimit": identity.PairMaxFailures, "addressLimit": identity.AddressMaxFailures, "accountLimit": identity.AccountMaxFailures}})
 }
 
 func (s *Server) logout(ctx context.Context, _ *struct{}) (*logoutOutput, error) {
@@ -168,25 +178,28 @@ func (s *Server) changePassword(ctx context.Context, in *passwordInput) (*struct
 		keep = p.Token
 	}
 	target := audit.Target{Type: "user", ID: p.User.ID, Name: p.User.Email}
-	ip := ClientFrom(ctx).IP
-	// Guessing the current password here counts against the same lock as logging in.
-	if wait := s.limiter.blockedFor(p.User.Email, ip); wait > 0 {
-		return nil, tooManyAttempts(wait)
+	// Guessing the current password here counts against the same limits as logging in.
+	attempt, err := s.deps.Users.BeginLogin(ctx, p.User.Email, ClientFrom(ctx).IP)
+	if err != nil {
+		return nil, loginRefused(err)
 	}
-	err := s.deps.Users.ChangePassword(ctx, p.User.ID, in.Body.Current, in.Body.Password, keep)
+	err = s.deps.Users.ChangePassword(ctx, p.User.ID, in.Body.Current, in.Body.Password, keep)
 	switch {
 	case errors.Is(err, identity.ErrInvalidCredentials):
-		if s.limiter.fail(p.User.Email, ip) {
-			s.record(ctx, audit.Event{Action: audit.LoginLocked, Outcome: audit.OutcomeDenied, Actor: audit.Actor{Email: p.User.Email}, Target: target})
-		}
+		s.auditLock(ctx, p.User.Email, target, attempt.Failed())
 		s.record(ctx, audit.Event{Action: audit.PasswordChanged, Outcome: audit.OutcomeFailure, Target: target})
 		return nil, Typed(http.StatusUnprocessableEntity, "wrong-password", "the current password is wrong")
 	case errors.Is(err, identity.ErrInvalid):
+		attempt.Abandon(ctx)
 		return nil, NewProblem(http.StatusUnprocessableEntity, err.Error())
 	case err != nil:
+		attempt.Abandon(ctx)
 		return nil, err
 	}
-	s.record(ctx, audit.Event{Action: audit.PasswordChanged, Target: target, Details: map[string]any{"otherSessionsRevoked": true}})
+	if err := attempt.Succeeded(ctx); err != nil {
+		return nil, err
+	}
+	s.record(ctx, audit.Event{Action: audit.PasswordChanged, Target: target, Details: map[string]any{"otherSessionsRevoked": true, "apiTokensRevoked": true}})
 	return nil, nil
 }
 
@@ -198,8 +211,13 @@ func (s *Server) sessionCookie(token string, expires time.Time) http.Cookie {
 	}
 }
 
-func tooManyAttempts(wait time.Duration) *Problem {
-	secs := int(wait.Round(time.Second) / time.Second)
+// loginRefused answers a refused login attempt: 429 with Retry-After when a limit is reached.
+func loginRefused(err error) error {
+	le, ok := identity.IsLocked(err)
+	if !ok {
+		return err
+	}
+	secs := int(le.RetryAfter.Round(time.Second) / time.Second)
 	if secs < 1 {
 		secs = 1
 	}

@@ -49,7 +49,7 @@ type putConnectorInput struct {
 	Name string `path:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" doc:"Instance name, e.g. erp-prod."`
 	Body struct {
 		Plugin string          `json:"plugin" minLength:"1" doc:"Name of the installed plugin."`
-		Config json.RawMessage `json:"config" doc:"Configuration, validated against the plugin's schema. Secrets sent back as \"********\" keep their stored value."`
+		Config json.RawMessage `json:"config" doc:"Configuration, validated against the plugin's schema. Secrets sent back as \"********\" keep their stored value only when nothing else changes; changing where the connector points requires entering them again."`
 	}
 }
 
@@ -168,7 +168,15 @@ func (s *Server) putConnector(ctx context.Context, in *putConnectorInput) (*conn
 		if err != nil {
 			return nil, err
 		}
-		if cfg, err = host.KeepSecrets(cfg, opened, paths); err != nil {
+		if cfg, err = connections.KeepSecrets(cfg, opened, paths); err != nil {
+			var rb *connections.RebindError
+			if errors.As(err, &rb) {
+				p := Typed(http.StatusUnprocessableEntity, "secret-rebind", rb.Error())
+				for _, sp := range rb.Secrets {
+					p.Errors = append(p.Errors, FieldError{Pointer: "/config" + sp, Message: "enter the secret again: the connector now points elsewhere"})
+				}
+				return nil, p
+			}
 			return nil, connectorProblem(err, "/config")
 		}
 	}

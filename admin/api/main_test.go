@@ -10,6 +10,10 @@ var env *stacktest.Env
 
 func TestMain(m *testing.M) {
 	stacktest.MainWith(m, &env, func(dataDir string) error {
-		return stacktest.InstallPlugin(dataDir, "csv", "github.com/rapportcrm/rapport/plugins/connectors/csv")
+		if err := stacktest.InstallPlugin(dataDir, "csv", "github.com/rapportcrm/rapport/plugins/connectors/csv"); err != nil {
+			return err
+		}
+		// The Tryton connector (against a fake Tryton) shows where configured secrets may go.
+		return stacktest.InstallPlugin(dataDir, "tryton", "github.com/rapportcrm/rapport/plugins/connectors/tryton")
 	})
 }

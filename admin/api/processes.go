@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,16 +14,15 @@ import (
 	"github.com/rapportcrm/rapport/engine/audit"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
-	"github.com/rapportcrm/rapport/workflows/schedules"
 )
 
 // VersionView is a published version with how many instances run it.
@@ -37,12 +38,17 @@ type DefinitionView struct {
 	Versions []VersionView `json:"versions"`
 }
 
-// ValidationReport says whether a BPMN document can be deployed and, if not, why, element by element.
+// ValidationReport says whether a BPMN document can be deployed and, if not, why, element by element;
+// for a valid one, what publishing it takes: the permissions its tasks need (which the publisher must
+// hold) and the identity its instances would run as, or why the caller may not publish it.
 type ValidationReport struct {
-	Valid    bool             `json:"valid"`
-	Key      string           `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines."`
-	Hash     string           `json:"hash,omitempty"`
-	Problems []ElementProblem `json:"problems"`
+	Valid          bool                      `json:"valid"`
+	Key            string                    `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines."`
+	Hash           string                    `json:"hash,omitempty"`
+	Problems       []ElementProblem          `json:"problems"`
+	Requirements   []definitions.Requirement `json:"requirements,omitempty" doc:"Permissions the process's tasks need, with the elements needing each."`
+	RunAs          *definitions.RunAs        `json:"runAs,omitempty" doc:"The identity the caller publishing it would give its instances."`
+	PublishRefusal string                    `json:"publishRefusal,omitempty" doc:"Why the caller may not publish it as it stands."`
 }
 
 // ElementProblem is one problem of a BPMN document, tied to the element a modeler should highlight.
@@ -59,13 +65,9 @@ func elementProblems(ps []bpmn.Problem) []ElementProblem {
 	return out
 }
 
-// StartedInstance identifies a new process instance.
-type StartedInstance struct {
-	ID      string `json:"id" doc:"Instance ID; use it with /api/v1/instances/{id}."`
-	RunID   string `json:"runId"`
-	Key     string `json:"key"`
-	Version int    `json:"version"`
-}
+// StartedInstance identifies a new process instance (or, for a repeated Idempotency-Key, the one the
+// first request started).
+type StartedInstance = process.Started
 
 // TaskView is an open user task of some instance; ID is what /api/v1/tasks/{id}/complete takes.
 type TaskView struct {
@@ -94,8 +96,9 @@ type xmlOutput struct {
 }
 
 type startInput struct {
-	Key  string `path:"key" maxLength:"255"`
-	Body struct {
+	Key            string `path:"key" maxLength:"255"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeating a start with the same key returns the instance the first one started."`
+	Body           struct {
 		Version     int            `json:"version,omitempty" minimum:"0" doc:"Version to start; 0 or absent starts the latest published."`
 		BusinessKey string         `json:"businessKey,omitempty" maxLength:"255" doc:"Correlates messages and lists the instance."`
 		Variables   map[string]any `json:"variables,omitempty"`
@@ -115,6 +118,7 @@ type completeInput struct {
 
 type messageInput struct {
 	Body struct {
+		ID             string         `json:"messageId,omitempty" maxLength:"255" doc:"Makes a start the message causes happen once: a retried message with the same ID starts nothing new."`
 		Name           string         `json:"name" minLength:"1" maxLength:"255"`
 		CorrelationKey string         `json:"correlationKey" minLength:"1" maxLength:"255" doc:"The business key of the instances the message is for."`
 		Variables      map[string]any `json:"variables,omitempty"`
@@ -144,14 +148,19 @@ func (s *Server) registerProcesses() {
 		Summary: "The BPMN XML of a version (0 = the draft)"},
 		Access{Permission: "processes.read"}, s.processXML)
 	Register(s, huma.Operation{OperationID: "publish-process", Method: http.MethodPost, Path: "/api/v1/processes/{key}/publish", Tags: tags,
-		Summary: "Publish the draft as a new immutable version", DefaultStatus: http.StatusCreated},
+		Summary: "Publish the draft as a new immutable version", DefaultStatus: http.StatusCreated,
+		Description: "The version runs as a service principal with the role chosen here (runAs.role; default the first of the caller's roles that fits). " +
+			"The caller must hold every permission the process's tasks need (see requirements in POST /api/v1/processes/validate), and the role must grant them on no more records than the caller reaches."},
 		Access{Permission: "processes.publish"}, s.publishProcess)
+	Register(s, huma.Operation{OperationID: "set-process-owners", Method: http.MethodPut, Path: "/api/v1/processes/{key}/owners", Tags: tags,
+		Summary: "Set who owns a process", Description: "Owners (user:<id> or team:<id>) operate its running instances when they hold instances.operate. Only an owner or an administrator may change them."},
+		Access{Permission: "processes.publish"}, s.setProcessOwners)
 	Register(s, huma.Operation{OperationID: "start-instance", Method: http.MethodPost, Path: "/api/v1/processes/{key}/instances", Tags: tags,
 		Summary: "Start an instance", DefaultStatus: http.StatusCreated,
 		Description: "Starts a published version (the latest unless one is named) with variables, checked against the declared variable types."},
 		Access{Permission: "instances.start"}, s.startInstance)
 	Register(s, huma.Operation{OperationID: "get-instance", Method: http.MethodGet, Path: "/api/v1/instances/{id}", Tags: tags,
-		Summary: "An instance's state", Description: "Where the instance stands, its variables, incidents, open tasks and the history of elements entered and left."},
+		Summary: "An instance's state", Description: "Where the instance stands, its variables, incidents, open tasks and the history of elements entered and left. An instance started from a record is visible only to callers who may read that record (or operate instances); fields hidden from the caller are removed from every record value in the variables. An instance the caller may not see is answered like one that does not exist (404)."},
 		Access{Permission: "instances.read"}, s.getInstance)
 	Register(s, huma.Operation{OperationID: "list-tasks", Method: http.MethodGet, Path: "/api/v1/tasks", Tags: tags,
 		Summary: "My open tasks", Description: "Open user tasks assigned to the caller (as assignee or candidate user) in running instances."},
@@ -191,15 +200,60 @@ func processProblem(err error) error {
 	case errors.Is(err, definitions.ErrNoDraft):
 		return Typed(http.StatusConflict, "no-draft", err.Error())
 	}
+	return startProblem(err)
+}
+
+// startProblem maps what publishing and starting refuse: authority (403 for what the caller lacks, 422
+// for an unfit role), owners, start variables and start events (422).
+func startProblem(err error) error {
+	var ae *definitions.AuthorityError
+	var ve *process.VariablesError
+	switch {
+	case errors.As(err, &ae):
+		status := http.StatusUnprocessableEntity
+		if len(ae.Missing) > 0 {
+			status = http.StatusForbidden
+		}
+		p := Typed(status, "run-as-refused", err.Error())
+		for _, group := range [][]definitions.Requirement{ae.Missing, ae.RoleLacks, ae.RoleWider} {
+			for _, r := range group {
+				for _, el := range r.Elements {
+					p.Errors = append(p.Errors, FieldError{Element: el, Message: "needs " + r.Permission})
+				}
+			}
+		}
+		return p
+	case errors.Is(err, definitions.ErrUnknownRole):
+		p := Typed(http.StatusUnprocessableEntity, "validation", err.Error())
+		p.Errors = []FieldError{{Pointer: "/runAs/role", Message: "no such role"}}
+		return p
+	case errors.Is(err, definitions.ErrInvalidOwner):
+		p := Typed(http.StatusUnprocessableEntity, "validation", err.Error())
+		p.Errors = []FieldError{{Pointer: "/owners", Message: err.Error()}}
+		return p
+	case errors.As(err, &ve):
+		p := Typed(http.StatusUnprocessableEntity, "validation", "the start variables do not match the process's declared variables")
+		for _, pr := range ve.Problems {
+			p.Errors = append(p.Errors, FieldError{Pointer: "/variables/" + pr.Name, Message: pr.Reason})
+		}
+		return p
+	case errors.Is(err, process.ErrNoSuchStart):
+		return Typed(http.StatusUnprocessableEntity, "validation", err.Error())
+	}
 	return err
 }
 
-func (s *Server) validateProcess(_ context.Context, in *bpmnInput) (*struct{ Body ValidationReport }, error) {
-	model, err := s.deps.Processes.Check(in.RawBody)
+func (s *Server) validateProcess(ctx context.Context, in *bpmnInput) (*struct{ Body ValidationReport }, error) {
+	pv, err := s.deps.Processes.Preview(in.RawBody, PrincipalFrom(ctx).Subject(), "")
 	var ie *definitions.InvalidError
 	switch {
 	case err == nil:
-		return &struct{ Body ValidationReport }{Body: ValidationReport{Valid: true, Key: model.ProcessID, Hash: model.Hash, Problems: []ElementProblem{}}}, nil
+		rep := ValidationReport{Valid: true, Key: pv.Model.ProcessID, Hash: pv.Model.Hash, Problems: []ElementProblem{},
+			Requirements: pv.Requirements, RunAs: pv.RunAs}
+		if pv.Refusal != nil {
+			rep.PublishRefusal = pv.Refusal.Error()
+		}
+		return &struct{ Body ValidationReport }{Body: rep}, nil
 	case errors.As(err, &ie):
 		return &struct{ Body ValidationReport }{Body: ValidationReport{Problems: elementProblems(ie.Problems)}}, nil
 	default:
@@ -274,73 +328,91 @@ func (s *Server) processXML(ctx context.Context, in *versionXMLInput) (*xmlOutpu
 }
 
 // PublishResult is the published version and anything that needs attention after publishing.
-type PublishResult struct {
-	definitions.Version
-	Warnings []string `json:"warnings,omitempty" doc:"For example a timer start event whose schedule could not be created."`
+type PublishResult = definitions.Published
+
+type publishInput struct {
+	Key  string `path:"key" maxLength:"255"`
+	Body *struct {
+		RunAs struct {
+			Role string `json:"role,omitempty" maxLength:"40" doc:"The role of the version's service principal."`
+		} `json:"runAs,omitzero"`
+	}
 }
 
-func (s *Server) publishProcess(ctx context.Context, in *keyInput) (*struct{ Body PublishResult }, error) {
-	v, err := s.deps.Processes.Publish(ctx, in.Key, PrincipalFrom(ctx).User.ID)
+func (s *Server) publishProcess(ctx context.Context, in *publishInput) (*struct{ Body PublishResult }, error) {
+	req := definitions.PublishRequest{By: PrincipalFrom(ctx).Subject()}
+	if in.Body != nil {
+		req.RunAsRole = in.Body.RunAs.Role
+	}
+	v, err := s.deps.Processes.Publish(ctx, in.Key, req)
 	if err != nil {
+		var ae *definitions.AuthorityError
+		if errors.As(err, &ae) {
+			s.record(ctx, audit.Event{Action: "process.publish", Outcome: audit.OutcomeDenied, Reason: err.Error(),
+				Target: audit.Target{Type: "process", ID: in.Key}, Details: map[string]any{"runAsRole": req.RunAsRole}})
+		}
 		return nil, processProblem(err)
 	}
 	s.record(ctx, audit.Event{Action: "process.publish", Outcome: audit.OutcomeSuccess,
-		Target: audit.Target{Type: "process", ID: in.Key}, Details: map[string]any{"version": v.Version, "hash": v.Hash}})
-	out := PublishResult{Version: v}
-	// Timer start events run on Temporal schedules that follow the latest version.
-	model, _, err := s.deps.Processes.Load(ctx, in.Key, v.Version)
-	if err == nil {
-		err = schedules.Sync(ctx, s.deps.Temporal, s.deps.TaskQueue, in.Key, v.Version, model)
-	}
-	if err != nil {
-		s.deps.Logger.Error("schedule timer starts", "process", in.Key, "version", v.Version, "error", err)
-		out.Warnings = append(out.Warnings, "timer start events are not scheduled: "+err.Error())
-	}
-	return &struct{ Body PublishResult }{Body: out}, nil
+		Target: audit.Target{Type: "process", ID: in.Key}, Details: map[string]any{"version": v.Version.Version, "hash": v.Hash,
+			"runAs": v.RunAs.Principal, "runAsRole": v.RunAs.Role, "permissions": v.RunAs.Permissions, "warnings": v.Warnings}})
+	return &struct{ Body PublishResult }{Body: v}, nil
 }
 
-func (s *Server) startInstance(ctx context.Context, in *startInput) (*struct{ Body StartedInstance }, error) {
-	model, version, err := s.deps.Processes.Load(ctx, in.Key, in.Body.Version)
+type ownersInput struct {
+	Key  string `path:"key" maxLength:"255"`
+	Body struct {
+		Owners []string `json:"owners" minItems:"1" maxItems:"50" doc:"user:<id> or team:<id>."`
+	}
+}
+
+func (s *Server) setProcessOwners(ctx context.Context, in *ownersInput) (*struct{ Body definitions.Definition }, error) {
+	p := PrincipalFrom(ctx)
+	d, err := s.deps.Processes.Get(ctx, in.Key)
 	if err != nil {
 		return nil, processProblem(err)
 	}
-	if errs := checkVariables(model.Variables, in.Body.Variables); len(errs) > 0 {
-		p := Typed(http.StatusUnprocessableEntity, "validation", "the start variables do not match the process's declared variables")
-		p.Errors = errs
-		return nil, p
+	if !d.OwnedBy(p.Subject()) && !s.allows(p, "*") {
+		return nil, Typed(http.StatusForbidden, "not-an-owner", "only an owner of "+in.Key+" or an administrator may change its owners")
 	}
-	input := process.Input{Ref: process.Ref{Key: in.Key, Version: version}, Variables: in.Body.Variables, BusinessKey: in.Body.BusinessKey}
-	id := in.Key + "-" + uuid.NewString()
-	run, err := s.deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: s.deps.TaskQueue, TypedSearchAttributes: process.SearchAttributes(input),
-	}, process.WorkflowName, input)
+	before, err := s.deps.Processes.SetOwners(ctx, in.Key, in.Body.Owners)
 	if err != nil {
-		return nil, fmt.Errorf("start instance: %w", err)
+		return nil, processProblem(err)
 	}
-	s.record(ctx, audit.Event{Action: "instance.start", Outcome: audit.OutcomeSuccess,
-		Target: audit.Target{Type: "instance", ID: id}, Details: map[string]any{"process": in.Key, "version": version, "businessKey": in.Body.BusinessKey}})
-	return &struct{ Body StartedInstance }{Body: StartedInstance{ID: id, RunID: run.GetRunID(), Key: in.Key, Version: version}}, nil
+	after, err := s.deps.Processes.Get(ctx, in.Key)
+	if err != nil {
+		return nil, processProblem(err)
+	}
+	s.record(ctx, audit.Event{Action: "process.owners", Outcome: audit.OutcomeSuccess, Target: audit.Target{Type: "process", ID: in.Key},
+		Before: map[string]any{"owners": before.Owners}, After: map[string]any{"owners": after.Owners}})
+	after.DraftXML = ""
+	return &struct{ Body definitions.Definition }{Body: after}, nil
 }
 
-// checkVariables refuses start variables of the wrong declared type, naming each.
-func checkVariables(decls []bpmn.VariableDecl, vars map[string]any) []FieldError {
-	var errs []FieldError
-	for _, d := range decls {
-		v, ok := vars[d.Name]
-		if !ok {
-			if d.Required {
-				errs = append(errs, FieldError{Pointer: "/variables/" + d.Name, Message: "is required"})
-			}
-			continue
-		}
-		if err := process.CheckType(d.Type, v); err != nil {
-			errs = append(errs, FieldError{Pointer: "/variables/" + d.Name, Message: err.Error()})
-		}
+func (s *Server) startInstance(ctx context.Context, in *startInput) (*struct{ Body StartedInstance }, error) {
+	p := PrincipalFrom(ctx)
+	once := ""
+	if in.IdempotencyKey != "" {
+		sum := sha256.Sum256([]byte(p.User.ID + "\x00" + in.IdempotencyKey))
+		once = hex.EncodeToString(sum[:16])
 	}
-	return errs
+	st, err := s.deps.Starter.Start(ctx, process.StartRequest{Ref: process.Ref{Key: in.Key, Version: in.Body.Version}, Cause: process.CauseAPI,
+		Once: once, BusinessKey: in.Body.BusinessKey, Variables: in.Body.Variables})
+	if err != nil {
+		return nil, processProblem(err)
+	}
+	if !st.Existing {
+		s.record(ctx, audit.Event{Action: "instance.start", Outcome: audit.OutcomeSuccess,
+			Target: audit.Target{Type: "instance", ID: st.ID}, Details: map[string]any{"process": in.Key, "version": st.Version, "businessKey": st.BusinessKey}})
+	}
+	return &struct{ Body StartedInstance }{Body: st}, nil
 }
 
 func (s *Server) getInstance(ctx context.Context, in *instanceInput) (*struct{ Body process.Snapshot }, error) {
+	binding, err := s.readableInstance(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
 	val, err := s.deps.Temporal.QueryWorkflow(ctx, in.ID, "", process.QueryState)
 	if err != nil {
 		return nil, instanceProblem(err, in.ID)
@@ -348,6 +420,9 @@ func (s *Server) getInstance(ctx context.Context, in *instanceInput) (*struct{ B
 	var snap process.Snapshot
 	if err := val.Get(&snap); err != nil {
 		return nil, fmt.Errorf("decode instance state: %w", err)
+	}
+	if err := s.redactSnapshot(ctx, binding, &snap); err != nil {
+		return nil, err
 	}
 	return &struct{ Body process.Snapshot }{Body: snap}, nil
 }
@@ -409,7 +484,7 @@ func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}
 	if err != nil {
 		return nil, err
 	}
-	if !s.mayComplete(p, task) {
+	if !s.mayComplete(ctx, p, instanceID, task) {
 		s.record(ctx, audit.Event{Action: "task.complete", Outcome: audit.OutcomeDenied,
 			Target: audit.Target{Type: "task", ID: in.ID}, Details: map[string]any{"element": task.Element}})
 		return nil, Typed(http.StatusForbidden, "not-your-task", "the task is assigned to someone else; only its assignee, a candidate or a process operator may complete it")
@@ -455,8 +530,8 @@ func (s *Server) openTask(ctx context.Context, instanceID, taskID string) (proce
 }
 
 // mayComplete: the assignee, a candidate user, a member of a candidate group (team or role), anyone for
-// an unassigned task, or whoever operates running instances.
-func (s *Server) mayComplete(p *Principal, t process.UserTask) bool {
+// an unassigned task, or whoever operates the instance's process (mayOperate).
+func (s *Server) mayComplete(ctx context.Context, p *Principal, instanceID string, t process.UserTask) bool {
 	u := p.User
 	me := []string{u.ID, u.Email}
 	switch {
@@ -469,14 +544,38 @@ func (s *Server) mayComplete(p *Principal, t process.UserTask) bool {
 	case t.Assignee == "" && len(t.CandidateUsers) == 0 && len(t.CandidateGroups) == 0:
 		return true
 	}
-	return s.allows(p, "instances.operate")
+	return s.mayOperate(ctx, p, instanceID)
+}
+
+// mayOperate reports whether the caller may operate an instance: an administrator, or an owner of its
+// process definition holding instances.operate (definitions.Definition.OperableBy).
+func (s *Server) mayOperate(ctx context.Context, p *Principal, instanceID string) bool {
+	if s.allows(p, "*") {
+		return true
+	}
+	if !s.allows(p, access.InstancesOperate) {
+		return false
+	}
+	desc, err := s.deps.Temporal.DescribeWorkflowExecution(ctx, instanceID, "")
+	if err != nil {
+		return false
+	}
+	key := ""
+	if sa := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["RapportProcessKey"]; sa != nil {
+		key = strings.Trim(string(sa.GetData()), `"`)
+	}
+	d, err := s.deps.Processes.Get(ctx, key)
+	if err != nil {
+		return false
+	}
+	return d.OperableBy(p.Subject(), func(perm string) bool { return s.allows(p, perm) })
 }
 
 func (s *Server) correlateMessage(ctx context.Context, in *messageInput) (*deliveredOutput, error) {
-	pub := messages.Publisher{Temporal: s.deps.Temporal, Starts: s.deps.Processes, Namespace: s.deps.Namespace, TaskQueue: s.deps.TaskQueue}
-	res, err := pub.Publish(ctx, in.Body.Name, in.Body.CorrelationKey, in.Body.Variables)
+	res, err := s.deps.Messages.Publish(ctx, messages.Message{Name: in.Body.Name, CorrelationKey: in.Body.CorrelationKey,
+		Variables: in.Body.Variables, ID: in.Body.ID})
 	if err != nil {
-		return nil, err
+		return nil, processProblem(err)
 	}
 	s.record(ctx, audit.Event{Action: "message.correlate", Outcome: audit.OutcomeSuccess,
 		Target: audit.Target{Type: "message", ID: in.Body.Name}, Details: map[string]any{"correlationKey": in.Body.CorrelationKey,

@@ -210,8 +210,9 @@ func TestTimerStartSchedules(t *testing.T) {
 	t.Fatalf("no instance started by the schedule: %s", body)
 }
 
-// TestMessageStart publishes a process with a message start event: a message nobody waits for starts it,
-// once per correlation key.
+// TestMessageStart publishes a process with a message start event: a message nobody waits for starts
+// it; the same message sent again (same messageId) starts nothing new; and once an instance for a
+// correlation key has ended, a new message for that key starts a new one.
 func TestMessageStart(t *testing.T) {
 	ctx := context.Background()
 	xml := `<?xml version="1.0" encoding="UTF-8"?>
@@ -227,18 +228,38 @@ func TestMessageStart(t *testing.T) {
   <bpmn:message id="Message_Order" name="order-placed" />
 </bpmn:definitions>`
 	deployAndPublish(t, []byte(xml), "web-order")
-	tests := []struct {
-		key         string
-		wantStarted int
-	}{{"W-1", 1}, {"W-1", 0}, {"W-2", 1}}
-	for _, tt := range tests {
+	send := func(key, id string) int {
+		t.Helper()
 		status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/messages", env.AdminToken,
-			map[string]any{"name": "order-placed", "correlationKey": tt.key, "variables": map[string]any{"total": 10}})
+			map[string]any{"name": "order-placed", "correlationKey": key, "messageId": id, "variables": map[string]any{"total": 10}})
 		var out struct{ Delivered, Started int }
 		json.Unmarshal(body, &out)
-		if status != http.StatusOK || out.Started != tt.wantStarted {
-			t.Fatalf("message for %s: %d %s, want %d started", tt.key, status, body, tt.wantStarted)
+		if status != http.StatusOK {
+			t.Fatalf("message for %s: %d %s", key, status, body)
 		}
+		return out.Started
+	}
+	tests := []struct {
+		key, id     string
+		wantStarted int
+	}{{"W-1", "m-1", 1}, {"W-1", "m-1", 0}, {"W-2", "", 1}}
+	for _, tt := range tests {
+		if got := send(tt.key, tt.id); got != tt.wantStarted {
+			t.Fatalf("message %s for %s started %d, want %d", tt.id, tt.key, got, tt.wantStarted)
+		}
+	}
+	// Once W-1's instance has ended, W-1 is free for a new instance.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := env.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: "rapport", Query: "RapportBusinessKey = 'W-1' AND ExecutionStatus = 'Completed'"})
+		if err == nil && len(resp.GetExecutions()) == 1 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := send("W-1", "m-2"); got != 1 {
+		t.Fatalf("a new message for a key whose instance ended started %d", got)
 	}
 }
 
@@ -367,12 +388,7 @@ func TestRecordTrigger(t *testing.T) {
 // complete someone else's task; the assignee can.
 func TestTaskCompletionNeedsTheRightPerson(t *testing.T) {
 	ctx := context.Background()
-	xml, err := os.ReadFile("testdata/approval.bpmn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	xml = []byte(strings.ReplaceAll(string(xml), "discount-approval", "discount-approval-2"))
-	deployAndPublish(t, xml, "discount-approval-2")
+	deployAndPublish(t, renamed(t, "testdata/approval.bpmn", "discount-approval", "discount-approval-2"), "discount-approval-2")
 	users := map[string]string{}
 	for _, name := range []string{"ann", "bob"} {
 		email := name + ".tasks@example.test"
@@ -428,4 +444,14 @@ func deployAndPublish(t *testing.T, xml []byte, key string) []byte {
 		t.Fatalf("publish %s: %d %v %s", key, status, err, body)
 	}
 	return body
+}
+
+// renamed reads a BPMN file of testdata with its process key changed, so tests publish their own copy.
+func renamed(t *testing.T, file, key, as string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(strings.ReplaceAll(string(raw), key, as))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -73,7 +74,11 @@ func (s *Server) registerRoles() {
 	Register(s, huma.Operation{OperationID: "create-role", Method: http.MethodPost, Path: "/api/v1/roles", Tags: tags,
 		Summary: "Define a role", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity}}, manage,
 		func(ctx context.Context, in *createRoleInput) (*roleOutput, error) {
-			r, err := s.deps.Access.CreateRole(ctx, roleOf(in.Body.Name, in.Body.RoleBody, PrincipalFrom(ctx)))
+			r := roleOf(in.Body.Name, in.Body.RoleBody, PrincipalFrom(ctx))
+			if err := s.mayDelegate(ctx, r, "the new role"); err != nil {
+				return nil, err
+			}
+			r, err := s.deps.Access.CreateRole(ctx, r)
 			if err != nil {
 				return nil, roleProblem(err)
 			}
@@ -81,10 +86,16 @@ func (s *Server) registerRoles() {
 			return &roleOutput{Body: r}, nil
 		})
 	Register(s, huma.Operation{OperationID: "put-role", Method: http.MethodPut, Path: "/api/v1/roles/{name}", Tags: tags,
-		Summary: "Change a role", Description: "Replaces a custom role; holders get the new permissions on their next request.",
+		Summary: "Change a role", Description: "Replaces a custom role; holders get the new permissions on their next request. Built-in roles, roles the caller holds and roles granting more than the caller holds cannot be changed; the new role may grant only what the caller holds.",
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}, manage,
 		func(ctx context.Context, in *putRoleInput) (*roleOutput, error) {
 			r := roleOf(in.Name, in.Body, PrincipalFrom(ctx))
+			if err := s.mayChangeRole(ctx, in.Name); err != nil {
+				return nil, err
+			}
+			if err := s.mayDelegate(ctx, r, "the changed role"); err != nil {
+				return nil, err
+			}
 			before, err := s.deps.Access.UpdateRole(ctx, r)
 			if err != nil {
 				return nil, roleProblem(err)
@@ -96,6 +107,9 @@ func (s *Server) registerRoles() {
 	Register(s, huma.Operation{OperationID: "delete-role", Method: http.MethodDelete, Path: "/api/v1/roles/{name}", Tags: tags,
 		Summary: "Delete a role", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound, http.StatusConflict}}, manage,
 		func(ctx context.Context, in *roleNameInput) (*struct{}, error) {
+			if err := s.mayChangeRole(ctx, in.Name); err != nil {
+				return nil, err
+			}
 			before, err := s.deps.Access.DeleteRole(ctx, in.Name)
 			if err != nil {
 				return nil, roleProblem(err)
@@ -103,6 +117,36 @@ func (s *Server) registerRoles() {
 			s.record(ctx, audit.Event{Action: audit.RoleDeleted, Target: audit.Target{Type: "role", ID: in.Name}, Before: before})
 			return nil, nil
 		})
+}
+
+// mayDelegate refuses (403, listing each excess) a role that would grant more than the caller holds.
+func (s *Server) mayDelegate(ctx context.Context, r access.Role, what string) error {
+	excess := s.deps.Access.Exceeds(PrincipalFrom(ctx).Subject(), r)
+	if len(excess) == 0 {
+		return nil
+	}
+	p := Typed(http.StatusForbidden, "role-exceeds-yours", what+" would grant more than you hold; you cannot hand it out")
+	for _, e := range excess {
+		p.Errors = append(p.Errors, FieldError{Pointer: "/permissions", Message: e})
+	}
+	return p
+}
+
+// mayChangeRole refuses changing or deleting a built-in role (409), a role the caller holds (403: a role
+// manager cannot widen its own access) and a role granting more than the caller (403).
+func (s *Server) mayChangeRole(ctx context.Context, name string) error {
+	if access.IsBuiltIn(name) {
+		return roleProblem(access.ErrBuiltIn)
+	}
+	p := PrincipalFrom(ctx)
+	if slices.Contains(p.User.Roles, name) {
+		return Typed(http.StatusForbidden, "own-role", "you hold the role "+name+"; another role manager must change it")
+	}
+	current, ok := s.deps.Access.Role(name)
+	if !ok {
+		return roleProblem(access.ErrRoleNotFound)
+	}
+	return s.mayDelegate(ctx, current, "the role "+name)
 }
 
 func roleOf(name string, b RoleBody, p *Principal) access.Role {

@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -138,4 +140,65 @@ func rateLimited(wait time.Duration) *Problem {
 	}
 	return Typed(http.StatusTooManyRequests, "rate-limited",
 		"too many requests; try again in "+strconv.Itoa(secs)+" seconds").WithHeader("Retry-After", strconv.Itoa(secs))
+}
+
+// ClientIP is the address a request came from, as login limits, rate limits and the audit log see it.
+// The peer is the client unless it is one of the trusted proxies; then X-Forwarded-For is read from the
+// right, skipping trusted proxies, and the first address that is not one is the client: everything left
+// of it was written by the client and may be forged. With no trusted proxies the header is ignored.
+func ClientIP(peer, forwardedFor string, trusted []netip.Prefix) string {
+	isTrusted := func(ip string) bool {
+		a, err := netip.ParseAddr(strings.TrimSpace(ip))
+		if err != nil {
+			return false
+		}
+		a = a.Unmap()
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(trusted) == 0 || forwardedFor == "" || !isTrusted(peer) {
+		return peer
+	}
+	hops := strings.Split(forwardedFor, ",")
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			// A malformed entry: whatever lies beyond it cannot be trusted.
+			return client
+		}
+		client = a.Unmap().String()
+		if !isTrusted(client) {
+			return client
+		}
+	}
+	return client
+}
+
+// ParseTrustedProxies reads the --trusted-proxies list: CIDRs or single addresses.
+func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, raw := range list {
+		for _, item := range strings.Split(raw, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			if p, err := netip.ParsePrefix(item); err == nil {
+				out = append(out, p.Masked())
+				continue
+			}
+			a, err := netip.ParseAddr(item)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q is neither an address nor a CIDR", item)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+	}
+	return out, nil
 }

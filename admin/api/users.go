@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -93,10 +92,10 @@ func (s *Server) registerUsers() {
 		return &userOutput{Body: viewOf(u)}, nil
 	})
 	Register(s, huma.Operation{OperationID: "update-user", Method: http.MethodPatch, Path: "/api/v1/users/{id}", Tags: tags,
-		Summary: "Change a user", Description: "Changes name, roles, teams or the disabled flag. Disabling revokes the user's sessions; its API tokens stop working at once.",
+		Summary: "Change a user", Description: "Changes name, roles, teams or the disabled flag. Disabling revokes the user's sessions and API tokens (enabling the user again does not bring them back). A change that would leave no enabled administrator is refused with 409.",
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity}}, perm, s.updateUser)
 	Register(s, huma.Operation{OperationID: "reset-password", Method: http.MethodPost, Path: "/api/v1/users/{id}/password", Tags: tags,
-		Summary: "Reset a user's password", Description: "Sets (or generates, returned once) a new password and revokes all of the user's sessions.",
+		Summary: "Reset a user's password", Description: "Sets (or generates, returned once) a new password and revokes all of the user's sessions and API tokens.",
 		Errors: []int{http.StatusNotFound}}, perm, s.resetPassword)
 }
 
@@ -116,22 +115,24 @@ func (s *Server) listUsers(ctx context.Context, in *userListInput) (*userPageOut
 	return &userPageOutput{Body: page}, nil
 }
 
-// missingGrant returns the first permission the roles grant that p does not hold itself, "" when p holds
-// them all. Nobody can hand out, or take over an account with, more than they hold: a helpdesk role with
-// users.manage cannot make itself admin or reset an administrator's password.
-func (s *Server) missingGrant(p *Principal, roles []string) string {
-	for _, g := range s.deps.Access.Permissions(roles) {
-		if !s.covers(p, g) {
-			return g
+// exceeding returns what the roles would give beyond what p holds itself (permissions, record scopes,
+// visible and writable fields), empty when nothing. Nobody can hand out, or take over an account with,
+// more than they hold: a helpdesk role with users.manage cannot make itself admin or reset an
+// administrator's password.
+func (s *Server) exceeding(p *Principal, roles []string) []string {
+	var out []string
+	for _, name := range roles {
+		if r, ok := s.deps.Access.Role(name); ok {
+			out = append(out, s.deps.Access.Exceeds(p.Subject(), r)...)
 		}
 	}
-	return ""
+	return out
 }
 
 // mayManage refuses (403) changes to a user whose roles hold more than the caller.
 func (s *Server) mayManage(ctx context.Context, target *identity.User) error {
-	if missing := s.missingGrant(PrincipalFrom(ctx), target.Roles); missing != "" {
-		return NewProblem(http.StatusForbidden, "this user holds "+missing+", which you lack")
+	if excess := s.exceeding(PrincipalFrom(ctx), target.Roles); len(excess) > 0 {
+		return NewProblem(http.StatusForbidden, "this user holds "+excess[0]+", which you lack")
 	}
 	return nil
 }
@@ -142,8 +143,8 @@ func (s *Server) checkAssignment(ctx context.Context, roles, teams []string) err
 	var errs []*huma.ErrorDetail
 	if err := s.deps.Access.CheckRoles(roles); err != nil {
 		errs = append(errs, &huma.ErrorDetail{Location: "body.roles", Message: err.Error(), Value: roles})
-	} else if missing := s.missingGrant(PrincipalFrom(ctx), roles); missing != "" {
-		return NewProblem(http.StatusForbidden, "these roles grant "+missing+", which you lack; you cannot hand it out")
+	} else if excess := s.exceeding(PrincipalFrom(ctx), roles); len(excess) > 0 {
+		return NewProblem(http.StatusForbidden, "these roles grant "+excess[0]+", which you lack; you cannot hand it out")
 	}
 	if err := s.deps.Users.CheckTeams(ctx, teams); err != nil {
 		if !errors.Is(err, identity.ErrNotFound) {
@@ -206,13 +207,6 @@ func (s *Server) updateUser(ctx context.Context, in *updateUserInput) (*userOutp
 	if err := s.mayManage(ctx, current); err != nil {
 		return nil, err
 	}
-	losesAdmin := slices.Contains(current.Roles, access.RoleAdmin) && !current.Disabled &&
-		((b.Roles != nil && !slices.Contains(*b.Roles, access.RoleAdmin)) || (b.Disabled != nil && *b.Disabled))
-	if losesAdmin {
-		if err := s.keepOneAdmin(ctx, in.ID); err != nil {
-			return nil, err
-		}
-	}
 	before, after, err := s.deps.Users.UpdateUser(ctx, in.ID, identity.UserChange{Name: b.Name, Roles: b.Roles, Teams: b.Teams, Disabled: b.Disabled})
 	if err != nil {
 		return nil, identityProblem(err)
@@ -221,20 +215,6 @@ func (s *Server) updateUser(ctx context.Context, in *updateUserInput) (*userOutp
 	s.record(ctx, audit.Event{Action: audit.UserUpdated, Target: audit.Target{Type: "user", ID: after.ID, Name: after.Email},
 		Before: viewOf(before), After: view})
 	return &userOutput{Body: view}, nil
-}
-
-// keepOneAdmin refuses a change that would leave no enabled administrator: nobody could manage users.
-func (s *Server) keepOneAdmin(ctx context.Context, except string) error {
-	admins, err := s.deps.Users.ListUsers(ctx, identity.UserQuery{Role: access.RoleAdmin, Limit: 1000})
-	if err != nil {
-		return err
-	}
-	for _, a := range admins {
-		if a.ID != except && !a.Disabled {
-			return nil
-		}
-	}
-	return Typed(http.StatusConflict, "last-admin", "this change would leave no enabled administrator")
 }
 
 func (s *Server) resetPassword(ctx context.Context, in *resetPasswordInput) (*resetPasswordOutput, error) {
@@ -273,6 +253,8 @@ func identityProblem(err error) error {
 		return Typed(http.StatusConflict, "team-in-use", err.Error())
 	case errors.Is(err, identity.ErrInvalid):
 		return NewProblem(http.StatusUnprocessableEntity, err.Error())
+	case errors.Is(err, identity.ErrLastAdmin):
+		return Typed(http.StatusConflict, "last-admin", "this change would leave no enabled administrator")
 	}
 	return err
 }

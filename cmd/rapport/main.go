@@ -126,17 +126,20 @@ func workerCommand(stdout, stderr io.Writer) *cli.Command {
 	}
 }
 
-// pluginFlags locate the connector plugins and the key that encrypts their secrets.
+// pluginFlags locate the connector plugins and the key that encrypts their secrets, and say where
+// processes may send HTTP requests; every command that publishes or runs processes takes them.
 func pluginFlags(dirUsage string) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "plugins-dir", Usage: dirUsage, Sources: cli.EnvVars("RAPPORT_PLUGINS_DIR")},
 		&cli.StringFlag{Name: "secret-key", Usage: "base64 of 32 random bytes that encrypt connector secrets at rest (`openssl rand -base64 32`)", Sources: cli.EnvVars("RAPPORT_SECRET_KEY")},
+		&cli.StringSliceFlag{Name: "http-allow", Usage: "private hosts and networks http service tasks may reach besides public addresses: CIDRs, addresses or host names, each optionally with :port (e.g. 10.20.0.0/16, erp.internal:8443, *.corp.example); loopback, link-local, RFC 1918 and ULA addresses and Rapport's own ports are refused otherwise", Sources: cli.EnvVars("RAPPORT_HTTP_ALLOW")},
 	}
 }
 
 func applyPluginFlags(cmd *cli.Command, cfg *stack.Config) {
 	cfg.PluginsDir = cmd.String("plugins-dir")
 	cfg.SecretKey = cmd.String("secret-key")
+	cfg.HTTPAllow = cmd.StringSlice("http-allow")
 }
 
 func namespaceFlag() cli.Flag {
@@ -180,6 +183,7 @@ func adminFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "cors-origins", Usage: "browser origins allowed to call the API, e.g. https://crm.example.com (CORS is off when empty)", Sources: cli.EnvVars("RAPPORT_CORS_ORIGINS")},
 		&cli.FloatFlag{Name: "rate-limit", Value: 100, Usage: "requests per second each user and each API token may make on average", Sources: cli.EnvVars("RAPPORT_RATE_LIMIT")},
 		&cli.IntFlag{Name: "rate-burst", Value: 1000, Usage: "requests each user and each API token may make at once above the average", Sources: cli.EnvVars("RAPPORT_RATE_BURST")},
+		&cli.StringSliceFlag{Name: "trusted-proxies", Usage: "reverse proxies (CIDRs or addresses) whose X-Forwarded-For header names the client; without them every client behind a proxy shares its address for login limits and audit", Sources: cli.EnvVars("RAPPORT_TRUSTED_PROXIES")},
 	}
 }
 
@@ -190,6 +194,7 @@ func applyAdminFlags(cmd *cli.Command, cfg *stack.Config) {
 	cfg.SecureCookies = cmd.Bool("secure-cookies")
 	cfg.CORSOrigins = cmd.StringSlice("cors-origins")
 	cfg.RateLimit = api.RateLimit{PerSecond: cmd.Float("rate-limit"), Burst: int(cmd.Int("rate-burst"))}
+	cfg.TrustedProxies = cmd.StringSlice("trusted-proxies")
 }
 
 // run starts the stack and keeps it up until ctx is cancelled (the first SIGINT or SIGTERM).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -364,5 +365,39 @@ func BenchmarkAllows(b *testing.B) {
 	u := &identity.User{Roles: []string{RoleAgent, RoleViewer}}
 	for b.Loop() {
 		_ = p.Allows(u, "records.lead.write")
+	}
+}
+
+func TestExceeds(t *testing.T) {
+	p, err := NewPolicy(context.Background(), nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := func(roles ...string) Subject { return Subject{UserID: "u1", Roles: roles} }
+	tests := []struct {
+		name   string
+		caller Subject
+		role   Role
+		want   []string
+	}{
+		{"admin hands out everything", sub(RoleAdmin), Role{Permissions: []string{"*"}, Scopes: map[string]Scope{AllEntities: ScopeAll}}, nil},
+		{"roles manager cannot make a star role", sub(RoleAnalyst), Role{Permissions: []string{"*"}}, []string{"permission *"}},
+		{"a permission the caller lacks", sub(RoleProcessOwner), Role{Permissions: []string{UsersManage, InstancesRead}}, []string{"permission users.manage"}},
+		{"same scope is fine", sub(RoleManager), Role{Permissions: []string{"records.lead.read"}, Scopes: map[string]Scope{"lead": ScopeTeam}}, nil},
+		{"wider scope on one entity", sub(RoleManager), Role{Permissions: []string{"records.lead.read"}, Scopes: map[string]Scope{"lead": ScopeAll}},
+			[]string{"scope all on records.lead.read (yours is team)"}},
+		{"wider scope through *", sub(RoleAgent), Role{Permissions: []string{"records.*.write"}, Scopes: map[string]Scope{AllEntities: ScopeTeam}},
+			[]string{"scope team on records.*.write (yours is own)"}},
+		{"narrower is fine", sub(RoleViewer), Role{Permissions: []string{"records.lead.read"}}, nil},
+		{"a token narrows the caller", Subject{UserID: "u1", Roles: []string{RoleManager}, Scopes: []string{"records.lead.read"}},
+			Role{Permissions: []string{"records.lead.write"}, Scopes: map[string]Scope{"lead": ScopeTeam}}, []string{"permission records.lead.write"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := p.Exceeds(tt.caller, tt.role)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("Exceeds = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -195,7 +195,13 @@ func coveredBy(set map[string]bool, path string) bool {
 // and returns it. Apply it to every record leaving the API: get, list, export, and both sides of history
 // diffs.
 func (d Decision) Strip(rec map[string]any) map[string]any {
-	for f := range d.hidden {
+	return StripPaths(rec, d.hidden)
+}
+
+// StripPaths removes the given fields (top-level names or dotted paths) from a record in place and
+// returns it; Decision.Strip is it with the caller's hidden fields of one entity.
+func StripPaths(rec map[string]any, paths map[string]bool) map[string]any {
+	for f := range paths {
 		deletePath(rec, f)
 	}
 	return rec

@@ -41,6 +41,7 @@ const (
 	AuditRead         = "audit.read"
 	ConnectorsRead    = "connectors.read"
 	ConnectorsManage  = "connectors.manage"
+	ConnectorsCall    = "connectors.call"
 	ImportsRun        = "imports.run"
 	CalendarsManage   = "calendars.manage"
 	SystemSettings    = "settings.manage"
@@ -101,6 +102,7 @@ func Catalogue() []PermissionInfo {
 		{Name: AuditRead, Description: "read the audit log"},
 		{Name: ConnectorsRead, Description: "see connectors and their health"},
 		{Name: ConnectorsManage, Description: "install, configure and remove connectors"},
+		{Name: ConnectorsCall, Description: "call connector methods (processes with connector tasks need it, and so does who publishes them)"},
 		{Name: ImportsRun, Description: "run imports of records from files"},
 		{Name: CalendarsManage, Description: "change business calendars"},
 		{Name: SystemSettings, Description: "change system settings"},

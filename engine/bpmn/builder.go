@@ -23,13 +23,16 @@ type builder struct {
 	vars      []VariableDecl
 	entity    string
 	problems  []Problem
+	// warnings are accepted but worth the analyst's attention (undeclared variables typed any).
+	warnings []Problem
+	inferred map[string]bool
 }
 
 func (b *builder) problem(id, format string, args ...any) {
 	b.problems = append(b.problems, Problem{ElementID: id, Reason: fmt.Sprintf(format, args...)})
 }
 
-func compileProcess(defs *Definitions, proc *Process, opts Options) (model *Model, problems []Problem) {
+func compileProcess(defs *Definitions, proc *Process, opts Options) (model *Model, problems, warnings []Problem) {
 	b := &builder{defs: defs, proc: proc, opts: opts, ids: map[string]int{}, flowIDs: map[string]int{},
 		lanes: map[string]string{},
 		m:     &Model{ProcessID: proc.ID, Name: proc.Name, Hash: defs.Hash, Nodes: []Node{}, Flows: []Flow{}}}
@@ -37,7 +40,7 @@ func compileProcess(defs *Definitions, proc *Process, opts Options) (model *Mode
 	// together with whatever was found before it.
 	defer func() {
 		if r := recover(); r != nil {
-			model = nil
+			model, warnings = nil, b.warnings
 			problems = append(b.problems, Problem{ElementID: proc.ID, Reason: fmt.Sprintf("internal error while checking the process: %v", r)})
 		}
 	}()
@@ -75,9 +78,10 @@ func compileProcess(defs *Definitions, proc *Process, opts Options) (model *Mode
 	b.m.ids = b.ids
 	b.sortProblems()
 	if len(b.problems) > 0 {
-		return nil, b.problems
+		return nil, b.problems, b.warnings
 	}
-	return b.m, nil
+	b.m.Warnings = b.warnings
+	return b.m, nil, b.warnings
 }
 
 func (b *builder) participantName() string {
@@ -248,13 +252,14 @@ func (b *builder) resolveFlows() {
 		fi := len(b.m.Flows)
 		cond := ""
 		if f.HasCondition {
-			cond, _ = exprSource(f.Condition)
+			// Kept as written ("=" included): the gateway check reads it as FEEL or expr.
+			cond = strings.TrimSpace(f.Condition)
 		}
 		b.m.Flows = append(b.m.Flows, Flow{Index: fi, ID: f.ID, Name: f.Name, Source: src, Target: tgt, Condition: cond})
 		b.flowIDs[f.ID] = fi
 		b.m.Nodes[src].Outgoing = append(b.m.Nodes[src].Outgoing, fi)
 		b.m.Nodes[tgt].Incoming = append(b.m.Nodes[tgt].Incoming, fi)
-		if f.HasCondition && cond == "" {
+		if src, _ := exprSource(cond); f.HasCondition && src == "" {
 			b.problem(f.ID, "condition expression is empty")
 		}
 	}
@@ -269,31 +274,37 @@ func exprSource(s string) (src string, isExpr bool) {
 	return s, false
 }
 
-// expr checks one expression and returns its source with "=" removed.
+// expr checks one expression and returns the expr source to run: "=..." read as FEEL (translated) or
+// expr, other text as expr.
 func (b *builder) expr(id, field, raw string, want ExprResult) string {
 	return b.exprWith(id, field, raw, want, nil)
 }
 
 // exprWith is expr with extra variables visible only at this site (e.g. a task's `result`).
 func (b *builder) exprWith(id, field, raw string, want ExprResult, extra []VariableDecl) string {
-	src, _ := exprSource(raw)
+	src, isExpr := exprSource(raw)
 	if src == "" {
 		b.problem(id, "%s is empty", field)
 		return ""
-	}
-	if b.check == nil {
-		return src
 	}
 	vars := b.vars
 	if len(extra) > 0 {
 		vars = append(append([]VariableDecl(nil), b.vars...), extra...)
 	}
-	err := b.check(ExprSite{ProcessID: b.proc.ID, ElementID: id, Field: field, Source: src, Result: want,
-		Variables: vars, Entity: b.entity})
-	if err != nil {
-		b.problem(id, "%s %q does not compile: %v", field, src, err)
+	site := ExprSite{ProcessID: b.proc.ID, ElementID: id, Field: field, Source: src, Result: want,
+		Variables: vars, Entity: b.entity}
+	var res siteResult
+	if isExpr {
+		res = b.readExpr(site)
+	} else {
+		res = b.compileSite(site)
 	}
-	return src
+	if res.err != nil {
+		b.problem(id, "%s %q does not compile: %v", field, src, res.err)
+		return res.src
+	}
+	b.commit(id, res.inferred)
+	return res.src
 }
 
 // valueOrExpr reads an attribute that is a literal unless it starts with "=".

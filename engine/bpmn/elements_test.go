@@ -159,8 +159,8 @@ func TestTasks(t *testing.T) {
 		{name: "missing task definition", process: start + `<bpmn:serviceTask id="T"/>` + end + chain("S", "T", "E"),
 			wantErr: []Problem{{"T", "no task type"}}},
 		{name: "io mapping expression error", process: start + `<bpmn:serviceTask id="T"><bpmn:extensionElements><zeebe:taskDefinition type="notify"/>
-			<zeebe:ioMapping><zeebe:input source="=unknownVar + 1" target="x"/><zeebe:input source="=1" target="not a name"/></zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>` + end + chain("S", "T", "E"),
-			wantErr: []Problem{{"T", "unknownVar"}, {"T", `target "not a name"`}}},
+			<zeebe:ioMapping><zeebe:input source="=&#34;a&#34; - 1" target="x"/><zeebe:input source="=1" target="not a name"/></zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>` + end + chain("S", "T", "E"),
+			wantErr: []Problem{{"T", "mismatched types"}, {"T", `target "not a name"`}}},
 		{name: "user task", process: varsKey + start + `<bpmn:userTask id="U"><bpmn:extensionElements>
 			<zeebe:assignmentDefinition assignee="=key" candidateGroups="sales, service"/>
 			<zeebe:formDefinition formId="f1"/>
@@ -242,14 +242,25 @@ func TestTasks(t *testing.T) {
 		{name: "multi-instance", process: start + `<bpmn:serviceTask id="T"><bpmn:extensionElements><zeebe:taskDefinition type="notify"/></bpmn:extensionElements>
 			<bpmn:multiInstanceLoopCharacteristics isSequential="true"><bpmn:extensionElements><zeebe:loopCharacteristics inputCollection="=[1,2,3]" inputElement="item"/></bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics></bpmn:serviceTask>` + end + chain("S", "T", "E"),
 			node: "T", kind: KindServiceTask, check: func(t *testing.T, m *Model, n *Node) {
-				if n.Loop == nil || !n.Loop.Sequential || n.Loop.InputCollection != "[1,2,3]" || n.Loop.InputElement != "item" {
+				if n.Loop == nil || !n.Loop.Sequential || n.Loop.InputCollection != "[1, 2, 3]" || n.Loop.InputElement != "item" {
 					t.Errorf("loop = %+v", n.Loop)
 				}
 			}},
-		{name: "plain task unsupported", process: start + `<bpmn:task id="T"/>` + end + chain("S", "T", "E"),
-			wantErr: []Problem{{"T", "plain task has no behaviour"}}},
-		{name: "manual and send tasks unsupported", process: start + `<bpmn:manualTask id="T1"/><bpmn:sendTask id="T2"/>` + end + chain("S", "T1", "T2", "E"),
-			wantErr: []Problem{{"T1", "manual tasks"}, {"T2", "send tasks"}}},
+		{name: "plain task passes through", process: start + `<bpmn:task id="T"><bpmn:extensionElements><zeebe:ioMapping>
+			<zeebe:output source="done" target="state"/></zeebe:ioMapping></bpmn:extensionElements></bpmn:task>` + end + chain("S", "T", "E"),
+			node: "T", kind: KindScriptTask, check: func(t *testing.T, m *Model, n *Node) {
+				if !n.PassThrough || len(n.Script) != 0 || len(n.Outputs) != 1 || n.Outputs[0].Source != `"done"` {
+					t.Errorf("pass-through task = %+v", n)
+				}
+			}},
+		{name: "manual task passes through", process: start + `<bpmn:manualTask id="T"/>` + end + chain("S", "T", "E"),
+			node: "T", kind: KindScriptTask, check: func(t *testing.T, m *Model, n *Node) {
+				if !n.PassThrough {
+					t.Errorf("manual task = %+v", n)
+				}
+			}},
+		{name: "send task unsupported", process: start + `<bpmn:sendTask id="T2"/>` + end + chain("S", "T2", "E"),
+			wantErr: []Problem{{"T2", "send tasks"}}},
 		{name: "standard loop unsupported", process: start + `<bpmn:serviceTask id="T"><bpmn:extensionElements><zeebe:taskDefinition type="notify"/></bpmn:extensionElements><bpmn:standardLoopCharacteristics/></bpmn:serviceTask>` + end + chain("S", "T", "E"),
 			wantErr: []Problem{{"T", "standardLoopCharacteristics"}}},
 	})
@@ -364,8 +375,12 @@ func TestIntermediateEvents(t *testing.T) {
 			wantErr: []Problem{{"LC", "has no link throw"}, {"LC", "unreachable"}}},
 		{name: "link throw without catch", process: start + `<bpmn:intermediateThrowEvent id="LT"><bpmn:linkEventDefinition name="nowhere"/></bpmn:intermediateThrowEvent>` + chain("S", "LT"),
 			wantErr: []Problem{{"LT", "has no link catch"}}},
-		{name: "none throw unsupported", process: start + `<bpmn:intermediateThrowEvent id="W"/>` + end + chain("S", "W", "E"),
-			wantErr: []Problem{{"W", "intermediate throw without an event definition"}}},
+		{name: "none throw passes through", process: start + `<bpmn:intermediateThrowEvent id="W"/>` + end + chain("S", "W", "E"),
+			node: "W", kind: KindScriptTask, check: func(t *testing.T, m *Model, n *Node) {
+				if !n.PassThrough {
+					t.Errorf("none throw = %+v", n)
+				}
+			}},
 	})
 }
 

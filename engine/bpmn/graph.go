@@ -33,6 +33,8 @@ func (b *builder) checkFlows() {
 			for _, fi := range n.Outgoing {
 				if f := &b.m.Flows[fi]; f.Condition != "" && !f.IsDefault {
 					f.Condition = b.expr(f.ID, "condition", f.Condition, ResultBool)
+				} else {
+					f.Condition, _ = exprSource(f.Condition)
 				}
 			}
 		case KindEventGateway:

@@ -95,6 +95,9 @@ type Model struct {
 	Flows []Flow `json:"flows"`
 	// Scopes[0] is the process itself; each sub-process and event sub-process has its own scope.
 	Scopes []Scope `json:"scopes"`
+	// Warnings are what compiled but deserves attention (undeclared variables typed any), each with
+	// its element, for validate and publish to list.
+	Warnings []Problem `json:"warnings,omitempty"`
 
 	ids map[string]int
 }
@@ -183,6 +186,10 @@ type Node struct {
 	LinkTarget int    `json:"linkTarget"`
 	// Lane is the name of the lane holding the node, for display.
 	Lane string `json:"lane,omitempty"`
+	// PassThrough marks a plain task, manual task or none intermediate throw event: it runs as a
+	// script task without assignments (the token moves straight on, io mappings applied), as in
+	// Camunda 8.
+	PassThrough bool `json:"passThrough,omitempty"`
 
 	Timer   *Timer         `json:"timer,omitempty"`
 	Message *MessageSpec   `json:"message,omitempty"`

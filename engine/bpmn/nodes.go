@@ -8,10 +8,6 @@ import (
 // unsupportedReasons explains, per BPMN element type outside the subset, what to use instead.
 func unsupportedReason(typ string) string {
 	switch typ {
-	case "task":
-		return "a plain task has no behaviour; use a service task with a zeebe:taskDefinition type, a user task or a script task"
-	case "manualTask":
-		return "manual tasks are not supported; use a user task"
 	case "sendTask":
 		return "send tasks are not supported; use a message throw event or a service task of type notify or http"
 	case "complexGateway":
@@ -45,6 +41,8 @@ func (b *builder) classify(i int) {
 		b.problem(e.ID, "%s %s events are not supported", def, what)
 	}
 	switch e.Type {
+	case "task", "manualTask":
+		n.Kind, n.PassThrough = KindScriptTask, true
 	case "startEvent":
 		switch def {
 		case "":
@@ -89,6 +87,8 @@ func (b *builder) classify(i int) {
 			n.Kind = KindMessageThrow
 		case "link":
 			n.Kind = KindLinkThrow
+		case "":
+			n.Kind, n.PassThrough = KindScriptTask, true
 		default:
 			unsupportedDef("intermediate throw")
 		}
@@ -588,7 +588,7 @@ func (b *builder) scriptTask(i int) {
 	for _, a := range e.Assignments {
 		out = append(out, Assignment(a))
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && !b.m.Nodes[i].PassThrough {
 		b.problem(e.ID, "script task has no assignments: add <rapport:assign target=\"...\" expression=\"...\"/>")
 	}
 	for k := range out {
@@ -627,7 +627,7 @@ func (b *builder) mappings(i int) {
 			if !pathRe.MatchString(t) {
 				b.problem(e.ID, "%s mapping target %q is not a variable name", kind, m.Target)
 			}
-			out = append(out, Mapping{Target: t, Source: b.exprWith(e.ID, kind+" mapping source for "+t, m.Source, ResultAny, extra)})
+			out = append(out, Mapping{Target: t, Source: b.mappingSource(e.ID, kind+" mapping source for "+t, m.Source, extra)})
 		}
 		return out
 	}

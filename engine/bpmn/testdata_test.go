@@ -54,7 +54,7 @@ func TestLeadQualification(t *testing.T) {
 		t.Fatalf("record starts = %v", starts)
 	}
 	st := m.Nodes[starts[0]]
-	if st.Trigger.Entity != "lead" || st.Trigger.On != "created" || st.Trigger.Condition != `record.source != "spam"` || len(st.Outputs) != 2 {
+	if st.Trigger.Entity != "lead" || st.Trigger.On != "created" || st.Trigger.Condition != `record?.source != "spam"` || len(st.Outputs) != 2 {
 		t.Errorf("start = %+v", st)
 	}
 	score := m.Node("Task_ScoreLead")

@@ -57,7 +57,7 @@ type Options struct {
 
 // BuiltinTaskTypes are the service task types Rapport runs without plugins.
 func BuiltinTaskTypes() []string {
-	return []string{"record.create", "record.update", "record.get", "rules.evaluate", "task.create",
+	return []string{"record.create", "record.update", "record.get", "record.find", "rules.evaluate", "task.create",
 		"notify", "http", "connector"}
 }
 
@@ -105,27 +105,35 @@ var (
 // Validate checks definitions against the supported subset and returns every problem found, each with
 // the id of the element concerned. An empty result means every checked process compiles.
 func Validate(defs *Definitions, opts Options) []Problem {
+	problems, _ := Check(defs, opts)
+	return problems
+}
+
+// Check is Validate that also returns the warnings: what compiles but deserves the analyst's attention,
+// such as variables used without a rapport:variable declaration (typed any). Warnings never refuse a
+// process.
+func Check(defs *Definitions, opts Options) (problems, warnings []Problem) {
 	if defs == nil {
-		return []Problem{{Reason: "no definitions"}}
+		return []Problem{{Reason: "no definitions"}}, nil
 	}
 	if opts.ProcessID != "" {
 		p := defs.Process(opts.ProcessID)
 		if p == nil {
-			return []Problem{{ElementID: opts.ProcessID, Reason: fmt.Sprintf("process %q is not defined in the document", opts.ProcessID)}}
+			return []Problem{{ElementID: opts.ProcessID, Reason: fmt.Sprintf("process %q is not defined in the document", opts.ProcessID)}}, nil
 		}
-		_, problems := compileProcess(defs, p, opts)
-		return problems
+		_, problems, warnings := compileProcess(defs, p, opts)
+		return problems, warnings
 	}
 	procs := runnableProcesses(defs)
 	if len(procs) == 0 {
-		return []Problem{{ElementID: defs.ID, Reason: "the document defines no process with flow elements"}}
+		return []Problem{{ElementID: defs.ID, Reason: "the document defines no process with flow elements"}}, nil
 	}
-	var problems []Problem
 	for _, p := range procs {
-		_, ps := compileProcess(defs, p, opts)
+		_, ps, ws := compileProcess(defs, p, opts)
 		problems = append(problems, ps...)
+		warnings = append(warnings, ws...)
 	}
-	return problems
+	return problems, warnings
 }
 
 // runnableProcesses are the processes with at least one flow element; empty pools of a collaboration
@@ -162,7 +170,7 @@ func CompileWith(defs *Definitions, opts Options) (*Model, []Problem) {
 	} else if proc = defs.Process(opts.ProcessID); proc == nil {
 		return nil, []Problem{{ElementID: opts.ProcessID, Reason: fmt.Sprintf("process %q is not defined in the document", opts.ProcessID)}}
 	}
-	m, problems := compileProcess(defs, proc, opts)
+	m, problems, _ := compileProcess(defs, proc, opts)
 	if len(problems) > 0 {
 		return nil, problems
 	}

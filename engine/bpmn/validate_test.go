@@ -48,8 +48,12 @@ func TestCheckExprSites(t *testing.T) {
 func TestSkipExpressions(t *testing.T) {
 	defs := mustParse(t, doc(start+`<bpmn:exclusiveGateway id="G" default="F_G_E"/><bpmn:endEvent id="E2"/>`+end+
 		flow("S", "G")+flow("G", "E")+condFlow("G", "E2", "=undeclared &gt; 1"), ""))
-	if ps := Validate(defs, Options{}); !hasProblem(ps, "F_G_E2", "undeclared") {
-		t.Fatalf("default checker should refuse an undeclared variable, got %v", ps)
+	if ps, ws := Check(defs, Options{}); len(ps) != 0 || !hasProblem(ws, "F_G_E2", `variable "undeclared" is not declared`) {
+		t.Fatalf("default checker should accept an undeclared variable with a warning, got %v / %v", ps, ws)
+	}
+	if ps := Validate(mustParse(t, doc(start+`<bpmn:exclusiveGateway id="G" default="F_G_E"/><bpmn:endEvent id="E2"/>`+end+
+		flow("S", "G")+flow("G", "E")+condFlow("G", "E2", "=&#34;a&#34; &gt; 1"), "")), Options{}); !hasProblem(ps, "F_G_E2", "does not compile") {
+		t.Fatalf("default checker should refuse a mistyped condition, got %v", ps)
 	}
 	m, ps := CompileWith(defs, Options{SkipExpressions: true})
 	if len(ps) > 0 || m.Flows[2].Condition != "undeclared > 1" {
@@ -116,7 +120,7 @@ func TestProblemsInDocumentOrder(t *testing.T) {
 		}
 		last = o
 	}
-	if !hasProblem(ps, "P", "no start event") || !hasProblem(ps, "A", "plain task") || !hasProblem(ps, "B", "no outgoing") {
+	if !hasProblem(ps, "P", "no start event") || !hasProblem(ps, "A", "unreachable") || !hasProblem(ps, "B", "no outgoing") {
 		t.Errorf("problems = %v", ps)
 	}
 }

@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -60,7 +63,12 @@ type Definition struct {
 	Name          string `bson:"name" json:"name"`
 	LatestVersion int    `bson:"latestVersion" json:"latestVersion"`
 	// Triggers are the record triggers of the latest published version; only it starts on records.
-	Triggers  []Trigger `bson:"triggers,omitempty" json:"triggers,omitempty"`
+	Triggers []Trigger `bson:"triggers,omitempty" json:"triggers,omitempty"`
+	// Catches are the record events (RecordEvent names) that instances of any published version wait
+	// for, so a record change is delivered as a message only when some process listens.
+	Catches []string `bson:"catches,omitempty" json:"catches,omitempty"`
+	// Owners operate the process's instances (see OperableBy): "user:<id>" or "team:<id>".
+	Owners    []string  `bson:"owners,omitempty" json:"owners"`
 	DraftHash string    `bson:"draftHash" json:"draftHash"`
 	DraftXML  string    `bson:"draftXml" json:"-"`
 	UpdatedAt time.Time `bson:"updatedAt" json:"updatedAt"`
@@ -77,23 +85,45 @@ type Version struct {
 	XML         string    `bson:"xml" json:"-"`
 	PublishedAt time.Time `bson:"publishedAt" json:"publishedAt"`
 	PublishedBy string    `bson:"publishedBy" json:"publishedBy"`
+	// RunAs is the identity the version's instances act under.
+	RunAs RunAs `bson:"runAs" json:"runAs"`
+	// Requirements are the permissions the version's tasks need, element by element.
+	Requirements []Requirement `bson:"requirements" json:"requirements"`
 }
 
 // EntityTypes resolves a record trigger's entity to the expression type of its records.
 type EntityTypes = bpmn.EntityTypes
 
+// Options wire a Store to the rest of Rapport; every field may be left empty.
+type Options struct {
+	// Entities types conditions over `record` in record-triggered processes.
+	Entities EntityTypes
+	// Authority decides run-as identities at publish time; nil publishes every version with the
+	// publisher's first role, unchecked (tools and tests without roles).
+	Authority Authority
+	// OnPublish runs after a version became the latest (it schedules timer start events); what it
+	// returns are warnings for the publisher, the version stays published.
+	OnPublish func(ctx context.Context, v Version, m *bpmn.Model) []string
+	// CheckTask validates each service task's configuration against deployment policy (the outbound
+	// HTTP policy refuses URLs it would never call); a refusal is a problem naming the element.
+	CheckTask func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error
+}
+
 // Store reads and writes process definitions.
 type Store struct {
 	defs     *mongo.Collection
 	versions *mongo.Collection
-	entities EntityTypes
+	opts     Options
 	now      func() time.Time
+	models   *modelCache
+	// runAsCache holds RunAsOf answers by key@version.
+	runAsCache sync.Map
 }
 
-// New returns a store on db; entities (may be nil) types conditions over `record` in record-triggered
-// processes.
-func New(db *mongo.Database, entities EntityTypes) *Store {
-	return &Store{defs: db.Collection("process_definitions"), versions: db.Collection("process_versions"), entities: entities, now: time.Now}
+// New returns a store on db.
+func New(db *mongo.Database, opts Options) *Store {
+	return &Store{defs: db.Collection("process_definitions"), versions: db.Collection("process_versions"), opts: opts,
+		now: time.Now, models: &modelCache{max: 256, m: map[string]*bpmn.Model{}}}
 }
 
 // EnsureIndexes creates the unique (key, version) index; safe on every start.
@@ -113,7 +143,7 @@ func (s *Store) Check(xml []byte) (*bpmn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.entities)})
+	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.opts.Entities), CheckTask: s.opts.CheckTask})
 	if len(problems) > 0 {
 		return nil, &InvalidError{Problems: problems}
 	}
@@ -121,7 +151,7 @@ func (s *Store) Check(xml []byte) (*bpmn.Model, error) {
 }
 
 // Deploy stores a valid document as the draft of the process it defines (its key is the BPMN process
-// ID). An invalid document is refused whole and changes nothing.
+// ID). An invalid document is refused whole and changes nothing. The first deployer of a key owns it.
 func (s *Store) Deploy(ctx context.Context, xml []byte, by string) (Definition, error) {
 	model, err := s.Check(xml)
 	if err != nil {
@@ -132,7 +162,7 @@ func (s *Store) Deploy(ctx context.Context, xml []byte, by string) (Definition, 
 	err = s.defs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: model.ProcessID}}, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "name", Value: model.Name}, {Key: "draftHash", Value: model.Hash},
 			{Key: "draftXml", Value: string(xml)}, {Key: "updatedAt", Value: now}, {Key: "updatedBy", Value: by}}},
-		{Key: "$setOnInsert", Value: bson.D{{Key: "latestVersion", Value: 0}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "latestVersion", Value: 0}, {Key: "owners", Value: []string{OwnerUser + by}}}},
 	}, options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&d)
 	if err != nil {
 		return Definition{}, fmt.Errorf("processes: save draft: %w", err)
@@ -140,51 +170,119 @@ func (s *Store) Deploy(ctx context.Context, xml []byte, by string) (Definition, 
 	return d, nil
 }
 
-// Publish makes the draft version N+1. Publishing a draft identical to the latest version returns that
-// version instead of a copy, so a repeated publish is harmless.
-func (s *Store) Publish(ctx context.Context, key, by string) (Version, error) {
+// PublishRequest says who publishes and which role the version's instances act with.
+type PublishRequest struct {
+	By Publisher
+	// RunAsRole is the role of the version's service principal; "" picks the first of the publisher's
+	// roles that grants every requirement within the publisher's reach.
+	RunAsRole string
+}
+
+// Published is a published version and anything that needs attention after publishing.
+type Published struct {
+	Version
+	Warnings []string `json:"warnings,omitempty" doc:"For example a timer start event whose schedule could not be created."`
+}
+
+// Publish makes the draft version N+1, running as a service principal the publisher vouches for (see
+// RunAs): the publisher must hold every permission the process needs, and the chosen role must grant
+// them on no more records than the publisher reaches. Publishing a draft identical to the latest
+// version (with the same role, when one is asked for) returns that version instead of a copy, so a
+// repeated publish is harmless. After the version is the latest, the trigger index follows it and
+// Options.OnPublish schedules its timer starts.
+func (s *Store) Publish(ctx context.Context, key string, req PublishRequest) (Published, error) {
 	d, err := s.Get(ctx, key)
 	if err != nil {
-		return Version{}, err
+		return Published{}, err
 	}
 	if d.DraftXML == "" {
-		return Version{}, ErrNoDraft
+		return Published{}, ErrNoDraft
 	}
 	if d.LatestVersion > 0 {
 		latest, err := s.Version(ctx, key, d.LatestVersion)
 		if err != nil {
-			return Version{}, err
+			return Published{}, err
 		}
-		if latest.Hash == d.DraftHash {
-			return latest, nil
+		if latest.Hash == d.DraftHash && (req.RunAsRole == "" || req.RunAsRole == latest.RunAs.Role) {
+			return Published{Version: latest}, nil
 		}
 	}
 	// The draft was valid when deployed, but the schemas it is typed against may have changed since.
 	model, err := s.Check([]byte(d.DraftXML))
 	if err != nil {
-		return Version{}, err
+		return Published{}, err
 	}
+	reqs := Requirements(model)
 	for attempt := 0; attempt < 5; attempt++ {
 		n := d.LatestVersion + 1
+		run, err := s.runAs(req, key, n, reqs)
+		if err != nil {
+			return Published{}, err
+		}
 		v := Version{ID: key + "@" + strconv.Itoa(n), Key: key, Version: n, Name: d.Name, Hash: d.DraftHash, XML: d.DraftXML,
-			PublishedAt: s.now().UTC().Truncate(time.Millisecond), PublishedBy: by}
+			PublishedAt: s.now().UTC().Truncate(time.Millisecond), PublishedBy: req.By.UserID, RunAs: run, Requirements: reqs}
 		if _, err := s.versions.InsertOne(ctx, v); err != nil {
 			if mongo.IsDuplicateKeyError(err) {
 				// Another publish took this number; read the new latest and try the next.
 				if d, err = s.Get(ctx, key); err != nil {
-					return Version{}, err
+					return Published{}, err
 				}
 				continue
 			}
-			return Version{}, fmt.Errorf("processes: insert version: %w", err)
+			return Published{}, fmt.Errorf("processes: insert version: %w", err)
 		}
-		if _, err := s.defs.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "latestVersion", Value: bson.D{{Key: "$lt", Value: n}}}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "latestVersion", Value: n}, {Key: "triggers", Value: triggersOf(model, key, n)}}}}); err != nil {
-			return Version{}, fmt.Errorf("processes: advance latest version: %w", err)
+		update := bson.D{{Key: "$set", Value: bson.D{{Key: "latestVersion", Value: n}, {Key: "triggers", Value: triggersOf(model, key, n)}}}}
+		if c := catchesOf(model); len(c) > 0 {
+			update = append(update, bson.E{Key: "$addToSet", Value: bson.D{{Key: "catches", Value: bson.D{{Key: "$each", Value: c}}}}})
 		}
-		return v, nil
+		if _, err := s.defs.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "latestVersion", Value: bson.D{{Key: "$lt", Value: n}}}}, update); err != nil {
+			return Published{}, fmt.Errorf("processes: advance latest version: %w", err)
+		}
+		out := Published{Version: v}
+		if s.opts.OnPublish != nil {
+			out.Warnings = s.opts.OnPublish(ctx, v, model)
+		}
+		return out, nil
 	}
-	return Version{}, errors.New("processes: publish kept colliding with concurrent publishes")
+	return Published{}, errors.New("processes: publish kept colliding with concurrent publishes")
+}
+
+// runAs decides the identity of version n, checked by the Authority when there is one.
+func (s *Store) runAs(req PublishRequest, key string, n int, reqs []Requirement) (RunAs, error) {
+	if s.opts.Authority != nil {
+		return grant(s.opts.Authority, req.By, req.RunAsRole, key, n, reqs)
+	}
+	role := req.RunAsRole
+	if role == "" && len(req.By.Roles) > 0 {
+		role = req.By.Roles[0]
+	}
+	return RunAs{Principal: PrincipalID(key, n), Role: role, Permissions: Permissions(reqs), Teams: req.By.Teams, Publisher: req.By.UserID}, nil
+}
+
+// Preview is what publishing a document would mean for a publisher: the permissions its tasks need,
+// and either the identity it would run as or why the publisher may not publish it.
+type Preview struct {
+	Model        *bpmn.Model
+	Requirements []Requirement
+	RunAs        *RunAs
+	Refusal      error
+}
+
+// Preview checks a document like Check and tells the publisher what publishing it would take.
+func (s *Store) Preview(xml []byte, p Publisher, role string) (Preview, error) {
+	model, err := s.Check(xml)
+	if err != nil {
+		return Preview{}, err
+	}
+	out := Preview{Model: model, Requirements: Requirements(model)}
+	run, err := s.runAs(PublishRequest{By: p, RunAsRole: role}, model.ProcessID, 0, out.Requirements)
+	if err != nil {
+		out.Refusal = err
+	} else {
+		run.Principal = PrincipalPrefix + model.ProcessID + "@next"
+		out.RunAs = &run
+	}
+	return out, nil
 }
 
 // triggersOf lists the record-trigger and message start events of a model's top-level scope.
@@ -200,6 +298,58 @@ func triggersOf(m *bpmn.Model, key string, version int) []Trigger {
 		}
 	}
 	return out
+}
+
+// RecordEventPrefix starts the name of every record event message: a record change is delivered to the
+// running instances bound to the record as the message "record.<entity>.<created|updated>".
+const RecordEventPrefix = "record."
+
+// RecordEvent names the message a record change is delivered as, e.g. record.interaction.created.
+func RecordEvent(entity, on string) string { return RecordEventPrefix + entity + "." + on }
+
+// catchesOf lists the record events a model's catch events, receive tasks, boundary events and event
+// sub-process starts wait for (top-level message starts are starts, not catches).
+func catchesOf(m *bpmn.Model) []string {
+	var out []string
+	for i := range m.Nodes {
+		n := &m.Nodes[i]
+		if n.Message == nil || n.Kind == bpmn.KindMessageThrow || (n.Kind == bpmn.KindStartMessage && n.Scope == 0) {
+			continue
+		}
+		if strings.HasPrefix(n.Message.Name, RecordEventPrefix) && !slices.Contains(out, n.Message.Name) {
+			out = append(out, n.Message.Name)
+		}
+	}
+	return out
+}
+
+// Index is what record changes and messages are matched against: the start triggers of every latest
+// version and the record events any published version catches.
+type Index struct {
+	Triggers []Trigger
+	Catches  []string
+}
+
+// Index reads the whole trigger index in one query; callers cache it briefly.
+func (s *Store) Index(ctx context.Context) (Index, error) {
+	cur, err := s.defs.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "triggers", Value: 1}, {Key: "catches", Value: 1}}).SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return Index{}, fmt.Errorf("processes: read trigger index: %w", err)
+	}
+	var defs []Definition
+	if err := cur.All(ctx, &defs); err != nil {
+		return Index{}, fmt.Errorf("processes: read trigger index: %w", err)
+	}
+	var out Index
+	for _, d := range defs {
+		out.Triggers = append(out.Triggers, d.Triggers...)
+		for _, c := range d.Catches {
+			if !slices.Contains(out.Catches, c) {
+				out.Catches = append(out.Catches, c)
+			}
+		}
+	}
+	return out, nil
 }
 
 // MessageStarts returns the message start events of the latest published versions for a message name.
@@ -225,12 +375,6 @@ func (s *Store) findTriggers(ctx context.Context, filter bson.D, keep func(Trigg
 		}
 	}
 	return out, nil
-}
-
-// TriggersFor returns the record triggers of the latest published versions that fire when a record of
-// entity is created or updated (on).
-func (s *Store) TriggersFor(ctx context.Context, entity, on string) ([]Trigger, error) {
-	return s.findTriggers(ctx, bson.D{{Key: "triggers.entity", Value: entity}}, func(t Trigger) bool { return t.Entity == entity && t.On == on })
 }
 
 // Get returns a process definition with its draft.
@@ -294,11 +438,20 @@ func (s *Store) Version(ctx context.Context, key string, version int) (Version, 
 	return v, nil
 }
 
-// Load compiles a published version (0 = latest); it is the interpreter's definition store.
+// Load compiles a published version (0 = latest); it is the interpreter's definition store and the
+// starter's. Versions are immutable, so compiled models are cached by key and version.
 func (s *Store) Load(ctx context.Context, key string, version int) (*bpmn.Model, int, error) {
+	if version > 0 {
+		if m := s.models.get(key, version); m != nil {
+			return m, version, nil
+		}
+	}
 	v, err := s.Version(ctx, key, version)
 	if err != nil {
 		return nil, 0, err
+	}
+	if m := s.models.get(key, v.Version); m != nil {
+		return m, v.Version, nil
 	}
 	defs, err := bpmn.Parse(bytes.NewReader([]byte(v.XML)), MaxXMLSize)
 	if err != nil {
@@ -310,5 +463,36 @@ func (s *Store) Load(ctx context.Context, key string, version int) (*bpmn.Model,
 	if len(problems) > 0 {
 		return nil, 0, fmt.Errorf("processes: compile %q v%d: %w", key, v.Version, &InvalidError{Problems: problems})
 	}
+	s.models.put(key, v.Version, model)
 	return model, v.Version, nil
+}
+
+// modelCache keeps compiled published versions; callers must not change the models it returns.
+type modelCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*bpmn.Model
+	// order is insertion order, for evicting the oldest entry.
+	order []string
+}
+
+func (c *modelCache) get(key string, version int) *bpmn.Model {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key+"@"+strconv.Itoa(version)]
+}
+
+func (c *modelCache) put(key string, version int, m *bpmn.Model) {
+	id := key + "@" + strconv.Itoa(version)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[id]; ok {
+		return
+	}
+	if len(c.order) >= c.max {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.m[id] = m
+	c.order = append(c.order, id)
 }

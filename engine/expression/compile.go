@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp/syntax"
 	"sort"
 	"strings"
 
@@ -219,7 +220,39 @@ func (g *guard) Visit(node *ast.Node) {
 		if s, ok := n.Property.(*ast.StringNode); ok && s.Value == "Local" {
 			g.problems = append(g.problems, rawProblem{n.Location().From, "Local() depends on the host's time zone; use In(timezone(\"Area/City\")) instead"})
 		}
+	case *ast.BinaryNode:
+		if n.Operator == "matches" {
+			if msg := checkPattern(n.Right); msg != "" {
+				g.problems = append(g.problems, rawProblem{n.Location().From, msg})
+			}
+		}
 	}
+}
+
+// MaxPatternInstructions bounds the compiled size of a `matches` pattern. RE2 matches in time linear in
+// the input times the pattern's size, so with literal patterns of bounded size every match is bounded.
+const MaxPatternInstructions = 1000
+
+// checkPattern requires the pattern of `matches` to be a string literal that compiles within
+// MaxPatternInstructions: a pattern built at run time is compiled on every evaluation and may be as
+// large as the string budget allows, which makes one evaluation take minutes.
+func checkPattern(n ast.Node) string {
+	lit, ok := n.(*ast.StringNode)
+	if !ok {
+		return "the pattern of matches must be a string literal, so it is compiled once when the expression is saved"
+	}
+	re, err := syntax.Parse(lit.Value, syntax.Perl)
+	if err != nil {
+		return fmt.Sprintf("invalid pattern for matches: %v", err)
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return fmt.Sprintf("invalid pattern for matches: %v", err)
+	}
+	if len(prog.Inst) > MaxPatternInstructions {
+		return fmt.Sprintf("the pattern of matches is too complex (%d instructions, the limit is %d)", len(prog.Inst), MaxPatternInstructions)
+	}
+	return ""
 }
 
 // rewriter threads the run budget into string builders and turns `+` on

@@ -54,7 +54,11 @@
 // strings one run may build (`+`, repeat, replace, join, string). A source
 // over the limits is refused by Compile; a run over them stops with an
 // error. expr has no unbounded loops (iteration is over collections, whose
-// size the memory budget bounds), so a run always terminates. Panics inside
+// size the memory budget bounds), so a run always terminates. The pattern of
+// `matches` must be a string literal of bounded size, compiled when the
+// expression is: RE2 then matches in time linear in the input, whereas a
+// pattern built at run time would be compiled on every evaluation and could
+// be as large as the string budget. Panics inside
 // the compiler or the virtual machine come back as errors.
 //
 // # Speed

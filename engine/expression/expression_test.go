@@ -191,6 +191,10 @@ func TestCompileErrors(t *testing.T) {
 		{"empty", `  `, nil, 1, 1, "empty"},
 		{"too long", strings.Repeat("1+", 3000) + "1", nil, 1, 1, "limit"},
 		{"too many nodes", strings.Repeat("1+", 1500) + "1", nil, 1, 0, "nodes"},
+		{"pattern built at run time", `stage matches repeat("a?", 20) + "b"`, nil, 1, 7, "must be a string literal"},
+		{"pattern from a field", `stage matches owner.name`, nil, 1, 7, "must be a string literal"},
+		{"invalid literal pattern", `stage matches "a("`, nil, 1, 7, "invalid pattern"},
+		{"literal pattern too large", `stage matches "(a?){500}a{500}"`, nil, 1, 7, "too complex"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,10 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/google/uuid"
+
+	"github.com/rapportcrm/rapport/engine/storage"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -84,19 +88,62 @@ type Store struct {
 	// dummyHash is compared against when an email is unknown, so the response time does not reveal
 	// whether the account exists.
 	dummyHash string
+	// backend makes the login counters and the last-administrator guard race-free on both stores.
+	backend *storage.Backend
+	// principals caches resolved credentials; see Options.PrincipalTTL.
+	principals *storage.TTLCache[string, principal]
+	// fillMu and fillGen keep a revocation from being undone by a Resolve that read the database
+	// before it: a fill happens only when no revocation ran meanwhile.
+	fillMu  sync.Mutex
+	fillGen atomic.Uint64
+	// sweeps counts login attempts, to clear expired failure counters now and then.
+	sweeps atomic.Int64
 }
 
-// NewStore prepares a store on db. now may be nil (wall clock).
-func NewStore(db *mongo.Database, now func() time.Time) (*Store, error) {
-	if now == nil {
-		now = time.Now
+// Options tune a Store; the zero value is usable.
+type Options struct {
+	// Now is the clock; nil is the wall clock.
+	Now func() time.Time
+	// Backend says whether db is MongoDB or the embedded FerretDB, which decides how single-document
+	// updates are made atomic (see storage.Mutate); nil asks the server (storage.Detect) on first use.
+	Backend *storage.Backend
+	// PrincipalTTL is how long a resolved session or API token (with its user) is reused without reading
+	// the database; DefaultPrincipalTTL when zero, no caching when negative. Logout, password changes,
+	// user changes and revocations made through this Store apply at once; made through another server
+	// they apply within this time.
+	PrincipalTTL time.Duration
+}
+
+// DefaultPrincipalTTL bounds how long another server may keep accepting a credential revoked elsewhere.
+const DefaultPrincipalTTL = 5 * time.Second
+
+// NewStore prepares a store on db.
+func NewStore(db *mongo.Database, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PrincipalTTL == 0 {
+		opts.PrincipalTTL = DefaultPrincipalTTL
 	}
 	params := &argon2id.Params{Memory: 64 * 1024, Iterations: 1, Parallelism: 2, SaltLength: 16, KeyLength: 32}
 	dummy, err := argon2id.CreateHash("rapport-dummy-password", params)
 	if err != nil {
 		return nil, fmt.Errorf("identity: prepare dummy hash: %w", err)
 	}
-	return &Store{users: db.Collection("users"), sessions: db.Collection("sessions"), now: now, params: params, dummyHash: dummy}, nil
+	s := &Store{users: db.Collection("users"), sessions: db.Collection("sessions"), now: opts.Now, params: params, dummyHash: dummy,
+		backend: opts.Backend}
+	if s.backend == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if s.backend, err = storage.Detect(ctx, db); err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+	}
+	if opts.PrincipalTTL > 0 {
+		s.principals = storage.NewTTLCache[string, principal](opts.PrincipalTTL, 50_000)
+		s.principals.SetClock(opts.Now)
+	}
+	return s, nil
 }
 
 // EnsureIndexes creates the indexes the store relies on (a unique email); it is safe to call on every start.
@@ -141,6 +188,11 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 			return nil, ErrEmailTaken
 		}
 		return nil, fmt.Errorf("identity: insert user: %w", err)
+	}
+	if activeAdmin(u) {
+		if err := s.admitAdmin(ctx, u.ID); err != nil {
+			return nil, err
+		}
 	}
 	return u, nil
 }
@@ -236,7 +288,9 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*User, *Session,
 
 // RevokeSession ends the session the token belongs to.
 func (s *Store) RevokeSession(ctx context.Context, token string) error {
-	if _, err := s.sessions.UpdateOne(ctx, bson.D{{Key: "_id", Value: digest(token)}},
+	id := digest(token)
+	defer s.forgetCredential(id)
+	if _, err := s.sessions.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: true}}}}); err != nil {
 		return fmt.Errorf("identity: revoke session: %w", err)
 	}

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -73,13 +74,16 @@ func (s *Store) CreateAPIToken(ctx context.Context, nt NewAPIToken) (string, *AP
 	if nt.TTL <= 0 {
 		return "", nil, fmt.Errorf("identity: token expiry must be in the future: %w", ErrInvalid)
 	}
-	secret, err := randomToken(APITokenPrefix)
+	// The token names its own ID, so resolving it is one read by _id (O(1) on both stores) and the digest
+	// is compared afterwards.
+	id := uuid.NewString()
+	secret, err := randomToken(APITokenPrefix + id + "_")
 	if err != nil {
 		return "", nil, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	t := &APIToken{
-		ID: uuid.NewString(), Digest: digest(secret), Hint: secret[:len(APITokenPrefix)+4], UserID: nt.UserID, Name: name,
+		ID: id, Digest: digest(secret), Hint: secret[:len(APITokenPrefix)+4], UserID: nt.UserID, Name: name,
 		Scopes: nonNil(nt.Scopes), CreatedBy: nt.CreatedBy, CreatedAt: now, ExpiresAt: now.Add(nt.TTL),
 	}
 	if _, err := s.tokens().InsertOne(ctx, t); err != nil {
@@ -116,6 +120,7 @@ func (s *Store) APIToken(ctx context.Context, id string) (*APIToken, error) {
 
 // RevokeAPIToken revokes a token at once; revoking twice is harmless.
 func (s *Store) RevokeAPIToken(ctx context.Context, id string) error {
+	defer s.forgetAll()
 	res, err := s.tokens().UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revokedAt", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revokedAt", Value: s.now().UTC().Truncate(time.Millisecond)}}}})
 	if err != nil {
@@ -147,44 +152,54 @@ const (
 	KindToken   = "token"
 )
 
-// Resolve turns a bearer token (session or API token) into its user and credential, refusing unknown,
-// expired or revoked tokens and disabled users at once. For API tokens it records the last use and the
-// address it came from.
-func (s *Store) Resolve(ctx context.Context, token, from string) (*User, *Credential, error) {
+// resolve reads a bearer token (session or API token) and its user from the database, refusing unknown,
+// expired or revoked tokens and disabled users. For API tokens it records the last use and the address it
+// came from. until is when the credential itself expires.
+func (s *Store) resolve(ctx context.Context, token, from string) (_ *User, _ *Credential, until time.Time, _ error) {
 	if strings.HasPrefix(token, SessionPrefix) {
 		u, sess, err := s.SessionUser(ctx, token)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, time.Time{}, err
 		}
-		return u, &Credential{Kind: KindSession, ID: sess.ID, Session: sess}, nil
+		return u, &Credential{Kind: KindSession, ID: sess.ID, Session: sess}, sess.ExpiresAt, nil
 	}
 	if !strings.HasPrefix(token, APITokenPrefix) || len(token) > 128 {
-		return nil, nil, ErrUnauthenticated
+		return nil, nil, time.Time{}, ErrUnauthenticated
 	}
 	var t APIToken
-	if err := s.tokens().FindOne(ctx, bson.D{{Key: "digest", Value: digest(token)}}).Decode(&t); err != nil {
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, nil, ErrUnauthenticated
+	// Tokens name their ID (rpt_<id>_<secret>): one read by _id. Older tokens are found by digest.
+	filter := bson.D{{Key: "digest", Value: digest(token)}}
+	if rest := token[len(APITokenPrefix):]; len(rest) > 37 && rest[36] == '_' {
+		if _, err := uuid.Parse(rest[:36]); err == nil {
+			filter = bson.D{{Key: "_id", Value: rest[:36]}}
 		}
-		return nil, nil, fmt.Errorf("identity: load token: %w", err)
+	}
+	if err := s.tokens().FindOne(ctx, filter).Decode(&t); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, nil, time.Time{}, ErrUnauthenticated
+		}
+		return nil, nil, time.Time{}, fmt.Errorf("identity: load token: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(t.Digest), []byte(digest(token))) != 1 {
+		return nil, nil, time.Time{}, ErrUnauthenticated
 	}
 	now := s.now()
 	if t.RevokedAt != nil || !now.Before(t.ExpiresAt) {
-		return nil, nil, ErrUnauthenticated
+		return nil, nil, time.Time{}, ErrUnauthenticated
 	}
 	u, err := s.UserByID(ctx, t.UserID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
 	}
 	if u.Disabled {
-		return nil, nil, ErrUnauthenticated
+		return nil, nil, time.Time{}, ErrUnauthenticated
 	}
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= lastUseGranularity || t.LastUsedIP != from {
 		if _, err := s.tokens().UpdateOne(ctx, bson.D{{Key: "_id", Value: t.ID}}, bson.D{{Key: "$set", Value: bson.D{
 			{Key: "lastUsedAt", Value: now.UTC().Truncate(time.Millisecond)}, {Key: "lastUsedIp", Value: from},
 		}}}); err != nil {
-			return nil, nil, fmt.Errorf("identity: record token use: %w", err)
+			return nil, nil, time.Time{}, fmt.Errorf("identity: record token use: %w", err)
 		}
 	}
-	return u, &Credential{Kind: KindToken, ID: t.ID, Scopes: nonNil(t.Scopes)}, nil
+	return u, &Credential{Kind: KindToken, ID: t.ID, Scopes: nonNil(t.Scopes)}, t.ExpiresAt, nil
 }

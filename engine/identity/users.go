@@ -98,8 +98,27 @@ type UserChange struct {
 }
 
 // UpdateUser applies a change and returns the user before and after it. Disabling a user also revokes
-// its sessions (its API tokens stop working because their owner is disabled).
+// its sessions and API tokens. A change that would leave no enabled administrator fails with
+// ErrLastAdmin, also when two administrators demote each other at the same moment.
 func (s *Store) UpdateUser(ctx context.Context, id string, ch UserChange) (before, after *User, err error) {
+	cur, err := s.User(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	next := *cur
+	if ch.Roles != nil {
+		next.Roles = *ch.Roles
+	}
+	if ch.Disabled != nil {
+		next.Disabled = *ch.Disabled
+	}
+	demoted := activeAdmin(cur) && !activeAdmin(&next)
+	if demoted {
+		if err := s.dismissAdmin(ctx, id); err != nil {
+			return nil, nil, err
+		}
+	}
+	defer s.forgetAll()
 	set := bson.D{{Key: "updatedAt", Value: s.now().UTC().Truncate(time.Millisecond)}}
 	if ch.Name != nil {
 		set = append(set, bson.E{Key: "name", Value: *ch.Name})
@@ -115,6 +134,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch UserChange) (befor
 	}
 	var b User
 	if err := s.users.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}}).Decode(&b); err != nil {
+		if demoted {
+			// The user was not changed: it stays an administrator the guard counts.
+			_ = s.admitAdmin(ctx, id)
+		}
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return nil, nil, ErrNotFound
 		}
@@ -124,8 +147,16 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch UserChange) (befor
 	if err != nil {
 		return nil, nil, err
 	}
+	if activeAdmin(a) {
+		if err := s.admitAdmin(ctx, id); err != nil {
+			return nil, nil, err
+		}
+	}
 	if a.Disabled && !b.Disabled {
 		if err := s.RevokeUserSessions(ctx, id, ""); err != nil {
+			return nil, nil, err
+		}
+		if err := s.RevokeUserTokens(ctx, id); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -140,7 +171,8 @@ func nonNil(xs []string) []string {
 }
 
 // SetPassword replaces a user's password and revokes every session of the user except the one whose
-// token is keep (empty revokes all): whoever knew the old password is logged out.
+// token is keep (empty revokes all) and every API token of the user: whoever knew the old password is
+// logged out and keeps no credential minted with it.
 func (s *Store) SetPassword(ctx context.Context, id, password, keep string) error {
 	if err := checkPassword(password); err != nil {
 		return err
@@ -158,7 +190,10 @@ func (s *Store) SetPassword(ctx context.Context, id, password, keep string) erro
 	if res.MatchedCount == 0 {
 		return ErrNotFound
 	}
-	return s.RevokeUserSessions(ctx, id, keep)
+	if err := s.RevokeUserSessions(ctx, id, keep); err != nil {
+		return err
+	}
+	return s.RevokeUserTokens(ctx, id)
 }
 
 // ChangePassword checks the current password before setting a new one, keeping the session keep.
@@ -179,6 +214,7 @@ func (s *Store) ChangePassword(ctx context.Context, id, current, password, keep 
 
 // RevokeUserSessions revokes every session of the user except the one whose token is keep.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep string) error {
+	defer s.forgetAll()
 	filter := bson.D{{Key: "userId", Value: userID}, {Key: "revoked", Value: false}}
 	if keep != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: digest(keep)}}})

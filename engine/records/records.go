@@ -296,8 +296,10 @@ func (s *Store) newDoc(norm map[string]any, id string, a ChangedBy) bson.M {
 		doc[schema.SysCreatedBy] = a.User
 		doc[schema.SysUpdatedBy] = a.User
 	}
-	if a.Via != "api" && a.Via != "" || a.Process != "" || a.Plugin != "" || a.Import != "" {
-		doc[createdField] = ChangedBy{Process: a.Process, Plugin: a.Plugin, Import: a.Import, Via: a.Via}
+	if a.Via != "api" && a.Via != "" || a.Process != "" || a.Plugin != "" || a.Import != "" || a.RunAs != "" {
+		created := a
+		created.User = "" // kept as createdBy
+		doc[createdField] = created
 	}
 	return doc
 }

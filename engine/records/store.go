@@ -308,6 +308,8 @@ type ChangedBy struct {
 	Process string `bson:"process,omitempty" json:"process,omitempty"`
 	Plugin  string `bson:"plugin,omitempty" json:"plugin,omitempty"`
 	Import  string `bson:"import,omitempty" json:"import,omitempty"`
+	// RunAs is the service principal a process acted under (process:<key>@<version>).
+	RunAs string `bson:"runAs,omitempty" json:"runAs,omitempty"`
 	// Via is the channel: "api", "import", "process" or "plugin".
 	Via string `bson:"via" json:"via"`
 }

@@ -11,8 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/rapportcrm/rapport/engine/bpmn"
+	"github.com/rapportcrm/rapport/engine/outbound"
 )
+
+// ErrorTypeRefused marks a task failure that retrying cannot fix: an outbound destination the HTTP
+// policy refuses.
+const ErrorTypeRefused = "OutboundRefused"
 
 // The services built-in task types call. The lead wires them to the record store, the rules engine,
 // the task list, in-app notifications, plugins and message correlation; the interpreter only knows
@@ -56,7 +63,8 @@ type Services struct {
 	Notifier   Notifier
 	Connectors Connectors
 	Messages   Messages
-	// HTTP is the client of http tasks; nil uses a default client (the per-task timeout still applies).
+	// HTTP is the client of http tasks (outbound.NewClient with the operator's policy); nil uses one with
+	// the default policy, which reaches no private address.
 	HTTP *http.Client
 }
 
@@ -206,9 +214,14 @@ func (h HTTPHandler) Handle(ctx context.Context, req TaskRequest) (map[string]an
 	}
 	client := h.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = outbound.NewClient(&outbound.Policy{}, outbound.Limits{})
 	}
 	resp, err := client.Do(hreq)
+	if errors.Is(err, outbound.ErrRefused) {
+		// Retrying cannot help: the destination is refused until the operator allows it. The task fails
+		// with the reason (an incident), rather than throwing a BPMN error a diagram could catch.
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s %s: %v", method, url, err), ErrorTypeRefused, nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/rapportcrm/rapport/engine/bpmn"
+	"github.com/rapportcrm/rapport/engine/outbound"
 )
 
 func TestHTTPHandler(t *testing.T) {
@@ -56,9 +59,22 @@ func TestHTTPHandler(t *testing.T) {
 		{"missing url", TaskRequest{}, 0, true, false, nil},
 		{"bad timeout", TaskRequest{Headers: map[string]string{"url": srv.URL, "timeout": "soon"}}, 0, true, false, nil},
 	}
+	// The test server is on loopback, which the default policy refuses: allow exactly it.
+	policy, err := outbound.ParsePolicy([]string{srv.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := HTTPHandler{Client: outbound.NewClient(policy, outbound.Limits{})}
+	t.Run("a refused destination fails without retries", func(t *testing.T) {
+		_, err := handler.Handle(context.Background(), TaskRequest{Headers: map[string]string{"url": "http://169.254.169.254/latest/meta-data/"}})
+		var ae *temporal.ApplicationError
+		if !errors.As(err, &ae) || !ae.NonRetryable() || ae.Type() != ErrorTypeRefused {
+			t.Fatalf("err = %v, want a non-retryable refusal", err)
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := HTTPHandler{}.Handle(context.Background(), tc.req)
+			out, err := handler.Handle(context.Background(), tc.req)
 			var be *BPMNError
 			switch {
 			case tc.bpmn:

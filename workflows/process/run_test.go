@@ -435,11 +435,11 @@ func TestShippedProcesses(t *testing.T) {
 		ran            map[string]int
 	}{
 		{"lead qualified", "lead-qualification.bpmn", "lead-qualification",
-			Input{Variables: map[string]any{"record": map[string]any{"id": "L1", "ownerId": "ann", "source": "web"}}, Entity: "lead", RecordID: "L1"},
+			Input{Variables: map[string]any{"record": map[string]any{"id": "L1", "owner": "ann", "source": "web"}}, Entity: "lead", RecordID: "L1"},
 			false, []step{{at: time.Hour, task: "Task_CallLead", vars: map[string]any{"outcome": "won"}}},
 			"EndEvent_Qualified", map[string]int{"Task_ScoreLead": 1, "Task_SaveOutcome": 1, "Task_RemindOwner": 0}},
 		{"lead reminder then qualified", "lead-qualification.bpmn", "lead-qualification",
-			Input{Variables: map[string]any{"record": map[string]any{"id": "L1", "ownerId": "ann", "source": "web"}}},
+			Input{Variables: map[string]any{"record": map[string]any{"id": "L1", "owner": "ann", "source": "web"}}},
 			false, []step{{at: 30 * time.Hour, task: "Task_CallLead", vars: map[string]any{"outcome": "won"}}},
 			"EndEvent_Qualified", map[string]int{"Task_RemindOwner": 1, "Task_SaveOutcome": 1}},
 		{"complaint mail fails, customer replies, satisfied", "complaint-handling.bpmn", "complaint-handling",

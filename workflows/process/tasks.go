@@ -117,6 +117,11 @@ func (a *Activities) ExecuteTask(ctx context.Context, req TaskRequest) (TaskResu
 		if errors.As(err, &be) {
 			return TaskResult{}, temporal.NewNonRetryableApplicationError(be.Message, ErrorTypeBPMN, nil, be.Code)
 		}
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) && ae.NonRetryable() {
+			// Wrapping would make it retryable again; keep the handler's verdict.
+			return TaskResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s (%s): %v", req.Element, req.Type, err), ae.Type(), nil)
+		}
 		return TaskResult{}, fmt.Errorf("task %s (%s): %w", req.Element, req.Type, err)
 	}
 	return TaskResult{Output: out}, nil

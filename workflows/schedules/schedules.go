@@ -24,7 +24,8 @@ const IDPrefix = "rapport-process-"
 // ID is the schedule ID of one timer start event of a process.
 func ID(key, element string) string { return IDPrefix + key + "--" + element }
 
-// Sync makes the namespace's schedules match the timer start events of version of the process key.
+// Sync makes the namespace's schedules match the timer start events of version of the process key. Each
+// schedule starts instances through process.ScheduleAction, the starter's ID scheme and input.
 func Sync(ctx context.Context, c client.Client, taskQueue, key string, version int, m *bpmn.Model) error {
 	sc := c.ScheduleClient()
 	want := map[string]bool{}
@@ -41,13 +42,13 @@ func Sync(ctx context.Context, c client.Client, taskQueue, key string, version i
 		}
 		id := ID(key, n.ID)
 		want[id] = true
-		in := process.Input{Ref: process.Ref{Key: key, Version: version}, StartElement: n.ID}
+		action, err := process.ScheduleAction(m, key, version, n.ID, taskQueue)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("timer start %s: %w", n.ID, err))
+			continue
+		}
 		opts := client.ScheduleOptions{
-			ID: id, Spec: spec, RemainingActions: remaining,
-			Action: &client.ScheduleWorkflowAction{
-				ID: key + "-" + n.ID, Workflow: process.WorkflowName, Args: []any{in}, TaskQueue: taskQueue,
-				TypedSearchAttributes: process.SearchAttributes(in),
-			},
+			ID: id, Spec: spec, RemainingActions: remaining, Action: action,
 			Note: fmt.Sprintf("timer start %s of process %s version %d", n.ID, key, version),
 		}
 		if err := deleteSchedule(ctx, sc, id); err != nil {

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
@@ -44,43 +46,119 @@ func callKey(ctx context.Context) (workflowID, key string) {
 	return info.WorkflowExecution.ID, info.WorkflowExecution.ID + "/" + info.ActivityID
 }
 
-// Records implements process.Records on the records store.
-type Records struct{ Store *records.Store }
+// Records implements process.Records on the records store. With Access set, every call applies the
+// run-as identity in its context (see Guard) like the API applies its caller: reads and updates reach
+// only records in the identity's scope (others are NOT_FOUND), writes may not touch fields its role
+// hides or makes read-only, and records leave without hidden fields. A call without an identity is
+// refused then, so nothing reaches records around the guard.
+type Records struct {
+	Store  *records.Store
+	Access *access.Policy
+}
 
 var _ process.Records = Records{}
 
+// CodeForbidden is the BPMN error a record task throws when its process may not touch a field.
+const CodeForbidden = "FORBIDDEN"
+
 func (r Records) opts(ctx context.Context) records.WriteOptions {
 	wf, key := callKey(ctx)
-	return records.WriteOptions{Actor: records.ChangedBy{Process: wf, Via: "process"}, Trusted: true, IdempotencyKey: key}
+	o := records.WriteOptions{Actor: records.ChangedBy{Process: wf, Via: "process"}, Trusted: true, IdempotencyKey: key}
+	if id, ok := IdentityFrom(ctx); ok {
+		o.Actor.RunAs = id.RunAs.Principal
+	}
+	return o
+}
+
+// decision is the identity's access decision on entity: nil (no checks) for Records without Access,
+// an error when Access applies and the context carries no identity.
+func (r Records) decision(ctx context.Context, entity string) (*access.Decision, error) {
+	if r.Access == nil {
+		return nil, nil
+	}
+	id, ok := IdentityFrom(ctx)
+	if !ok {
+		return nil, temporal.NewNonRetryableApplicationError("a record task ran without its process's identity", ErrorTypePermission, nil)
+	}
+	d := r.Access.Decide(id.Subject, entity)
+	return &d, nil
+}
+
+// checkWrite refuses fields the identity may not write as a BPMN error naming them.
+func checkWrite(d *access.Decision, fields map[string]any) error {
+	if d == nil {
+		return nil
+	}
+	if err := d.CheckWrite(fields); err != nil {
+		return &process.BPMNError{Code: CodeForbidden, Message: err.Error()}
+	}
+	return nil
+}
+
+func strip(d *access.Decision, rec map[string]any) map[string]any {
+	if d == nil || rec == nil {
+		return rec
+	}
+	return d.Strip(rec)
 }
 
 // Create creates a record of entity.
 func (r Records) Create(ctx context.Context, entity string, fields map[string]any) (map[string]any, error) {
+	d, err := r.decision(ctx, entity)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWrite(d, fields); err != nil {
+		return nil, err
+	}
 	res, err := r.Store.Create(ctx, entity, fields, r.opts(ctx))
 	if err != nil {
 		return nil, recordError(err)
 	}
-	return res.Record, nil
+	return strip(d, res.Record), nil
 }
 
-// Update merges fields into a record.
+// Update merges fields into a record in the identity's scope.
 func (r Records) Update(ctx context.Context, entity, id string, fields map[string]any) (map[string]any, error) {
+	d, err := r.decision(ctx, entity)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWrite(d, fields); err != nil {
+		return nil, err
+	}
 	o := r.opts(ctx)
 	o.IdempotencyKey = ""
+	if d != nil {
+		o.Access = func(e string) access.Decision {
+			if e == entity {
+				return *d
+			}
+			id, _ := IdentityFrom(ctx)
+			return r.Access.Decide(id.Subject, e)
+		}
+	}
 	rec, err := r.Store.Patch(ctx, entity, id, fields, o)
 	if err != nil {
 		return nil, recordError(err)
 	}
-	return rec, nil
+	return strip(d, rec), nil
 }
 
-// Get reads a record.
+// Get reads a record in the identity's scope.
 func (r Records) Get(ctx context.Context, entity, id string) (map[string]any, error) {
+	d, err := r.decision(ctx, entity)
+	if err != nil {
+		return nil, err
+	}
 	rec, err := r.Store.Get(ctx, entity, id)
 	if err != nil {
 		return nil, recordError(err)
 	}
-	return rec, nil
+	if d != nil && !d.InScope(access.ActionRead, rec) {
+		return nil, &process.BPMNError{Code: CodeNotFound, Message: fmt.Sprintf("%s %q: %v", entity, id, records.ErrNotFound)}
+	}
+	return strip(d, rec), nil
 }
 
 // recordError makes data errors BPMN errors (retrying cannot fix them) and keeps the rest retryable.
@@ -171,9 +249,11 @@ func (c Connectors) Call(ctx context.Context, name, operation string, input map[
 // Messages implements process.Messages with the shared publisher.
 type Messages struct{ Publisher *messages.Publisher }
 
-// Publish delivers a thrown message.
+// Publish delivers a thrown message. Its ID is the task execution's, so a retried throw never starts a
+// second instance.
 func (m Messages) Publish(ctx context.Context, name, correlationKey string, vars map[string]any) error {
-	_, err := m.Publisher.Publish(ctx, name, correlationKey, vars)
+	_, key := callKey(ctx)
+	_, err := m.Publisher.Publish(ctx, messages.Message{Name: name, CorrelationKey: correlationKey, Variables: vars, ID: key})
 	return err
 }
 

@@ -1,140 +1,187 @@
-// Package triggers starts process instances when records change: a published process whose start event
-// is a record trigger on the entity (created or updated) and whose condition holds gets a new instance,
-// with the record as its `record` variable.
+// Package triggers turns record changes into process work, durably: a published process whose start
+// event is a record trigger on the entity (created or updated) and whose condition holds gets a new
+// instance, with the record as its `record` variable; and running instances bound to the record, or
+// to a record it references, receive the change as the message record.<entity>.<created|updated>
+// when some published process catches it.
+//
+// A record write commits before anything reaches Temporal, and FerretDB has no transactions, so the
+// work a change causes is first written to an outbox (one document per change, keyed by entity,
+// record and version) and then delivered by a background loop with retries and backoff. Temporal being
+// down delays starts and messages; it loses none. Starts are exactly-once because their instance IDs
+// are derived from the change (process.CauseRecord); messages are at-least-once.
 package triggers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
+	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
 
-// Finder returns the triggers that fire for a change; definitions.Store implements it.
-type Finder interface {
-	TriggersFor(ctx context.Context, entity, on string) ([]definitions.Trigger, error)
+// Indexer reads the trigger index; definitions.Store implements it.
+type Indexer interface {
+	Index(ctx context.Context) (definitions.Index, error)
 }
 
-// Starter starts the instances record changes trigger.
-type Starter struct {
-	temporal  client.Client
-	triggers  Finder
-	taskQueue string
-	log       *slog.Logger
-	env       *expression.Env
+// Refs returns the record references of a record of entity that should also hear of its changes: the
+// IDs in its reference fields to other entities (not users or teams).
+type Refs func(ctx context.Context, entity string, rec map[string]any) ([]string, error)
+
+// Work is what one record change causes: instances to start and messages to deliver.
+type Work struct {
+	Starts   []process.StartRequest `json:"starts,omitempty"`
+	Messages []messages.Message     `json:"messages,omitempty"`
+}
+
+// Matcher decides what a record change causes, from the trigger index (cached for cacheTTL).
+type Matcher struct {
+	index Indexer
+	refs  Refs
+	env   *expression.Env
+	now   func() time.Time
 
 	mu       sync.Mutex
 	compiled map[string]*expression.Program
-	cached   map[string]cachedTriggers
-	now      func() time.Time
+	cached   definitions.Index
+	cachedAt time.Time
 }
 
-// cacheTTL bounds how long a server keeps using the trigger list it read: record writes do not pay a
+// cacheTTL bounds how long a server keeps using the trigger index it read: record writes do not pay a
 // database read each, and a newly published process starts triggering within this time.
 const cacheTTL = 2 * time.Second
 
-type cachedTriggers struct {
-	at       time.Time
-	triggers []definitions.Trigger
-}
-
-// New returns a Starter that starts instances on taskQueue.
-func New(c client.Client, triggers Finder, taskQueue string, log *slog.Logger) *Starter {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Starter{temporal: c, triggers: triggers, taskQueue: taskQueue, log: log,
+// NewMatcher returns a Matcher on the index; refs may be nil (no references hear of changes).
+func NewMatcher(index Indexer, refs Refs) *Matcher {
+	return &Matcher{index: index, refs: refs, now: time.Now,
 		env:      expression.NewEnv(map[string]*expression.Type{"record": expression.Scalar(expression.KindAny)}),
-		compiled: map[string]*expression.Program{}, cached: map[string]cachedTriggers{}, now: time.Now}
+		compiled: map[string]*expression.Program{}}
 }
 
-// RecordChanged starts every process the change triggers. The instance ID is derived from the process
-// version, the record and its version, so calling it again for the same change starts nothing new.
-// It returns the IDs of the instances started (or already running for this change).
-func (s *Starter) RecordChanged(ctx context.Context, entity, on string, rec map[string]any) ([]string, error) {
-	ts, err := s.triggersFor(ctx, entity, on)
+// Match returns the work a change of rec (an entity record, on = "created" or "updated") causes. A
+// trigger whose condition cannot be evaluated is skipped and reported in the error; the rest is
+// still returned.
+func (m *Matcher) Match(ctx context.Context, entity, on string, rec map[string]any) (Work, error) {
+	idx, err := m.indexNow(ctx)
 	if err != nil {
-		return nil, err
+		return Work{}, err
 	}
 	recordID, _ := rec["id"].(string)
-	var started []string
-	var errs []error
-	for _, t := range ts {
+	var w Work
+	var condErr error
+	for _, t := range idx.Triggers {
+		if t.Entity != entity || t.On != on {
+			continue
+		}
 		if t.Condition != "" {
-			ok, err := s.holds(t.Condition, rec)
+			ok, err := m.holds(t.Condition, rec)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("process %s v%d, start %s: condition: %w", t.Key, t.Version, t.Element, err))
+				condErr = fmt.Errorf("process %s v%d, start %s: condition: %w", t.Key, t.Version, t.Element, err)
 				continue
 			}
 			if !ok {
 				continue
 			}
 		}
-		id := fmt.Sprintf("%s-v%d-%s-%s-%s-r%v", t.Key, t.Version, t.Element, on, recordID, rec["version"])
-		in := process.Input{Ref: process.Ref{Key: t.Key, Version: t.Version}, Variables: map[string]any{"record": rec},
-			Entity: entity, RecordID: recordID, StartElement: t.Element}
-		_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: id, TaskQueue: s.taskQueue, TypedSearchAttributes: process.SearchAttributes(in),
-			WorkflowExecutionErrorWhenAlreadyStarted: true,
-		}, process.WorkflowName, in)
-		var already *serviceerror.WorkflowExecutionAlreadyStarted
-		if err != nil && !errors.As(err, &already) {
-			errs = append(errs, fmt.Errorf("start %s: %w", id, err))
-			continue
-		}
-		s.log.Info("record started a process", "process", t.Key, "version", t.Version, "entity", entity, "record", recordID, "instance", id)
-		started = append(started, id)
+		w.Starts = append(w.Starts, process.StartRequest{
+			Ref: process.Ref{Key: t.Key, Version: t.Version}, Cause: process.CauseRecord,
+			Once:         fmt.Sprintf("%s:%s:%s:%s:v%v", t.Element, entity, recordID, on, rec["version"]),
+			StartElement: t.Element, Entity: entity, RecordID: recordID, BusinessKey: recordID,
+			Variables: map[string]any{"record": rec},
+		})
 	}
-	return started, errors.Join(errs...)
+	name := definitions.RecordEvent(entity, on)
+	if slices.Contains(idx.Catches, name) {
+		keys := []string{recordID}
+		if m.refs != nil {
+			refs, err := m.refs(ctx, entity, rec)
+			if err != nil {
+				return w, err
+			}
+			keys = append(keys, refs...)
+		}
+		for _, k := range keys {
+			if k != "" {
+				w.Messages = append(w.Messages, messages.Message{Name: name, CorrelationKey: k, Variables: map[string]any{entity: rec}})
+			}
+		}
+	}
+	return w, condErr
 }
 
-func (s *Starter) triggersFor(ctx context.Context, entity, on string) ([]definitions.Trigger, error) {
-	key := entity + "\x00" + on
-	s.mu.Lock()
-	c, ok := s.cached[key]
-	s.mu.Unlock()
-	if ok && s.now().Sub(c.at) < cacheTTL {
-		return c.triggers, nil
+func (m *Matcher) indexNow(ctx context.Context) (definitions.Index, error) {
+	m.mu.Lock()
+	idx, at := m.cached, m.cachedAt
+	m.mu.Unlock()
+	if !at.IsZero() && m.now().Sub(at) < cacheTTL {
+		return idx, nil
 	}
-	ts, err := s.triggers.TriggersFor(ctx, entity, on)
+	idx, err := m.index.Index(ctx)
 	if err != nil {
-		return nil, err
+		return definitions.Index{}, err
 	}
-	s.mu.Lock()
-	s.cached[key] = cachedTriggers{at: s.now(), triggers: ts}
-	s.mu.Unlock()
-	return ts, nil
+	m.mu.Lock()
+	m.cached, m.cachedAt = idx, m.now()
+	m.mu.Unlock()
+	return idx, nil
 }
 
 // holds evaluates a trigger condition (FEEL's leading "=" allowed) against the record.
-func (s *Starter) holds(src string, rec map[string]any) (bool, error) {
+func (m *Matcher) holds(src string, rec map[string]any) (bool, error) {
 	if len(src) > 0 && src[0] == '=' {
 		src = src[1:]
 	}
-	s.mu.Lock()
-	p, ok := s.compiled[src]
+	m.mu.Lock()
+	p, ok := m.compiled[src]
 	if !ok {
 		var err error
-		if p, err = expression.Compile(src, s.env, expression.Expect(expression.KindBool)); err != nil {
-			s.mu.Unlock()
+		if p, err = expression.Compile(src, m.env, expression.Expect(expression.KindBool)); err != nil {
+			m.mu.Unlock()
 			return false, err
 		}
-		s.compiled[src] = p
+		m.compiled[src] = p
 	}
-	s.mu.Unlock()
-	out, err := p.Run(map[string]any{"record": rec}, time.Now()) // ok: activity — a trigger is evaluated outside workflow code
+	m.mu.Unlock()
+	out, err := p.Run(map[string]any{"record": rec}, m.now())
 	if err != nil {
 		return false, err
 	}
 	b, _ := out.(bool)
 	return b, nil
+}
+
+// refsOf lists the values of the named reference fields of rec.
+func refsOf(rec map[string]any, fields []string) []string {
+	var out []string
+	for _, f := range fields {
+		if v, ok := rec[f].(string); ok && v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// RefsFrom adapts a function giving an entity's reference fields to other entities into Refs.
+func RefsFrom(fields func(ctx context.Context, entity string) ([]string, error)) Refs {
+	return func(ctx context.Context, entity string, rec map[string]any) ([]string, error) {
+		fs, err := fields(ctx, entity)
+		if err != nil {
+			return nil, err
+		}
+		return refsOf(rec, fs), nil
+	}
+}
+
+// discardLogger is the logger of a Dispatcher built without one.
+func discardLogger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }

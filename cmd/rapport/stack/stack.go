@@ -15,28 +15,34 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/audit"
+	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/notifications"
+	"github.com/rapportcrm/rapport/engine/outbound"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
@@ -44,6 +50,7 @@ import (
 	"github.com/rapportcrm/rapport/workflows/erpsync"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
+	"github.com/rapportcrm/rapport/workflows/schedules"
 	"github.com/rapportcrm/rapport/workflows/services"
 	"github.com/rapportcrm/rapport/workflows/triggers"
 )
@@ -83,6 +90,11 @@ type Config struct {
 	CORSOrigins []string
 	// RateLimit caps each user's and each API token's requests; zero values take the defaults.
 	RateLimit api.RateLimit
+	// TrustedProxies are reverse proxies (CIDRs or addresses) whose X-Forwarded-For names the client.
+	TrustedProxies []string
+	// HTTPAllow widens what http service tasks may reach beyond public addresses: CIDRs, addresses and
+	// host names, each optionally with a port (see engine/outbound).
+	HTTPAllow []string
 
 	// PluginsDir holds connector plugins (one folder each with a plugin.json); empty disables plugins.
 	// In embedded mode an empty value means DataDir/plugins.
@@ -126,8 +138,14 @@ type Stack struct {
 	// Processes stores BPMN process definitions and versions; Rulesets the rule sets and calendars.
 	Processes *definitions.Store
 	Rulesets  *rulesets.Store
-	triggers  *triggers.Starter
-	enforcer  *rulesets.Enforcer
+	// Starter is the one way instances start; Messages correlates messages; Outbox delivers the
+	// process work of record changes.
+	Starter    *process.Starter
+	Messages   *messages.Publisher
+	Outbox     *triggers.Dispatcher
+	stopOutbox context.CancelFunc
+	outboxDone chan struct{}
+	enforcer   *rulesets.Enforcer
 	// Notifications are the in-app notifications processes send.
 	Notifications *notifications.Store
 	worker        worker.Worker
@@ -139,8 +157,10 @@ type Stack struct {
 	// secretKey is the operator's secret key (RAPPORT_SECRET_KEY, generated in embedded mode), nil when
 	// none is set; list cursors are sealed with a key derived from it.
 	secretKey []byte
-	ln        net.Listener
-	served    chan error
+	// outbound is the policy every outbound HTTP request of processes passes.
+	outbound *outbound.Policy
+	ln       net.Listener
+	served   chan error
 	// MongoURI and TemporalAddr are where the stack's stores are, for the start-up banner and tests.
 	MongoURI     string
 	TemporalAddr string
@@ -164,6 +184,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		cfg.TemporalNamespace = "rapport"
 	}
 	s := &Stack{cfg: cfg, log: cfg.Logger}
+	if s.outbound, err = outbound.ParsePolicy(cfg.HTTPAllow); err != nil {
+		return nil, fmt.Errorf("--http-allow: %w", err)
+	}
 	defer func() {
 		if err != nil {
 			s.Stop(context.Background())
@@ -188,7 +211,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.connectTemporal(ctx); err != nil {
 		return nil, err
 	}
-	if s.Users, err = identity.NewStore(s.DB, nil); err != nil {
+	if s.Users, err = identity.NewStore(s.DB, identity.Options{Backend: s.Backend()}); err != nil {
 		return nil, err
 	}
 	if err := s.Users.EnsureIndexes(ctx); err != nil {
@@ -221,8 +244,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install rule sets: %w", err)
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
-	s.Processes = definitions.New(s.DB, s.entityTypes)
+	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
+		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startOutbox(ctx); err != nil {
 		return nil, err
 	}
 	if s.ferret != nil {
@@ -232,14 +259,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.log.Warn("index the embedded store's collections by _id", "error", err)
 		}
 	}
-	s.triggers = triggers.New(s.Temporal, s.Processes, workflows.TaskQueue, s.log)
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
 			return nil, err
 		}
-		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second})
+		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second,
+			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
-		process.Register(s.worker, &process.Activities{Registry: s.taskRegistry(), Store: s.Processes})
+		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
@@ -274,19 +301,27 @@ func (s *Stack) startEmbedded(ctx context.Context) error {
 	}
 	s.ferret = f
 	s.MongoURI = f.URI()
-	t, err := devserver.Start(ctx, devserver.Config{
-		DatabaseFile:     filepath.Join(s.cfg.DataDir, "temporal.db"),
-		FrontendAddr:     s.cfg.EmbeddedTemporalAddr,
-		Namespace:        s.cfg.TemporalNamespace,
-		SearchAttributes: workflows.SearchAttributes(),
-		Logger:           embeddedLog,
-	})
+	t, err := devserver.Start(ctx, s.devserverConfig(s.cfg.EmbeddedTemporalAddr))
 	if err != nil {
 		return err
 	}
 	s.temporal = t
 	s.TemporalAddr = t.FrontendAddr()
+	s.outbound.RefuseOwnPorts(portOf(f.URI()), portOf(s.TemporalAddr))
 	return nil
+}
+
+// portOf returns the port of a host:port address or a URL, 0 when there is none.
+func portOf(addr string) int {
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		addr = u.Host
+	}
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 // startPlugins opens the plugin host and the sealed connector store; plugins start on first use.
@@ -438,13 +473,58 @@ func (s *Stack) enforceRules(ctx context.Context, entity string, rec map[string]
 	return s.enforcer.Enforce(ctx, entity, rec)
 }
 
-// recordChanged starts the processes a record change triggers.
+// startOutbox wires the one starter, the message publisher and the record-change outbox, and starts the
+// outbox's delivery loop (every Rapport process writes records: the server for people, the worker for
+// processes).
+func (s *Stack) startOutbox(ctx context.Context) error {
+	s.Starter = &process.Starter{Temporal: s.Temporal, TaskQueue: workflows.TaskQueue, Definitions: s.Processes}
+	s.Messages = &messages.Publisher{Temporal: s.Temporal, Starts: s.Processes, Starter: s.Starter, Namespace: s.cfg.TemporalNamespace}
+	matcher := triggers.NewMatcher(s.Processes, triggers.RefsFrom(s.recordRefs))
+	s.Outbox = triggers.NewDispatcher(s.DB, matcher, s.Starter, s.Messages, s.log.With("component", "outbox"))
+	if err := s.Outbox.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.stopOutbox, s.outboxDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.outboxDone)
+		s.Outbox.Run(runCtx)
+	}()
+	return nil
+}
+
+// recordChanged writes the process work of a stored record change to the outbox.
 func (s *Stack) recordChanged(ctx context.Context, entity, op string, rec records.Record) error {
-	if s.triggers == nil {
+	if s.Outbox == nil {
 		return nil
 	}
-	_, err := s.triggers.RecordChanged(ctx, entity, op, rec)
-	return err
+	return s.Outbox.RecordChanged(ctx, entity, op, rec)
+}
+
+// recordRefs lists an entity's reference fields to other records (not users or teams): a change of a
+// record is also delivered to the instances bound to the records it references.
+func (s *Stack) recordRefs(ctx context.Context, entity string) ([]string, error) {
+	info, err := s.Records.Schema(ctx, entity)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range info.Entity.Fields {
+		if f.Type == schema.TypeReference && f.Ref != schema.RefUser && f.Ref != schema.RefTeam {
+			out = append(out, f.Name)
+		}
+	}
+	return out, nil
+}
+
+// schedulePublished makes the timer start events of a newly published version run on Temporal
+// schedules; a failure is a warning for the publisher (the version stays published).
+func (s *Stack) schedulePublished(ctx context.Context, v definitions.Version, m *bpmn.Model) []string {
+	if err := schedules.Sync(ctx, s.Temporal, workflows.TaskQueue, v.Key, v.Version, m); err != nil {
+		s.log.Error("schedule timer starts", "process", v.Key, "version", v.Version, "error", err)
+		return []string{"timer start events are not scheduled: " + err.Error()}
+	}
+	return nil
 }
 
 // entityTypes types `record` in record-triggered processes by the entity's current schema.
@@ -461,28 +541,44 @@ func (s *Stack) entityTypes(entity string) (*expression.Type, bool) {
 	return expression.ObjectOf(schema.EnvFor(info.Entity).Vars()), true
 }
 
-// taskRegistry wires every task type of the process interpreter to Rapport's stores and plugins.
-func (s *Stack) taskRegistry() *process.Registry {
-	recs := services.Records{Store: s.Records}
-	return process.NewDefaultRegistry(process.Services{
+// WorkerInterceptors are the interceptors of the process worker: the guard that checks every task
+// against its process's run-as identity.
+func (s *Stack) WorkerInterceptors() []interceptor.WorkerInterceptor {
+	guard := &services.Guard{RunAs: s.Processes, Access: s.Access, Users: s.Users, Audit: s.Audit}
+	return []interceptor.WorkerInterceptor{guard.Interceptor()}
+}
+
+// TaskRegistry wires every task type of the process interpreter to Rapport's stores and plugins; the
+// worker runs it, and tests run processes on it.
+func (s *Stack) TaskRegistry() *process.Registry {
+	recs := services.Records{Store: s.Records, Access: s.Access}
+	reg := process.NewDefaultRegistry(process.Services{
 		Records:    recs,
 		Rules:      services.Rules{Rulesets: s.Rulesets, Records: s.Records},
 		Tasks:      services.Tasks{Records: recs},
 		Notifier:   services.Notifier{Store: s.Notifications},
 		Connectors: services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
-		Messages: services.Messages{Publisher: &messages.Publisher{Temporal: s.Temporal, Starts: s.Processes,
-			Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue}},
+		Messages:   services.Messages{Publisher: s.Messages},
+		HTTP:       outbound.NewClient(s.outbound, outbound.Limits{}),
 	})
+	reg.Register(services.TypeRecordFind, services.Find{Records: recs})
+	return reg
 }
 
 func (s *Stack) serve() error {
+	trusted, err := api.ParseTrustedProxies(s.cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications,
+		Starter: s.Starter, Messages: s.Messages,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
 		Plugins: s.Plugins, Connectors: s.Connectors, Sealer: s.sealer,
 		Access: s.Access, Audit: s.Audit, CORSOrigins: s.cfg.CORSOrigins, RateLimit: s.cfg.RateLimit,
+		TrustedProxies: trusted,
 	})
 	addr := s.cfg.HTTPAddr
 	if addr == "" {
@@ -494,9 +590,53 @@ func (s *Stack) serve() error {
 	}
 	s.ln = ln
 	s.BaseURL = "http://" + ln.Addr().String()
+	s.outbound.RefuseOwnPorts(portOf(ln.Addr().String()))
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(ln) }()
 	return nil
+}
+
+// Backend tells whether the stack's database is MongoDB or the FerretDB embedded in this process, which
+// decides how stores make single-document updates atomic.
+func (s *Stack) Backend() *storage.Backend { return storage.NewBackend(s.cfg.Embedded) }
+
+// StopEmbeddedTemporal stops the embedded Temporal server while the rest of the stack keeps running, as
+// an outage would; StartEmbeddedTemporal brings it back. Tests use them to show that nothing Rapport
+// promised is lost while Temporal is unreachable.
+func (s *Stack) StopEmbeddedTemporal() error {
+	if s.temporal == nil {
+		return errors.New("no embedded Temporal server is running")
+	}
+	err := s.temporal.Stop()
+	s.temporal = nil
+	if err != nil {
+		return fmt.Errorf("stop embedded Temporal: %w", err)
+	}
+	return nil
+}
+
+// StartEmbeddedTemporal starts the embedded Temporal server again on its address and database file; the
+// stack's client and worker reconnect by themselves.
+func (s *Stack) StartEmbeddedTemporal(ctx context.Context) error {
+	if !s.cfg.Embedded || s.temporal != nil {
+		return errors.New("the embedded Temporal server is not stopped")
+	}
+	t, err := devserver.Start(ctx, s.devserverConfig(s.TemporalAddr))
+	if err != nil {
+		return err
+	}
+	s.temporal = t
+	return nil
+}
+
+func (s *Stack) devserverConfig(addr string) devserver.Config {
+	return devserver.Config{
+		DatabaseFile:     filepath.Join(s.cfg.DataDir, "temporal.db"),
+		FrontendAddr:     addr,
+		Namespace:        s.cfg.TemporalNamespace,
+		SearchAttributes: workflows.SearchAttributes(),
+		Logger:           slog.New(levelFilter{Handler: s.log.Handler(), min: s.cfg.EmbeddedLogLevel}),
+	}
 }
 
 // Banner prints where everything is, for the person who just ran `rapport dev`.
@@ -538,6 +678,11 @@ func (s *Stack) Stop(ctx context.Context) {
 			s.log.Warn("import jobs still running at shutdown", "error", err)
 		}
 		cancel()
+	}
+	if s.stopOutbox != nil {
+		s.stopOutbox()
+		<-s.outboxDone
+		s.stopOutbox = nil
 	}
 	if s.Plugins != nil {
 		if err := s.Plugins.Close(); err != nil {

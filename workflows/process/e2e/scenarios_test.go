@@ -188,7 +188,7 @@ func TestScenarios(t *testing.T) {
 	scenarios := []scenario{
 		{"lead-qualification", process.Input{Model: testdata(t, "lead-qualification.bpmn", "lead-qualification"),
 			Ref: process.Ref{Key: "lead-qualification", Version: 1}, BusinessKey: "L1", Entity: "lead", RecordID: "L1",
-			Variables: map[string]any{"record": map[string]any{"id": "L1", "ownerId": "ann", "source": "web"}}},
+			Variables: map[string]any{"record": map[string]any{"id": "L1", "owner": "ann", "source": "web"}}},
 			func(t *testing.T, s *stack, id string) {
 				task := waitTask(t, s, id, "Task_CallLead")
 				checkSearchAttributes(t, s, id, "waiting", []string{"Task_CallLead"}, []string{"ann"})
