@@ -58,17 +58,9 @@ func TestListViewsUseIndexesOnMongoDB(t *testing.T) {
 			}
 		}
 		for _, v := range schema.ListViews(e, extraSorts(e.Name)...) {
-			var conds []string
-			for _, f := range v.Equal {
-				conds = append(conds, sampleCondition(e.Field(f)))
-			}
-			sort := v.Sort.Field
-			if v.Sort.Order < 0 {
-				sort = "-" + sort
-			}
-			name := fmt.Sprintf("%s/%s/%s", e.Name, strings.Join(v.Equal, "+"), sort)
-			t.Run(name, func(t *testing.T) {
-				explainUsesIndex(t, s, e, ListParams{Filter: strings.Join(conds, " and "), Sort: sort})
+			p := viewParams(e, v)
+			t.Run(fmt.Sprintf("%s/%s/%s", e.Name, strings.Join(v.Equal, "+"), p.Sort), func(t *testing.T) {
+				explainUsesIndex(t, s, e, p)
 			})
 		}
 		if e.Field(access.OwnerField) != nil {
@@ -124,6 +116,19 @@ func planStages(v any, out map[string]bool) {
 	}
 }
 
+// viewParams are the list parameters of a view, with a sample value for each equality.
+func viewParams(e schema.Entity, v schema.ListView) ListParams {
+	var conds []string
+	for _, f := range v.Equal {
+		conds = append(conds, sampleCondition(e.Field(f)))
+	}
+	sort := v.Sort.Field
+	if v.Sort.Order < 0 {
+		sort = "-" + sort
+	}
+	return ListParams{Filter: strings.Join(conds, " and "), Sort: sort}
+}
+
 // sampleCondition is an equality on a field in the query language with a value of its type.
 func sampleCondition(f *schema.Field) string {
 	item := f
@@ -166,15 +171,7 @@ func TestListViewsAreListQueries(t *testing.T) {
 	s := New(nil, Options{})
 	for _, e := range all {
 		for _, v := range schema.ListViews(e, extraSorts(e.Name)...) {
-			var conds []string
-			for _, f := range v.Equal {
-				conds = append(conds, sampleCondition(e.Field(f)))
-			}
-			sort := v.Sort.Field
-			if v.Sort.Order < 0 {
-				sort = "-" + sort
-			}
-			q, err := s.compile(e, ListParams{Filter: strings.Join(conds, " and "), Sort: sort}, access.ActionRead)
+			q, err := s.compile(e, viewParams(e, v), access.ActionRead)
 			if err != nil {
 				t.Errorf("%s view %+v: %v", e.Name, v, err)
 				continue
