@@ -31,7 +31,8 @@ lint:
 ## bench: benchmarks, each with its baseline measured in the same run, and the ratios between them; the
 ## records scale benchmark (issue 14) prints its own table of 1,000 against 50,000 leads and contacts
 bench:
-	{ $(GO) test -run '^$$' -bench . -benchmem ./engine/... ./plugins/host/ && \
+	{ $(GO) test -run '^$$' -bench . -skip BenchmarkRFM -benchmem ./engine/... ./plugins/host/ && \
+	  $(GO) test -run '^$$' -bench RFM -benchtime 1x -benchmem ./engine/analytics/ && \
 	  $(GO) test -run '^$$' -bench . -benchtime 200x ./workflows/devserver/ ./workflows/process/e2e/ && \
 	  $(GO) test -run '^$$' -bench 'RecordsCreate|PrincipalResolve' -benchtime 500x ./admin/api/ && \
 	  $(GO) test -run '^$$' -bench RecordsList -benchtime 3x ./admin/api/ && \

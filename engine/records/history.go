@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -80,9 +82,9 @@ type RecordHistoryPage struct {
 
 // History pages through a record's changes newest first: before, when positive, returns only versions
 // older than it. The record may be deleted. Entries are read by _id (entity/id@version), one point read
-// each, so a page costs the same however much history the store holds. A create writes no entry of its
-// own: its entry (version 1) is the record as it was created, rebuilt from the record and the later
-// entries' before-values when a page reaches it.
+// each, so a page costs the same however much history the store holds. The entry of a create is written
+// after the create has answered (historyWriter); until then — and for a record whose entry was lost with
+// its server — it is rebuilt from the record and the later entries' before-values.
 func (s *Store) History(ctx context.Context, entity, id string, before int64, limit int) (RecordHistoryPage, error) {
 	rec, err := s.get(ctx, entity, id, true)
 	if err != nil {
@@ -223,3 +225,128 @@ func (s *Store) Timeline(ctx context.Context, entity, id string, p ListParams) (
 	}
 	return s.List(ctx, TimelineEntity, p)
 }
+
+// historyWriter writes the history entries of creates off the request path: a create stores one
+// document and answers, and its entry follows within milliseconds, in batches (one insert for many
+// creates, and for every row of an import batch). Until it is written — or if the server died before —
+// History derives the same entry from the record (createEntry), so nothing a reader sees depends on it;
+// readers of the raw collection (analytics) call FlushHistory first. Shutdown drains it.
+type historyWriter struct {
+	s     *Store
+	queue chan queuedEntry
+	done  chan struct{}
+
+	mu      sync.Mutex // orders seq with the queue
+	seq     uint64
+	stopped bool
+
+	written atomic.Uint64
+}
+
+type queuedEntry struct {
+	entry RecordHistoryEntry
+	seq   uint64
+}
+
+func newHistoryWriter(s *Store) *historyWriter {
+	w := &historyWriter{s: s, queue: make(chan queuedEntry, 8192), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// createEntryOf is the history entry of a record just created.
+func createEntryOf(entity string, rec Record, a ChangedBy) RecordHistoryEntry {
+	if a.Via == "" {
+		a.Via = "api"
+	}
+	changes := diff(nil, userFields(rec))
+	if changes == nil {
+		changes = []FieldChange{}
+	}
+	at, _ := rec[schema.SysCreatedAt].(time.Time)
+	id := fmt.Sprint(rec[schema.SysID])
+	return RecordHistoryEntry{ID: historyID(entity, id, 1), Entity: entity, RecordID: id, Version: 1, Op: OpCreate, At: at, Actor: a, Changes: changes}
+}
+
+// add queues an entry; after Shutdown it is written at once.
+func (w *historyWriter) add(ctx context.Context, e RecordHistoryEntry) {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		w.write(context.WithoutCancel(ctx), []any{e})
+		return
+	}
+	w.seq++
+	w.queue <- queuedEntry{entry: e, seq: w.seq}
+	w.mu.Unlock()
+}
+
+func (w *historyWriter) run() {
+	defer close(w.done)
+	for first := range w.queue {
+		batch := []any{first.entry}
+		last := first.seq
+	more:
+		for len(batch) < 500 {
+			select {
+			case q, ok := <-w.queue:
+				if !ok {
+					break more
+				}
+				batch, last = append(batch, q.entry), q.seq
+			default:
+				break more
+			}
+		}
+		w.write(context.Background(), batch)
+		w.written.Store(last)
+	}
+}
+
+// write stores entries, retrying a failure a few times; an entry still not stored is logged (History
+// derives it from the record).
+func (w *historyWriter) write(ctx context.Context, entries []any) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if _, err = insertAll(ctx, w.s.db.Collection(HistoryCollection), entries); err == nil {
+			return
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	w.s.opts.Logger.Error("write the history of created records", "entries", len(entries), "error", err)
+}
+
+// flush waits until every entry queued before the call is written, or ctx ends.
+func (w *historyWriter) flush(ctx context.Context) error {
+	w.mu.Lock()
+	target := w.seq
+	w.mu.Unlock()
+	for w.written.Load() < target {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the history of created records: %w", ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// stop writes what is queued and makes later entries synchronous.
+func (w *historyWriter) stop(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.stopped {
+		w.stopped = true
+		close(w.queue)
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("write the history of created records: %w", ctx.Err())
+	}
+}
+
+// FlushHistory waits until the history entries of the records created so far through this store are
+// written, for readers of the history collection itself (History needs no flush).
+func (s *Store) FlushHistory(ctx context.Context) error { return s.history.flush(ctx) }

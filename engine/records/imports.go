@@ -638,7 +638,9 @@ func (s *Store) importBatch(ctx context.Context, v *schema.Validator, batch []pa
 		}
 		p.done = true
 		p.rep.Status, p.rep.RecordID = "created", p.id
-		s.changed(ctx, entity, "created", toRecord(docs[i].(bson.M)))
+		rec := toRecord(docs[i].(bson.M))
+		s.history.add(ctx, createEntryOf(entity, rec, o.Actor))
+		s.changed(ctx, entity, "created", rec)
 	}
 	// Rows that were not stored give back what they claimed.
 	for _, p := range pend {

@@ -306,8 +306,8 @@ func (s *Store) newDoc(norm map[string]any, id string, a ChangedBy) bson.M {
 
 // Create validates and stores a new record and returns it. Bad data gives a *ValidationError, a
 // duplicate a *DuplicateError, a field the writer may not set an *access.FieldError; in each case
-// nothing is written. The create is one insert (plus one per idempotency or record key): its history
-// entry is the stored record itself until the record changes (see History).
+// nothing is written. The create is one insert on the request path (plus one per idempotency or record
+// key): its history entry follows in the background (see historyWriter).
 func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o WriteOptions) (CreateResult, error) {
 	v, err := s.validator(ctx, entity)
 	if err != nil {
@@ -345,6 +345,7 @@ func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o
 		return CreateResult{}, fmt.Errorf("insert %s: %w", entity, err)
 	}
 	out := toRecord(doc)
+	s.history.add(ctx, createEntryOf(entity, out, o.Actor))
 	s.changed(ctx, entity, "created", out)
 	return CreateResult{Record: out}, nil
 }

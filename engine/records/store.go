@@ -92,6 +92,8 @@ type Store struct {
 	sealer *sealer
 
 	jobs sync.WaitGroup
+	// history writes the entries of creates after they answered.
+	history *historyWriter
 	// stopping is closed by Shutdown: import jobs stop after their current batch.
 	stopping chan struct{}
 	stopOnce sync.Once
@@ -128,6 +130,7 @@ func New(db *mongo.Database, opts Options) *Store {
 	}
 	s.schemas.SetClock(opts.Now)
 	s.sized.SetClock(opts.Now)
+	s.history = newHistoryWriter(s)
 	return s
 }
 
@@ -161,8 +164,8 @@ func (s *Store) Retention() time.Duration { return s.opts.Retention }
 func (s *Store) Wait() { s.jobs.Wait() }
 
 // Shutdown stops the running import jobs after their current batch — each is left failed as
-// interrupted, and running its file again skips the rows already imported — and waits for them until
-// ctx ends. Call it before closing the database client.
+// interrupted, and running its file again skips the rows already imported — waits for them, and writes
+// the history entries still queued, until ctx ends. Call it before closing the database client.
 func (s *Store) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
 	done := make(chan struct{})
@@ -172,10 +175,10 @@ func (s *Store) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("wait for import jobs: %w", ctx.Err())
 	}
+	return s.history.stop(ctx)
 }
 
 // Install creates the store's own indexes and installs the built-in entities that are not installed yet,

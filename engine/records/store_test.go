@@ -585,3 +585,33 @@ func TestShutdownStopsImports(t *testing.T) {
 		t.Fatalf("after shutdown the job is %s (%d of %d): %s", j.State, j.Done, j.Total, j.Error)
 	}
 }
+
+// TestCreateHistoryFollows: a create answers before its history entry is written; the entry is there
+// once FlushHistory returns, the same one History showed meanwhile.
+func TestCreateHistoryFollows(t *testing.T) {
+	ctx := context.Background()
+	o := records.WriteOptions{Actor: records.ChangedBy{User: "u-hist", Process: "wf-1", Via: "process"}}
+	res, err := store.Create(ctx, "lead", map[string]any{"source": "api", "name": "History Follows", "status": "new"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Record["id"].(string)
+	shown, err := store.History(ctx, "lead", id, 0, 10)
+	if err != nil || len(shown.Items) != 1 {
+		t.Fatalf("history %+v, %v", shown, err)
+	}
+	if err := store.FlushHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stored records.RecordHistoryEntry
+	if err := db.Collection(records.HistoryCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "lead/" + id + "@1"}}).Decode(&stored); err != nil {
+		t.Fatalf("the create's entry was not written: %v", err)
+	}
+	want := shown.Items[0]
+	if stored.Op != records.OpCreate || stored.Actor != want.Actor || len(stored.Changes) != len(want.Changes) || !stored.At.Equal(want.At) {
+		t.Fatalf("stored %+v, shown before %+v", stored, want)
+	}
+	if stored.Actor.Process != "wf-1" || stored.Actor.User != "u-hist" || stored.Actor.Via != "process" {
+		t.Fatalf("actor %+v", stored.Actor)
+	}
+}

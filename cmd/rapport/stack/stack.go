@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/analytics"
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/connections"
@@ -46,6 +48,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
+	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
 	"github.com/rapportcrm/rapport/workflows/devserver"
 	"github.com/rapportcrm/rapport/workflows/erpsync"
 	"github.com/rapportcrm/rapport/workflows/messages"
@@ -138,6 +141,8 @@ type Stack struct {
 	// Processes stores BPMN process definitions and versions; Rulesets the rule sets and calendars.
 	Processes *definitions.Store
 	Rulesets  *rulesets.Store
+	// Analytics computes RFM, Pareto, CLV, loyalty, funnel, service and process figures.
+	Analytics *analytics.Engine
 	// Starter is the one way instances start; Messages correlates messages; Outbox delivers the
 	// process work of record changes.
 	Starter    *process.Starter
@@ -154,6 +159,9 @@ type Stack struct {
 	Plugins    *host.Host
 	Connectors *connections.Store
 	sealer     *host.Sealer
+	// backend is the one Backend of the stack's database: its locks are shared by every store.
+	backend     *storage.Backend
+	backendOnce sync.Once
 	// secretKey is the operator's secret key (RAPPORT_SECRET_KEY, generated in embedded mode), nil when
 	// none is set; list cursors are sealed with a key derived from it.
 	secretKey []byte
@@ -231,7 +239,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.startPlugins(ctx); err != nil {
 		return nil, err
 	}
-	s.Records = records.New(s.DB, records.Options{Logger: s.log, OnChange: s.recordChanged, Enforce: s.enforceRules, CursorKey: s.secretKey})
+	s.Records = records.New(s.DB, records.Options{Logger: s.log, OnChange: s.recordChanged, Enforce: s.enforceRules, CursorKey: s.secretKey,
+		Backend: s.Backend()})
 	if err := s.Records.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install entity schemas: %w", err)
 	}
@@ -244,6 +253,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install rule sets: %w", err)
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
+	if s.Analytics, err = analytics.New(ctx, s.DB, analytics.Options{Records: s.Records, Rulesets: s.Rulesets, Backend: s.Backend(), Logger: s.log}); err != nil {
+		return nil, err
+	}
+	if err := s.Analytics.Install(ctx); err != nil {
+		return nil, fmt.Errorf("install analytics: %w", err)
+	}
 	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
 		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
@@ -266,11 +281,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second,
 			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
-		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes})
+		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
 		})
+		wfanalytics.Register(s.worker, &wfanalytics.Activities{Engine: s.Analytics})
 		if err := s.worker.Start(); err != nil {
 			s.worker = nil
 			return nil, fmt.Errorf("start worker: %w", err)
@@ -571,7 +587,7 @@ func (s *Stack) serve() error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	s.http = api.New(api.Deps{
-		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications,
+		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
 		Starter: s.Starter, Messages: s.Messages,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
@@ -598,7 +614,10 @@ func (s *Stack) serve() error {
 
 // Backend tells whether the stack's database is MongoDB or the FerretDB embedded in this process, which
 // decides how stores make single-document updates atomic.
-func (s *Stack) Backend() *storage.Backend { return storage.NewBackend(s.cfg.Embedded) }
+func (s *Stack) Backend() *storage.Backend {
+	s.backendOnce.Do(func() { s.backend = storage.NewBackend(s.cfg.Embedded) })
+	return s.backend
+}
 
 // StopEmbeddedTemporal stops the embedded Temporal server while the rest of the stack keeps running, as
 // an outage would; StartEmbeddedTemporal brings it back. Tests use them to show that nothing Rapport
