@@ -131,7 +131,13 @@ func (r Records) Update(ctx context.Context, entity, id string, fields map[strin
 	o := r.opts(ctx)
 	o.IdempotencyKey = ""
 	if d != nil {
-		o.Scope = d.Filter(access.ActionWrite)
+		o.Access = func(e string) access.Decision {
+			if e == entity {
+				return *d
+			}
+			id, _ := IdentityFrom(ctx)
+			return r.Access.Decide(id.Subject, e)
+		}
 	}
 	rec, err := r.Store.Patch(ctx, entity, id, fields, o)
 	if err != nil {
