@@ -304,7 +304,9 @@ func (m Messages) Publish(ctx context.Context, name, correlationKey string, vars
 // Rules implements process.Rules on the published rule sets.
 type Rules struct {
 	Rulesets *rulesets.Store
-	Records  *records.Store
+	// Records reads the record of a recordId input, in the process identity's scope and without the
+	// fields it may not see, as a record.get task would.
+	Records Records
 }
 
 // Evaluate runs a published rule set (the latest unless version names one). The input is the record to
@@ -337,7 +339,7 @@ func (r Rules) Evaluate(ctx context.Context, key, version string, input map[stri
 			return nil, err
 		}
 		if record, err = r.Records.Get(ctx, rs.Entity, id); err != nil {
-			return nil, recordError(err)
+			return nil, err
 		}
 	}
 	now := time.Now() // ok: activity — replaced by the scheduled time below when run as an activity

@@ -580,7 +580,7 @@ func (s *Stack) TaskRegistry() *process.Registry {
 	recs := services.Records{Store: s.Records, Access: s.Access}
 	reg := process.NewDefaultRegistry(process.Services{
 		Records:    recs,
-		Rules:      services.Rules{Rulesets: s.Rulesets, Records: s.Records},
+		Rules:      services.Rules{Rulesets: s.Rulesets, Records: recs},
 		Tasks:      services.Tasks{Records: recs},
 		Notifier:   services.Notifier{Store: s.Notifications},
 		Connectors: services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
