@@ -338,7 +338,15 @@ func (r Rules) Evaluate(ctx context.Context, key, version string, input map[stri
 		if err != nil {
 			return nil, err
 		}
-		if record, err = r.Records.Get(ctx, rs.Entity, id); err != nil {
+		// The record is read with the run-as role's scope and field rules. The process's listed
+		// requirements name rulesets.evaluate, not the entity (known only from the rule set), so the
+		// role's own permission to read the entity decides, not the requirement list.
+		rctx := ctx
+		if who, ok := IdentityFrom(ctx); ok {
+			who.Subject.Scopes = nil
+			rctx = WithIdentity(ctx, who)
+		}
+		if record, err = r.Records.Get(rctx, rs.Entity, id); err != nil {
 			return nil, err
 		}
 	}
