@@ -156,6 +156,7 @@ func New(deps Deps) *Server {
 
 	s.registerHealth()
 	s.registerAuth()
+	s.registerPreferences()
 	s.registerAccess()
 	s.registerSchemas()
 	s.registerRecords()
