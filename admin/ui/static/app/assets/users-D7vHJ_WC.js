@@ -1,1 +1,0 @@
-import{S as e,T as t,l as n,t as r}from"./state.svelte-BtzNgZy0.js";var i=new Map;function a(a,o){if(!a)return Promise.resolve(``);if(a===n.me?.id)return Promise.resolve(o);if(!r(`users.manage`))return Promise.resolve(a);let s=i.get(a);return s||(s=e(`/api/v1/users/${t(a)}`).then(e=>e.name||e.email).catch(()=>a),i.set(a,s)),s}export{a as t};
