@@ -165,6 +165,7 @@ func New(deps Deps) *Server {
 	s.registerConnectors()
 	if deps.Processes != nil {
 		s.registerProcesses()
+		s.registerSimulate()
 	}
 	if deps.Notifications != nil {
 		s.registerNotifications()

@@ -49,7 +49,7 @@ func DefaultExprChecker(entities EntityTypes) ExprChecker {
 func newSiteEnv(site ExprSite, entities EntityTypes) *expression.Env {
 	vars := make(map[string]*expression.Type, len(site.Variables)+1)
 	for _, v := range site.Variables {
-		vars[v.Name] = expression.Scalar(kindOf(v.Type))
+		vars[v.Name] = expression.Scalar(KindOf(v.Type))
 	}
 	if site.Entity != "" {
 		t := expression.Scalar(expression.KindAny)
@@ -65,7 +65,9 @@ func newSiteEnv(site ExprSite, entities EntityTypes) *expression.Env {
 	return expression.NewEnv(vars)
 }
 
-func kindOf(t string) expression.Kind {
+// KindOf is the expression kind of a declared variable or form field type (aliases included), so the
+// validator, the interpreter and the dry run type a declared name alike.
+func KindOf(t string) expression.Kind {
 	switch normalizeType(t) {
 	case "string":
 		return expression.KindString
