@@ -13,6 +13,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/rapportcrm/rapport/engine/inbox"
 )
 
 // InboxActivityName is the activity that writes an instance's user tasks to the inbox store.
@@ -90,7 +92,9 @@ func (r *runner) inboxWanted() int64 {
 }
 
 // inboxUnused reports an instance that never had a user task: the inbox holds nothing of it.
-func (r *runner) inboxUnused(snap InboxSnapshot) bool { return r.st.Inbox.Seq == 0 && len(snap.Tasks) == 0 }
+func (r *runner) inboxUnused(snap InboxSnapshot) bool {
+	return r.st.Inbox.Seq == 0 && len(snap.Tasks) == 0
+}
 
 // syncInbox sends the user tasks to the inbox store when they changed, one write at a time (the next
 // waits for the one in flight, then sends whatever is current), so writes of one instance never race.
@@ -160,4 +164,24 @@ func (r *runner) flushInbox(ctx workflow.Context) {
 			return
 		}
 	}
+}
+
+// InboxStore writes the interpreter's snapshots to engine/inbox.
+type InboxStore struct{ Store *inbox.Store }
+
+// Apply converts and writes a snapshot.
+func (s InboxStore) Apply(ctx context.Context, snap InboxSnapshot) error {
+	return s.Store.Apply(ctx, snap.Inbox())
+}
+
+// Inbox is the snapshot as engine/inbox stores it.
+func (s InboxSnapshot) Inbox() inbox.Snapshot {
+	out := inbox.Snapshot{Instance: s.Instance, ProcessKey: s.ProcessKey, Version: s.Version, BusinessKey: s.BusinessKey,
+		Entity: s.Entity, RecordID: s.RecordID, Seq: s.Seq, Suspended: s.Suspended, Ended: s.Ended}
+	for _, t := range s.Tasks {
+		out.Tasks = append(out.Tasks, inbox.Task{ID: t.ID, Element: t.Element, Name: t.Name, Assignee: t.Assignee,
+			CandidateGroups: t.CandidateGroups, CandidateUsers: t.CandidateUsers, DueDate: t.DueDate, Priority: t.Priority,
+			FormKey: t.FormKey, Created: t.Created})
+	}
+	return out
 }
