@@ -167,6 +167,12 @@ func New(deps Deps) *Server {
 	if deps.Processes != nil {
 		s.registerProcesses()
 	}
+	if deps.Instances != nil {
+		s.registerInstances()
+	}
+	if deps.Inbox != nil {
+		s.registerTasks()
+	}
 	if deps.Notifications != nil {
 		s.registerNotifications()
 	}

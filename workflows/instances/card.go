@@ -106,7 +106,7 @@ type Card struct {
 	UserTasks      []TaskView          `json:"userTasks"`
 	Variables      map[string]any      `json:"variables"`
 	Declared       []DeclaredVariable  `json:"declaredVariables"`
-	Incidents      []*process.Incident `json:"incidents"`
+	Incidents      []*process.Incident `json:"incidents,omitempty"`
 	Timeline       []TimelineEntry     `json:"timeline"`
 }
 

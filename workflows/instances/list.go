@@ -9,6 +9,7 @@ package instances
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -173,7 +174,9 @@ func (s *Service) List(ctx context.Context, f Filter, limit int, cursor string) 
 	}
 	var token []byte
 	if cursor != "" {
-		if token, err = base64.RawURLEncoding.DecodeString(cursor); err != nil || len(token) == 0 {
+		// Visibility's page tokens are JSON: anything else is refused here rather than by the server,
+		// whose client retries an unreadable token for seconds.
+		if token, err = base64.RawURLEncoding.DecodeString(cursor); err != nil || !json.Valid(token) {
 			return Page{}, &FilterError{Param: "cursor", Msg: "not a cursor of this list"}
 		}
 	}

@@ -130,8 +130,15 @@ type StateSummary struct {
 	Version        int            `json:"version,omitempty"`
 	ActiveElements []string       `json:"activeElements,omitempty"`
 	Incidents      []string       `json:"incidents,omitempty"`
-	Assignees      map[string]any `json:"assignees,omitempty"`
+	Assignees      []TaskAssignee `json:"assignees,omitempty"`
 	Variables      map[string]any `json:"variables,omitempty"`
+}
+
+// TaskAssignee is an open user task's assignee ("" unassigned). A list, not a map: task IDs hold dots,
+// which MongoDB refuses in keys.
+type TaskAssignee struct {
+	Task     string `json:"task"`
+	Assignee string `json:"assignee"`
 }
 
 // summarize is an instance's state summary; vars names the variables worth recording.
@@ -140,11 +147,8 @@ func summarize(snap process.Snapshot, vars []string) StateSummary {
 	for _, in := range snap.Incidents {
 		s.Incidents = append(s.Incidents, fmt.Sprintf("%d %s: %s", in.ID, in.Element, in.Message))
 	}
-	if len(snap.UserTasks) > 0 {
-		s.Assignees = map[string]any{}
-		for _, u := range snap.UserTasks {
-			s.Assignees[u.ID] = u.Assignee
-		}
+	for _, u := range snap.UserTasks {
+		s.Assignees = append(s.Assignees, TaskAssignee{Task: u.ID, Assignee: u.Assignee})
 	}
 	if len(vars) > 0 {
 		s.Variables = map[string]any{}
@@ -174,6 +178,11 @@ func (s *Service) Apply(ctx context.Context, id string, op Operation) (Outcome, 
 	before, err := s.Snapshot(ctx, id)
 	if err != nil {
 		return Outcome{}, err
+	}
+	if op.Kind == OpSetVariables || op.Kind == OpRetry {
+		if err := s.checkVariables(ctx, ex.ProcessKey, before.Version, op.Variables); err != nil {
+			return Outcome{}, err
+		}
 	}
 	vars := sortedKeys(op.Variables)
 	out := Outcome{Before: summarize(before, vars)}
@@ -257,6 +266,37 @@ func (s *Service) Apply(ctx context.Context, id string, op Operation) (Outcome, 
 	}
 	out.After = summarize(after, vars)
 	return out, nil
+}
+
+// checkVariables refuses variables of the wrong declared type, one problem per variable, before the
+// instance is asked (its validator checks them again, but answers with one message for all).
+func (s *Service) checkVariables(ctx context.Context, key string, version int, vars map[string]any) error {
+	if len(vars) == 0 {
+		return nil
+	}
+	m, _, err := s.Definitions.Load(ctx, key, version)
+	if err != nil {
+		return nil //nolint:nilerr // an unpublished test model: the instance's validator decides alone
+	}
+	var ve process.VariablesError
+	for _, k := range sortedKeys(vars) {
+		if err := process.ValidateVariables(m, map[string]any{k: vars[k]}, false); err != nil {
+			ve.Problems = append(ve.Problems, process.VariableProblem{Name: k, Reason: err.Error()})
+		}
+	}
+	if len(ve.Problems) > 0 {
+		return &ve
+	}
+	return nil
+}
+
+// Reassign changes a user task's assignee from one person to another, only if it is still from ("" for
+// unassigned): a claim (from "" to the caller) or an unclaim (from the caller to "") never overwrites
+// someone else's. Errors: ErrNotFound, *Refused (the task is gone, or assigned otherwise now).
+func (s *Service) Reassign(ctx context.Context, id, taskID, from, to string, o process.Operator) (process.AssignResult, error) {
+	var res process.AssignResult
+	err := s.update(ctx, id, process.UpdateAssignTask, process.AssignRequest{TaskID: taskID, Assignee: to, From: &from, Operator: o}, &res)
+	return res, err
 }
 
 // migrate loads the target version and asks the instance to move to it.
