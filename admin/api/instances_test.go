@@ -189,7 +189,7 @@ func TestInstanceOperations(t *testing.T) {
 			Body: map[string]any{"reason": "r", "cancel": []string{"Task_Approve"}, "activate": []map[string]any{{"element": "Nowhere"}}}, Status: http.StatusConflict,
 			Contains: []string{"Nowhere"}},
 		{Name: "move the token on", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{ea}/move",
-			Body: map[string]any{"reason": "approved by phone", "cancel": []string{"Task_Approve"}, "activate": []map[string]any{{"element": "Event_Confirmed"}}},
+			Body:   map[string]any{"reason": "approved by phone", "cancel": []string{"Task_Approve"}, "activate": []map[string]any{{"element": "Event_Confirmed"}}},
 			Status: http.StatusOK, Contains: []string{`"activeElements":["Event_Confirmed"]`}},
 
 		// Migration preview.
