@@ -166,6 +166,7 @@ func (s *Server) registerInstances() {
 	Register(s, huma.Operation{OperationID: "preview-instance-migration", Method: http.MethodPost, Path: "/api/v1/instances/{id}/migration-preview", Tags: tags,
 		Summary: "Preview a migration", Description: "Whether the instance can move to the version, the element mapping used and what blocks it; changes nothing."},
 		Access{Permission: access.InstancesOperate}, s.previewMigration)
+	s.registerBatches()
 }
 
 // registerOperation adds the route of one operation kind; conv turns its body into the operation.

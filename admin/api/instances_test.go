@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -273,4 +274,106 @@ func suiteOnce(t *testing.T) Suite {
 		t.Fatal("the operations fixture failed in an earlier test")
 	}
 	return opsOnce.suite
+}
+
+// TestBulkOperations: a dry run, then a batch suspending the waiting instances of a process at a limited
+// rate, cancelled in the middle: those done stay suspended, the rest untouched.
+func TestBulkOperations(t *testing.T) {
+	s := suiteOnce(t)
+	deployAndPublish(t, renamed(t, "testdata/approval.bpmn", "discount-approval", "ops-bulk"), "ops-bulk")
+	mustStatus(t, http.StatusOK, http.MethodPut, "/api/v1/processes/ops-bulk/owners", env.AdminToken,
+		map[string]any{"owners": []string{"user:" + s.Vars["owner"]}}, nil)
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, startApproval(t, "ops-bulk", s.Vars["owner"], "BULK-"+strconv.Itoa(i)))
+	}
+	waitListed(t, "/api/v1/instances?processKey=ops-bulk&state=waiting", s.Tokens["owner"], ids...)
+	filter := map[string]any{"processKey": "ops-bulk", "states": []string{"waiting"}}
+	suspend := map[string]any{"kind": "suspend", "reason": "month-end freeze"}
+	s.Run(t, []Scenario{
+		{Name: "a dry run needs ownership", As: "stranger", Method: http.MethodPost, URL: "/api/v1/batches/preview",
+			Body: map[string]any{"filter": filter, "operation": suspend}, Status: http.StatusForbidden, Contains: []string{"not-an-owner"}},
+		{Name: "a filter without a process is for administrators", As: "owner", Method: http.MethodPost, URL: "/api/v1/batches/preview",
+			Body: map[string]any{"filter": map[string]any{}, "operation": suspend}, Status: http.StatusForbidden},
+		{Name: "a dry run needs instances.operate", As: "agent", Method: http.MethodPost, URL: "/api/v1/batches/preview",
+			Body: map[string]any{"filter": filter, "operation": suspend}, Status: http.StatusForbidden},
+		{Name: "an unknown state is refused naming it", As: "owner", Method: http.MethodPost, URL: "/api/v1/batches/preview",
+			Body:   map[string]any{"filter": map[string]any{"processKey": "ops-bulk", "states": []string{"asleep"}}, "operation": suspend},
+			Status: http.StatusUnprocessableEntity, Contains: []string{`"pointer":"/filter/state"`}},
+		{Name: "an operation without its parameters is refused naming them", As: "owner", Method: http.MethodPost, URL: "/api/v1/batches/preview",
+			Body:   map[string]any{"filter": filter, "operation": map[string]any{"kind": "migrate", "reason": "r"}},
+			Status: http.StatusUnprocessableEntity, Contains: []string{`"pointer":"/operation/toVersion"`}},
+		{Name: "a blank reason is refused", As: "owner", Method: http.MethodPost, URL: "/api/v1/batches",
+			Body:   map[string]any{"filter": filter, "operation": map[string]any{"kind": "suspend", "reason": " "}},
+			Status: http.StatusUnprocessableEntity, Contains: []string{"reason"}},
+		{Name: "the dry run counts and samples", As: "owner", Method: http.MethodPost, URL: "/api/v1/batches/preview",
+			Body: map[string]any{"filter": filter, "operation": suspend}, Status: http.StatusOK, Contains: []string{`"count":6`, `"sample":[{`}},
+		{Name: "an unknown batch", As: "owner", Method: http.MethodGet, URL: "/api/v1/batches/batch:nothing", Status: http.StatusNotFound},
+	})
+
+	var started struct{ ID string }
+	mustStatus(t, http.StatusCreated, http.MethodPost, "/api/v1/batches", s.Tokens["owner"],
+		map[string]any{"filter": filter, "operation": suspend, "rate": 1}, &started)
+	type progress struct {
+		State     string `json:"state"`
+		Total     int    `json:"total"`
+		Processed int    `json:"processed"`
+		Done      int    `json:"done"`
+		Results   []struct {
+			Instance string `json:"instance"`
+			Result   string `json:"result"`
+		} `json:"results"`
+	}
+	var p progress
+	deadline := time.Now().Add(60 * time.Second)
+	for p.Processed < 2 && time.Now().Before(deadline) {
+		mustStatus(t, http.StatusOK, http.MethodGet, "/api/v1/batches/"+url.PathEscape(started.ID), s.Tokens["owner"], nil, &p)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if p.Total != 6 || p.Processed < 2 {
+		t.Fatalf("batch progress: %+v", p)
+	}
+	if status := call(t, http.MethodGet, "/api/v1/batches/"+url.PathEscape(started.ID), s.Tokens["stranger"], nil, nil); status != http.StatusNotFound {
+		t.Fatalf("another's batch: %d", status)
+	}
+	mustStatus(t, http.StatusOK, http.MethodPost, "/api/v1/batches/"+url.PathEscape(started.ID)+"/cancel", s.Tokens["owner"], nil, &p)
+	for p.State != "cancelled" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		mustStatus(t, http.StatusOK, http.MethodGet, "/api/v1/batches/"+url.PathEscape(started.ID), s.Tokens["owner"], nil, &p)
+	}
+	if p.State != "cancelled" || p.Processed >= 6 || p.Done != p.Processed {
+		t.Fatalf("cancelled batch: %+v", p)
+	}
+	done := map[string]bool{}
+	for _, r := range p.Results {
+		done[r.Instance] = r.Result == "done"
+	}
+	for _, id := range ids {
+		want := "waiting"
+		if done[id] {
+			want = "suspended"
+		}
+		v := waitInstance(t, id, func(v instanceView) bool { return v.Status == want })
+		if v.Status != want {
+			t.Errorf("%s: %s, want %s", id, v.Status, want)
+		}
+	}
+	var log struct {
+		Items []struct {
+			Reason string `json:"reason"`
+			Actor  struct {
+				Via string `json:"via"`
+			} `json:"actor"`
+		} `json:"items"`
+	}
+	mustStatus(t, http.StatusOK, http.MethodGet, "/api/v1/audit?action=instance.suspend&limit=200", env.AdminToken, nil, &log)
+	batched := 0
+	for _, e := range log.Items {
+		if e.Actor.Via == "batch:"+started.ID && e.Reason == "month-end freeze" {
+			batched++
+		}
+	}
+	if batched != p.Done {
+		t.Fatalf("audit entries of the batch: %d, want %d", batched, p.Done)
+	}
 }

@@ -30,8 +30,10 @@ type InboxRemover interface {
 
 // Service lists, describes and operates process instances.
 type Service struct {
-	Temporal    client.Client
-	Namespace   string
+	Temporal  client.Client
+	Namespace string
+	// TaskQueue is where batches run.
+	TaskQueue   string
 	Definitions Definitions
 	// Inbox is told about instances terminated (which cannot say so themselves); nil skips it.
 	Inbox InboxRemover

@@ -50,22 +50,24 @@ func stateQuery(state string) (string, bool) {
 
 // Filter selects instances; every field set narrows the list (states are alternatives).
 type Filter struct {
-	ProcessKey  string
-	Version     int
-	States      []string
-	Element     string
-	Assignee    string
-	Group       string
-	BusinessKey string
-	Entity      string
-	RecordID    string
+	ProcessKey  string   `json:"processKey,omitempty" maxLength:"255"`
+	Version     int      `json:"version,omitempty" minimum:"0"`
+	States      []string `json:"states,omitempty" maxItems:"8" doc:"running, waiting, suspended, incident, completed, cancelled, terminated, failed."`
+	Element     string   `json:"element,omitempty" maxLength:"255"`
+	Assignee    string   `json:"assignee,omitempty" maxLength:"255"`
+	Group       string   `json:"group,omitempty" maxLength:"255"`
+	BusinessKey string   `json:"businessKey,omitempty" maxLength:"255"`
+	Entity      string   `json:"entity,omitempty" maxLength:"100"`
+	RecordID    string   `json:"recordId,omitempty" maxLength:"100"`
 	// StartedAfter .. EndedBefore bound the start and end times (inclusive after, exclusive before).
-	StartedAfter, StartedBefore time.Time
-	EndedAfter, EndedBefore     time.Time
+	StartedAfter  time.Time `json:"startedAfter,omitzero"`
+	StartedBefore time.Time `json:"startedBefore,omitzero"`
+	EndedAfter    time.Time `json:"endedAfter,omitzero"`
+	EndedBefore   time.Time `json:"endedBefore,omitzero"`
 	// Incident matches words of the open incidents' text (element, type and message).
-	Incident string
+	Incident string `json:"incident,omitempty" maxLength:"255"`
 	// Parent lists the instances a call activity of this instance started.
-	Parent string
+	Parent string `json:"parent,omitempty" maxLength:"300"`
 }
 
 // FilterError is a filter value that cannot be used, naming the parameter.

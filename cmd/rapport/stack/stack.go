@@ -267,7 +267,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.Inbox = inbox.New(s.DB, inbox.Options{Backend: s.Backend(), Names: inbox.RecordNames(s.Records),
 		Forms: inbox.ModelForms{Models: s.Processes}})
-	s.Instances = &instances.Service{Temporal: s.Temporal, Namespace: cfg.TemporalNamespace, Definitions: s.Processes, Inbox: s.Inbox}
+	s.Instances = &instances.Service{Temporal: s.Temporal, Namespace: cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
+		Definitions: s.Processes, Inbox: s.Inbox}
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
 			return nil, err
@@ -277,6 +278,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		workflows.Register(s.worker)
 		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets,
 			Inbox: process.InboxStore{Store: s.Inbox}})
+		instances.RegisterBatches(s.worker, &instances.BatchActivities{Service: s.Instances, Audit: s.Audit})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
