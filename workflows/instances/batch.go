@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapportcrm/rapport/engine/audit"
+	"github.com/rapportcrm/rapport/workflows/process"
 )
 
 // A bulk operation is a batch: one Temporal workflow that selects the instances of a filter once, when
@@ -212,10 +213,19 @@ type BatchPreview struct {
 	Count  int64     `json:"count"`
 	Limit  int       `json:"limit" doc:"At most this many are operated by one batch."`
 	Sample []Summary `json:"sample"`
+	// Plans are, for a migration, whether each sampled instance can move, its element mapping and what
+	// blocks it.
+	Plans []InstancePlan `json:"plans,omitempty"`
 }
 
-// PreviewBatch counts a filter's instances and lists the first few (two visibility queries); nothing
-// changes.
+// InstancePlan is one instance's migration preview.
+type InstancePlan struct {
+	Instance string                `json:"instance"`
+	Plan     process.MigrationPlan `json:"plan"`
+}
+
+// PreviewBatch counts a filter's instances and lists the first few (two visibility queries), and for a
+// migration previews each of those; nothing changes.
 func (s *Service) PreviewBatch(ctx context.Context, req BatchRequest) (BatchPreview, error) {
 	if err := req.check(); err != nil {
 		return BatchPreview{}, err
@@ -228,7 +238,17 @@ func (s *Service) PreviewBatch(ctx context.Context, req BatchRequest) (BatchPrev
 	if err != nil {
 		return BatchPreview{}, err
 	}
-	return BatchPreview{Count: n, Limit: MaxBatch, Sample: page.Items}, nil
+	pv := BatchPreview{Count: n, Limit: MaxBatch, Sample: page.Items}
+	if req.Operation.Kind == OpMigrate {
+		for _, it := range page.Items {
+			plan, err := s.PreviewMigration(ctx, it.ID, req.Operation.ToVersion, req.Operation.Mapping)
+			if err != nil {
+				return BatchPreview{}, err
+			}
+			pv.Plans = append(pv.Plans, InstancePlan{Instance: it.ID, Plan: plan})
+		}
+	}
+	return pv, nil
 }
 
 func (req BatchRequest) check() error {
