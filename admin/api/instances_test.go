@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/inbox"
@@ -376,4 +378,83 @@ func TestBulkOperations(t *testing.T) {
 	if batched != p.Done {
 		t.Fatalf("audit entries of the batch: %d, want %d", batched, p.Done)
 	}
+}
+
+// TestMigration: a preview over a filter accepts one instance and refuses another (its active element is
+// gone from the new version), an explicit mapping makes the refused one movable, and applying migrates.
+func TestMigration(t *testing.T) {
+	s := suiteOnce(t)
+	v1 := renamed(t, "testdata/approval.bpmn", "discount-approval", "ops-mig")
+	deployAndPublish(t, v1, "ops-mig")
+	mustStatus(t, http.StatusOK, http.MethodPut, "/api/v1/processes/ops-mig/owners", env.AdminToken,
+		map[string]any{"owners": []string{"user:" + s.Vars["owner"]}}, nil)
+	staying := startApproval(t, "ops-mig", s.Vars["owner"], "MIG-1")
+	moved := startApproval(t, "ops-mig", s.Vars["owner"], "MIG-2")
+	mustStatus(t, http.StatusOK, http.MethodPost, "/api/v1/instances/"+url.PathEscape(moved)+"/move", s.Tokens["owner"],
+		map[string]any{"reason": "approved by phone", "cancel": []string{"Task_Approve"}, "activate": []map[string]any{{"element": "Event_Confirmed"}}}, nil)
+	deployAndPublish(t, []byte(strings.ReplaceAll(string(v1), "Event_Confirmed", "Event_Agreed")), "ops-mig")
+	waitListed(t, "/api/v1/instances?processKey=ops-mig&element=Event_Confirmed", s.Tokens["owner"], moved)
+	s.Vars["staying"], s.Vars["moved"] = url.PathEscape(staying), url.PathEscape(moved)
+	s.Vars["stayingID"], s.Vars["movedID"] = staying, moved
+	batchMigrate := map[string]any{"kind": "migrate", "reason": "v2 renames the confirmation", "toVersion": 2}
+	migrate := map[string]any{"reason": "v2 renames the confirmation", "toVersion": 2}
+	s.Run(t, []Scenario{
+		{Name: "the preview accepts one and refuses the other", As: "owner", Method: http.MethodPost, URL: "/api/v1/batches/preview",
+			Body: map[string]any{"filter": map[string]any{"processKey": "ops-mig", "version": 1}, "operation": batchMigrate}, Status: http.StatusOK,
+			Contains: []string{`"count":2`, `"plans":[`, `"canMigrate":true`, `"canMigrate":false`, "Event_Confirmed"},
+			Check: func(t *testing.T, r stacktest.Response) {
+				var pv struct {
+					Plans []struct {
+						Instance string `json:"instance"`
+						Plan     struct {
+							CanMigrate bool `json:"canMigrate"`
+						} `json:"plan"`
+					} `json:"plans"`
+				}
+				json.Unmarshal(r.Raw, &pv)
+				for _, p := range pv.Plans {
+					if p.Plan.CanMigrate != (p.Instance == staying) {
+						t.Errorf("plan of %s: can migrate %v", p.Instance, p.Plan.CanMigrate)
+					}
+				}
+			}},
+		{Name: "a mapping makes the moved one migratable", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{moved}/migration-preview",
+			Body: map[string]any{"toVersion": 2, "mapping": map[string]string{"Event_Confirmed": "Event_Agreed"}}, Status: http.StatusOK,
+			Contains: []string{`"canMigrate":true`, `"to":"Event_Agreed"`}},
+		{Name: "migrating the moved one without the mapping is refused", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{moved}/migrate",
+			Body: migrate, Status: http.StatusConflict, Contains: []string{"Event_Confirmed"}},
+		{Name: "a stranger may not migrate", As: "stranger", Method: http.MethodPost, URL: "/api/v1/instances/{staying}/migrate",
+			Body: migrate, Status: http.StatusForbidden},
+		{Name: "migrate", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{staying}/migrate", Body: migrate, Status: http.StatusOK,
+			Contains: []string{`"before":{"status":"waiting","version":1`, `"after":{"status":"waiting","version":2`}},
+		{Name: "migrate with the mapping", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{moved}/migrate",
+			Body: map[string]any{"reason": "mapped", "toVersion": 2, "mapping": map[string]string{"Event_Confirmed": "Event_Agreed"}}, Status: http.StatusOK,
+			Contains: []string{`"activeElements":["Event_Agreed"]`}},
+		{Name: "the card shows the new version", As: "owner", Method: http.MethodGet, URL: "/api/v1/instances/{staying}", Status: http.StatusOK,
+			Contains: []string{`"version":2`, `"event":"migrated"`, "v2 renames the confirmation"}},
+	})
+}
+
+// TestInboxRebuild: an inbox store that lost its documents is rebuilt from the running instances.
+func TestInboxRebuild(t *testing.T) {
+	s := suiteOnce(t)
+	ctx := context.Background()
+	waitListed(t, "/api/v1/tasks", s.Tokens["reviewer"], s.Vars["taskID"])
+	names, err := env.DB.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range names { // the embedded store keeps each bucket in a collection of its own
+		if strings.HasPrefix(c, inbox.BucketsCollection) || c == inbox.InstancesCollection {
+			if err := env.DB.Collection(c).Drop(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s.Run(t, []Scenario{
+		{Name: "the lost inbox is empty", As: "reviewer", Method: http.MethodGet, URL: "/api/v1/tasks", Status: http.StatusOK, Lacks: []string{"{taskID}"}},
+		{Name: "rebuilding is maintenance", As: "owner", Method: http.MethodPost, URL: "/api/v1/tasks/rebuild", Status: http.StatusForbidden},
+		{Name: "rebuild", As: "admin", Method: http.MethodPost, URL: "/api/v1/tasks/rebuild", Status: http.StatusOK, Contains: []string{`"written":`}},
+		{Name: "the task is back", As: "reviewer", Method: http.MethodGet, URL: "/api/v1/tasks", Status: http.StatusOK, Contains: []string{"{taskID}"}},
+	})
 }

@@ -65,6 +65,21 @@ func (s *Server) registerTasks() {
 	Register(s, huma.Operation{OperationID: "assign-task", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/assign", Tags: tags,
 		Summary: "Reassign a task", Description: "A process operator (instances.operate and an owner of the process) gives the task to someone else or unassigns it, with a reason."},
 		Access{Permission: access.InstancesOperate}, s.assignTask)
+	Register(s, huma.Operation{OperationID: "rebuild-inbox", Method: http.MethodPost, Path: "/api/v1/tasks/rebuild", Tags: tags,
+		Summary: "Rebuild the task inbox",
+		Description: "Maintenance: asks every running instance with open user tasks for them and writes them to the inbox, and removes the tasks of instances that no longer run " +
+			"(after the inbox store was lost, or an instance could not write to it). One query per instance: run it rarely."},
+		Access{Permission: access.SystemSettings}, s.rebuildInbox)
+}
+
+func (s *Server) rebuildInbox(ctx context.Context, _ *struct{}) (*struct{ Body instances.Rebuilt }, error) {
+	out, err := s.deps.Instances.RebuildInbox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, audit.Event{Action: "inbox.rebuild", Outcome: audit.OutcomeSuccess, Target: audit.Target{Type: "inbox"},
+		Details: map[string]any{"written": out.Written, "removed": out.Removed}})
+	return &struct{ Body instances.Rebuilt }{Body: out}, nil
 }
 
 // viewer is the caller as the inbox knows people: user ID and e-mail, teams and roles.

@@ -240,7 +240,7 @@ func (s *Store) collect(ctx context.Context, v Viewer) ([]Item, error) {
 	keys = append(keys, CrowdKey)
 	seenIDs := map[string]bool{}
 	var out []Item
-	err := s.backend.FindIDs(ctx, s.buckets, slices.Compact(keys), nil, func(raw bson.Raw) error {
+	decode := func(raw bson.Raw) error {
 		var doc struct {
 			V bucket `bson:"v"`
 		}
@@ -254,9 +254,18 @@ func (s *Store) collect(ctx context.Context, v Viewer) ([]Item, error) {
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("inbox: read buckets: %w", err)
+	}
+	keys = slices.Compact(keys)
+	if !s.backend.Embedded() {
+		if err := s.backend.FindIDs(ctx, s.buckets, keys, nil, decode); err != nil {
+			return nil, fmt.Errorf("inbox: read buckets: %w", err)
+		}
+		return out, nil
+	}
+	for _, k := range keys {
+		if err := s.backend.FindIDs(ctx, s.bucketColl(k), []string{k}, nil, decode); err != nil {
+			return nil, fmt.Errorf("inbox: read buckets: %w", err)
+		}
 	}
 	return out, nil
 }

@@ -23,11 +23,6 @@ type Definitions interface {
 	Load(ctx context.Context, key string, version int) (*bpmn.Model, int, error)
 }
 
-// InboxRemover drops a terminated instance's tasks from the inbox; inbox.Store implements it.
-type InboxRemover interface {
-	Remove(ctx context.Context, instance string) error
-}
-
 // Service lists, describes and operates process instances.
 type Service struct {
 	Temporal  client.Client
@@ -35,8 +30,9 @@ type Service struct {
 	// TaskQueue is where batches run.
 	TaskQueue   string
 	Definitions Definitions
-	// Inbox is told about instances terminated (which cannot say so themselves); nil skips it.
-	Inbox InboxRemover
+	// Inbox is told about instances terminated (which cannot say so themselves) and rebuilt by
+	// RebuildInbox; nil skips both.
+	Inbox InboxStore
 }
 
 // Execution is what Temporal knows of an instance without asking it: its binding, state and times.

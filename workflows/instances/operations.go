@@ -362,7 +362,7 @@ func (s *Service) terminate(ctx context.Context, id string, o process.Operator) 
 	}
 	if s.Inbox != nil {
 		if err := s.Inbox.Remove(ctx, id); err != nil {
-			return fmt.Errorf("terminated %s, but its tasks stay in the inbox until `rapport inbox rebuild`: %w", id, err)
+			return fmt.Errorf("terminated %s, but its tasks stay in the inbox until POST /api/v1/tasks/rebuild: %w", id, err)
 		}
 	}
 	return nil

@@ -118,7 +118,7 @@ func (r *runner) syncInbox() {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		// Bounded: an update waiting for its write is answered within a minute or two even when the
-		// store is down; the next change (or `rapport inbox rebuild`) brings the mirror back.
+		// store is down; the next change (or POST /api/v1/tasks/rebuild) brings the mirror back.
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 15 * time.Second, MaximumAttempts: 8},
 	})
 	seq := snap.Seq

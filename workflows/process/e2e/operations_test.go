@@ -53,7 +53,7 @@ func operationScenarios(t *testing.T) []scenario {
 				poll(t, s, id, "the timer", func(snap process.Snapshot) bool { return len(snap.Subs) == 1 })
 				upd(t, s, id, process.UpdateSuspend, process.OperatorRequest{Operator: op}, true)
 				upd(t, s, id, process.UpdateSuspend, process.OperatorRequest{Operator: op}, false) // suspended already
-				time.Sleep(time.Second)                                                             // the timer comes due while suspended
+				time.Sleep(time.Second)                                                            // the timer comes due while suspended
 				snap := state(t, s, id)
 				if snap.Status != process.StateSuspended || !slices.Equal(snap.ActiveElements, []string{"Wait"}) || len(snap.UserTasks) != 0 {
 					t.Fatalf("suspended instance moved on: status %s, active %v", snap.Status, snap.ActiveElements)
