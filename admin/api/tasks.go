@@ -128,39 +128,39 @@ func splitTaskID(id string) (string, string, error) {
 	return instanceID, taskID, nil
 }
 
+// claimTask and unclaimTask change a task's assignee for the caller: a claim from nobody to the
+// caller, an unclaim from the caller to nobody; each conditional on the assignee it saw.
 func (s *Server) claimTask(ctx context.Context, in *taskInput) (*assignedOutput, error) {
-	instanceID, taskID, err := splitTaskID(in.ID)
-	if err != nil {
-		return nil, err
-	}
-	p := PrincipalFrom(ctx)
-	t, err := s.openTask(ctx, instanceID, taskID)
-	if err != nil {
-		return nil, err
-	}
-	v := viewer(p)
-	offered := slices.ContainsFunc(t.CandidateUsers, func(u string) bool { return slices.Contains(v.IDs, u) }) ||
-		slices.ContainsFunc(t.CandidateGroups, func(g string) bool { return slices.Contains(v.Groups, g) })
-	switch {
-	case t.Assignee != "" && slices.Contains(v.IDs, t.Assignee):
-		return nil, Typed(http.StatusConflict, "claimed-already", "the task is yours already")
-	case t.Assignee != "":
-		return nil, Typed(http.StatusConflict, "claimed-already", "someone else has the task")
-	case !offered:
-		s.record(ctx, audit.Event{Action: "task.claim", Outcome: audit.OutcomeDenied, Target: audit.Target{Type: "task", ID: in.ID}})
-		return nil, Typed(http.StatusForbidden, "not-a-candidate", "the task is not offered to you or a group of yours")
-	}
-	res, err := s.deps.Instances.Reassign(ctx, instanceID, taskID, "", p.User.ID, process.Operator{By: p.User.ID, Reason: "claimed"})
-	if err != nil {
-		return nil, taskError(err, in.ID)
-	}
-	s.record(ctx, audit.Event{Action: "task.claim", Outcome: audit.OutcomeSuccess, Target: audit.Target{Type: "task", ID: in.ID},
-		Before: map[string]any{"assignee": res.Before}, After: map[string]any{"assignee": res.After}})
-	return &assignedOutput{Body: res}, nil
+	return s.reassignOwn(ctx, in.ID, "task.claim", func(p *Principal, t process.UserTask) (string, string, error) {
+		v := viewer(p)
+		offered := slices.ContainsFunc(t.CandidateUsers, func(u string) bool { return slices.Contains(v.IDs, u) }) ||
+			slices.ContainsFunc(t.CandidateGroups, func(g string) bool { return slices.Contains(v.Groups, g) })
+		switch {
+		case t.Assignee != "" && slices.Contains(v.IDs, t.Assignee):
+			return "", "", Typed(http.StatusConflict, "claimed-already", "the task is yours already")
+		case t.Assignee != "":
+			return "", "", Typed(http.StatusConflict, "claimed-already", "someone else has the task")
+		case !offered:
+			s.record(ctx, audit.Event{Action: "task.claim", Outcome: audit.OutcomeDenied, Target: audit.Target{Type: "task", ID: in.ID}})
+			return "", "", Typed(http.StatusForbidden, "not-a-candidate", "the task is not offered to you or a group of yours")
+		}
+		return "", p.User.ID, nil
+	})
 }
 
 func (s *Server) unclaimTask(ctx context.Context, in *taskInput) (*assignedOutput, error) {
-	instanceID, taskID, err := splitTaskID(in.ID)
+	return s.reassignOwn(ctx, in.ID, "task.unclaim", func(p *Principal, t process.UserTask) (string, string, error) {
+		if t.Assignee == "" || !slices.Contains(viewer(p).IDs, t.Assignee) {
+			return "", "", Typed(http.StatusConflict, "not-claimed", "the task is not assigned to you")
+		}
+		return t.Assignee, "", nil
+	})
+}
+
+// reassignOwn reads the open task, lets decide say from whom to whom it goes (or refuse), reassigns it
+// conditionally and audits the change.
+func (s *Server) reassignOwn(ctx context.Context, id, action string, decide func(*Principal, process.UserTask) (from, to string, err error)) (*assignedOutput, error) {
+	instanceID, taskID, err := splitTaskID(id)
 	if err != nil {
 		return nil, err
 	}
@@ -169,14 +169,19 @@ func (s *Server) unclaimTask(ctx context.Context, in *taskInput) (*assignedOutpu
 	if err != nil {
 		return nil, err
 	}
-	if t.Assignee == "" || !slices.Contains(viewer(p).IDs, t.Assignee) {
-		return nil, Typed(http.StatusConflict, "not-claimed", "the task is not assigned to you")
-	}
-	res, err := s.deps.Instances.Reassign(ctx, instanceID, taskID, t.Assignee, "", process.Operator{By: p.User.ID, Reason: "given back"})
+	from, to, err := decide(p, t)
 	if err != nil {
-		return nil, taskError(err, in.ID)
+		return nil, err
 	}
-	s.record(ctx, audit.Event{Action: "task.unclaim", Outcome: audit.OutcomeSuccess, Target: audit.Target{Type: "task", ID: in.ID},
+	reason := "claimed"
+	if to == "" {
+		reason = "given back"
+	}
+	res, err := s.deps.Instances.Reassign(ctx, instanceID, taskID, from, to, process.Operator{By: p.User.ID, Reason: reason})
+	if err != nil {
+		return nil, taskError(err, id)
+	}
+	s.record(ctx, audit.Event{Action: action, Outcome: audit.OutcomeSuccess, Target: audit.Target{Type: "task", ID: id},
 		Before: map[string]any{"assignee": res.Before}, After: map[string]any{"assignee": res.After}})
 	return &assignedOutput{Body: res}, nil
 }
