@@ -444,8 +444,8 @@ func TestInboxRebuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range names { // the embedded store keeps each bucket in a collection of its own
-		if strings.HasPrefix(c, inbox.BucketsCollection) || c == inbox.InstancesCollection {
+	for _, c := range names {
+		if c == inbox.BucketsCollection || c == inbox.InstancesCollection {
 			if err := env.DB.Collection(c).Drop(ctx); err != nil {
 				t.Fatal(err)
 			}

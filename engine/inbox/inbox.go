@@ -7,18 +7,13 @@
 // offered to that person, "group:<name>" those offered to a candidate group (a team or a role), and
 // "crowd:" the few tasks offered to more candidate users than MaxCandidateUsers, which everybody's read
 // filters. A person's inbox page is a handful of reads by _id (their ids, their groups, the crowd),
-// whatever the number of open tasks in all. On the embedded store each bucket is the one document of its
-// own collection (BucketsCollection_<hash of the key>): FerretDB v1 on SQLite answers {_id: value} by
-// scanning the whole table (its _id index is on another expression than the one it queries), so a
-// bucket read would otherwise cost as much as all buckets together. A second collection keeps, per instance, the sequence
+// whatever the number of open tasks in all. A second collection keeps, per instance, the sequence
 // number of the last snapshot applied and the buckets it touched, so a snapshot replaces exactly what
 // the instance had and an older snapshot (a retried write that lost a race) changes nothing.
 package inbox
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -30,8 +25,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/storage"
 )
 
-// Collections of the inbox. On the embedded store buckets live in collections named
-// BucketsCollection + "_" + a hash of their key, one each.
+// Collections of the inbox.
 const (
 	BucketsCollection   = "inbox_buckets"
 	InstancesCollection = "inbox_instances"
@@ -137,7 +131,6 @@ type NameFunc func(ctx context.Context, entity, id string) (name, field string, 
 // Store reads and writes the inbox.
 type Store struct {
 	backend   *storage.Backend
-	db        *mongo.Database
 	buckets   *mongo.Collection
 	instances *mongo.Collection
 	names     NameFunc
@@ -160,18 +153,8 @@ func New(db *mongo.Database, o Options) *Store {
 	if o.Backend == nil {
 		o.Backend = storage.NewBackend(false)
 	}
-	return &Store{backend: o.Backend, db: db, buckets: db.Collection(BucketsCollection), instances: db.Collection(InstancesCollection),
+	return &Store{backend: o.Backend, buckets: db.Collection(BucketsCollection), instances: db.Collection(InstancesCollection),
 		names: o.Names, forms: o.Forms, now: time.Now}
-}
-
-// bucketColl is the collection a bucket is kept in: its own on the embedded store (see the package
-// documentation), the shared one on MongoDB.
-func (s *Store) bucketColl(key string) *mongo.Collection {
-	if !s.backend.Embedded() {
-		return s.buckets
-	}
-	sum := sha256.Sum256([]byte(key))
-	return s.db.Collection(BucketsCollection + "_" + hex.EncodeToString(sum[:10]))
 }
 
 // keysOf lists the buckets a task belongs in.
@@ -246,7 +229,7 @@ func (s *Store) Apply(ctx context.Context, snap Snapshot) error {
 	stale := false
 	for _, k := range touched {
 		items := perKey[k]
-		if _, err := storage.Mutate(ctx, s.backend, s.bucketColl(k), k, func(b bucket, _ bool) (bucket, storage.Op, error) {
+		if _, err := storage.Mutate(ctx, s.backend, s.buckets, k, func(b bucket, _ bool) (bucket, storage.Op, error) {
 			nb, op, newer := b.replace(snap.Instance, snap.Seq, items, now)
 			stale = stale || newer
 			return nb, op, nil

@@ -19,7 +19,11 @@ import (
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
 )
 
-var db *mongo.Database
+var (
+	db *mongo.Database
+	// srv is the embedded store, for IndexIDs after a benchmark fills it.
+	srv *ferret.Server
+)
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -38,6 +42,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer f.Stop()
+	srv = f
 	c, err := mongo.Connect(options.Client().ApplyURI(f.URI()))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

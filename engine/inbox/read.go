@@ -240,7 +240,7 @@ func (s *Store) collect(ctx context.Context, v Viewer) ([]Item, error) {
 	keys = append(keys, CrowdKey)
 	seenIDs := map[string]bool{}
 	var out []Item
-	decode := func(raw bson.Raw) error {
+	err := s.backend.FindIDs(ctx, s.buckets, slices.Compact(keys), nil, func(raw bson.Raw) error {
 		var doc struct {
 			V bucket `bson:"v"`
 		}
@@ -254,18 +254,9 @@ func (s *Store) collect(ctx context.Context, v Viewer) ([]Item, error) {
 			}
 		}
 		return nil
-	}
-	keys = slices.Compact(keys)
-	if !s.backend.Embedded() {
-		if err := s.backend.FindIDs(ctx, s.buckets, keys, nil, decode); err != nil {
-			return nil, fmt.Errorf("inbox: read buckets: %w", err)
-		}
-		return out, nil
-	}
-	for _, k := range keys {
-		if err := s.backend.FindIDs(ctx, s.bucketColl(k), []string{k}, nil, decode); err != nil {
-			return nil, fmt.Errorf("inbox: read buckets: %w", err)
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("inbox: read buckets: %w", err)
 	}
 	return out, nil
 }
