@@ -458,3 +458,40 @@ func TestInboxRebuild(t *testing.T) {
 		{Name: "the task is back", As: "reviewer", Method: http.MethodGet, URL: "/api/v1/tasks", Status: http.StatusOK, Contains: []string{"{taskID}"}},
 	})
 }
+
+// TestIncidentOperations: an instance whose service task failed is found by its incident, retried
+// (with a wrongly typed variable refused first), and skipped with the output the task should have given.
+func TestIncidentOperations(t *testing.T) {
+	s := suiteOnce(t)
+	deployAndPublish(t, []byte(httpProcess("ops-http", "", "=target")), "ops-http")
+	mustStatus(t, http.StatusOK, http.MethodPut, "/api/v1/processes/ops-http/owners", env.AdminToken,
+		map[string]any{"owners": []string{"user:" + s.Vars["owner"]}}, nil)
+	var started struct{ ID string }
+	mustStatus(t, http.StatusCreated, http.MethodPost, "/api/v1/processes/ops-http/instances", env.AdminToken,
+		map[string]any{"variables": map[string]any{"target": "http://127.0.0.1:1/"}}, &started)
+	waitInstance(t, started.ID, func(v instanceView) bool { return len(v.Incidents) > 0 })
+	waitListed(t, "/api/v1/instances?processKey=ops-http&state=incident", s.Tokens["owner"], started.ID)
+	s.Vars["http"] = url.PathEscape(started.ID)
+	s.Vars["httpID"] = started.ID
+	s.Run(t, []Scenario{
+		{Name: "found by its incident", As: "owner", Method: http.MethodGet, URL: "/api/v1/instances?state=incident&incident=Task_Probe", Status: http.StatusOK,
+			Contains: []string{"{httpID}", `"state":"incident"`}},
+		{Name: "the card names the cause", As: "owner", Method: http.MethodGet, URL: "/api/v1/instances/{http}", Status: http.StatusOK,
+			Contains: []string{`"incidents":[`, `"element":"Task_Probe"`, "refused"}},
+		{Name: "a retry with a variable of the wrong type is refused", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{http}/retry",
+			Body: map[string]any{"reason": "fixed the firewall", "variables": map[string]any{"target": 5}}, Status: http.StatusUnprocessableEntity,
+			Contains: []string{`"pointer":"/variables/target"`}},
+		{Name: "a stranger may not retry", As: "stranger", Method: http.MethodPost, URL: "/api/v1/instances/{http}/retry",
+			Body: map[string]any{"reason": "r"}, Status: http.StatusForbidden},
+		{Name: "retry", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{http}/retry",
+			Body: map[string]any{"reason": "fixed the firewall"}, Status: http.StatusOK, Contains: []string{`"incidents":[`},
+			Check: func(t *testing.T, _ stacktest.Response) { // the task fails again: a new incident
+				waitInstance(t, s.Vars["httpID"], func(v instanceView) bool { return len(v.Incidents) > 0 })
+			}},
+		{Name: "skip the failed task", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{http}/skip",
+			Body: map[string]any{"reason": "posted by hand", "output": map[string]any{"status": 200}}, Status: http.StatusOK,
+			Check: func(t *testing.T, _ stacktest.Response) {
+				waitInstance(t, s.Vars["httpID"], func(v instanceView) bool { return v.Status == "completed" })
+			}},
+	})
+}
