@@ -200,9 +200,13 @@ func (a *BatchActivities) Apply(ctx context.Context, id string, op Operation, by
 	return res, nil
 }
 
+func workflowOptions() workflow.RegisterOptions {
+	return workflow.RegisterOptions{Name: BatchWorkflowName}
+}
+
 // RegisterBatches registers the batch workflow and its activities with a worker.
 func RegisterBatches(w worker.Registry, a *BatchActivities) {
-	w.RegisterWorkflowWithOptions(BatchWorkflow, workflow.RegisterOptions{Name: BatchWorkflowName})
+	w.RegisterWorkflowWithOptions(BatchWorkflow, workflowOptions())
 	w.RegisterActivityWithOptions(a.Select, activity.RegisterOptions{Name: BatchSelectActivity})
 	w.RegisterActivityWithOptions(a.Apply, activity.RegisterOptions{Name: BatchApplyActivity})
 }
