@@ -123,7 +123,7 @@ func (s *Server) registerInstances() {
 			"(or operate instances); fields hidden from the caller are removed from every record value in the variables. An instance the caller may not see answers 404."},
 		Access{Permission: access.InstancesRead}, s.instanceCard)
 	registerOperation(s, instances.OpSuspend, "suspend", "Suspend an instance",
-		"No element is entered while suspended; timers that come due fire on resume, task completions are refused, messages are buffered.",
+		"No element is entered while suspended; timers that come due are held and fire on resume (due times do not shift), task completions are refused, messages are buffered.",
 		func(b *reasonBody) instances.Operation { return instances.Operation{Reason: b.Reason} })
 	registerOperation(s, instances.OpResume, "resume", "Resume a suspended instance", "Held timers fire and buffered messages are delivered.",
 		func(b *reasonBody) instances.Operation { return instances.Operation{Reason: b.Reason} })
@@ -268,15 +268,20 @@ func instanceError(err error, id string) error {
 		pr.Errors = []FieldError{{Parameter: fe.Param, Message: fe.Msg}}
 		return pr
 	case errors.As(err, &ve):
-		pr := Typed(http.StatusUnprocessableEntity, "variables-invalid", "the variables do not match the process's declared variables")
-		for _, vp := range ve.Problems {
-			pr.Errors = append(pr.Errors, FieldError{Pointer: "/variables/" + vp.Name, Message: vp.Reason})
-		}
-		return pr
+		return variablesProblem("the variables do not match the process's declared variables", ve)
 	case errors.As(err, &refused):
 		return Typed(http.StatusConflict, "operation-refused", refused.Msg)
 	}
 	return fmt.Errorf("instance %s: %w", id, err)
+}
+
+// variablesProblem is a 422 naming each variable the process's declarations refuse.
+func variablesProblem(detail string, ve *process.VariablesError) *Problem {
+	p := Typed(http.StatusUnprocessableEntity, "validation", detail)
+	for _, vp := range ve.Problems {
+		p.Errors = append(p.Errors, FieldError{Pointer: "/variables/" + vp.Name, Message: vp.Reason})
+	}
+	return p
 }
 
 func (s *Server) listInstances(ctx context.Context, in *listInstancesInput) (*struct{ Body InstanceList }, error) {

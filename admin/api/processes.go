@@ -218,11 +218,7 @@ func startProblem(err error) error {
 		p.Errors = []FieldError{{Pointer: "/owners", Message: err.Error()}}
 		return p
 	case errors.As(err, &ve):
-		p := Typed(http.StatusUnprocessableEntity, "validation", "the start variables do not match the process's declared variables")
-		for _, pr := range ve.Problems {
-			p.Errors = append(p.Errors, FieldError{Pointer: "/variables/" + pr.Name, Message: pr.Reason})
-		}
-		return p
+		return variablesProblem("the start variables do not match the process's declared variables", ve)
 	case errors.Is(err, process.ErrNoSuchStart):
 		return Typed(http.StatusUnprocessableEntity, "validation", err.Error())
 	}
