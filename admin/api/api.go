@@ -32,10 +32,12 @@ import (
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/identity"
+	"github.com/rapportcrm/rapport/engine/inbox"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/plugins/host"
+	"github.com/rapportcrm/rapport/workflows/instances"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
@@ -82,6 +84,10 @@ type Deps struct {
 	// Starter starts process instances and Messages correlates messages (both with Processes).
 	Starter  *process.Starter
 	Messages *messages.Publisher
+	// Inbox is the materialised task inbox; Instances lists, describes and operates instances (both
+	// with Processes).
+	Inbox     *inbox.Store
+	Instances *instances.Service
 	// Notifications holds in-app notifications; nil leaves their routes out.
 	Notifications *notifications.Store
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.
@@ -166,6 +172,12 @@ func New(deps Deps) *Server {
 	if deps.Processes != nil {
 		s.registerProcesses()
 		s.registerSimulate()
+	}
+	if deps.Instances != nil {
+		s.registerInstances()
+	}
+	if deps.Inbox != nil {
+		s.registerTasks()
 	}
 	if deps.Notifications != nil {
 		s.registerNotifications()

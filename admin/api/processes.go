@@ -69,14 +69,6 @@ func elementProblems(ps []bpmn.Problem) []ElementProblem {
 // first request started).
 type StartedInstance = process.Started
 
-// TaskView is an open user task of some instance; ID is what /api/v1/tasks/{id}/complete takes.
-type TaskView struct {
-	ID         string `json:"id"`
-	InstanceID string `json:"instanceId"`
-	ProcessKey string `json:"processKey"`
-	process.UserTask
-}
-
 type bpmnInput struct {
 	RawBody []byte `contentType:"application/xml" doc:"A BPMN 2.0 document (bpmn-js or Camunda Modeler 5)."`
 }
@@ -159,12 +151,6 @@ func (s *Server) registerProcesses() {
 		Summary: "Start an instance", DefaultStatus: http.StatusCreated,
 		Description: "Starts a published version (the latest unless one is named) with variables, checked against the declared variable types."},
 		Access{Permission: "instances.start"}, s.startInstance)
-	Register(s, huma.Operation{OperationID: "get-instance", Method: http.MethodGet, Path: "/api/v1/instances/{id}", Tags: tags,
-		Summary: "An instance's state", Description: "Where the instance stands, its variables, incidents, open tasks and the history of elements entered and left. An instance started from a record is visible only to callers who may read that record (or operate instances); fields hidden from the caller are removed from every record value in the variables. An instance the caller may not see is answered like one that does not exist (404)."},
-		Access{Permission: "instances.read"}, s.getInstance)
-	Register(s, huma.Operation{OperationID: "list-tasks", Method: http.MethodGet, Path: "/api/v1/tasks", Tags: tags,
-		Summary: "My open tasks", Description: "Open user tasks assigned to the caller (as assignee or candidate user) in running instances."},
-		Access{Permission: "tasks.read"}, s.listTasks)
 	Register(s, huma.Operation{OperationID: "complete-task", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/complete", Tags: tags,
 		Summary: "Complete a user task", Description: "Validated synchronously by the instance: unknown task, a caller who is not the assignee or a candidate, or form output of the wrong type is refused and changes nothing."},
 		Access{Permission: "tasks.complete"}, s.completeTask)
@@ -232,11 +218,7 @@ func startProblem(err error) error {
 		p.Errors = []FieldError{{Pointer: "/owners", Message: err.Error()}}
 		return p
 	case errors.As(err, &ve):
-		p := Typed(http.StatusUnprocessableEntity, "validation", "the start variables do not match the process's declared variables")
-		for _, pr := range ve.Problems {
-			p.Errors = append(p.Errors, FieldError{Pointer: "/variables/" + pr.Name, Message: pr.Reason})
-		}
-		return p
+		return variablesProblem("the start variables do not match the process's declared variables", ve)
 	case errors.Is(err, process.ErrNoSuchStart):
 		return Typed(http.StatusUnprocessableEntity, "validation", err.Error())
 	}
@@ -406,78 +388,6 @@ func (s *Server) startInstance(ctx context.Context, in *startInput) (*struct{ Bo
 			Target: audit.Target{Type: "instance", ID: st.ID}, Details: map[string]any{"process": in.Key, "version": st.Version, "businessKey": st.BusinessKey}})
 	}
 	return &struct{ Body StartedInstance }{Body: st}, nil
-}
-
-func (s *Server) getInstance(ctx context.Context, in *instanceInput) (*struct{ Body process.Snapshot }, error) {
-	binding, err := s.readableInstance(ctx, in.ID)
-	if err != nil {
-		return nil, err
-	}
-	val, err := s.deps.Temporal.QueryWorkflow(ctx, in.ID, "", process.QueryState)
-	if err != nil {
-		return nil, instanceProblem(err, in.ID)
-	}
-	var snap process.Snapshot
-	if err := val.Get(&snap); err != nil {
-		return nil, fmt.Errorf("decode instance state: %w", err)
-	}
-	if err := s.redactSnapshot(ctx, binding, &snap); err != nil {
-		return nil, err
-	}
-	return &struct{ Body process.Snapshot }{Body: snap}, nil
-}
-
-func instanceProblem(err error, id string) error {
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return NewProblem(http.StatusNotFound, "no instance "+id)
-	}
-	return fmt.Errorf("instance %s: %w", id, err)
-}
-
-func (s *Server) listTasks(ctx context.Context, _ *struct{}) (*struct{ Body []TaskView }, error) {
-	me := PrincipalFrom(ctx).User
-	ids, groups := []string{me.ID, me.Email}, append(slices.Clone(me.Teams), me.Roles...)
-	keys := process.InboxKeys(ids, groups)
-	quoted := make([]string, len(keys))
-	for i, k := range keys {
-		quoted[i] = messages.Quote(k)
-	}
-	out := []TaskView{}
-	var token []byte
-	for pages := 0; pages < 10; pages++ {
-		resp, err := s.deps.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: s.deps.Namespace, PageSize: 100, NextPageToken: token,
-			Query: fmt.Sprintf("RapportAssignees IN (%s) AND ExecutionStatus = 'Running'", strings.Join(quoted, ", ")),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list instances: %w", err)
-		}
-		for _, ex := range resp.GetExecutions() {
-			id := ex.GetExecution().GetWorkflowId()
-			val, err := s.deps.Temporal.QueryWorkflow(ctx, id, "", process.QueryUserTasks)
-			if err != nil {
-				continue // the instance ended between the list and the query
-			}
-			var tasks []process.UserTask
-			if err := val.Get(&tasks); err != nil {
-				return nil, fmt.Errorf("decode tasks of %s: %w", id, err)
-			}
-			key := ""
-			if sa := ex.GetSearchAttributes().GetIndexedFields()["RapportProcessKey"]; sa != nil {
-				key = strings.Trim(string(sa.GetData()), `"`)
-			}
-			for _, t := range tasks {
-				if t.OfferedTo(ids, groups) {
-					out = append(out, TaskView{ID: id + "~" + t.ID, InstanceID: id, ProcessKey: key, UserTask: t})
-				}
-			}
-		}
-		if token = resp.GetNextPageToken(); len(token) == 0 {
-			break
-		}
-	}
-	return &struct{ Body []TaskView }{Body: out}, nil
 }
 
 func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}, error) {

@@ -264,6 +264,8 @@ type Extensions struct {
 	// ZeebeDueDate is zeebe:taskSchedule dueDate; RapportDueDate is rapport:dueDate expression.
 	ZeebeDueDate   string `json:"zeebeDueDate,omitempty"`
 	RapportDueDate string `json:"rapportDueDate,omitempty"`
+	// ZeebePriority is zeebe:priorityDefinition priority (a number from 0 to 100, or an expression).
+	ZeebePriority string `json:"zeebePriority,omitempty"`
 	// RecordTrigger makes a start event fire when a record is created or updated.
 	RecordTrigger *RecordTrigger `json:"recordTrigger,omitempty"`
 	// FormFields are the typed fields a user task's completion must supply.

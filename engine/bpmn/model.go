@@ -258,12 +258,14 @@ func (e Expr) IsZero() bool { return e.Literal == "" && e.Expression == "" }
 
 // UserTaskSpec says who may complete a user task, by when, and what the completion must contain.
 type UserTaskSpec struct {
-	Assignee        Expr        `json:"assignee,omitzero"`
-	CandidateGroups Expr        `json:"candidateGroups,omitzero"`
-	CandidateUsers  Expr        `json:"candidateUsers,omitzero"`
-	DueDate         Expr        `json:"dueDate,omitzero"`
-	FormKey         string      `json:"formKey,omitempty"`
-	Fields          []FormField `json:"fields,omitempty"`
+	Assignee        Expr `json:"assignee,omitzero"`
+	CandidateGroups Expr `json:"candidateGroups,omitzero"`
+	CandidateUsers  Expr `json:"candidateUsers,omitzero"`
+	DueDate         Expr `json:"dueDate,omitzero"`
+	// Priority orders inboxes: a number from 0 to 100 (higher first) or an expression giving one.
+	Priority Expr        `json:"priority,omitzero"`
+	FormKey  string      `json:"formKey,omitempty"`
+	Fields   []FormField `json:"fields,omitempty"`
 }
 
 // CallSpec names the process a call activity starts (a literal id or an expression).

@@ -2,6 +2,7 @@ package bpmn
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -491,6 +492,14 @@ func (b *builder) userTask(i int) {
 		if u.DueDate.Literal != "" {
 			if _, err := ParseDate(u.DueDate.Literal); err != nil {
 				b.problem(e.ID, "due date: %v", err)
+			}
+		}
+	}
+	if p := strings.TrimSpace(e.ZeebePriority); p != "" {
+		u.Priority = b.valueOrExpr(e.ID, "priority", p, ResultAny)
+		if l := u.Priority.Literal; l != "" {
+			if n, err := strconv.Atoi(l); err != nil || n < 0 || n > 100 {
+				b.problem(e.ID, "zeebe:priorityDefinition priority=%q: want a whole number from 0 to 100 or an expression", l)
 			}
 		}
 	}

@@ -438,6 +438,8 @@ func zeebeExtension(c *xnode, x *Extensions) {
 		x.ZeebeScript = &ZeebeScript{Expression: c.attr("expression"), ResultVariable: c.attr("resultVariable")}
 	case "taskSchedule":
 		x.ZeebeDueDate = c.attr("dueDate")
+	case "priorityDefinition":
+		x.ZeebePriority = c.attr("priority")
 	}
 }
 

@@ -21,11 +21,13 @@ const ConnectorsCall = access.ConnectorsCall
 // calls are bounded by the outbound policy, notifications reach only users, and external task types
 // are run by workers outside Rapport.
 const (
-	TaskRecordCreate   = "record.create"
-	TaskRecordUpdate   = "record.update"
-	TaskRecordGet      = "record.get"
-	TaskRecordFind     = "record.find"
-	TaskCreate         = "task.create"
+	TaskRecordCreate = "record.create"
+	TaskRecordUpdate = "record.update"
+	TaskRecordGet    = "record.get"
+	TaskRecordFind   = "record.find"
+	TaskCreate       = "task.create"
+	// TaskClose closes the open Task records an instance created, when it is cancelled.
+	TaskClose          = "task.close"
 	TaskConnector      = "connector"
 	TaskRulesEvaluate  = "rules.evaluate"
 	TaskMessagePublish = "message.publish"
@@ -54,7 +56,7 @@ func TaskPermissions(taskType, entity string, fields []string) []string {
 		return write(entity)
 	case TaskRecordGet, TaskRecordFind:
 		return []string{access.RecordPermission(entity, access.ActionRead)}
-	case TaskCreate:
+	case TaskCreate, TaskClose:
 		return write(TaskEntity)
 	case TaskConnector:
 		return []string{ConnectorsCall}

@@ -232,6 +232,9 @@ func (r *runner) addTimer(s *Subscription, n *bpmn.Node, t *Token) bool {
 	}
 	s.ID = r.nextID()
 	s.FireAt = at
+	if r.at(levelOperations) {
+		s.Since = r.now()
+	}
 	r.st.Subs = append(r.st.Subs, s)
 	r.startTimer(s)
 	return true
@@ -308,6 +311,9 @@ func matches(s *Subscription, m MessageRequest) bool {
 func (r *runner) deliver(m MessageRequest) {
 	for _, s := range r.st.Subs {
 		if matches(s, m) {
+			if r.at(levelOperations) {
+				r.note(r.model.Nodes[s.Node].ID, EventMessage, s.Token, Operator{}, m.Name+keyText(m.CorrelationKey))
+			}
 			r.fire(s, m.Variables)
 			return
 		}

@@ -40,6 +40,11 @@ type (
 	TaskList interface {
 		CreateTask(ctx context.Context, req TaskRequest) (map[string]any, error)
 	}
+	// TaskCloser is a TaskList that also closes the open Task records named by the input ids
+	// (task.close, a cancelled instance's cleanup).
+	TaskCloser interface {
+		CloseTasks(ctx context.Context, req TaskRequest) (map[string]any, error)
+	}
 	// Notifier sends an in-app notification (notify).
 	Notifier interface {
 		Notify(ctx context.Context, to, template string, data map[string]any) error
@@ -102,7 +107,10 @@ func NewDefaultRegistry(s Services) *Registry {
 		}))
 	}
 	if s.Tasks != nil {
-		r.Register("task.create", TaskHandlerFunc(s.Tasks.CreateTask))
+		r.Register(TypeTaskCreate, TaskHandlerFunc(s.Tasks.CreateTask))
+		if c, ok := s.Tasks.(TaskCloser); ok {
+			r.Register(TypeTaskClose, TaskHandlerFunc(c.CloseTasks))
+		}
 	}
 	if s.Notifier != nil {
 		r.Register("notify", TaskHandlerFunc(func(ctx context.Context, req TaskRequest) (map[string]any, error) {

@@ -30,6 +30,12 @@ func (r *runner) taskRequest(t *Token, n *bpmn.Node) (TaskRequest, error) {
 	if err != nil {
 		return req, err
 	}
+	if len(t.Inputs) > 0 && r.at(levelOperations) { // a retry with changed task input
+		for _, k := range sortedKeys(t.Inputs) {
+			inputs[k] = t.Inputs[k]
+		}
+		t.Inputs = nil
+	}
 	req.Inputs = inputs
 	switch n.Kind {
 	case bpmn.KindServiceTask:
@@ -157,6 +163,11 @@ func (r *runner) activityDone(s *Subscription, out map[string]any, err error, at
 			r.setVar(t, k, out[k])
 		}
 		_ = r.x.coerce(r.st.Variables)
+	}
+	if r.at(levelOperations) && n.Task != nil && n.Task.Type == TypeTaskCreate {
+		if id, ok := out["id"].(string); ok && id != "" {
+			r.st.TaskRecords = append(r.st.TaskRecords, id) // closed if the instance is cancelled
+		}
 	}
 	var result any
 	if out != nil {

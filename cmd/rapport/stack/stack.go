@@ -39,6 +39,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/identity"
+	"github.com/rapportcrm/rapport/engine/inbox"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/outbound"
 	"github.com/rapportcrm/rapport/engine/records"
@@ -51,6 +52,7 @@ import (
 	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
 	"github.com/rapportcrm/rapport/workflows/devserver"
 	"github.com/rapportcrm/rapport/workflows/erpsync"
+	"github.com/rapportcrm/rapport/workflows/instances"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 	"github.com/rapportcrm/rapport/workflows/schedules"
@@ -153,8 +155,12 @@ type Stack struct {
 	enforcer   *rulesets.Enforcer
 	// Notifications are the in-app notifications processes send.
 	Notifications *notifications.Store
-	worker        worker.Worker
-	http          *api.Server
+	// Inbox is the materialised task inbox the instances write; Instances lists, describes and
+	// operates them.
+	Inbox     *inbox.Store
+	Instances *instances.Service
+	worker    worker.Worker
+	http      *api.Server
 	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
 	Plugins    *host.Host
 	Connectors *connections.Store
@@ -282,6 +288,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.log.Warn("index the embedded store's collections by _id", "error", err)
 		}
 	}
+	s.Inbox = inbox.New(s.DB, inbox.Options{Backend: s.Backend(), Names: inbox.RecordNames(s.Records),
+		Forms: inbox.ModelForms{Models: s.Processes}})
+	s.Instances = &instances.Service{Temporal: s.Temporal, Namespace: cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
+		Definitions: s.Processes, Inbox: s.Inbox}
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
 			return nil, err
@@ -289,7 +299,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second,
 			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
-		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets})
+		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets,
+			Inbox: process.InboxStore{Store: s.Inbox}})
+		instances.RegisterBatches(s.worker, &instances.BatchActivities{Service: s.Instances, Audit: s.Audit})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
@@ -598,7 +610,7 @@ func (s *Stack) serve() error {
 	}
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
-		Starter: s.Starter, Messages: s.Messages,
+		Starter: s.Starter, Messages: s.Messages, Inbox: s.Inbox, Instances: s.Instances,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,

@@ -240,6 +240,7 @@ func TestScenarios(t *testing.T) {
 			}, "Done", true, nil},
 	}
 	scenarios = append(scenarios, elementScenarios(t, store)...)
+	scenarios = append(scenarios, operationScenarios(t)...)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			s.mu.Lock()
