@@ -117,6 +117,9 @@ type Process struct {
 	Forms []EmbeddedForm `json:"forms,omitempty"`
 	// Unknown lists unrecognised rapport: extension elements on the process, reported by Validate.
 	Unknown []string `json:"unknown,omitempty"`
+	// Ignored lists vendor extensions of the process Rapport does not run (execution listeners),
+	// reported as warnings.
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // EmbeddedForm is one zeebe:userTaskForm; Schema is the Camunda Forms JSON text.
@@ -210,6 +213,8 @@ type EventDefinition struct {
 	MessageRef string           `json:"messageRef,omitempty"`
 	ErrorRef   string           `json:"errorRef,omitempty"`
 	LinkName   string           `json:"linkName,omitempty"`
+	// ExternalTopic is a Camunda 7 external task topic on a message event definition.
+	ExternalTopic string `json:"externalTopic,omitempty"`
 }
 
 // TimerKind says how a timer's value is to be read.
@@ -273,6 +278,10 @@ type Extensions struct {
 	Assignments []ScriptAssignment `json:"assignments,omitempty"`
 	Unknown     []string           `json:"unknown,omitempty"`
 	Properties  []Header           `json:"properties,omitempty"`
+	// C7 holds Camunda 7 (camunda:) settings that Rapport maps or reports.
+	C7 *Camunda7 `json:"camunda7,omitempty"`
+	// Ignored names the vendor extensions Rapport does not run (listeners, ...), reported as warnings.
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // TaskDefinition is zeebe:taskDefinition: the task type selects the built-in behaviour; Retries is the

@@ -244,24 +244,27 @@ func (b *builder) checkReachability() {
 		}
 	}
 	for i, n := range b.m.Nodes {
-		if !reached[i] {
+		// In a scope without a start event every node is unreachable; the missing start is the
+		// problem to fix, reported once.
+		if !reached[i] && len(b.m.Scopes[n.Scope].Starts) > 0 {
 			b.problem(n.ID, "unreachable: no path leads here from a start event")
 		}
 	}
 }
 
-// checkEnds reports paths that stop anywhere but at an end event.
+// checkEnds checks where paths end. As in Camunda 8, an activity or event without outgoing flows
+// ends its path there (an implicit end, like a none end event); a gateway cannot end a path.
 func (b *builder) checkEnds() {
 	for i := range b.m.Nodes {
 		n := b.m.Nodes[i]
 		switch {
-		case n.Kind.IsEnd():
+		case n.Kind.IsEnd() || b.els[i].Type == "endEvent":
 			if len(n.Outgoing) > 0 {
 				b.problem(n.ID, "end events cannot have outgoing flows")
 			}
 		case n.Kind == KindLinkThrow || n.Kind == KindEventSubProcess:
-		case len(n.Outgoing) == 0:
-			b.problem(n.ID, "has no outgoing sequence flow; only end events may end a path")
+		case n.Kind.IsGateway() && len(n.Outgoing) == 0:
+			b.problem(n.ID, "a gateway needs an outgoing sequence flow; connect it to the next element or to an end event")
 		}
 		if n.Kind.IsBoundary() && len(n.Incoming) > 0 {
 			b.problem(n.ID, "boundary events cannot have incoming flows")

@@ -8,8 +8,6 @@ import (
 // unsupportedReasons explains, per BPMN element type outside the subset, what to use instead.
 func unsupportedReason(typ string) string {
 	switch typ {
-	case "sendTask":
-		return "send tasks are not supported; use a message throw event or a service task of type notify or http"
 	case "complexGateway":
 		return "complex gateways are not supported; use an inclusive gateway"
 	case "adHocSubProcess":
@@ -43,6 +41,9 @@ func (b *builder) classify(i int) {
 	switch e.Type {
 	case "task", "manualTask":
 		n.Kind, n.PassThrough = KindScriptTask, true
+		if isJob(e) {
+			n.Kind, n.PassThrough = KindServiceTask, false
+		}
 	case "startEvent":
 		switch def {
 		case "":
@@ -67,6 +68,17 @@ func (b *builder) classify(i int) {
 			n.Kind = KindEndTerminate
 		case "error":
 			n.Kind = KindEndError
+		case "message":
+			// As in Camunda 8, a message end event with a task definition is a job; without one,
+			// Rapport publishes the message it references, and the path ends there.
+			switch {
+			case isJob(e):
+				n.Kind = KindServiceTask
+			case e.EventDefinitions[0].MessageRef != "":
+				n.Kind = KindMessageThrow
+			default:
+				b.problem(e.ID, "a message end event needs a job (<zeebe:taskDefinition type=\"...\"/>, as in Camunda 8) or a messageRef naming the message to publish")
+			}
 		default:
 			unsupportedDef("end")
 		}
@@ -85,6 +97,9 @@ func (b *builder) classify(i int) {
 		switch def {
 		case "message":
 			n.Kind = KindMessageThrow
+			if isJob(e) {
+				n.Kind = KindServiceTask // a job, as in Camunda 8
+			}
 		case "link":
 			n.Kind = KindLinkThrow
 		case "":
@@ -103,14 +118,20 @@ func (b *builder) classify(i int) {
 		default:
 			unsupportedDef("boundary")
 		}
-	case "serviceTask":
+	case "serviceTask", "sendTask":
 		n.Kind = KindServiceTask
 	case "userTask":
 		n.Kind = KindUserTask
 	case "businessRuleTask":
 		n.Kind = KindBusinessRuleTask
+		if isJob(e) {
+			n.Kind = KindServiceTask // a job worker decides, as in Camunda 8
+		}
 	case "scriptTask":
 		n.Kind = KindScriptTask
+		if isJob(e) {
+			n.Kind = KindServiceTask
+		}
 	case "receiveTask":
 		n.Kind = KindReceiveTask
 	case "callActivity":
@@ -179,7 +200,7 @@ func (b *builder) checkNode(i int) {
 	case KindMessageCatch:
 		n.Message = b.message(e.ID, def.MessageRef, true)
 	case KindMessageThrow:
-		n.Message = b.message(e.ID, def.MessageRef, true)
+		n.Message = b.message(e.ID, def.MessageRef, false)
 	case KindLinkCatch, KindLinkThrow:
 		n.LinkName = strings.TrimSpace(def.LinkName)
 		if n.LinkName == "" {
@@ -204,6 +225,13 @@ func (b *builder) checkNode(i int) {
 		b.problem(e.ID, "rapport:recordTrigger is only allowed on a none start event")
 	}
 	b.mappings(i)
+	if n.Kind == KindServiceTask && n.Task != nil && !n.Task.External {
+		written := n.Task.Written
+		if written == "" {
+			written = n.Task.Type
+		}
+		b.connectorResult(i, written)
+	}
 	b.loop(i)
 	if e.Default != "" && n.Kind != KindExclusiveGateway && n.Kind != KindInclusiveGateway && n.Kind != KindUnsupported {
 		b.problem(e.ID, "default flows are only supported on exclusive and inclusive gateways")
@@ -309,7 +337,7 @@ func (b *builder) message(id, ref string, needKey bool) *MessageSpec {
 	spec := &MessageSpec{Name: name}
 	if strings.TrimSpace(msg.CorrelationKey) == "" {
 		if needKey {
-			b.problem(id, "message %q has no correlation key: add <zeebe:subscription correlationKey=\"=...\"/> to the message", ref)
+			b.warn(id, "message %q has no correlation key, so it reaches the instance only by its business key; add <zeebe:subscription correlationKey=\"=...\"/> to the message to correlate on a variable", ref)
 		}
 		return spec
 	}
@@ -370,49 +398,6 @@ func (b *builder) boundary(i int, def *EventDefinition) {
 	default:
 		n.AttachedTo = host
 		b.m.Nodes[host].Boundaries = append(b.m.Nodes[host].Boundaries, i)
-	}
-}
-
-func (b *builder) serviceTask(i int) {
-	e := b.els[i]
-	n := &b.m.Nodes[i]
-	types := append(BuiltinTaskTypes(), b.opts.TaskTypes...)
-	td := e.TaskDefinition
-	if td == nil || strings.TrimSpace(td.Type) == "" {
-		b.problem(e.ID, "service task has no task type: add <zeebe:taskDefinition type=\"...\"/> with one of %s", strings.Join(types, ", "))
-		return
-	}
-	typ := strings.TrimSpace(td.Type)
-	known := false
-	for _, t := range types {
-		known = known || t == typ
-	}
-	if !known {
-		b.problem(e.ID, "undefined task type %q; known types are %s", typ, strings.Join(types, ", "))
-	}
-	n.Task = &TaskSpec{Type: typ}
-	seen := map[string]bool{}
-	for _, h := range e.Headers {
-		if h.Key == "" {
-			b.problem(e.ID, "task header without a key")
-			continue
-		}
-		if seen[h.Key] {
-			b.problem(e.ID, "duplicate task header %q", h.Key)
-		}
-		seen[h.Key] = true
-	}
-	n.Headers = e.Headers
-	n.Retry = b.retryPolicy(e)
-	if b.opts.CheckTask != nil && known {
-		inputs := make([]Mapping, 0, len(e.Inputs))
-		for _, in := range e.Inputs {
-			src, _ := exprSource(in.Source)
-			inputs = append(inputs, Mapping{Source: src, Target: strings.TrimSpace(in.Target)})
-		}
-		if err := b.opts.CheckTask(typ, e.Headers, inputs); err != nil {
-			b.problem(e.ID, "%s task: %v", typ, err)
-		}
 	}
 }
 
@@ -497,11 +482,18 @@ func (b *builder) userTask(i int) {
 	if f := e.Form; f != nil {
 		u.FormKey = firstNonEmpty(f.FormKey, f.FormID, f.ExternalReference)
 	}
+	u.Fields = b.formFields(e, u.FormKey)
+	b.m.Nodes[i].User = u
+}
+
+// formFields are the typed fields of a user task's or start event's form: rapport:formFields (or a
+// Camunda 7 camunda:formData), else the fields of the embedded Camunda form its form key names.
+func (b *builder) formFields(e *Element, formKey string) []FormField {
 	fields := e.FormFields
-	if id, ok := strings.CutPrefix(u.FormKey, embeddedFormPrefix); ok {
+	if id, ok := strings.CutPrefix(formKey, embeddedFormPrefix); ok {
 		form := b.embeddedForm(id)
 		if form == nil {
-			b.problem(e.ID, "form key %q names no zeebe:userTaskForm in the process", u.FormKey)
+			b.problem(e.ID, "form key %q names no zeebe:userTaskForm in the process", formKey)
 		} else if len(fields) == 0 {
 			derived, err := camundaFormFields(form.Schema)
 			if err != nil {
@@ -509,7 +501,10 @@ func (b *builder) userTask(i int) {
 			}
 			fields = derived
 		}
+	} else if formKey != "" && len(fields) == 0 && e.Form != nil && e.Form.FormKey == "" {
+		b.warn(e.ID, "the form %q is stored outside the diagram (a linked form), so its fields are not checked; declare them with <rapport:formFields>", formKey)
 	}
+	var out []FormField
 	seen := map[string]bool{}
 	for _, f := range fields {
 		if !identRe.MatchString(f.Name) {
@@ -527,9 +522,9 @@ func (b *builder) userTask(i int) {
 			continue
 		}
 		f.Type = t
-		u.Fields = append(u.Fields, f)
+		out = append(out, f)
 	}
-	b.m.Nodes[i].User = u
+	return out
 }
 
 func (b *builder) embeddedForm(id string) *EmbeddedForm {

@@ -180,6 +180,11 @@ func (p *parser) process(n *xnode) *Process {
 			proc.Forms = append(proc.Forms, EmbeddedForm{ID: ext.attr("id"), Schema: ext.body()})
 			continue
 		}
+		if (ext.name.Space == nsZeebe && ext.name.Local != "versionTag" && ext.name.Local != "properties") ||
+			(ext.name.Space == nsCamunda && ext.name.Local != "properties") {
+			proc.Ignored = append(proc.Ignored, prefixOf(ext.name.Space)+":"+ext.name.Local)
+			continue
+		}
 		if ext.name.Space != nsRapport {
 			continue
 		}
@@ -294,6 +299,7 @@ func (p *parser) element(n *xnode) *Element {
 		CalledElementAttr: n.attr("calledElement"),
 		MessageRef:        n.attr("messageRef"),
 	}
+	e.C7 = camunda7Attrs(n)
 	container := isContainer(e.Type)
 	for _, c := range n.children {
 		if foreign(c) {
@@ -337,6 +343,9 @@ func (p *parser) element(n *xnode) *Element {
 func eventDefinition(n *xnode) EventDefinition {
 	d := EventDefinition{Type: strings.TrimSuffix(n.name.Local, "EventDefinition"), ID: n.attr("id"),
 		MessageRef: n.attr("messageRef"), ErrorRef: n.attr("errorRef"), LinkName: n.attr("name")}
+	if n.attrNS(nsCamunda, "type") == "external" {
+		d.ExternalTopic = strings.TrimSpace(n.attrNS(nsCamunda, "topic"))
+	}
 	if d.Type == "timer" {
 		t := &TimerDefinition{}
 		for _, c := range n.children {
@@ -390,6 +399,8 @@ func (p *parser) extensions(n *xnode, x *Extensions) {
 			zeebeExtension(c, x)
 		case nsRapport:
 			rapportExtension(c, x)
+		case nsCamunda:
+			camundaExtension(c, x)
 		}
 	}
 }
@@ -438,6 +449,11 @@ func zeebeExtension(c *xnode, x *Extensions) {
 		x.ZeebeScript = &ZeebeScript{Expression: c.attr("expression"), ResultVariable: c.attr("resultVariable")}
 	case "taskSchedule":
 		x.ZeebeDueDate = c.attr("dueDate")
+	case "userTask", "versionTag", "linkedResources":
+		// Camunda's own user task implementation, a version label, linked resources: nothing to run.
+	default:
+		// Listeners, ad-hoc settings, payload mappings and the like are not run: Validate warns.
+		x.Ignored = append(x.Ignored, "zeebe:"+c.name.Local)
 	}
 }
 
