@@ -63,6 +63,7 @@ func compileProcess(defs *Definitions, proc *Process, opts Options) (model *Mode
 	}
 	b.indexLanes(proc.Lanes)
 	b.variables()
+	b.processWarnings()
 	b.addScope(-1, -1, proc.Elements, proc.Flows)
 	b.scanTrigger()
 	b.implicitVariables()
@@ -197,11 +198,9 @@ func (b *builder) implicitVariables() {
 		if e.ZeebeScript != nil {
 			add(e.ZeebeScript.ResultVariable, "any")
 		}
-		if e.Ruleset != nil {
-			add(e.Ruleset.ResultVariable, "any")
-		}
-		if e.CalledDecision != nil {
-			add(e.CalledDecision.ResultVariable, "any")
+		if ref := rulesetOf(e); ref != nil && ref.ResultVariable != "" && !isJob(e) {
+			add(ref.ResultVariable, "any")
+			b.shapeRulesetResult(*ref)
 		}
 		if e.Loop != nil {
 			add(e.Loop.InputElement, "any")

@@ -1,5 +1,7 @@
 package bpmn
 
+import "github.com/rapportcrm/rapport/engine/expression"
+
 // Namespaces Parse understands. Elements of other namespaces (DI, vendor extensions) are skipped.
 const (
 	// NamespaceBPMN is the BPMN 2.0 model namespace every executable document's root must use.
@@ -145,6 +147,9 @@ type VariableDecl struct {
 	// Default is an optional expression evaluated when a start request omits the variable.
 	Default string `json:"default,omitempty"`
 	Line    int    `json:"line,omitempty"`
+	// Shape, when known, types the variable field by field for expression checks (a rule set's result,
+	// a task's result); it is not kept in the compiled model.
+	Shape *expression.Type `json:"-"`
 }
 
 // SequenceFlow connects two flow nodes of the same scope; Condition is the expression source text

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/feel"
 	"github.com/rapportcrm/rapport/engine/tasktypes"
 )
@@ -224,4 +225,41 @@ func (b *builder) connectorResult(i int, written string) {
 			}
 		}
 	}
+}
+
+// rulesTask is a business rule task's rule set as the rules.evaluate type checks it.
+func (b *builder) rulesTask(r RulesetRef) tasktypes.Task {
+	t := tasktypes.Task{Type: tasktypes.RulesEvaluate, Headers: []tasktypes.Header{{Key: "ruleset", Value: r.Key}}}
+	if r.Version != "" {
+		t.Headers = append(t.Headers, tasktypes.Header{Key: "version", Value: r.Version})
+	}
+	return t
+}
+
+// shapeRulesetResult types a business rule task's result variable by its rule set's kind, so a
+// condition reading a field the result does not have (=scoring.scor) is refused at deploy.
+func (b *builder) shapeRulesetResult(r RulesetRef) {
+	shape := b.registry().ResultOf(b.rulesTask(r), b.opts.TaskEnv)
+	if shape == nil || strings.Contains(r.ResultVariable, ".") {
+		return
+	}
+	for k := range b.vars {
+		if b.vars[k].Name == r.ResultVariable {
+			b.vars[k].Shape = shape
+		}
+	}
+}
+
+// resultShape is the type of what node i's activity returns (`result` in its output mappings), when
+// its task type knows it; nil is any.
+func (b *builder) resultShape(i int) *expression.Type {
+	n := &b.m.Nodes[i]
+	e := b.els[i]
+	switch {
+	case n.Kind == KindServiceTask && n.Task != nil && !n.Task.External && n.Task.Type != "":
+		return b.registry().ResultOf(b.taskConfig(e, n.Task.Type), b.opts.TaskEnv)
+	case n.Kind == KindBusinessRuleTask && n.Rules != nil:
+		return b.registry().ResultOf(b.rulesTask(*n.Rules), b.opts.TaskEnv)
+	}
+	return nil
 }

@@ -205,6 +205,9 @@ type Node struct {
 	Script  []Assignment   `json:"script,omitempty"`
 	Call    *CallSpec      `json:"call,omitempty"`
 	Trigger *RecordTrigger `json:"trigger,omitempty"`
+	// StartForm are the typed fields of a start event's form (zeebe:formDefinition or Camunda 7
+	// camunda:formData): a start request must supply the required ones with the right types.
+	StartForm []FormField `json:"startForm,omitempty"`
 	Loop    *LoopSpec      `json:"loop,omitempty"`
 	Inputs  []Mapping      `json:"inputs,omitempty"`
 	Outputs []Mapping      `json:"outputs,omitempty"`

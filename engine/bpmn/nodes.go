@@ -18,6 +18,25 @@ func unsupportedReason(typ string) string {
 	return fmt.Sprintf("element type %s is not supported", typ)
 }
 
+// eventAlternative says what to draw instead of an event definition Rapport does not run.
+func eventAlternative(def string) string {
+	switch def {
+	case "signal":
+		return "use a message event instead (sent with POST /api/v1/messages or a message throw event)"
+	case "conditional":
+		return "wait for a message the change sends instead, or check the condition in an exclusive gateway after a timer"
+	case "escalation":
+		return "use an error end event and an error boundary event instead"
+	case "compensate":
+		return "undo the work on the path of an error boundary event instead"
+	case "cancel":
+		return "transactions are not supported; use an error end event and an error boundary event instead"
+	case "message", "timer", "error", "link", "terminate":
+		return "this element cannot carry it here; see engine/bpmn/README.md for where each event may stand"
+	}
+	return "use a timer, message or error event instead"
+}
+
 // classify sets each node's Kind from its BPMN type and event definition.
 func (b *builder) classify(i int) {
 	e := b.els[i]
@@ -25,7 +44,7 @@ func (b *builder) classify(i int) {
 	n.Kind = KindUnsupported
 	def := ""
 	if len(e.EventDefinitions) > 1 {
-		b.problem(e.ID, "events with several event definitions (multiple/parallel multiple) are not supported")
+		b.problem(e.ID, "events with several event definitions (multiple/parallel multiple) are not supported; keep one definition, or use an event-based gateway with one event per definition")
 		return
 	}
 	if len(e.EventDefinitions) == 1 {
@@ -33,10 +52,10 @@ func (b *builder) classify(i int) {
 	}
 	unsupportedDef := func(what string) {
 		if def == "" {
-			b.problem(e.ID, "%s without an event definition is not supported", what)
+			b.problem(e.ID, "%s without an event definition is not supported; add a timer, message or error event definition", what)
 			return
 		}
-		b.problem(e.ID, "%s %s events are not supported", def, what)
+		b.problem(e.ID, "%s %s events are not supported; %s", def, what, eventAlternative(def))
 	}
 	switch e.Type {
 	case "task", "manualTask":
@@ -156,10 +175,10 @@ func (b *builder) classify(i int) {
 		b.problem(e.ID, "<%s> is not supported", u)
 	}
 	if e.IsForCompensation {
-		b.problem(e.ID, "compensation handlers are not supported")
+		b.problem(e.ID, "compensation handlers are not supported; %s", eventAlternative("compensate"))
 	}
 	if e.ParallelMultiple {
-		b.problem(e.ID, "parallel multiple events are not supported")
+		b.problem(e.ID, "parallel multiple events are not supported; keep one event definition")
 	}
 	for _, u := range e.Unknown {
 		b.problem(e.ID, "unknown Rapport extension element <%s>", u)
@@ -183,6 +202,10 @@ func (b *builder) checkNode(i int) {
 		// Event sub-process starts are checked with their scope in eventSubProcessStarts.
 		b.mappings(i)
 		return
+	}
+	b.extensionWarnings(i)
+	if n.Kind.IsStart() && n.Scope == 0 {
+		b.startForm(i)
 	}
 	switch n.Kind {
 	case KindStartRecord:
@@ -249,6 +272,10 @@ func (b *builder) recordTrigger(i int) {
 	t := *e.RecordTrigger
 	if t.Entity == "" {
 		b.problem(e.ID, "rapport:recordTrigger needs an entity")
+	} else if lookup := b.opts.TaskEnv.Entity; lookup != nil {
+		if _, ok := lookup(t.Entity); !ok {
+			b.problem(e.ID, "rapport:recordTrigger entity %q does not exist; create its schema first or name an existing entity", t.Entity)
+		}
 	}
 	if t.On != "created" && t.On != "updated" {
 		b.problem(e.ID, "rapport:recordTrigger on=%q: want created or updated", t.On)
@@ -463,7 +490,7 @@ func (b *builder) retryPolicy(e *Element) *RetryPolicy {
 func (b *builder) userTask(i int) {
 	e := b.els[i]
 	u := &UserTaskSpec{}
-	if a := e.Assignment; a != nil {
+	if a := camunda7Assignment(e); a != nil {
 		u.Assignee = b.valueOrExpr(e.ID, "assignee", a.Assignee, ResultString)
 		u.CandidateGroups = b.valueOrExpr(e.ID, "candidate groups", a.CandidateGroups, ResultAny)
 		u.CandidateUsers = b.valueOrExpr(e.ID, "candidate users", a.CandidateUsers, ResultAny)
@@ -481,6 +508,9 @@ func (b *builder) userTask(i int) {
 	}
 	if f := e.Form; f != nil {
 		u.FormKey = firstNonEmpty(f.FormKey, f.FormID, f.ExternalReference)
+	}
+	if u.FormKey == "" && e.C7 != nil {
+		u.FormKey = e.C7.FormKey
 	}
 	u.Fields = b.formFields(e, u.FormKey)
 	b.m.Nodes[i].User = u
@@ -545,14 +575,26 @@ func firstNonEmpty(vals ...string) string {
 	return ""
 }
 
+// rulesetOf is the rule set a business rule task names: rapport:ruleset, zeebe:calledDecision or
+// Camunda 7's camunda:decisionRef.
+func rulesetOf(e *Element) *RulesetRef {
+	switch {
+	case e.Ruleset != nil:
+		r := *e.Ruleset
+		return &r
+	case e.CalledDecision != nil:
+		return &RulesetRef{Key: e.CalledDecision.DecisionID, ResultVariable: e.CalledDecision.ResultVariable}
+	case e.C7 != nil && e.C7.DecisionRef != "":
+		return &RulesetRef{Key: e.C7.DecisionRef, ResultVariable: e.C7.ResultVariable}
+	}
+	return nil
+}
+
 func (b *builder) businessRuleTask(i int) {
 	e := b.els[i]
 	var r RulesetRef
-	switch {
-	case e.Ruleset != nil:
-		r = *e.Ruleset
-	case e.CalledDecision != nil:
-		r = RulesetRef{Key: e.CalledDecision.DecisionID, ResultVariable: e.CalledDecision.ResultVariable}
+	if ref := rulesetOf(e); ref != nil {
+		r = *ref
 	}
 	r.Key = strings.TrimSpace(r.Key)
 	if r.Key == "" {
@@ -567,6 +609,9 @@ func (b *builder) businessRuleTask(i int) {
 	}
 	if r.ResultVariable != "" && !pathRe.MatchString(r.ResultVariable) {
 		b.problem(e.ID, "result variable %q is not a variable name", r.ResultVariable)
+	}
+	for _, err := range b.registry().Check(b.rulesTask(r), b.opts.TaskEnv) {
+		b.problem(e.ID, "business rule task: %v", err)
 	}
 	b.m.Nodes[i].Rules = &r
 }
@@ -627,8 +672,9 @@ func (b *builder) mappings(i int) {
 		return out
 	}
 	n.Inputs = conv("input", e.Inputs, nil)
-	// Output sources read the activity's result (task output, rule result, form submission) as `result`.
-	n.Outputs = conv("output", e.Outputs, []VariableDecl{{Name: ResultVar, Type: "any"}})
+	// Output sources read the activity's result (task output, rule result, form submission) as `result`,
+	// typed when the task type knows its shape.
+	n.Outputs = conv("output", e.Outputs, []VariableDecl{{Name: ResultVar, Type: "any", Shape: b.resultShape(i)}})
 }
 
 func (b *builder) loop(i int) {
