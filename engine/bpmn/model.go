@@ -207,12 +207,12 @@ type Node struct {
 	Trigger *RecordTrigger `json:"trigger,omitempty"`
 	// StartForm are the typed fields of a start event's form (zeebe:formDefinition or Camunda 7
 	// camunda:formData): a start request must supply the required ones with the right types.
-	StartForm []FormField `json:"startForm,omitempty"`
-	Loop    *LoopSpec      `json:"loop,omitempty"`
-	Inputs  []Mapping      `json:"inputs,omitempty"`
-	Outputs []Mapping      `json:"outputs,omitempty"`
-	Retry   *RetryPolicy   `json:"retry,omitempty"`
-	Headers []Header       `json:"headers,omitempty"`
+	StartForm []FormField  `json:"startForm,omitempty"`
+	Loop      *LoopSpec    `json:"loop,omitempty"`
+	Inputs    []Mapping    `json:"inputs,omitempty"`
+	Outputs   []Mapping    `json:"outputs,omitempty"`
+	Retry     *RetryPolicy `json:"retry,omitempty"`
+	Headers   []Header     `json:"headers,omitempty"`
 }
 
 // Timer is a parsed timer. Expression is set when the value is an expression (written "=..."),
