@@ -43,9 +43,11 @@ type DefinitionView struct {
 // hold) and the identity its instances would run as, or why the caller may not publish it.
 type ValidationReport struct {
 	Valid          bool                      `json:"valid"`
-	Key            string                    `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines."`
+	Key            string                    `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines: the first when it defines several."`
+	Keys           []string                  `json:"keys,omitempty" doc:"Every process key a deployment of the document stores (its executable processes)."`
 	Hash           string                    `json:"hash,omitempty"`
 	Problems       []ElementProblem          `json:"problems"`
+	Warnings       []ElementProblem          `json:"warnings" doc:"What compiles but deserves attention: undeclared variables, listeners and other settings Rapport does not run, pools that are not deployed."`
 	Requirements   []definitions.Requirement `json:"requirements,omitempty" doc:"Permissions the process's tasks need, with the elements needing each."`
 	RunAs          *definitions.RunAs        `json:"runAs,omitempty" doc:"The identity the caller publishing it would give its instances."`
 	PublishRefusal string                    `json:"publishRefusal,omitempty" doc:"Why the caller may not publish it as it stands."`
@@ -75,6 +77,14 @@ type TaskView struct {
 	InstanceID string `json:"instanceId"`
 	ProcessKey string `json:"processKey"`
 	process.UserTask
+}
+
+// DeployResult is the draft of the document's (first) process, every process the upload stored, and
+// the warnings.
+type DeployResult struct {
+	definitions.Definition
+	Processes []definitions.Definition `json:"processes" doc:"The draft of every executable process of the document; publish each by its key."`
+	Warnings  []ElementProblem         `json:"warnings"`
 }
 
 type bpmnInput struct {
@@ -199,8 +209,17 @@ func processProblem(err error) error {
 		return NewProblem(http.StatusNotFound, err.Error())
 	case errors.Is(err, definitions.ErrNoDraft):
 		return Typed(http.StatusConflict, "no-draft", err.Error())
+	case errors.Is(err, definitions.ErrEmpty):
+		return emptyBPMN()
 	}
 	return startProblem(err)
+}
+
+// emptyBPMN answers a BPMN upload without a document.
+func emptyBPMN() *Problem {
+	p := Typed(http.StatusBadRequest, "bpmn-empty", definitions.ErrEmpty.Error())
+	p.Errors = []FieldError{{Pointer: "", Message: "the body is empty; send the BPMN XML as application/xml"}}
+	return p
 }
 
 // startProblem maps what publishing and starting refuse: authority (403 for what the caller lacks, 422
@@ -249,26 +268,32 @@ func (s *Server) validateProcess(ctx context.Context, in *bpmnInput) (*struct{ B
 	switch {
 	case err == nil:
 		rep := ValidationReport{Valid: true, Key: pv.Model.ProcessID, Hash: pv.Model.Hash, Problems: []ElementProblem{},
-			Requirements: pv.Requirements, RunAs: pv.RunAs}
+			Warnings: elementProblems(pv.Warnings), Requirements: pv.Requirements, RunAs: pv.RunAs}
+		for _, m := range pv.Models {
+			rep.Keys = append(rep.Keys, m.ProcessID)
+		}
 		if pv.Refusal != nil {
 			rep.PublishRefusal = pv.Refusal.Error()
 		}
 		return &struct{ Body ValidationReport }{Body: rep}, nil
 	case errors.As(err, &ie):
-		return &struct{ Body ValidationReport }{Body: ValidationReport{Problems: elementProblems(ie.Problems)}}, nil
+		return &struct{ Body ValidationReport }{Body: ValidationReport{Problems: elementProblems(ie.Problems), Warnings: []ElementProblem{}}}, nil
 	default:
 		return nil, processProblem(err)
 	}
 }
 
-func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Body definitions.Definition }, error) {
-	d, err := s.deps.Processes.Deploy(ctx, in.RawBody, PrincipalFrom(ctx).User.ID)
+func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Body DeployResult }, error) {
+	dep, err := s.deps.Processes.Deploy(ctx, in.RawBody, PrincipalFrom(ctx).User.ID)
+	for _, d := range dep.Definitions {
+		s.record(ctx, audit.Event{Action: "process.deploy", Outcome: audit.OutcomeSuccess,
+			Target: audit.Target{Type: "process", ID: d.Key}, Details: map[string]any{"draftHash": d.DraftHash, "name": d.Name}})
+	}
 	if err != nil {
 		return nil, processProblem(err)
 	}
-	s.record(ctx, audit.Event{Action: "process.deploy", Outcome: audit.OutcomeSuccess,
-		Target: audit.Target{Type: "process", ID: d.Key}, Details: map[string]any{"draftHash": d.DraftHash, "name": d.Name}})
-	return &struct{ Body definitions.Definition }{Body: d}, nil
+	out := DeployResult{Definition: dep.Definitions[0], Processes: dep.Definitions, Warnings: elementProblems(dep.Warnings)}
+	return &struct{ Body DeployResult }{Body: out}, nil
 }
 
 func (s *Server) listProcesses(ctx context.Context, _ *struct{}) (*struct{ Body []definitions.Definition }, error) {

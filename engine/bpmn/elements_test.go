@@ -191,14 +191,6 @@ func TestTasks(t *testing.T) {
 					t.Errorf("outputs = %+v", n.Outputs)
 				}
 			}},
-		{name: "camunda rest connector with oauth", process: start + `<bpmn:serviceTask id="T"><bpmn:extensionElements>
-			<zeebe:taskDefinition type="io.camunda:http-json:1"/>
-			<zeebe:ioMapping><zeebe:input source="https://example.com/x" target="url"/><zeebe:input source="oauth-client-credentials-flow" target="authentication.type"/></zeebe:ioMapping>
-			</bpmn:extensionElements></bpmn:serviceTask>` + end + chain("S", "T", "E"),
-			wantErr: []Problem{{"T", `authentication type "oauth-client-credentials-flow" is not supported`}}},
-		{name: "record.update without id", process: start + `<bpmn:serviceTask id="T"><bpmn:extensionElements><zeebe:taskDefinition type="record.update"/>
-			<zeebe:taskHeaders><zeebe:header key="entity" value="lead"/></zeebe:taskHeaders></bpmn:extensionElements></bpmn:serviceTask>` + end + chain("S", "T", "E"),
-			wantErr: []Problem{{"T", `record.update task: needs the header or input "id"`}}},
 		{name: "camunda 7 external task", process: start + `<bpmn:serviceTask id="T" camunda:type="external" camunda:topic="charge-card"/>` + end + chain("S", "T", "E"),
 			node: "T", kind: KindServiceTask, check: func(t *testing.T, m *Model, n *Node) {
 				if n.Task.Type != "charge-card" || !n.Task.External {

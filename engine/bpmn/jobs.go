@@ -107,7 +107,7 @@ func (b *builder) serviceTask(i int) {
 		return
 	}
 	task := b.taskConfig(e, spec.Type)
-	if !slices.Contains(b.opts.TaskTypes, written) {
+	if b.opts.CheckTaskTypes && !slices.Contains(b.opts.TaskTypes, written) {
 		for _, err := range reg.Check(task, b.opts.TaskEnv) {
 			b.problem(e.ID, "%s task: %v", written, err)
 		}
@@ -239,6 +239,9 @@ func (b *builder) rulesTask(r RulesetRef) tasktypes.Task {
 // shapeRulesetResult types a business rule task's result variable by its rule set's kind, so a
 // condition reading a field the result does not have (=scoring.scor) is refused at deploy.
 func (b *builder) shapeRulesetResult(r RulesetRef) {
+	if !b.opts.CheckTaskTypes {
+		return
+	}
 	shape := b.registry().ResultOf(b.rulesTask(r), b.opts.TaskEnv)
 	if shape == nil || strings.Contains(r.ResultVariable, ".") {
 		return
@@ -253,6 +256,9 @@ func (b *builder) shapeRulesetResult(r RulesetRef) {
 // resultShape is the type of what node i's activity returns (`result` in its output mappings), when
 // its task type knows it; nil is any.
 func (b *builder) resultShape(i int) *expression.Type {
+	if !b.opts.CheckTaskTypes {
+		return nil
+	}
 	n := &b.m.Nodes[i]
 	e := b.els[i]
 	switch {

@@ -610,8 +610,10 @@ func (b *builder) businessRuleTask(i int) {
 	if r.ResultVariable != "" && !pathRe.MatchString(r.ResultVariable) {
 		b.problem(e.ID, "result variable %q is not a variable name", r.ResultVariable)
 	}
-	for _, err := range b.registry().Check(b.rulesTask(r), b.opts.TaskEnv) {
-		b.problem(e.ID, "business rule task: %v", err)
+	if b.opts.CheckTaskTypes {
+		for _, err := range b.registry().Check(b.rulesTask(r), b.opts.TaskEnv) {
+			b.problem(e.ID, "business rule task: %v", err)
+		}
 	}
 	b.m.Nodes[i].Rules = &r
 }

@@ -69,6 +69,8 @@ func TestDeployChecks(t *testing.T) {
 			[]Problem{{"T", `connector "erq" is not configured`}}},
 		{"connector without operation", start + task("connector", h("connector", "erp"), "") + end + chain("S", "T", "E"),
 			[]Problem{{"T", `needs the header "operation"`}}},
+		{"camunda rest connector with oauth", start + task("io.camunda:http-json:1", "", in("https://example.com/x", "url")+in("oauth-client-credentials-flow", "authentication.type")) + end + chain("S", "T", "E"),
+			[]Problem{{"T", `authentication type "oauth-client-credentials-flow" is not supported`}}},
 		{"typed task result", start + `<bpmn:serviceTask id="T"><bpmn:extensionElements><zeebe:taskDefinition type="record.get"/>` +
 			`<zeebe:taskHeaders>` + h("entity", "lead") + h("id", "L-1") + `</zeebe:taskHeaders><zeebe:ioMapping><zeebe:output source="=result.nme" target="n"/></zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>` + end + chain("S", "T", "E"),
 			[]Problem{{"T", "nme"}}},
@@ -76,7 +78,7 @@ func TestDeployChecks(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			defs := mustParse(t, doc(tc.process, ""))
-			_, problems := CompileWith(defs, Options{ProcessID: "P", TaskEnv: testEnv()})
+			_, problems := CompileWith(defs, Options{ProcessID: "P", TaskEnv: testEnv(), CheckTaskTypes: true})
 			if tc.want == nil {
 				if len(problems) > 0 {
 					t.Fatalf("problems: %v", problems)

@@ -53,8 +53,11 @@ type Options struct {
 	// given and what it returns; nil is tasktypes.Builtin(). A type that is not in it is an external
 	// task.
 	Tasks *tasktypes.Registry
-	// TaskEnv is what task type checks look up (entities, rule sets, connectors); empty skips those
-	// checks.
+	// CheckTaskTypes applies the catalogue's checks to every job of a built-in type — the headers and
+	// inputs it requires, each type's own Validate with TaskEnv, typed results — as a deployment does.
+	CheckTaskTypes bool
+	// TaskEnv is what task type checks look up (entities, rule sets, connectors); a nil lookup skips
+	// the checks that need it.
 	TaskEnv tasktypes.Env
 	// TaskTypes are more service task types Rapport's own handlers run (not external tasks), without a
 	// description (tests, plugins).

@@ -45,6 +45,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/schema"
 	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
+	"github.com/rapportcrm/rapport/engine/tasktypes"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
 	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
@@ -252,7 +253,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install analytics: %w", err)
 	}
 	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
-		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask})
+		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask, TaskEnv: s.taskEnv()})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -535,6 +536,56 @@ func (s *Stack) entityTypes(entity string) (*expression.Type, bool) {
 		return nil, false
 	}
 	return expression.ObjectOf(schema.EnvFor(info.Entity).Vars()), true
+}
+
+// taskEnv is what the task type checks look up when a process is deployed: entities (their record
+// types and enum values), rule sets and configured connectors. A lookup that fails for another reason
+// than "not found" does not refuse the process.
+func (s *Stack) taskEnv() tasktypes.Env {
+	lookup := func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), 10*time.Second) }
+	return tasktypes.Env{
+		Entity: func(name string) (tasktypes.Entity, bool) {
+			ctx, cancel := lookup()
+			defer cancel()
+			info, err := s.Records.Schema(ctx, name)
+			if errors.Is(err, records.ErrNotFound) {
+				return tasktypes.Entity{}, false
+			}
+			if err != nil {
+				return tasktypes.Entity{}, true
+			}
+			out := tasktypes.Entity{Type: expression.ObjectOf(schema.EnvFor(info.Entity).Vars()), Enums: map[string][]string{}}
+			for _, f := range info.Entity.Fields {
+				if f.Type == schema.TypeEnum {
+					for _, o := range f.Options {
+						out.Enums[f.Name] = append(out.Enums[f.Name], o.Value)
+					}
+				}
+			}
+			return out, true
+		},
+		Ruleset: func(key string) (tasktypes.Ruleset, bool) {
+			ctx, cancel := lookup()
+			defer cancel()
+			info, err := s.Rulesets.Get(ctx, key)
+			if errors.Is(err, rulesets.ErrNotFound) {
+				return tasktypes.Ruleset{}, false
+			}
+			if err != nil {
+				return tasktypes.Ruleset{}, true
+			}
+			return tasktypes.Ruleset{Kind: string(info.Kind), Entity: info.Entity}, true
+		},
+		Connector: func(name string) bool {
+			if s.Connectors == nil {
+				return true
+			}
+			ctx, cancel := lookup()
+			defer cancel()
+			_, ok, err := s.Connectors.Get(ctx, name)
+			return ok || err != nil
+		},
+	}
 }
 
 // WorkerInterceptors are the interceptors of the process worker: the guard that checks every task
