@@ -542,7 +542,9 @@ func (s *Stack) entityTypes(entity string) (*expression.Type, bool) {
 // types and enum values), rule sets and configured connectors. A lookup that fails for another reason
 // than "not found" does not refuse the process.
 func (s *Stack) taskEnv() tasktypes.Env {
-	lookup := func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), 10*time.Second) }
+	lookup := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 10*time.Second)
+	}
 	return tasktypes.Env{
 		Entity: func(name string) (tasktypes.Entity, bool) {
 			ctx, cancel := lookup()
