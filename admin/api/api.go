@@ -82,6 +82,8 @@ type Deps struct {
 	// Starter starts process instances and Messages correlates messages (both with Processes).
 	Starter  *process.Starter
 	Messages *messages.Publisher
+	// ExternalTasks serves REST workers the external tasks of processes; nil leaves their routes out.
+	ExternalTasks *process.ExternalTasks
 	// Notifications holds in-app notifications; nil leaves their routes out.
 	Notifications *notifications.Store
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.
@@ -160,6 +162,9 @@ func New(deps Deps) *Server {
 	s.registerConnectors()
 	if deps.Processes != nil {
 		s.registerProcesses()
+	}
+	if deps.ExternalTasks != nil {
+		s.registerExternalTasks()
 	}
 	if deps.Notifications != nil {
 		s.registerNotifications()

@@ -84,6 +84,12 @@ type Options struct {
 	// MessagesPerName bounds the buffered messages of one name (the oldest are dropped); default 10.
 	// At most 100 messages are buffered in all.
 	MessagesPerName int `json:"messagesPerName,omitempty"`
+	// ExternalTaskQueue is the Temporal task queue of external tasks (service tasks of types Rapport
+	// does not run) whose task names no queue in its taskQueue header; default ExternalTaskQueue.
+	ExternalTaskQueue string `json:"externalTaskQueue,omitempty"`
+	// ExternalTaskTimeout is the start-to-close timeout of one attempt of an external task: how long
+	// a worker may hold it; default 24 hours.
+	ExternalTaskTimeout time.Duration `json:"externalTaskTimeout,omitempty"`
 }
 
 // DefaultMessageTTL is how long a message nobody waits for stays buffered by default.
@@ -107,6 +113,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MessageTTL <= 0 {
 		o.MessageTTL = DefaultMessageTTL
+	}
+	if o.ExternalTaskQueue == "" {
+		o.ExternalTaskQueue = ExternalTaskQueue
+	}
+	if o.ExternalTaskTimeout <= 0 {
+		o.ExternalTaskTimeout = DefaultExternalTaskTimeout
 	}
 	if o.MessagesPerName <= 0 {
 		o.MessagesPerName = 10

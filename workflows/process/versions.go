@@ -31,8 +31,12 @@ const (
 	// output mappings; the business key of record-started instances; continue-as-new while call
 	// activities run; incident causes.
 	levelIssue12 = 1
+	// levelIssue13 runs service tasks of types Rapport does not run as external tasks (an activity of
+	// the type's name on the external task queue, whose result variables are merged when the task
+	// maps no outputs) rather than as incidents of the generic task activity.
+	levelIssue13 = 2
 	// levelLatest is the level new instances run at.
-	levelLatest = levelIssue12
+	levelLatest = levelIssue13
 )
 
 // behaviourLevel asks Temporal which level this run executes (a marker in new histories, the first

@@ -37,6 +37,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
+	"github.com/rapportcrm/rapport/engine/externaltasks"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/outbound"
@@ -153,8 +154,12 @@ type Stack struct {
 	enforcer   *rulesets.Enforcer
 	// Notifications are the in-app notifications processes send.
 	Notifications *notifications.Store
+	// ExternalTasks are the external tasks parked for REST workers.
+	ExternalTasks *process.ExternalTasks
 	worker        worker.Worker
-	http          *api.Server
+	// bridge polls the external task queue and parks its tasks for REST workers.
+	bridge worker.Worker
+	http   *api.Server
 	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
 	Plugins    *host.Host
 	Connectors *connections.Store
@@ -260,6 +265,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.startOutbox(ctx); err != nil {
 		return nil, err
 	}
+	s.ExternalTasks = &process.ExternalTasks{Store: externaltasks.New(s.DB, s.Backend()), Temporal: s.Temporal}
+	if err := s.ExternalTasks.Store.EnsureIndexes(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
 			return nil, err
@@ -276,6 +285,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err := s.worker.Start(); err != nil {
 			s.worker = nil
 			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		s.bridge = worker.New(s.Temporal, process.ExternalTaskQueue, worker.Options{WorkerStopTimeout: 5 * time.Second})
+		process.RegisterBridge(s.bridge, &process.Bridge{Store: s.ExternalTasks.Store})
+		if err := s.bridge.Start(); err != nil {
+			s.bridge = nil
+			return nil, fmt.Errorf("start external task bridge: %w", err)
 		}
 	}
 	if cfg.Serve {
@@ -621,7 +636,7 @@ func (s *Stack) serve() error {
 	}
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
-		Starter: s.Starter, Messages: s.Messages,
+		Starter: s.Starter, Messages: s.Messages, ExternalTasks: s.ExternalTasks,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
@@ -714,6 +729,10 @@ func (s *Stack) Stop(ctx context.Context) {
 			s.log.Warn("HTTP server", "error", err)
 		}
 		s.http = nil
+	}
+	if s.bridge != nil {
+		s.bridge.Stop()
+		s.bridge = nil
 	}
 	if s.worker != nil {
 		s.worker.Stop()
