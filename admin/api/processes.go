@@ -130,8 +130,9 @@ type messageInput struct {
 	Body struct {
 		ID             string         `json:"messageId,omitempty" maxLength:"255" doc:"Makes a start the message causes happen once: a retried message with the same ID starts nothing new."`
 		Name           string         `json:"name" minLength:"1" maxLength:"255"`
-		CorrelationKey string         `json:"correlationKey" minLength:"1" maxLength:"255" doc:"The business key of the instances the message is for."`
+		CorrelationKey string         `json:"correlationKey" minLength:"1" maxLength:"255" doc:"The business key of the instances the message is for, or the value of the correlation key (zeebe:subscription correlationKey) their message catch events wait for."`
 		Variables      map[string]any `json:"variables,omitempty"`
+		TimeToLive     *int64         `json:"timeToLive,omitempty" minimum:"0" maximum:"2592000000" doc:"Milliseconds an instance with no matching subscription yet keeps the message for one to come (default one hour; 0: not kept)."`
 	}
 }
 
@@ -179,7 +180,8 @@ func (s *Server) registerProcesses() {
 		Summary: "Complete a user task", Description: "Validated synchronously by the instance: unknown task, a caller who is not the assignee or a candidate, or form output of the wrong type is refused and changes nothing."},
 		Access{Permission: "tasks.complete"}, s.completeTask)
 	Register(s, huma.Operation{OperationID: "correlate-message", Method: http.MethodPost, Path: "/api/v1/messages", Tags: tags,
-		Summary: "Correlate a message", Description: "Delivers a BPMN message to the running instances whose business key is the correlation key."},
+		Summary: "Correlate a message", Description: "Delivers a BPMN message to the running instances whose business key is the correlation key and to those whose message catch waits for this message with this correlation key value; " +
+			"answers how many consumed it (a subscription took it) and how many buffered it for timeToLive. When no running instance received it, it starts the processes whose message start event catches it."},
 		Access{Permission: "messages.correlate"}, s.correlateMessage)
 }
 
@@ -603,13 +605,19 @@ func (s *Server) mayOperate(ctx context.Context, p *Principal, instanceID string
 }
 
 func (s *Server) correlateMessage(ctx context.Context, in *messageInput) (*deliveredOutput, error) {
-	res, err := s.deps.Messages.Publish(ctx, messages.Message{Name: in.Body.Name, CorrelationKey: in.Body.CorrelationKey,
-		Variables: in.Body.Variables, ID: in.Body.ID})
+	msg := messages.Message{Name: in.Body.Name, CorrelationKey: in.Body.CorrelationKey, Variables: in.Body.Variables, ID: in.Body.ID}
+	if ttl := in.Body.TimeToLive; ttl != nil {
+		msg.TimeToLive = time.Duration(*ttl) * time.Millisecond
+		if *ttl == 0 {
+			msg.TimeToLive = -1 // not kept
+		}
+	}
+	res, err := s.deps.Messages.Publish(ctx, msg)
 	if err != nil {
 		return nil, processProblem(err)
 	}
 	s.record(ctx, audit.Event{Action: "message.correlate", Outcome: audit.OutcomeSuccess,
 		Target: audit.Target{Type: "message", ID: in.Body.Name}, Details: map[string]any{"correlationKey": in.Body.CorrelationKey,
-			"delivered": res.Delivered, "started": res.Started}})
+			"consumed": res.Consumed, "buffered": res.Buffered, "delivered": res.Delivered, "started": res.Started}})
 	return &deliveredOutput{Body: res}, nil
 }

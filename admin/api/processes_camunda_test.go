@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rapportcrm/rapport/admin/api"
 )
@@ -174,5 +175,69 @@ func TestDeploySeveralPools(t *testing.T) {
 	v := waitInstance(t, started.ID, func(v instanceView) bool { return v.Status == "completed" || len(v.Incidents) > 0 })
 	if v.Status != "completed" || v.Variables["answer"] != "from the callee" {
 		t.Fatalf("instance = %+v, want completed with the callee's answer", v)
+	}
+}
+
+// TestMessageCorrelationKey correlates messages like Camunda: the instance's message catch waits for
+// the value of its correlation key (orderId), not its business key; the message endpoint says whether
+// an instance consumed a message or only buffered it, and a time to live of 0 keeps it nowhere.
+func TestMessageCorrelationKey(t *testing.T) {
+	ctx := context.Background()
+	doc := camundaDoc(`<bpmn:message id="Msg" name="payment-received"><bpmn:extensionElements><zeebe:subscription correlationKey="=orderId"/></bpmn:extensionElements></bpmn:message>
+<bpmn:process id="await-payment" isExecutable="true">
+  <bpmn:startEvent id="S"/>
+  <bpmn:intermediateCatchEvent id="Paid"><bpmn:messageEventDefinition messageRef="Msg"/></bpmn:intermediateCatchEvent>
+  <bpmn:endEvent id="E"/>
+  <bpmn:sequenceFlow id="F1" sourceRef="S" targetRef="Paid"/><bpmn:sequenceFlow id="F2" sourceRef="Paid" targetRef="E"/>
+</bpmn:process>`)
+	deployAndPublish(t, doc, "await-payment")
+	status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/processes/await-payment/instances", env.AdminToken,
+		map[string]any{"businessKey": "CUST-7", "variables": map[string]any{"orderId": "ORD-9"}})
+	var started api.StartedInstance
+	if err := json.Unmarshal(body, &started); err != nil || status != http.StatusCreated {
+		t.Fatalf("start = %d %s", status, body)
+	}
+	waitInstance(t, started.ID, func(v instanceView) bool { return len(v.ActiveElements) == 1 && v.ActiveElements[0] == "Paid" })
+
+	type result struct{ Consumed, Buffered, Delivered, Started int }
+	send := func(key string, ttl *int) result {
+		t.Helper()
+		msg := map[string]any{"name": "payment-received", "correlationKey": key, "variables": map[string]any{"amount": 40}}
+		if ttl != nil {
+			msg["timeToLive"] = *ttl
+		}
+		status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/messages", env.AdminToken, msg)
+		var r result
+		if err := json.Unmarshal(body, &r); err != nil || status != http.StatusOK {
+			t.Fatalf("message = %d %s", status, body)
+		}
+		return r
+	}
+	// Nobody waits for another order's payment: nothing consumed, kept or started.
+	if r := send("ORD-1", nil); r != (result{}) {
+		t.Fatalf("message for another key = %+v, want nothing", r)
+	}
+	// A time to live of 0 to the business key: the instance waits for ORD-9, not CUST-7, and keeps nothing.
+	zero := 0
+	if r := send("CUST-7", &zero); r.Consumed != 0 || r.Buffered != 0 {
+		t.Fatalf("message with time to live 0 = %+v", r)
+	}
+	// To the business key with a time to live: buffered, not consumed.
+	if r := send("CUST-7", nil); r.Consumed != 0 || r.Buffered != 1 {
+		t.Fatalf("message to the business key = %+v, want buffered by the one instance", r)
+	}
+	// The order's key reaches the instance once visibility lists its subscription.
+	var r result
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if r = send("ORD-9", nil); r.Consumed > 0 {
+			break
+		}
+	}
+	if r.Consumed != 1 || r.Delivered != 1 {
+		t.Fatalf("message for the order = %+v, want consumed by the instance", r)
+	}
+	v := waitInstance(t, started.ID, func(v instanceView) bool { return v.Status == "completed" })
+	if v.Variables["amount"] != 40.0 {
+		t.Fatalf("variables = %v, want the message's", v.Variables)
 	}
 }

@@ -20,6 +20,7 @@ var (
 	saAssign   = temporal.NewSearchAttributeKeyKeywordList("RapportAssignees")
 	saEntity   = temporal.NewSearchAttributeKeyKeyword("RapportEntity")
 	saRecord   = temporal.NewSearchAttributeKeyKeyword("RapportRecordID")
+	saCorr     = temporal.NewSearchAttributeKeyKeywordList("RapportCorrelationKeys")
 )
 
 // SearchAttributes are the attributes whoever starts an instance sets in its start options (the API,
@@ -117,6 +118,12 @@ func (r *runner) publish() {
 		}
 		set("active", fmt.Sprint(active), func() temporal.SearchAttributeUpdate { return saActive.ValueSet(active) })
 		set("assignees", fmt.Sprint(who), func() temporal.SearchAttributeUpdate { return saAssign.ValueSet(who) })
+
+		if r.at(levelIssue13) {
+			if keys := r.correlationKeys(); len(keys) > 0 || r.lastSA["corr"] != "" {
+				set("corr", fmt.Sprint(keys), func() temporal.SearchAttributeUpdate { return saCorr.ValueSet(keys) })
+			}
+		}
 	}
 	if len(ups) > 0 {
 		if err := workflow.UpsertTypedSearchAttributes(r.ctx, ups...); err != nil {

@@ -39,6 +39,9 @@ const (
 	UpdateRetryIncident = "retryIncident"
 	// UpdateSetVariables changes process variables of a running instance (SetVariablesRequest).
 	UpdateSetVariables = "setVariables"
+	// UpdateDeliverMessage delivers a BPMN message (MessageRequest) and answers its MessageOutcome:
+	// whether a subscription consumed it or it was buffered for one to come.
+	UpdateDeliverMessage = "deliverMessage"
 
 	// SignalMessage delivers a BPMN message (MessageRequest) to the instance.
 	SignalMessage = "message"
@@ -323,6 +326,12 @@ type HistoryEntry struct {
 	Event   string    `json:"event"`
 	Token   int       `json:"token"`
 	Time    time.Time `json:"time"`
+}
+
+// MessageOutcome is what became of a message an instance received.
+type MessageOutcome struct {
+	Consumed bool `json:"consumed"`
+	Buffered bool `json:"buffered"`
 }
 
 // MessageRequest is the payload of SignalMessage. TimeToLive is how long the message stays buffered
