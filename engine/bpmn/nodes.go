@@ -368,7 +368,8 @@ func (b *builder) message(id, ref string, needKey bool) *MessageSpec {
 		}
 		return spec
 	}
-	spec.CorrelationKey = b.expr(id, "correlation key", msg.CorrelationKey, ResultAny)
+	// As in Camunda 8, a key without "=" is a static value: every instance waits for that key.
+	spec.CorrelationKey = b.mappingSource(id, "correlation key", msg.CorrelationKey, nil)
 	return spec
 }
 
