@@ -157,7 +157,7 @@ func TestCamundaExamplesRun(t *testing.T) {
 			if c.drive != nil {
 				c.drive(t, started.ID)
 			}
-			v := waitPayment(t, started.ID, func(v paymentView) bool { return v.Status == "completed" || len(v.Incidents) > 0 })
+			v := waitInstance(t, started.ID, func(v instanceView) bool { return v.Status == "completed" || len(v.Incidents) > 0 })
 			if v.Status != "completed" || v.EndElement != c.end {
 				t.Fatalf("instance = %+v, want completed at %s", v, c.end)
 			}

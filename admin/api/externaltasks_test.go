@@ -18,34 +18,6 @@ import (
 	"github.com/rapportcrm/rapport/workflows/process"
 )
 
-// paymentView is what these tests read of an instance.
-type paymentView struct {
-	Status     string         `json:"status"`
-	EndElement string         `json:"endElement"`
-	Variables  map[string]any `json:"variables"`
-	Incidents  []struct {
-		Element   string `json:"element"`
-		Message   string `json:"message"`
-		ErrorType string `json:"errorType"`
-	} `json:"incidents"`
-}
-
-func waitPayment(t *testing.T, id string, ok func(paymentView) bool) paymentView {
-	t.Helper()
-	var v paymentView
-	var raw []byte
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		_, raw, _ = env.Do(context.Background(), http.MethodGet, "/api/v1/instances/"+id, env.AdminToken, nil)
-		v = paymentView{}
-		json.Unmarshal(raw, &v)
-		if ok(v) {
-			return v
-		}
-	}
-	t.Fatalf("instance %s never got there: %s", id, raw)
-	return v
-}
-
 func startPayment(t *testing.T, orderID string, amount float64) string {
 	t.Helper()
 	status, body, err := env.Do(context.Background(), http.MethodPost, "/api/v1/processes/order-payment/instances", env.AdminToken,
@@ -104,7 +76,7 @@ func TestExternalTaskREST(t *testing.T) {
 		if h, _ := task["headers"].(map[string]any); h["provider"] != "acme-pay" {
 			t.Fatalf("headers = %v", task["headers"])
 		}
-		v := waitPayment(t, id, func(v paymentView) bool { return v.Status != "running" && v.Status != "waiting" })
+		v := waitInstance(t, id, func(v instanceView) bool { return v.Status != "running" && v.Status != "waiting" })
 		if v.Status != "completed" || v.EndElement != "Done" || v.Variables["receipt"] != "R-SO-100" || v.Variables["paid"] != true {
 			t.Fatalf("instance = %+v, want completed at Done with the worker's variables", v)
 		}
@@ -113,7 +85,7 @@ func TestExternalTaskREST(t *testing.T) {
 	t.Run("BPMN error caught by the boundary", func(t *testing.T) {
 		id := startPayment(t, "SO-101", 99)
 		runPythonWorker(t, integration, "charge-card", "error")
-		v := waitPayment(t, id, func(v paymentView) bool { return v.Status != "running" && v.Status != "waiting" })
+		v := waitInstance(t, id, func(v instanceView) bool { return v.Status != "running" && v.Status != "waiting" })
 		if v.Status != "completed" || v.EndElement != "Cancelled" {
 			t.Fatalf("instance = %+v, want completed at Cancelled", v)
 		}
@@ -122,7 +94,7 @@ func TestExternalTaskREST(t *testing.T) {
 	t.Run("failure without retries is an incident", func(t *testing.T) {
 		id := startPayment(t, "SO-102", 5)
 		runPythonWorker(t, integration, "charge-card", "fail")
-		v := waitPayment(t, id, func(v paymentView) bool { return len(v.Incidents) > 0 })
+		v := waitInstance(t, id, func(v instanceView) bool { return len(v.Incidents) > 0 })
 		if v.Incidents[0].Element != "Charge" || !strings.Contains(v.Incidents[0].Message, "payment provider unreachable") {
 			t.Fatalf("incidents = %+v", v.Incidents)
 		}
@@ -216,7 +188,7 @@ func TestExternalTaskTemporalWorker(t *testing.T) {
 		}
 		var started struct{ ID string }
 		json.Unmarshal(body, &started)
-		v := waitPayment(t, started.ID, func(v paymentView) bool { return v.Status == "completed" || len(v.Incidents) > 0 })
+		v := waitInstance(t, started.ID, func(v instanceView) bool { return v.Status == "completed" || len(v.Incidents) > 0 })
 		got, _ := v.Variables["sentTo"].(string)
 		if v.Status != "completed" || v.EndElement != c.end || got != c.sentTo {
 			t.Fatalf("%s: instance = %+v, want completed at %s with sentTo %q", c.order, v, c.end, c.sentTo)
