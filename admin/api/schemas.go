@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/audit"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -24,7 +25,7 @@ const (
 )
 
 type schemaListOutput struct {
-	Body []records.SchemaInfo
+	Body []SchemaView
 }
 
 type entityPath struct {
@@ -33,7 +34,7 @@ type entityPath struct {
 
 type schemaOutput struct {
 	ETag string `header:"ETag"`
-	Body records.SchemaInfo
+	Body SchemaView
 }
 
 type schemaVersionsOutput struct {
@@ -70,13 +71,17 @@ func (s *Server) registerSchemas() {
 	}
 	Register(s, huma.Operation{
 		OperationID: "listSchemas", Method: http.MethodGet, Path: "/api/v1/schemas", Tags: []string{"schemas"},
-		Summary: "List entity schemas", Description: "Every entity's current definition, sorted by name.",
+		Summary: "List entity schemas", Description: "Every entity's current definition, sorted by name, with the caller's field access; fields hidden from a caller who does not design schemas are left out.",
 	}, Access{Permission: PermSchemasRead}, func(ctx context.Context, _ *struct{}) (*schemaListOutput, error) {
 		list, err := s.deps.Records.ListSchemas(ctx)
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
-		return &schemaListOutput{Body: list}, nil
+		views := make([]SchemaView, 0, len(list))
+		for _, info := range list {
+			views = append(views, s.schemaView(ctx, info))
+		}
+		return &schemaListOutput{Body: views}, nil
 	})
 	Register(s, huma.Operation{
 		OperationID: "getSchema", Method: http.MethodGet, Path: "/api/v1/schemas/{entity}", Tags: []string{"schemas"},
@@ -86,7 +91,7 @@ func (s *Server) registerSchemas() {
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
-		return &schemaOutput{ETag: etag(int64(info.Entity.Version)), Body: info}, nil
+		return &schemaOutput{ETag: etag(int64(info.Entity.Version)), Body: s.schemaView(ctx, info)}, nil
 	})
 	Register(s, huma.Operation{
 		OperationID: "listSchemaVersions", Method: http.MethodGet, Path: "/api/v1/schemas/{entity}/versions", Tags: []string{"schemas"},
@@ -108,7 +113,7 @@ func (s *Server) registerSchemas() {
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
-		b, err := schema.JSONSchemaBytes(info.Entity)
+		b, err := schema.JSONSchemaBytes(s.schemaView(ctx, info).Entity)
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
@@ -216,6 +221,7 @@ func (s *Server) recordsError(ctx context.Context, err error) error {
 		brk   *records.BreakingError
 		perr  *records.ParamError
 		ierr  *records.ImportFormatError
+		ferr  *access.FieldError
 		probl *Problem
 	)
 	switch {
@@ -229,8 +235,18 @@ func (s *Server) recordsError(ctx context.Context, err error) error {
 		return p
 	case errors.As(err, &dup):
 		p := Typed(http.StatusConflict, "duplicate", dup.Error())
+		msg := "matches another record"
 		if dup.ExistingID != "" {
-			p.Errors = []FieldError{{Pointer: "/" + dup.Field, Message: "matches the existing record " + dup.ExistingID}}
+			msg = "matches the existing record " + dup.ExistingID
+		}
+		if !strings.Contains(dup.Field, " ") {
+			p.Errors = []FieldError{{Pointer: "/" + dup.Field, Message: msg}}
+		}
+		return p
+	case errors.As(err, &ferr):
+		p := Typed(http.StatusForbidden, "field-forbidden", fmt.Sprintf("you may not write %s of %s records", strings.Join(ferr.Fields, ", "), ferr.Entity))
+		for _, f := range ferr.Fields {
+			p.Errors = append(p.Errors, FieldError{Pointer: "/" + strings.ReplaceAll(f, ".", "/"), Message: "may not be written by you"})
 		}
 		return p
 	case errors.As(err, &derr):
