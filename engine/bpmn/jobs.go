@@ -1,6 +1,7 @@
 package bpmn
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -107,12 +108,13 @@ func (b *builder) serviceTask(i int) {
 		return
 	}
 	task := b.taskConfig(e, spec.Type)
+	refused := false
 	if b.opts.CheckTaskTypes && !slices.Contains(b.opts.TaskTypes, written) {
-		for _, err := range reg.Check(task, b.opts.TaskEnv) {
-			b.problem(e.ID, "%s task: %v", written, err)
-		}
+		refused = b.checkTask(e.ID, written+" task", task)
 	}
-	if b.opts.CheckTask != nil {
+	// The deployment's own check (outbound policy, the plugin's operations) needs a well-formed task:
+	// one the catalogue refused gets no second problem for the same mistake.
+	if b.opts.CheckTask != nil && !refused {
 		inputs := make([]Mapping, 0, len(e.Inputs))
 		for _, in := range e.Inputs {
 			src, _ := exprSource(in.Source)
@@ -122,6 +124,22 @@ func (b *builder) serviceTask(i int) {
 			b.problem(e.ID, "%s task: %v", written, err)
 		}
 	}
+}
+
+// checkTask checks a task against the catalogue: errors are problems of the element, warnings
+// (tasktypes.Warning) its warnings. It reports whether there was a problem.
+func (b *builder) checkTask(id, what string, task tasktypes.Task) bool {
+	refused := false
+	for _, err := range b.registry().Check(task, b.opts.TaskEnv) {
+		var w *tasktypes.Warning
+		if errors.As(err, &w) {
+			b.warn(id, "%s: %s", what, w.Msg)
+			continue
+		}
+		refused = true
+		b.problem(id, "%s: %v", what, err)
+	}
+	return refused
 }
 
 // taskConfig is a task's configuration as the task type catalogue checks it.

@@ -612,9 +612,7 @@ func (b *builder) businessRuleTask(i int) {
 		b.problem(e.ID, "result variable %q is not a variable name", r.ResultVariable)
 	}
 	if b.opts.CheckTaskTypes {
-		for _, err := range b.registry().Check(b.rulesTask(r), b.opts.TaskEnv) {
-			b.problem(e.ID, "business rule task: %v", err)
-		}
+		b.checkTask(e.ID, "business rule task", b.rulesTask(r))
 	}
 	b.m.Nodes[i].Rules = &r
 }

@@ -65,8 +65,8 @@ func TestDeployChecks(t *testing.T) {
 			[]Problem{{"R", `rule set "lead-scorin" does not exist`}}},
 		{"rule set result field that does not exist", rule("=scoring.scor &gt;= 50"), []Problem{{"F_G_Hot", "scor"}}},
 		{"rule set result field", rule("=scoring.score &gt;= 50"), nil},
-		{"connector that does not exist", start + task("connector", h("connector", "erq")+h("operation", "FindCustomers"), "") + end + chain("S", "T", "E"),
-			[]Problem{{"T", `connector "erq" is not configured`}}},
+		// A connector may be configured after the process is deployed: a warning (TestDeployWarnings).
+		{"connector that is not configured", start + task("connector", h("connector", "erq")+h("operation", "FindCustomers"), "") + end + chain("S", "T", "E"), nil},
 		{"connector without operation", start + task("connector", h("connector", "erp"), "") + end + chain("S", "T", "E"),
 			[]Problem{{"T", `needs the header "operation"`}}},
 		{"camunda rest connector with oauth", start + task("io.camunda:http-json:1", "", in("https://example.com/x", "url")+in("oauth-client-credentials-flow", "authentication.type")) + end + chain("S", "T", "E"),
@@ -91,6 +91,20 @@ func TestDeployChecks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeployWarnings are what a deployment with a store behind it lists without refusing.
+func TestDeployWarnings(t *testing.T) {
+	process := start + `<bpmn:serviceTask id="T"><bpmn:extensionElements><zeebe:taskDefinition type="connector"/><zeebe:taskHeaders>` +
+		`<zeebe:header key="connector" value="erq"/><zeebe:header key="operation" value="FindCustomers"/></zeebe:taskHeaders></bpmn:extensionElements></bpmn:serviceTask>` +
+		end + chain("S", "T", "E")
+	m, problems := CompileWith(mustParse(t, doc(process, "")), Options{ProcessID: "P", TaskEnv: testEnv(), CheckTaskTypes: true})
+	if len(problems) > 0 {
+		t.Fatalf("problems: %v", problems)
+	}
+	if !hasProblem(m.Warnings, "T", `connector "erq" is not configured yet`) {
+		t.Fatalf("warnings = %v, want the connector that is not configured", m.Warnings)
 	}
 }
 

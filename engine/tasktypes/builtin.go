@@ -306,13 +306,14 @@ func (connectorTask) TaskType() Info {
 		FreeInputs: true}
 }
 
-// Validate checks the connector is configured.
+// Validate warns when the connector is not configured (yet): it may be configured after the process
+// is deployed, so this is no refusal; until then an instance reaching the task gets an incident.
 func (connectorTask) Validate(t Task, env Env) []error {
 	name, ok := t.Header("connector")
 	if !ok || name == "" || env.Connector == nil || env.Connector(name) {
 		return nil
 	}
-	return []error{fmt.Errorf("connector %q is not configured; configure it under /api/v1/connectors or name an existing one", name)}
+	return []error{Warnf("connector %q is not configured yet; configure it under /api/v1/connectors before an instance reaches this task (until then the task stops with an incident), or name an existing one", name)}
 }
 
 // messagePublish is what message throw events run.

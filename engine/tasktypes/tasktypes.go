@@ -58,10 +58,20 @@ type TaskType interface {
 }
 
 // Validator is implemented by task types that check a task's configuration when a process is
-// deployed; every returned error becomes a problem of the task's element.
+// deployed; every returned error becomes a problem of the task's element, a *Warning a warning.
 type Validator interface {
 	Validate(t Task, env Env) []error
 }
+
+// Warning is what a Validator returns for a configuration that deploys but deserves attention (a
+// connector not configured yet): the validator lists it as a warning of the element, not a problem.
+type Warning struct{ Msg string }
+
+// Error returns the message.
+func (w *Warning) Error() string { return w.Msg }
+
+// Warnf makes a Warning.
+func Warnf(format string, args ...any) error { return &Warning{Msg: fmt.Sprintf(format, args...)} }
 
 // Resulter is implemented by task types whose result shape depends on the task (a rule set's result
 // depends on its kind); it overrides Info.Result when it returns a type.
