@@ -37,13 +37,12 @@ var examples = []string{
 }
 
 // providedLater are the refusals of a deployment that looks up what the examples name before it
-// exists: the rule sets TestExamplesRunToTheirEnd publishes and the connector admin/api's tests
-// configure. Any other problem fails TestExamplesValidate.
-var providedLater = []string{`rule set "lead-scoring" does not exist`, `rule set "complaint-priority" does not exist`,
-	`connector "erp" is not configured`}
+// exists: the rule sets TestExamplesRunToTheirEnd publishes. Any other problem fails
+// TestExamplesValidate.
+var providedLater = []string{`rule set "lead-scoring" does not exist`, `rule set "complaint-priority" does not exist`}
 
 // TestExamplesValidate checks every example process against the built-in entity schemas, as deploying
-// it would (before the rule sets and connectors it names exist).
+// it would (before the rule sets it names exist).
 func TestExamplesValidate(t *testing.T) {
 	docs, _ := filepath.Glob("../../docs/*.bpmn")
 	for _, f := range append(examples, docs...) {
