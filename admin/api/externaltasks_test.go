@@ -137,8 +137,13 @@ func TestExternalTaskREST(t *testing.T) {
 			{name: "expired: another worker fetches it", token: integration, path: "fetchAndLock", body: fetch2, status: http.StatusOK, want: id},
 			{name: "the first worker lost it", token: integration, path: id + "/complete", body: map[string]any{"workerId": "w1"}, status: http.StatusConflict, want: "external-task-not-locked"},
 			{name: "the second extends", token: integration, path: id + "/extendLock", body: map[string]any{"workerId": "w2", "newDuration": 3600000}, status: http.StatusNoContent},
-			{name: "and completes", token: integration, path: id + "/complete", body: map[string]any{"workerId": "w2", "variables": map[string]any{"paid": false}}, status: http.StatusNoContent},
-			{name: "complete twice", token: integration, path: id + "/complete", body: map[string]any{"workerId": "w2"}, status: http.StatusNotFound, want: "external-task-not-found"},
+			{name: "and fails with retries left", token: integration, path: id + "/failure",
+				body: map[string]any{"workerId": "w2", "errorMessage": "provider busy", "retries": 2, "retryTimeout": 1000}, status: http.StatusNoContent},
+			{name: "not offered during the retry timeout", token: integration, path: "fetchAndLock", body: fetch, status: http.StatusOK, want: "[]",
+				after: func() { time.Sleep(1500 * time.Millisecond) }},
+			{name: "offered again after it, with the failure", token: integration, path: "fetchAndLock", body: fetch, status: http.StatusOK, want: `"errorMessage":"provider busy"`},
+			{name: "and completed", token: integration, path: id + "/complete", body: map[string]any{"workerId": "w1", "variables": map[string]any{"paid": false}}, status: http.StatusNoContent},
+			{name: "complete twice", token: integration, path: id + "/complete", body: map[string]any{"workerId": "w1"}, status: http.StatusNotFound, want: "external-task-not-found"},
 		}
 		for _, c := range steps {
 			status, body, _ := env.Do(ctx, http.MethodPost, "/api/v1/external-tasks/"+c.path, c.token, c.body)
