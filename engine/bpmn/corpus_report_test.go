@@ -139,6 +139,11 @@ func runCorpusReport(t *testing.T) corpusReport {
 				}
 				rep.parseRefused++
 				add("parse: "+string(pe.Kind), name)
+				for _, p := range pe.Problems {
+					if p.ElementID == "" || !strings.Contains(p.Reason, ";") {
+						t.Errorf("%s: a parse refusal must name the element and what to change: %+v", name, p)
+					}
+				}
 				continue
 			}
 			// As a deployment checks it (the task type catalogue's checks), without a store behind it.

@@ -31,9 +31,9 @@ func ParseBytes(data []byte) (*Definitions, error) {
 			Reason: fmt.Sprintf("root element is <%s>, want a BPMN 2.0 <definitions> element", root.name.Local)}}}
 	}
 	if root.name.Space != nsBPMN {
-		reason := "root <definitions> is not in the BPMN 2.0 model namespace " + nsBPMN
+		reason := "root <definitions> is not in the BPMN 2.0 model namespace " + nsBPMN + "; declare it (xmlns:bpmn=\"" + nsBPMN + "\" with a bpmn: prefix, or xmlns=\"" + nsBPMN + "\")"
 		if root.name.Space != "" {
-			reason = fmt.Sprintf("root <definitions> is in namespace %q, want %s", root.name.Space, nsBPMN)
+			reason = fmt.Sprintf("root <definitions> is in namespace %q, want %s; export the diagram as BPMN 2.0 XML", root.name.Space, nsBPMN)
 		}
 		return nil, &ParseError{Kind: ErrMissingNamespace, Line: root.line, Problems: []Problem{{
 			ElementID: root.attr("id"), Reason: reason}}}
@@ -79,7 +79,7 @@ func (p *parser) checkIDs(n *xnode) {
 				p.dupLine = n.line
 			}
 			p.dups = append(p.dups, Problem{ElementID: id, Reason: fmt.Sprintf(
-				"duplicate id %q on <%s> at line %d (first used at line %d)", id, n.name.Local, n.line, first)})
+				"duplicate id %q on <%s> at line %d (first used at line %d); give each element an id of its own", id, n.name.Local, n.line, first)})
 		} else {
 			p.seen[id] = n.line
 		}
@@ -106,7 +106,7 @@ func (p *parser) invalidChild(parent, child *xnode) {
 		id = parent.attr("id")
 	}
 	p.invalid = append(p.invalid, Problem{ElementID: id, Reason: fmt.Sprintf(
-		"invalid child element %s of <%s> at line %d", what, parent.name.Local, child.line)})
+		"invalid child element %s of <%s> at line %d; remove it, or put vendor settings inside <bpmn:extensionElements>", what, parent.name.Local, child.line)})
 }
 
 // isBPMN reports whether n is an element of the BPMN model namespace; elements without a namespace are
