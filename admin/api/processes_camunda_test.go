@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +246,59 @@ func TestMessageCorrelationKey(t *testing.T) {
 	v := waitInstance(t, started.ID, func(v instanceView) bool { return v.Status == "completed" })
 	if v.Variables["amount"] != 40.0 {
 		t.Fatalf("variables = %v, want the message's", v.Variables)
+	}
+}
+
+// TestReadmeBusinessRuleTask runs the business rule task example of engine/bpmn/README.md as written
+// there: the lead's source is the record the scoring rule set evaluates, the result variable holds
+// {score, fired}, and a condition on scoring.score (typed from the rule set's kind) picks the path.
+func TestReadmeBusinessRuleTask(t *testing.T) {
+	readme, err := os.ReadFile("../../engine/bpmn/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := strings.Index(string(readme), `<bpmn:businessRuleTask id="Score">`)
+	to := strings.Index(string(readme), `</bpmn:businessRuleTask>`)
+	if from < 0 || to < from {
+		t.Fatal("the README has no business rule task example")
+	}
+	example := string(readme[from : to+len(`</bpmn:businessRuleTask>`)])
+	if r := rsDo(t, http.MethodPost, "/api/v1/rulesets", map[string]any{"key": "lead-scoring", "kind": "scoring", "entity": "lead",
+		"rules": []any{map[string]any{"name": "partner", "when": `source == "partner"`, "points": 60}},
+		"tests": []any{map[string]any{"name": "partner", "input": map[string]any{"source": "partner"}, "expect": map[string]any{"score": 60}}}}); r.Status != http.StatusCreated {
+		t.Fatalf("create the rule set: %d %s", r.Status, r.Raw)
+	}
+	if r := rsDo(t, http.MethodPost, "/api/v1/rulesets/lead-scoring/publish", nil); r.Status != http.StatusCreated {
+		t.Fatalf("publish the rule set: %d %s", r.Status, r.Raw)
+	}
+	doc := camundaDoc(`<bpmn:process id="readme-scoring" isExecutable="true">
+  <bpmn:startEvent id="S"/>` + example + `
+  <bpmn:exclusiveGateway id="Hot" default="Cold"/>
+  <bpmn:endEvent id="Call"/><bpmn:endEvent id="Nurture"/>
+  <bpmn:sequenceFlow id="F1" sourceRef="S" targetRef="Score"/><bpmn:sequenceFlow id="F2" sourceRef="Score" targetRef="Hot"/>
+  <bpmn:sequenceFlow id="Warm" sourceRef="Hot" targetRef="Call"><bpmn:conditionExpression>=scoring.score &gt;= 60</bpmn:conditionExpression></bpmn:sequenceFlow>
+  <bpmn:sequenceFlow id="Cold" sourceRef="Hot" targetRef="Nurture"/>
+</bpmn:process>`)
+	// A typo in the result's field is caught at deploy, since the shape is known from the kind.
+	typo := []byte(strings.Replace(string(doc), "scoring.score &gt;=", "scoring.scor &gt;=", 1))
+	if status, body, _ := env.Do(context.Background(), http.MethodPost, "/api/v1/processes", env.AdminToken, typo); status != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"element":"Warm"`) {
+		t.Fatalf("deploy with scoring.scor = %d %s, want refused at the flow", status, body)
+	}
+	deployAndPublish(t, doc, "readme-scoring")
+	for _, c := range []struct{ source, end string }{{"partner", "Call"}, {"webForm", "Nurture"}} {
+		status, body, _ := env.Do(context.Background(), http.MethodPost, "/api/v1/processes/readme-scoring/instances", env.AdminToken,
+			map[string]any{"variables": map[string]any{"lead": map[string]any{"source": c.source}}})
+		var started api.StartedInstance
+		if err := json.Unmarshal(body, &started); err != nil || status != http.StatusCreated {
+			t.Fatalf("start: %d %s", status, body)
+		}
+		v := waitInstance(t, started.ID, func(v instanceView) bool { return v.Status == "completed" || len(v.Incidents) > 0 })
+		scoring, _ := v.Variables["scoring"].(map[string]any)
+		if v.Status != "completed" || v.EndElement != c.end || scoring == nil {
+			t.Fatalf("%s lead: instance = %+v, want completed at %s with the scoring result", c.source, v, c.end)
+		}
+		if _, isNumber := scoring["score"].(float64); !isNumber {
+			t.Fatalf("%s lead: scoring = %v, want a number as score", c.source, scoring)
+		}
 	}
 }
