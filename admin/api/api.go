@@ -88,6 +88,8 @@ type Deps struct {
 	// with Processes).
 	Inbox     *inbox.Store
 	Instances *instances.Service
+	// ExternalTasks serves REST workers the external tasks of processes; nil leaves their routes out.
+	ExternalTasks *process.ExternalTasks
 	// Notifications holds in-app notifications; nil leaves their routes out.
 	Notifications *notifications.Store
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.
@@ -178,6 +180,9 @@ func New(deps Deps) *Server {
 	}
 	if deps.Inbox != nil {
 		s.registerTasks()
+	}
+	if deps.ExternalTasks != nil {
+		s.registerExternalTasks()
 	}
 	if deps.Notifications != nil {
 		s.registerNotifications()

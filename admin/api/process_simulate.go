@@ -47,10 +47,12 @@ func (s *Server) registerSimulate() {
 }
 
 func (s *Server) simulateProcess(ctx context.Context, in *simulateInput) (*struct{ Body *SimulationResult }, error) {
-	model, err := s.deps.Processes.Check([]byte(in.Body.XML))
+	checked, err := s.deps.Processes.Check([]byte(in.Body.XML))
 	if err != nil {
 		return nil, processProblem(err)
 	}
+	// A document with several executable pools runs its first, as the designer shows it.
+	model := checked.Models[0]
 	now := time.Now().UTC()
 	if in.Body.Now != nil {
 		now = in.Body.Now.UTC()

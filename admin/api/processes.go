@@ -43,9 +43,11 @@ type DefinitionView struct {
 // hold) and the identity its instances would run as, or why the caller may not publish it.
 type ValidationReport struct {
 	Valid          bool                      `json:"valid"`
-	Key            string                    `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines."`
+	Key            string                    `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines: the first when it defines several."`
+	Keys           []string                  `json:"keys,omitempty" doc:"Every process key a deployment of the document stores (its executable processes)."`
 	Hash           string                    `json:"hash,omitempty"`
 	Problems       []ElementProblem          `json:"problems"`
+	Warnings       []ElementProblem          `json:"warnings" doc:"What compiles but deserves attention: undeclared variables, listeners and other settings Rapport does not run, pools that are not deployed."`
 	Requirements   []definitions.Requirement `json:"requirements,omitempty" doc:"Permissions the process's tasks need, with the elements needing each."`
 	RunAs          *definitions.RunAs        `json:"runAs,omitempty" doc:"The identity the caller publishing it would give its instances."`
 	PublishRefusal string                    `json:"publishRefusal,omitempty" doc:"Why the caller may not publish it as it stands."`
@@ -68,6 +70,14 @@ func elementProblems(ps []bpmn.Problem) []ElementProblem {
 // StartedInstance identifies a new process instance (or, for a repeated Idempotency-Key, the one the
 // first request started).
 type StartedInstance = process.Started
+
+// DeployResult is the draft of the document's (first) process, every process the upload stored, and
+// the warnings.
+type DeployResult struct {
+	definitions.Definition
+	Processes []definitions.Definition `json:"processes" doc:"The draft of every executable process of the document; publish each by its key."`
+	Warnings  []ElementProblem         `json:"warnings"`
+}
 
 type bpmnInput struct {
 	RawBody []byte `contentType:"application/xml" doc:"A BPMN 2.0 document (bpmn-js or Camunda Modeler 5)."`
@@ -112,8 +122,9 @@ type messageInput struct {
 	Body struct {
 		ID             string         `json:"messageId,omitempty" maxLength:"255" doc:"Makes a start the message causes happen once: a retried message with the same ID starts nothing new."`
 		Name           string         `json:"name" minLength:"1" maxLength:"255"`
-		CorrelationKey string         `json:"correlationKey" minLength:"1" maxLength:"255" doc:"The business key of the instances the message is for."`
+		CorrelationKey string         `json:"correlationKey" minLength:"1" maxLength:"255" doc:"The business key of the instances the message is for, or the value of the correlation key (zeebe:subscription correlationKey) their message catch events wait for."`
 		Variables      map[string]any `json:"variables,omitempty"`
+		TimeToLive     *int64         `json:"timeToLive,omitempty" minimum:"0" maximum:"2592000000" doc:"Milliseconds an instance with no matching subscription yet keeps the message for one to come (default one hour; 0: not kept)."`
 	}
 }
 
@@ -155,7 +166,8 @@ func (s *Server) registerProcesses() {
 		Summary: "Complete a user task", Description: "Validated synchronously by the instance: unknown task, a caller who is not the assignee or a candidate, or form output of the wrong type is refused and changes nothing."},
 		Access{Permission: "tasks.complete"}, s.completeTask)
 	Register(s, huma.Operation{OperationID: "correlate-message", Method: http.MethodPost, Path: "/api/v1/messages", Tags: tags,
-		Summary: "Correlate a message", Description: "Delivers a BPMN message to the running instances whose business key is the correlation key."},
+		Summary: "Correlate a message", Description: "Delivers a BPMN message to the running instances whose business key is the correlation key and to those whose message catch waits for this message with this correlation key value; " +
+			"answers how many consumed it (a subscription took it) and how many buffered it for timeToLive. When no running instance received it, it starts the processes whose message start event catches it."},
 		Access{Permission: "messages.correlate"}, s.correlateMessage)
 }
 
@@ -185,8 +197,17 @@ func processProblem(err error) error {
 		return NewProblem(http.StatusNotFound, err.Error())
 	case errors.Is(err, definitions.ErrNoDraft):
 		return Typed(http.StatusConflict, "no-draft", err.Error())
+	case errors.Is(err, definitions.ErrEmpty):
+		return emptyBPMN()
 	}
 	return startProblem(err)
+}
+
+// emptyBPMN answers a BPMN upload without a document.
+func emptyBPMN() *Problem {
+	p := Typed(http.StatusBadRequest, "bpmn-empty", definitions.ErrEmpty.Error())
+	p.Errors = []FieldError{{Pointer: "", Message: "the body is empty; send the BPMN XML as application/xml"}}
+	return p
 }
 
 // startProblem maps what publishing and starting refuse: authority (403 for what the caller lacks, 422
@@ -231,26 +252,32 @@ func (s *Server) validateProcess(ctx context.Context, in *bpmnInput) (*struct{ B
 	switch {
 	case err == nil:
 		rep := ValidationReport{Valid: true, Key: pv.Model.ProcessID, Hash: pv.Model.Hash, Problems: []ElementProblem{},
-			Requirements: pv.Requirements, RunAs: pv.RunAs}
+			Warnings: elementProblems(pv.Warnings), Requirements: pv.Requirements, RunAs: pv.RunAs}
+		for _, m := range pv.Models {
+			rep.Keys = append(rep.Keys, m.ProcessID)
+		}
 		if pv.Refusal != nil {
 			rep.PublishRefusal = pv.Refusal.Error()
 		}
 		return &struct{ Body ValidationReport }{Body: rep}, nil
 	case errors.As(err, &ie):
-		return &struct{ Body ValidationReport }{Body: ValidationReport{Problems: elementProblems(ie.Problems)}}, nil
+		return &struct{ Body ValidationReport }{Body: ValidationReport{Problems: elementProblems(ie.Problems), Warnings: []ElementProblem{}}}, nil
 	default:
 		return nil, processProblem(err)
 	}
 }
 
-func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Body definitions.Definition }, error) {
-	d, err := s.deps.Processes.Deploy(ctx, in.RawBody, PrincipalFrom(ctx).User.ID)
+func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Body DeployResult }, error) {
+	dep, err := s.deps.Processes.Deploy(ctx, in.RawBody, PrincipalFrom(ctx).User.ID)
+	for _, d := range dep.Definitions {
+		s.record(ctx, audit.Event{Action: "process.deploy", Outcome: audit.OutcomeSuccess,
+			Target: audit.Target{Type: "process", ID: d.Key}, Details: map[string]any{"draftHash": d.DraftHash, "name": d.Name}})
+	}
 	if err != nil {
 		return nil, processProblem(err)
 	}
-	s.record(ctx, audit.Event{Action: "process.deploy", Outcome: audit.OutcomeSuccess,
-		Target: audit.Target{Type: "process", ID: d.Key}, Details: map[string]any{"draftHash": d.DraftHash, "name": d.Name}})
-	return &struct{ Body definitions.Definition }{Body: d}, nil
+	out := DeployResult{Definition: dep.Definitions[0], Processes: dep.Definitions, Warnings: elementProblems(dep.Warnings)}
+	return &struct{ Body DeployResult }{Body: out}, nil
 }
 
 func (s *Server) listProcesses(ctx context.Context, _ *struct{}) (*struct{ Body []definitions.Definition }, error) {
@@ -488,13 +515,19 @@ func (s *Server) mayOperate(ctx context.Context, p *Principal, instanceID string
 }
 
 func (s *Server) correlateMessage(ctx context.Context, in *messageInput) (*deliveredOutput, error) {
-	res, err := s.deps.Messages.Publish(ctx, messages.Message{Name: in.Body.Name, CorrelationKey: in.Body.CorrelationKey,
-		Variables: in.Body.Variables, ID: in.Body.ID})
+	msg := messages.Message{Name: in.Body.Name, CorrelationKey: in.Body.CorrelationKey, Variables: in.Body.Variables, ID: in.Body.ID}
+	if ttl := in.Body.TimeToLive; ttl != nil {
+		msg.TimeToLive = time.Duration(*ttl) * time.Millisecond
+		if *ttl == 0 {
+			msg.TimeToLive = -1 // not kept
+		}
+	}
+	res, err := s.deps.Messages.Publish(ctx, msg)
 	if err != nil {
 		return nil, processProblem(err)
 	}
 	s.record(ctx, audit.Event{Action: "message.correlate", Outcome: audit.OutcomeSuccess,
 		Target: audit.Target{Type: "message", ID: in.Body.Name}, Details: map[string]any{"correlationKey": in.Body.CorrelationKey,
-			"delivered": res.Delivered, "started": res.Started}})
+			"consumed": res.Consumed, "buffered": res.Buffered, "delivered": res.Delivered, "started": res.Started}})
 	return &deliveredOutput{Body: res}, nil
 }

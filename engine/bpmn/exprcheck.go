@@ -25,6 +25,9 @@ func DefaultExprChecker(entities EntityTypes) ExprChecker {
 		key.WriteString(site.Entity)
 		for _, v := range site.Variables {
 			key.WriteString("\x00" + v.Name + ":" + v.Type)
+			if v.Shape != nil {
+				key.WriteString("=" + v.Shape.String())
+			}
 		}
 		mu.Lock()
 		env, ok := envs[key.String()]
@@ -50,6 +53,9 @@ func newSiteEnv(site ExprSite, entities EntityTypes) *expression.Env {
 	vars := make(map[string]*expression.Type, len(site.Variables)+1)
 	for _, v := range site.Variables {
 		vars[v.Name] = expression.Scalar(KindOf(v.Type))
+		if v.Shape != nil {
+			vars[v.Name] = v.Shape
+		}
 	}
 	if site.Entity != "" {
 		t := expression.Scalar(expression.KindAny)

@@ -37,6 +37,8 @@ type event struct {
 type reply struct {
 	done bool
 	err  error
+	// value is what the update answers besides its error (a message's outcome).
+	value any
 }
 
 // runner is one execution of Run: the persisted State plus worker-local helpers (the event queue,
@@ -311,6 +313,26 @@ func (r *runner) register() error {
 		}}); err != nil {
 		return fmt.Errorf("set variables update: %w", err)
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateDeliverMessage,
+		func(ctx workflow.Context, req MessageRequest) (MessageOutcome, error) {
+			ev := messageEvent(req)
+			ev.reply = &reply{}
+			if err := r.enqueue(ctx, ev); err != nil {
+				return MessageOutcome{}, err
+			}
+			out, _ := ev.reply.value.(MessageOutcome)
+			return out, nil
+		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req MessageRequest) error {
+			if err := r.ended(); err != nil {
+				return err
+			}
+			if req.Name == "" {
+				return errors.New("a message needs a name")
+			}
+			return nil
+		}}); err != nil {
+		return fmt.Errorf("set message update: %w", err)
+	}
 	r.signals = listen(r, SignalMessage, messageEvent)
 	if r.at(levelIssue12) {
 		r.childDone = listen(r, SignalChildDone, childEvent)
@@ -361,7 +383,9 @@ func (r *runner) enqueue(ctx workflow.Context, ev event) error {
 	if err := r.ended(); err != nil {
 		return err
 	}
-	ev.reply = &reply{}
+	if ev.reply == nil {
+		ev.reply = &reply{}
+	}
 	r.queue = append(r.queue, ev)
 	if err := workflow.Await(ctx, func() bool { return ev.reply.done }); err != nil {
 		return fmt.Errorf("wait for the instance: %w", err)
@@ -569,7 +593,10 @@ func (r *runner) handle(ev event) {
 		}
 	case "message":
 		r.st.Steps = 0
-		r.deliver(*ev.message)
+		out := r.deliver(*ev.message)
+		if ev.reply != nil {
+			ev.reply.value, ev.reply.done = out, true
+		}
 	case "complete":
 		r.st.Steps = 0
 		ev.reply.err = r.completeTask(*ev.complete)

@@ -23,6 +23,7 @@ var (
 	saRecord   = temporal.NewSearchAttributeKeyKeyword("RapportRecordID")
 	// saIncident is the text of the open incidents (behaviour level 2), for finding instances by cause.
 	saIncident = temporal.NewSearchAttributeKeyString("RapportIncident")
+	saCorr     = temporal.NewSearchAttributeKeyKeywordList("RapportCorrelationKeys")
 )
 
 // SearchAttributes are the attributes whoever starts an instance sets in its start options (the API,
@@ -128,6 +129,11 @@ func (r *runner) publish() {
 					}
 					return saIncident.ValueSet(text)
 				})
+			}
+		}
+		if r.at(levelIssue13) {
+			if keys := r.correlationKeys(); len(keys) > 0 || r.lastSA["corr"] != "" {
+				set("corr", fmt.Sprint(keys), func() temporal.SearchAttributeUpdate { return saCorr.ValueSet(keys) })
 			}
 		}
 	}

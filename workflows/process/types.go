@@ -56,6 +56,9 @@ const (
 	UpdateMove = "move"
 	// UpdateMigrate moves the instance to another version of its process (MigrateRequest).
 	UpdateMigrate = "migrate"
+	// UpdateDeliverMessage delivers a BPMN message (MessageRequest) and answers its MessageOutcome:
+	// whether a subscription consumed it or it was buffered for one to come.
+	UpdateDeliverMessage = "deliverMessage"
 
 	// SignalMessage delivers a BPMN message (MessageRequest) to the instance.
 	SignalMessage = "message"
@@ -107,6 +110,12 @@ type Options struct {
 	// MessagesPerName bounds the buffered messages of one name (the oldest are dropped); default 10.
 	// At most 100 messages are buffered in all.
 	MessagesPerName int `json:"messagesPerName,omitempty"`
+	// ExternalTaskQueue is the Temporal task queue of external tasks (service tasks of types Rapport
+	// does not run) whose task names no queue in its taskQueue header; default ExternalTaskQueue.
+	ExternalTaskQueue string `json:"externalTaskQueue,omitempty"`
+	// ExternalTaskTimeout is the start-to-close timeout of one attempt of an external task: how long
+	// a worker may hold it; default 24 hours.
+	ExternalTaskTimeout time.Duration `json:"externalTaskTimeout,omitempty"`
 }
 
 // DefaultMessageTTL is how long a message nobody waits for stays buffered by default.
@@ -130,6 +139,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MessageTTL <= 0 {
 		o.MessageTTL = DefaultMessageTTL
+	}
+	if o.ExternalTaskQueue == "" {
+		o.ExternalTaskQueue = ExternalTaskQueue
+	}
+	if o.ExternalTaskTimeout <= 0 {
+		o.ExternalTaskTimeout = DefaultExternalTaskTimeout
 	}
 	if o.MessagesPerName <= 0 {
 		o.MessagesPerName = 10
@@ -349,6 +364,12 @@ type HistoryEntry struct {
 	Reason string `json:"reason,omitempty"`
 	// Detail says more: the message name, the variables changed, the version migrated to.
 	Detail string `json:"detail,omitempty"`
+}
+
+// MessageOutcome is what became of a message an instance received.
+type MessageOutcome struct {
+	Consumed bool `json:"consumed"`
+	Buffered bool `json:"buffered"`
 }
 
 // MessageRequest is the payload of SignalMessage. TimeToLive is how long the message stays buffered

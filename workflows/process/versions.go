@@ -37,8 +37,12 @@ const (
 	// instance created are closed when it is cancelled; retries may replace a task's input; timers
 	// remember when they were armed.
 	levelOperations = 2
+	// levelIssue13 runs service tasks of types Rapport does not run as external tasks (an activity of
+	// the type's name on the external task queue, whose result variables are merged when the task
+	// maps no outputs) rather than as incidents of the generic task activity.
+	levelIssue13 = 3
 	// levelLatest is the level new instances run at.
-	levelLatest = levelOperations
+	levelLatest = levelIssue13
 )
 
 // behaviourLevel asks Temporal which level this run executes (a marker in new histories, the first

@@ -38,6 +38,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
+	"github.com/rapportcrm/rapport/engine/externaltasks"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/inbox"
 	"github.com/rapportcrm/rapport/engine/notifications"
@@ -47,6 +48,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/schema"
 	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
+	"github.com/rapportcrm/rapport/engine/tasktypes"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
 	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
@@ -159,8 +161,12 @@ type Stack struct {
 	// operates them.
 	Inbox     *inbox.Store
 	Instances *instances.Service
-	worker    worker.Worker
-	http      *api.Server
+	// ExternalTasks are the external tasks parked for REST workers.
+	ExternalTasks *process.ExternalTasks
+	worker        worker.Worker
+	// bridge polls the external task queue and parks its tasks for REST workers.
+	bridge worker.Worker
+	http   *api.Server
 	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
 	Plugins    *host.Host
 	Connectors *connections.Store
@@ -274,11 +280,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				return err
 			}
 			return connectorTasks.CheckTask(taskType, headers, inputs)
-		}})
+		}, TaskEnv: s.taskEnv()})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startOutbox(ctx); err != nil {
+		return nil, err
+	}
+	s.ExternalTasks = &process.ExternalTasks{Store: externaltasks.New(s.DB, s.Backend()), Temporal: s.Temporal}
+	if err := s.ExternalTasks.Store.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
 	if s.ferret != nil {
@@ -310,6 +320,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err := s.worker.Start(); err != nil {
 			s.worker = nil
 			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		s.bridge = worker.New(s.Temporal, process.ExternalTaskQueue, worker.Options{WorkerStopTimeout: 5 * time.Second})
+		process.RegisterBridge(s.bridge, &process.Bridge{Store: s.ExternalTasks.Store})
+		if err := s.bridge.Start(); err != nil {
+			s.bridge = nil
+			return nil, fmt.Errorf("start external task bridge: %w", err)
 		}
 	}
 	if cfg.Serve {
@@ -579,6 +595,58 @@ func (s *Stack) entityTypes(entity string) (*expression.Type, bool) {
 	return expression.ObjectOf(schema.EnvFor(info.Entity).Vars()), true
 }
 
+// taskEnv is what the task type checks look up when a process is deployed: entities (their record
+// types and enum values), rule sets and configured connectors. A lookup that fails for another reason
+// than "not found" does not refuse the process.
+func (s *Stack) taskEnv() tasktypes.Env {
+	lookup := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 10*time.Second)
+	}
+	return tasktypes.Env{
+		Entity: func(name string) (tasktypes.Entity, bool) {
+			ctx, cancel := lookup()
+			defer cancel()
+			info, err := s.Records.Schema(ctx, name)
+			if errors.Is(err, records.ErrNotFound) {
+				return tasktypes.Entity{}, false
+			}
+			if err != nil {
+				return tasktypes.Entity{}, true
+			}
+			out := tasktypes.Entity{Type: expression.ObjectOf(schema.EnvFor(info.Entity).Vars()), Enums: map[string][]string{}}
+			for _, f := range info.Entity.Fields {
+				if f.Type == schema.TypeEnum {
+					for _, o := range f.Options {
+						out.Enums[f.Name] = append(out.Enums[f.Name], o.Value)
+					}
+				}
+			}
+			return out, true
+		},
+		Ruleset: func(key string) (tasktypes.Ruleset, bool) {
+			ctx, cancel := lookup()
+			defer cancel()
+			info, err := s.Rulesets.Get(ctx, key)
+			if errors.Is(err, rulesets.ErrNotFound) {
+				return tasktypes.Ruleset{}, false
+			}
+			if err != nil {
+				return tasktypes.Ruleset{}, true
+			}
+			return tasktypes.Ruleset{Kind: string(info.Kind), Entity: info.Entity}, true
+		},
+		Connector: func(name string) bool {
+			if s.Connectors == nil {
+				return true
+			}
+			ctx, cancel := lookup()
+			defer cancel()
+			_, ok, err := s.Connectors.Get(ctx, name)
+			return ok || err != nil
+		},
+	}
+}
+
 // WorkerInterceptors are the interceptors of the process worker: the guard that checks every task
 // against its process's run-as identity.
 func (s *Stack) WorkerInterceptors() []interceptor.WorkerInterceptor {
@@ -610,7 +678,7 @@ func (s *Stack) serve() error {
 	}
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
-		Starter: s.Starter, Messages: s.Messages, Inbox: s.Inbox, Instances: s.Instances,
+		Starter: s.Starter, Messages: s.Messages, Inbox: s.Inbox, Instances: s.Instances, ExternalTasks: s.ExternalTasks,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
@@ -706,6 +774,10 @@ func (s *Stack) Stop(ctx context.Context) {
 			s.log.Warn("HTTP server", "error", err)
 		}
 		s.http = nil
+	}
+	if s.bridge != nil {
+		s.bridge.Stop()
+		s.bridge = nil
 	}
 	if s.worker != nil {
 		s.worker.Stop()
