@@ -99,6 +99,13 @@ type Config struct {
 	// PluginsDir holds connector plugins (one folder each with a plugin.json); empty disables plugins.
 	// In embedded mode an empty value means DataDir/plugins.
 	PluginsDir string
+	// SMTPURL is the mail server notifications are sent through (smtp://user:pass@host:587?from=addr,
+	// smtps://...); empty keeps mail in the development outbox in embedded mode and sends none otherwise.
+	SMTPURL string
+	// PublicURL is where people reach Rapport (links in notifications and surveys); empty uses the
+	// HTTP server's own address.
+	PublicURL string
+
 	// SecretKey (base64, 32 bytes) encrypts connector secrets at rest. In embedded mode, when empty, a
 	// key is generated once into DataDir/secret.key.
 	SecretKey string
@@ -146,8 +153,10 @@ type Stack struct {
 	stopOutbox context.CancelFunc
 	outboxDone chan struct{}
 	enforcer   *rulesets.Enforcer
-	// Notifications are the in-app notifications processes send.
+	// Notifications are what processes send people: templates, in-app, mail, webhooks.
 	Notifications *notifications.Store
+	// DevOutbox is true when mail goes to the development outbox instead of a mail server.
+	DevOutbox bool
 	worker        worker.Worker
 	http          *api.Server
 	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
@@ -224,6 +233,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err := s.bootstrapAdmin(ctx); err != nil {
 			return nil, err
 		}
+		if err := s.listen(); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.startPlugins(ctx); err != nil {
 		return nil, err
@@ -232,8 +244,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Records.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install entity schemas: %w", err)
 	}
-	s.Notifications = notifications.New(s.DB)
-	if err := s.Notifications.EnsureIndexes(ctx); err != nil {
+	if err := s.startNotifications(ctx); err != nil {
 		return nil, err
 	}
 	s.Rulesets = rulesets.New(s.DB, rulesets.Options{Entities: s.Records})
@@ -245,6 +256,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Serve {
+		if err := s.installDefaults(ctx); err != nil {
+			return nil, fmt.Errorf("install the shipped defaults: %w", err)
+		}
 	}
 	if err := s.startOutbox(ctx); err != nil {
 		return nil, err
@@ -541,12 +557,12 @@ func (s *Stack) TaskRegistry() *process.Registry {
 		Records:    recs,
 		Rules:      services.Rules{Rulesets: s.Rulesets, Records: s.Records},
 		Tasks:      services.Tasks{Records: recs},
-		Notifier:   services.Notifier{Store: s.Notifications},
 		Connectors: services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
 		Messages:   services.Messages{Publisher: s.Messages},
 		HTTP:       outbound.NewClient(s.outbound, outbound.Limits{}),
 	})
 	reg.Register(services.TypeRecordFind, services.Find{Records: recs})
+	reg.Register(services.TypeNotify, services.Notify{Store: s.Notifications, Records: recs, BaseURL: s.PublicURL()})
 	return reg
 }
 
@@ -565,6 +581,14 @@ func (s *Stack) serve() error {
 		Access: s.Access, Audit: s.Audit, CORSOrigins: s.cfg.CORSOrigins, RateLimit: s.cfg.RateLimit,
 		TrustedProxies: trusted,
 	})
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.http.Serve(s.ln) }()
+	return nil
+}
+
+// listen opens the HTTP listener before anything else needs the server's address (links in
+// notifications, the outbound policy refusing our own port); serve starts answering on it.
+func (s *Stack) listen() error {
 	addr := s.cfg.HTTPAddr
 	if addr == "" {
 		addr = "127.0.0.1:8080"
@@ -576,8 +600,6 @@ func (s *Stack) serve() error {
 	s.ln = ln
 	s.BaseURL = "http://" + ln.Addr().String()
 	s.outbound.RefuseOwnPorts(portOf(ln.Addr().String()))
-	s.served = make(chan error, 1)
-	go func() { s.served <- s.http.Serve(ln) }()
 	return nil
 }
 
@@ -650,7 +672,10 @@ func (s *Stack) Stop(ctx context.Context) {
 			s.log.Warn("HTTP server", "error", err)
 		}
 		s.http = nil
+	} else if s.ln != nil {
+		s.ln.Close() // opened but never served: the start failed in between
 	}
+	s.ln = nil
 	if s.worker != nil {
 		s.worker.Stop()
 		s.worker = nil

@@ -1,0 +1,75 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rapportcrm/rapport/engine/notifications"
+	"github.com/rapportcrm/rapport/engine/rules"
+	"github.com/rapportcrm/rapport/engine/rules/calendar"
+	"github.com/rapportcrm/rapport/engine/rulesets"
+	"github.com/rapportcrm/rapport/schemas"
+)
+
+// SystemActor is who the shipped defaults are created and published by.
+const SystemActor = "system"
+
+// installDefaults installs what Rapport ships, in dependency order, each only when nothing with its
+// name exists yet — an analyst's edits (new versions) are never overwritten, and several servers may
+// start at once: business calendars, rule sets (published), notification templates.
+func (s *Stack) installDefaults(ctx context.Context) error {
+	cals, err := schemas.Calendars()
+	if err != nil {
+		return err
+	}
+	for _, d := range cals {
+		var spec calendar.Spec
+		if err := json.Unmarshal(d.JSON, &spec); err != nil {
+			return fmt.Errorf("default calendar %s: %w", d.Name, err)
+		}
+		if _, err := s.Rulesets.CreateCalendar(ctx, spec, SystemActor); err != nil && !errors.Is(err, rulesets.ErrExists) {
+			return fmt.Errorf("install calendar %s: %w", d.Name, err)
+		}
+	}
+	defs, err := schemas.Rules()
+	if err != nil {
+		return err
+	}
+	for _, d := range defs {
+		rs, err := rules.ParseRuleSet(d.JSON)
+		if err != nil {
+			return fmt.Errorf("default rule set %s: %w", d.Name, err)
+		}
+		if _, err := s.Rulesets.Create(ctx, rs, SystemActor); err != nil {
+			if errors.Is(err, rulesets.ErrExists) {
+				continue
+			}
+			return fmt.Errorf("install rule set %s: %w", d.Name, err)
+		}
+		_, report, err := s.Rulesets.Publish(ctx, rs.Key, SystemActor, "shipped with Rapport", 0, time.Now())
+		if err != nil && !errors.Is(err, rulesets.ErrUnchanged) && !errors.Is(err, rulesets.ErrConflict) {
+			if report != nil {
+				b, _ := json.Marshal(report)
+				return fmt.Errorf("publish rule set %s: %w: %s", d.Name, err, b)
+			}
+			return fmt.Errorf("publish rule set %s: %w", d.Name, err)
+		}
+	}
+	tpls, err := schemas.Notifications()
+	if err != nil {
+		return err
+	}
+	for _, d := range tpls {
+		var t notifications.Template
+		if err := json.Unmarshal(d.JSON, &t); err != nil {
+			return fmt.Errorf("default notification template %s: %w", d.Name, err)
+		}
+		if err := s.Notifications.InstallTemplate(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
