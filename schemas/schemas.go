@@ -29,7 +29,6 @@ var notificationFiles embed.FS
 //go:embed forms/*.json
 var formFiles embed.FS
 
-
 // Definition is one embedded definition: its name (the file name without
 // extension) and its raw JSON (or, for processes, BPMN XML).
 type Definition struct {

@@ -175,7 +175,6 @@ func (s *Store) postWebhook(ctx context.Context, w Webhook, delivery string, bod
 	return last
 }
 
-
 // WebhookPayload is the JSON body a webhook receives.
 type WebhookPayload struct {
 	ID        string         `json:"id"`

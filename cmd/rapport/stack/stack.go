@@ -157,8 +157,8 @@ type Stack struct {
 	Notifications *notifications.Store
 	// DevOutbox is true when mail goes to the development outbox instead of a mail server.
 	DevOutbox bool
-	worker        worker.Worker
-	http          *api.Server
+	worker    worker.Worker
+	http      *api.Server
 	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
 	Plugins    *host.Host
 	Connectors *connections.Store
