@@ -81,8 +81,10 @@ type Deps struct {
 	// Starter starts process instances and Messages correlates messages (both with Processes).
 	Starter  *process.Starter
 	Messages *messages.Publisher
-	// Notifications holds in-app notifications; nil leaves their routes out.
+	// Notifications holds notifications, their templates and webhooks; nil leaves their routes out.
 	Notifications *notifications.Store
+	// DevOutbox exposes the development mail outbox (rapport dev without --smtp-url).
+	DevOutbox bool
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.
 	Records *records.Store
 	// Rulesets stores rule sets and business calendars; nil leaves the rule set and calendar routes out.
@@ -160,6 +162,7 @@ func New(deps Deps) *Server {
 	}
 	if deps.Notifications != nil {
 		s.registerNotifications()
+		s.registerMessaging()
 	}
 	ui.Mount(s.app)
 	return s

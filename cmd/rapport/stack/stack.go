@@ -572,7 +572,7 @@ func (s *Stack) serve() error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	s.http = api.New(api.Deps{
-		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications,
+		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, DevOutbox: s.DevOutbox,
 		Starter: s.Starter, Messages: s.Messages,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
