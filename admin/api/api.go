@@ -30,6 +30,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
+	"github.com/rapportcrm/rapport/engine/forms"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
@@ -89,6 +90,8 @@ type Deps struct {
 	Records *records.Store
 	// Rulesets stores rule sets and business calendars; nil leaves the rule set and calendar routes out.
 	Rulesets *rulesets.Store
+	// Forms keeps the public web forms; nil leaves their routes out.
+	Forms *forms.Store
 }
 
 // Server is the configured HTTP application.
@@ -163,6 +166,9 @@ func New(deps Deps) *Server {
 	if deps.Notifications != nil {
 		s.registerNotifications()
 		s.registerMessaging()
+	}
+	if deps.Forms != nil {
+		s.registerForms()
 	}
 	ui.Mount(s.app)
 	return s

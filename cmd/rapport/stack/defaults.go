@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rapportcrm/rapport/engine/forms"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/rules"
 	"github.com/rapportcrm/rapport/engine/rules/calendar"
@@ -19,7 +20,7 @@ const SystemActor = "system"
 
 // installDefaults installs what Rapport ships, in dependency order, each only when nothing with its
 // name exists yet — an analyst's edits (new versions) are never overwritten, and several servers may
-// start at once: business calendars, rule sets (published), notification templates.
+// start at once: business calendars, rule sets (published), notification templates, public forms.
 func (s *Stack) installDefaults(ctx context.Context) error {
 	cals, err := schemas.Calendars()
 	if err != nil {
@@ -68,6 +69,19 @@ func (s *Stack) installDefaults(ctx context.Context) error {
 			return fmt.Errorf("default notification template %s: %w", d.Name, err)
 		}
 		if err := s.Notifications.InstallTemplate(ctx, t); err != nil {
+			return err
+		}
+	}
+	fs, err := schemas.Forms()
+	if err != nil {
+		return err
+	}
+	for _, d := range fs {
+		var f forms.Form
+		if err := json.Unmarshal(d.JSON, &f); err != nil {
+			return fmt.Errorf("default form %s: %w", d.Name, err)
+		}
+		if err := s.Forms.Install(ctx, f); err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
+	"github.com/rapportcrm/rapport/engine/forms"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/outbound"
@@ -155,6 +156,8 @@ type Stack struct {
 	enforcer   *rulesets.Enforcer
 	// Notifications are what processes send people: templates, in-app, mail, webhooks.
 	Notifications *notifications.Store
+	// Forms keeps the public web forms.
+	Forms *forms.Store
 	// DevOutbox is true when mail goes to the development outbox instead of a mail server.
 	DevOutbox bool
 	worker    worker.Worker
@@ -252,6 +255,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install rule sets: %w", err)
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
+	s.Forms = forms.New(s.DB, s.Records, s.Records)
 	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
 		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
@@ -572,7 +576,7 @@ func (s *Stack) serve() error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	s.http = api.New(api.Deps{
-		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, DevOutbox: s.DevOutbox,
+		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, DevOutbox: s.DevOutbox, Forms: s.Forms,
 		Starter: s.Starter, Messages: s.Messages,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
