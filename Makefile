@@ -30,7 +30,8 @@ lint:
 
 ## bench: benchmarks, each with its baseline measured in the same run, and the ratios between them
 bench:
-	{ $(GO) test -run '^$$' -bench . -benchmem ./engine/... ./plugins/host/ && \
+	{ $(GO) test -run '^$$' -bench . -skip BenchmarkRFM -benchmem ./engine/... ./plugins/host/ && \
+	  $(GO) test -run '^$$' -bench RFM -benchtime 1x -benchmem ./engine/analytics/ && \
 	  $(GO) test -run '^$$' -bench . -benchtime 200x ./workflows/devserver/ ./workflows/process/e2e/ && \
 	  $(GO) test -run '^$$' -bench 'RecordsCreate|PrincipalResolve' -benchtime 500x ./admin/api/ && \
 	  $(GO) test -run '^$$' -bench RecordsList -benchtime 3x ./admin/api/ ; } 2>&1 | awk -f .ci/bench-ratios.awk

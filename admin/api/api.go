@@ -27,6 +27,7 @@ import (
 
 	"github.com/rapportcrm/rapport/admin/ui"
 	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/analytics"
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
@@ -92,6 +93,8 @@ type Deps struct {
 	Rulesets *rulesets.Store
 	// Forms keeps the public web forms; nil leaves their routes out.
 	Forms *forms.Store
+	// Analytics computes the analytics reports; nil leaves their routes out.
+	Analytics *analytics.Engine
 }
 
 // Server is the configured HTTP application.
@@ -169,6 +172,9 @@ func New(deps Deps) *Server {
 	}
 	if deps.Forms != nil {
 		s.registerForms()
+	}
+	if deps.Analytics != nil {
+		s.registerAnalytics()
 	}
 	ui.Mount(s.app)
 	return s

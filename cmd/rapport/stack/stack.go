@@ -31,6 +31,7 @@ import (
 
 	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/analytics"
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/connections"
@@ -47,6 +48,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
+	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
 	"github.com/rapportcrm/rapport/workflows/devserver"
 	"github.com/rapportcrm/rapport/workflows/erpsync"
 	"github.com/rapportcrm/rapport/workflows/messages"
@@ -146,6 +148,8 @@ type Stack struct {
 	// Processes stores BPMN process definitions and versions; Rulesets the rule sets and calendars.
 	Processes *definitions.Store
 	Rulesets  *rulesets.Store
+	// Analytics computes RFM, Pareto, CLV, loyalty, funnel, service and process figures.
+	Analytics *analytics.Engine
 	// Starter is the one way instances start; Messages correlates messages; Outbox delivers the
 	// process work of record changes.
 	Starter    *process.Starter
@@ -256,15 +260,19 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
 	s.Forms = forms.New(s.DB, s.Records, s.Records)
+	if err := s.installDefaults(ctx); err != nil {
+		return nil, fmt.Errorf("install the shipped defaults: %w", err)
+	}
+	if s.Analytics, err = analytics.New(ctx, s.DB, analytics.Options{Records: s.Records, Rulesets: s.Rulesets, Backend: s.Backend(), Logger: s.log}); err != nil {
+		return nil, err
+	}
+	if err := s.Analytics.Install(ctx); err != nil {
+		return nil, fmt.Errorf("install analytics: %w", err)
+	}
 	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
 		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
-	}
-	if cfg.Serve {
-		if err := s.installDefaults(ctx); err != nil {
-			return nil, fmt.Errorf("install the shipped defaults: %w", err)
-		}
 	}
 	if err := s.startOutbox(ctx); err != nil {
 		return nil, err
@@ -281,6 +289,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
 		})
+		wfanalytics.Register(s.worker, &wfanalytics.Activities{Engine: s.Analytics})
 		if err := s.worker.Start(); err != nil {
 			s.worker = nil
 			return nil, fmt.Errorf("start worker: %w", err)
@@ -576,7 +585,8 @@ func (s *Stack) serve() error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	s.http = api.New(api.Deps{
-		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, DevOutbox: s.DevOutbox, Forms: s.Forms,
+		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
+		DevOutbox: s.DevOutbox, Forms: s.Forms,
 		Starter: s.Starter, Messages: s.Messages,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
