@@ -36,6 +36,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
+	"github.com/rapportcrm/rapport/engine/surveys"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
@@ -93,6 +94,8 @@ type Deps struct {
 	Rulesets *rulesets.Store
 	// Forms keeps the public web forms; nil leaves their routes out.
 	Forms *forms.Store
+	// Surveys keeps the satisfaction surveys behind the public survey page; nil leaves it out.
+	Surveys *surveys.Store
 	// Analytics computes the analytics reports; nil leaves their routes out.
 	Analytics *analytics.Engine
 }
@@ -103,6 +106,8 @@ type Server struct {
 	app  *fiber.App
 	api  huma.API
 	rate *rateLimiter
+	// surveyRate limits the public survey page per client address.
+	surveyRate *rateLimiter
 }
 
 // New builds the Fiber application with every route registered.
@@ -118,7 +123,8 @@ func New(deps Deps) *Server {
 		deps.BodyLimit = 16 << 20
 	}
 	deps = securityDefaults(deps)
-	s := &Server{deps: deps, rate: newRateLimiter(deps.RateLimit, time.Now)}
+	s := &Server{deps: deps, rate: newRateLimiter(deps.RateLimit, time.Now),
+		surveyRate: newRateLimiter(RateLimit{PerSecond: 0.2, Burst: 20}, time.Now)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "rapport",
 		BodyLimit:             deps.BodyLimit,
@@ -172,6 +178,9 @@ func New(deps Deps) *Server {
 	}
 	if deps.Forms != nil {
 		s.registerForms()
+	}
+	if deps.Surveys != nil {
+		s.registerSurveys()
 	}
 	if deps.Analytics != nil {
 		s.registerAnalytics()

@@ -51,13 +51,13 @@ var (
 // and which it must, fixed values every submission gets (source "webForm"), the browser origins
 // allowed to post it, the honeypot field, and its size and rate limits.
 type Form struct {
-	Key         string         `bson:"_id" json:"key" pattern:"^[a-z][a-z0-9-]{0,63}$"`
+	Key         string         `bson:"_id" json:"key" required:"false" pattern:"^[a-z][a-z0-9-]{0,63}$" doc:"Taken from the path when absent."`
 	Entity      string         `bson:"entity" json:"entity" minLength:"1" maxLength:"64"`
 	Description string         `bson:"description,omitempty" json:"description,omitempty" maxLength:"1000"`
 	Fields      []string       `bson:"fields" json:"fields" maxItems:"100" doc:"The record fields a submission may set."`
 	Required    []string       `bson:"required,omitempty" json:"required,omitempty" maxItems:"100" doc:"Fields every submission must fill."`
 	Values      map[string]any `bson:"values,omitempty" json:"values,omitempty" doc:"Fields every submission's record gets, e.g. {\"source\": \"webForm\"}."`
-	Origins     []string       `bson:"origins" json:"origins" maxItems:"50" doc:"Browser origins allowed to post (https://www.example.com); empty accepts any."`
+	Origins     []string       `bson:"origins" json:"origins" required:"false" maxItems:"50" doc:"Browser origins allowed to post (https://www.example.com); empty accepts any."`
 	Honeypot    string         `bson:"honeypot,omitempty" json:"honeypot,omitempty" maxLength:"64" doc:"A field hidden from people; a submission that fills it is dropped silently."`
 	Redirect    string         `bson:"redirect,omitempty" json:"redirect,omitempty" maxLength:"2000" doc:"Where a plain HTML form post is sent after it was taken (303); JSON posts get 202."`
 	MaxBytes    int            `bson:"maxBytes,omitempty" json:"maxBytes,omitempty" minimum:"0" maximum:"65536"`

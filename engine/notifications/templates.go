@@ -49,7 +49,7 @@ type Text struct {
 // Template is what a kind of notification says, per language, and where it goes by default. Analysts
 // edit templates; processes name them by key in notify tasks.
 type Template struct {
-	Key         string `bson:"_id" json:"key" pattern:"^[a-z][a-z0-9-]{0,63}$"`
+	Key         string `bson:"_id" json:"key" required:"false" pattern:"^[a-z][a-z0-9-]{0,63}$" doc:"Taken from the path when absent."`
 	Description string `bson:"description,omitempty" json:"description,omitempty" maxLength:"1000"`
 	// Channels are where a notification of this template goes when the notify task names none.
 	Channels []string `bson:"channels" json:"channels" doc:"Default channels: inapp, email, webhook."`

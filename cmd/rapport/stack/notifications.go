@@ -7,6 +7,9 @@ import (
 
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/outbound"
+	"github.com/rapportcrm/rapport/engine/surveys"
+	"github.com/rapportcrm/rapport/workflows/messages"
+	"github.com/rapportcrm/rapport/workflows/services"
 )
 
 // startNotifications opens the notification store with its channels: SMTP when --smtp-url is set, the
@@ -40,4 +43,15 @@ func (s *Stack) PublicURL() string {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
 	return s.BaseURL
+}
+
+// startSurveys opens the satisfaction surveys; an answer is published as the message survey.answered
+// to the complaint's process (correlation key: the complaint ID).
+func (s *Stack) startSurveys() {
+	s.Surveys = surveys.New(s.DB, s.Backend())
+	s.Surveys.OnAnswer = func(ctx context.Context, sv surveys.Survey) error {
+		_, err := s.Messages.Publish(ctx, messages.Message{Name: services.SurveyAnswered, CorrelationKey: sv.Complaint, ID: sv.ID,
+			Variables: map[string]any{"score": sv.Score, "comment": sv.Comment, "surveyId": sv.ID}})
+		return err
+	}
 }

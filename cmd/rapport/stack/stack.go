@@ -46,6 +46,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/schema"
 	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
+	"github.com/rapportcrm/rapport/engine/surveys"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
 	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
@@ -160,8 +161,9 @@ type Stack struct {
 	enforcer   *rulesets.Enforcer
 	// Notifications are what processes send people: templates, in-app, mail, webhooks.
 	Notifications *notifications.Store
-	// Forms keeps the public web forms.
-	Forms *forms.Store
+	// Forms keeps the public web forms; Surveys the satisfaction surveys.
+	Forms   *forms.Store
+	Surveys *surveys.Store
 	// DevOutbox is true when mail goes to the development outbox instead of a mail server.
 	DevOutbox bool
 	worker    worker.Worker
@@ -277,6 +279,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.startOutbox(ctx); err != nil {
 		return nil, err
 	}
+	s.startSurveys()
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
 			return nil, err
@@ -575,6 +578,7 @@ func (s *Stack) TaskRegistry() *process.Registry {
 		HTTP:       outbound.NewClient(s.outbound, outbound.Limits{}),
 	})
 	reg.Register(services.TypeRecordFind, services.Find{Records: recs})
+	reg.Register(services.TypeSurveyCreate, services.SurveyCreate{Surveys: s.Surveys, BaseURL: s.PublicURL()})
 	reg.Register(services.TypeNotify, services.Notify{Store: s.Notifications, Records: recs, BaseURL: s.PublicURL()})
 	return reg
 }
@@ -586,7 +590,7 @@ func (s *Stack) serve() error {
 	}
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
-		DevOutbox: s.DevOutbox, Forms: s.Forms,
+		DevOutbox: s.DevOutbox, Forms: s.Forms, Surveys: s.Surveys,
 		Starter: s.Starter, Messages: s.Messages,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
