@@ -106,7 +106,9 @@ func (e *OriginError) Error() string {
 // RateLimitError refuses a submission over the per-address limit; RetryAfter says when one may come.
 type RateLimitError struct{ RetryAfter time.Duration }
 
-func (e *RateLimitError) Error() string { return "too many submissions from this address; try again later" }
+func (e *RateLimitError) Error() string {
+	return "too many submissions from this address; try again later"
+}
 
 // TooLargeError refuses a submission over the form's size limit.
 type TooLargeError struct{ Limit int }
