@@ -96,6 +96,8 @@ type Deps struct {
 	Forms *forms.Store
 	// Surveys keeps the satisfaction surveys behind the public survey page; nil leaves it out.
 	Surveys *surveys.Store
+	// PublicURL is where people reach Rapport, for links in answers.
+	PublicURL string
 	// Analytics computes the analytics reports; nil leaves their routes out.
 	Analytics *analytics.Engine
 }
@@ -181,6 +183,9 @@ func New(deps Deps) *Server {
 	}
 	if deps.Surveys != nil {
 		s.registerSurveys()
+	}
+	if deps.Records != nil {
+		s.registerMyDay()
 	}
 	if deps.Analytics != nil {
 		s.registerAnalytics()

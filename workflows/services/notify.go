@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rapportcrm/rapport/engine/agenda"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
@@ -56,7 +57,7 @@ func (n Notify) Handle(ctx context.Context, req process.TaskRequest) (map[string
 			return nil, err
 		}
 		data["record"] = rec
-		data["link"] = RecordLink(n.BaseURL, entity, id)
+		data["link"] = agenda.RecordLink(n.BaseURL, entity, id)
 	}
 	var channels []string
 	if c := fmt.Sprint(firstNonNil(req.Inputs["channels"], req.Headers["channels"])); c != "" && c != "<nil>" {
@@ -83,9 +84,4 @@ func (n Notify) Handle(ctx context.Context, req process.TaskRequest) (map[string
 		return nil, err
 	}
 	return map[string]any{"notification": sent.ID, "to": sent.To}, nil
-}
-
-// RecordLink is the admin UI's address of a record.
-func RecordLink(base, entity, id string) string {
-	return strings.TrimRight(base, "/") + "/#/records/" + entity + "/" + id
 }

@@ -590,7 +590,7 @@ func (s *Stack) serve() error {
 	}
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
-		DevOutbox: s.DevOutbox, Forms: s.Forms, Surveys: s.Surveys,
+		DevOutbox: s.DevOutbox, Forms: s.Forms, Surveys: s.Surveys, PublicURL: s.PublicURL(),
 		Starter: s.Starter, Messages: s.Messages,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
