@@ -51,7 +51,9 @@ func (v *viewer) InScope(entity string, rec records.Record) bool {
 	return v.decision(entity).InScope(access.ActionRead, rec)
 }
 
-func (v *viewer) Strip(entity string, rec records.Record) records.Record { return v.decision(entity).Strip(rec) }
+func (v *viewer) Strip(entity string, rec records.Record) records.Record {
+	return v.decision(entity).Strip(rec)
+}
 
 // registerMyDay adds the caller's day: whom to call, what to qualify and answer, today and overdue.
 func (s *Server) registerMyDay() {

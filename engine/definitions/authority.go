@@ -29,6 +29,10 @@ const (
 	TaskConnector      = "connector"
 	TaskRulesEvaluate  = "rules.evaluate"
 	TaskMessagePublish = "message.publish"
+	// The CRM processes' task types (workflows/services).
+	TaskRecordMatch = "record.match"
+	TaskRulesAssign = "rules.assign"
+	TaskLeadConvert = "lead.convert"
 )
 
 // TaskEntity is the entity Task records have; task.create writes them.
@@ -52,8 +56,16 @@ func TaskPermissions(taskType, entity string, fields []string) []string {
 	switch taskType {
 	case TaskRecordCreate, TaskRecordUpdate:
 		return write(entity)
-	case TaskRecordGet, TaskRecordFind:
+	case TaskRecordGet, TaskRecordFind, TaskRecordMatch:
 		return []string{access.RecordPermission(entity, access.ActionRead)}
+	case TaskRulesAssign:
+		return []string{access.RulesetsEvaluate, access.RecordPermission(entity, access.ActionRead)}
+	case TaskLeadConvert:
+		out := []string{}
+		for _, e := range []string{"company", "contact", "deal", "lead"} {
+			out = append(out, access.RecordPermission(e, access.ActionWrite))
+		}
+		return out
 	case TaskCreate:
 		return write(TaskEntity)
 	case TaskConnector:

@@ -107,6 +107,8 @@ type Options struct {
 	// CheckTask validates each service task's configuration against deployment policy (the outbound
 	// HTTP policy refuses URLs it would never call); a refusal is a problem naming the element.
 	CheckTask func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error
+	// TaskTypes are the service task types the worker runs besides bpmn.BuiltinTaskTypes.
+	TaskTypes []string
 }
 
 // Store reads and writes process definitions.
@@ -143,7 +145,8 @@ func (s *Store) Check(xml []byte) (*bpmn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.opts.Entities), CheckTask: s.opts.CheckTask})
+	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.opts.Entities), CheckTask: s.opts.CheckTask,
+		TaskTypes: s.opts.TaskTypes})
 	if len(problems) > 0 {
 		return nil, &InvalidError{Problems: problems}
 	}

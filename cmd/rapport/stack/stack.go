@@ -272,7 +272,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install analytics: %w", err)
 	}
 	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
-		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask})
+		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask, TaskTypes: services.CRMTaskTypes()})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -578,6 +578,10 @@ func (s *Stack) TaskRegistry() *process.Registry {
 		HTTP:       outbound.NewClient(s.outbound, outbound.Limits{}),
 	})
 	reg.Register(services.TypeRecordFind, services.Find{Records: recs})
+	reg.Register(services.TypeRecordMatch, services.Match{Records: recs})
+	reg.Register(services.TypeRulesAssign, services.Assign{Rulesets: s.Rulesets, Records: recs, Users: s.Users,
+		Cursors: s.DB.Collection("assignment_cursors"), Backend: s.Backend()})
+	reg.Register(services.TypeLeadConvert, services.Convert{Records: recs})
 	reg.Register(services.TypeSurveyCreate, services.SurveyCreate{Surveys: s.Surveys, BaseURL: s.PublicURL()})
 	reg.Register(services.TypeNotify, services.Notify{Store: s.Notifications, Records: recs, BaseURL: s.PublicURL()})
 	return reg
