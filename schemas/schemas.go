@@ -29,6 +29,9 @@ var notificationFiles embed.FS
 //go:embed forms/*.json
 var formFiles embed.FS
 
+//go:embed processes/*.bpmn
+var processFiles embed.FS
+
 // Definition is one embedded definition: its name (the file name without
 // extension) and its raw JSON (or, for processes, BPMN XML).
 type Definition struct {
@@ -60,6 +63,10 @@ func Notifications() ([]Definition, error) {
 // Forms returns the default public web forms (engine/forms Form JSON), each
 // named by its key.
 func Forms() ([]Definition, error) { return definitions(formFiles, "forms", ".json") }
+
+// Processes returns the process templates as BPMN 2.0 XML, each named by its process ID (the process
+// key).
+func Processes() ([]Definition, error) { return definitions(processFiles, "processes", ".bpmn") }
 
 func definitions(files embed.FS, dir, ext string) ([]Definition, error) {
 	entries, err := fs.ReadDir(files, dir)
