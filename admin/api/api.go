@@ -40,6 +40,7 @@ import (
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
+	"github.com/rapportcrm/rapport/workflows/services"
 )
 
 // Version is reported in the OpenAPI document.
@@ -98,6 +99,8 @@ type Deps struct {
 	Surveys *surveys.Store
 	// PublicURL is where people reach Rapport, for links in answers.
 	PublicURL string
+	// Cadences starts follow-up cadences in bulk; nil leaves the route out.
+	Cadences *services.Cadences
 	// Analytics computes the analytics reports; nil leaves their routes out.
 	Analytics *analytics.Engine
 }
@@ -186,6 +189,9 @@ func New(deps Deps) *Server {
 	}
 	if deps.Records != nil {
 		s.registerMyDay()
+	}
+	if deps.Cadences != nil {
+		s.registerCadences()
 	}
 	if deps.Analytics != nil {
 		s.registerAnalytics()

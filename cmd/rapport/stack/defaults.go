@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/forms"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/rules"
@@ -84,6 +86,39 @@ func (s *Stack) installDefaults(ctx context.Context) error {
 		if err := s.Forms.Install(ctx, f); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// installProcesses deploys and publishes the shipped process templates that do not exist yet, owned
+// and published by the first administrator: analysts edit them like any process (an edit is a new
+// version; running instances keep theirs). A key that exists, even as a draft, is left alone.
+func (s *Stack) installProcesses(ctx context.Context) error {
+	email := s.cfg.AdminEmail
+	if email == "" {
+		email = "admin@localhost"
+	}
+	admin, err := s.Users.UserByEmail(ctx, email)
+	if err != nil {
+		return fmt.Errorf("the administrator %s: %w", email, err)
+	}
+	procs, err := schemas.Processes()
+	if err != nil {
+		return err
+	}
+	for _, d := range procs {
+		if _, err := s.Processes.Get(ctx, d.Name); err == nil {
+			continue
+		} else if !errors.Is(err, definitions.ErrNotFound) {
+			return err
+		}
+		if _, err := s.Processes.Deploy(ctx, d.JSON, admin.ID); err != nil {
+			return fmt.Errorf("deploy %s: %w", d.Name, err)
+		}
+		if _, err := s.Processes.Publish(ctx, d.Name, definitions.PublishRequest{By: access.Subject{UserID: admin.ID, Roles: admin.Roles, Teams: admin.Teams}}); err != nil {
+			return fmt.Errorf("publish %s: %w", d.Name, err)
+		}
+		s.log.Info("installed process template", "process", d.Name)
 	}
 	return nil
 }

@@ -106,6 +106,9 @@ type Config struct {
 	// SMTPURL is the mail server notifications are sent through (smtp://user:pass@host:587?from=addr,
 	// smtps://...); empty keeps mail in the development outbox in embedded mode and sends none otherwise.
 	SMTPURL string
+	// NoProcessTemplates leaves the shipped CRM processes uninstalled (test stacks of packages that deploy
+	// processes of their own under the same keys); everything else shipped is installed.
+	NoProcessTemplates bool
 	// PublicURL is where people reach Rapport (links in notifications and surveys); empty uses the
 	// HTTP server's own address.
 	PublicURL string
@@ -278,6 +281,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if err := s.startOutbox(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Serve && !cfg.NoProcessTemplates {
+		if err := s.installProcesses(ctx); err != nil {
+			return nil, fmt.Errorf("install the process templates: %w", err)
+		}
 	}
 	s.startSurveys()
 	if cfg.Work {
@@ -595,7 +603,8 @@ func (s *Stack) serve() error {
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
 		DevOutbox: s.DevOutbox, Forms: s.Forms, Surveys: s.Surveys, PublicURL: s.PublicURL(),
-		Starter: s.Starter, Messages: s.Messages,
+		Cadences: &services.Cadences{Records: s.Records, Starter: s.Starter, Jobs: s.DB.Collection("cadence_jobs"), Logger: s.log},
+		Starter:  s.Starter, Messages: s.Messages,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,

@@ -44,6 +44,16 @@ type Server struct {
 // Start runs a server until the test ends; it requires PLAIN authentication with user/password.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, err := Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Listen runs a server until Close, for a TestMain that configures a stack with it.
+func Listen() (*Server, error) {
 	s := &Server{Username: "rapport", Password: "mail-secret", Reject: map[string]bool{}}
 	s.srv = smtp.NewServer(backend{s})
 	s.srv.Domain = "localhost"
@@ -52,13 +62,15 @@ func Start(t testing.TB) *Server {
 	s.srv.WriteTimeout = 10 * time.Second
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s.Addr = ln.Addr().String()
 	go s.srv.Serve(ln)
-	t.Cleanup(func() { s.srv.Close() })
-	return s
+	return s, nil
 }
+
+// Close stops the server.
+func (s *Server) Close() error { return s.srv.Close() }
 
 // URL is the --smtp-url of the server (plain SMTP on loopback, authenticated).
 func (s *Server) URL(from string) string {
