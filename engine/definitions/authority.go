@@ -65,6 +65,10 @@ func TaskPermissions(taskType, entity string, fields []string) []string {
 		for _, e := range []string{"company", "contact", "deal", "lead"} {
 			out = append(out, access.RecordPermission(e, access.ActionWrite))
 		}
+		// The new records get the lead's owner.
+		for _, e := range []string{"company", "contact", "deal"} {
+			out = append(out, access.RecordPermission(e, access.ActionAssign))
+		}
 		return out
 	case TaskCreate:
 		return write(TaskEntity)

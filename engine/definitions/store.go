@@ -462,7 +462,7 @@ func (s *Store) Load(ctx context.Context, key string, version int) (*bpmn.Model,
 	}
 	// Published versions were checked when published; compile without re-typing expressions so a later
 	// schema change never makes a running version unloadable.
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{SkipExpressions: true})
+	model, problems := bpmn.CompileWith(defs, bpmn.Options{SkipExpressions: true, TaskTypes: s.opts.TaskTypes})
 	if len(problems) > 0 {
 		return nil, 0, fmt.Errorf("processes: compile %q v%d: %w", key, v.Version, &InvalidError{Problems: problems})
 	}
