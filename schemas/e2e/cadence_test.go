@@ -31,7 +31,9 @@ func TestCadenceCallMovesWithTheOwnerAndAnInteractionResetsIt(t *testing.T) {
 		t.Fatalf("call task: %+v", call)
 	}
 	eventually(t, "the follow-up notification", 20*time.Second, func() (bool, string) { return notified(t, first.token, "follow-up-due", cid), "" })
-	var day struct{ Items []struct{ Kind, Name, Phone, TaskID string } }
+	var day struct {
+		Items []struct{ Kind, Name, Phone, TaskID string }
+	}
 	do(t, first.token, http.MethodGet, "/api/v1/my-day", nil, &day, http.StatusOK)
 	if len(day.Items) != 1 || day.Items[0].Name != "Petr Prospect" || day.Items[0].Phone != "+79167770001" || day.Items[0].TaskID != call["id"] {
 		t.Errorf("the owner's day: %+v", day.Items)

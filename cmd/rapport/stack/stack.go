@@ -274,8 +274,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Analytics.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install analytics: %w", err)
 	}
+	// Deploying checks http tasks against the outbound policy and connector tasks against their plugin's
+	// description.
+	connectorTasks := services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}}
 	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
-		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask, TaskTypes: services.CRMTaskTypes()})
+		OnPublish: s.schedulePublished, CheckTask: func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error {
+			if err := s.outbound.CheckTask(taskType, headers, inputs); err != nil {
+				return err
+			}
+			return connectorTasks.CheckTask(taskType, headers, inputs)
+		}, TaskTypes: services.CRMTaskTypes()})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -295,7 +303,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second,
 			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
-		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes})
+		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
@@ -385,6 +393,8 @@ func (s *Stack) startPlugins(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("create plugins directory: %w", err)
 	}
+	// The host watches the directory: plugins installed or upgraded while Rapport runs are picked up
+	// without a restart (POST /api/v1/plugins/rescan applies them at once).
 	if s.Plugins, err = host.New(host.Options{Dir: dir, Logger: s.log.With("component", "plugins")}); err != nil {
 		return err
 	}
