@@ -114,3 +114,66 @@ func TestWebComplaintIsResolvedAndSurveyed(t *testing.T) {
 		t.Errorf("the customer after the complaint: %+v", c)
 	}
 }
+
+// answerSurvey waits for the n-th survey mail to the address and answers it on the public page.
+func answerSurvey(t *testing.T, address string, n int, score, comment string) {
+	t.Helper()
+	mails := mail.Wait(address, n, 30*time.Second)
+	if len(mails) != n {
+		t.Fatalf("%d survey mails to %s, want %d", len(mails), address, n)
+	}
+	link := surveyLink.FindString(mails[n-1].Body)
+	if status, body := page(t, http.MethodPost, link, url.Values{"score": {score}, "comment": {comment}}); status != http.StatusOK {
+		t.Fatalf("answer %s: %d %s", score, status, body)
+	}
+}
+
+// TestUnhappyCustomerReopensTheComplaintAndMovesDown: a client rates the resolution 1, so the
+// complaint reopens, escalates to the next level of the chain (the team leads resolve it) and its
+// handler is told (in words, not data); rated 2 again after the second resolution it closes (the settings allow one reopening), the
+// SLA counts as breached, and the loyalty rule set proposes moving the client down to customer,
+// naming its rule.
+func TestUnhappyCustomerReopensTheComplaintAndMovesDown(t *testing.T) {
+	agent := serviceAgent(t)
+	address := "uma@unhappy.example"
+	customer := create(t, "contact", map[string]any{"firstName": "Uma", "lastName": "Unhappy", "emails": []any{address},
+		"loyaltyStage": "client", "language": "en"})
+	rec := create(t, "complaint", map[string]any{"channel": "phone", "subject": "The fridge still hums", "description": "Since the repair.",
+		"customerEmail": address})
+	id := rec["id"].(string)
+	waitRecord(t, "complaint", id, 60*time.Second, func(r map[string]any) bool { return r["owner"] == agent.ID && r["contact"] == customer["id"] })
+	inst := instance(t, "complaint-handling", id, 10*time.Second)
+	complete(t, agent.token, openTask(t, inst, "Task_Acknowledge", 30*time.Second), nil, http.StatusNoContent)
+	complete(t, agent.token, openTask(t, inst, "Task_Resolve", 30*time.Second), map[string]any{"action": "resolve", "resolution": "Tightened the compressor."}, http.StatusNoContent)
+	answerSurvey(t, address, 1, "1", "Still humming")
+
+	rec = waitRecord(t, "complaint", id, 30*time.Second, func(r map[string]any) bool { return r["reopenCount"] == float64(1) })
+	if rec["status"] != "inProgress" || rec["escalated"] != true || rec["escalationLevel"] != float64(1) || rec["satisfactionScore"] != float64(1) {
+		t.Errorf("reopened complaint: %+v", rec)
+	}
+	eventually(t, "the reopened notification", 20*time.Second, func() (bool, string) {
+		return notified(t, agent.token, "complaint-reopened", id), ""
+	})
+	if n := notification(t, agent.token, "complaint-reopened", id); !strings.Contains(n.Subject, "Reopened after CSAT 1: The fridge still hums") ||
+		!strings.Contains(n.Body, `"Still humming"`) {
+		t.Errorf("reopened notification: %q / %q", n.Subject, n.Body)
+	}
+
+	again := openTask(t, inst, "Task_Resolve", 30*time.Second)
+	if again.Assignee != "" || len(again.CandidateGroups) != 1 || again.CandidateGroups[0] != "manager" {
+		t.Errorf("the reopened complaint is offered to %q / %v, want the first level of the chain (manager)", again.Assignee, again.CandidateGroups)
+	}
+	lead := newPerson(t, "tanya.teamlead@example.test", []string{"manager"}, nil)
+	complete(t, lead.token, again, map[string]any{"action": "resolve", "resolution": "Replaced the fridge."}, http.StatusNoContent)
+	answerSurvey(t, address, 2, "2", "Took too long")
+	ended(t, inst, "End_Closed", 30*time.Second)
+	rec = get(t, "complaint", id)
+	if rec["status"] != "closed" || rec["satisfactionScore"] != float64(2) || rec["reopenCount"] != float64(1) {
+		t.Errorf("closed complaint: %+v", rec)
+	}
+	c := get(t, "contact", customer["id"].(string))
+	if c["complaintCount"] != float64(1) || c["lastCsat"] != float64(2) || c["lastComplaintSlaMet"] != false ||
+		c["loyaltyStageProposal"] != "customer" || c["loyaltyStageProposalRule"] != "unhappy client" || c["loyaltyStage"] != "client" {
+		t.Errorf("the customer after the complaint: %+v", c)
+	}
+}

@@ -165,20 +165,37 @@ func complete(t *testing.T, token string, tk task, vars map[string]any, want int
 	do(t, token, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(tk.ID)+"/complete", map[string]any{"variables": vars}, nil, want)
 }
 
-// notified reports whether the user has an in-app notification of template about the record.
+// notified reports whether the user has an in-app notification of template about the record; one
+// that arrived without its text rendered (an empty subject, a body of raw data) fails the test.
 func notified(t *testing.T, token, template, recordID string) bool {
 	t.Helper()
-	var list []struct {
-		Template string
-		Data     map[string]any
+	n := notification(t, token, template, recordID)
+	if n == nil {
+		return false
 	}
+	if n.Subject == "" || strings.HasPrefix(strings.TrimSpace(n.Body), "{") || strings.Contains(n.Subject+n.Body, "<no value>") {
+		t.Errorf("notification %s is not rendered: subject %q, body %q", template, n.Subject, n.Body)
+	}
+	return true
+}
+
+// note is an in-app notification as the API lists it.
+type note struct {
+	Template, Subject, Body string
+	Data                    map[string]any
+}
+
+// notification is the user's newest in-app notification of template about the record, or nil.
+func notification(t *testing.T, token, template, recordID string) *note {
+	t.Helper()
+	var list []note
 	do(t, token, http.MethodGet, "/api/v1/notifications", nil, &list, http.StatusOK)
-	for _, n := range list {
+	for i, n := range list {
 		if n.Template == template && n.Data["recordId"] == recordID {
-			return true
+			return &list[i]
 		}
 	}
-	return false
+	return nil
 }
 
 // instance finds the running instance of a process for a business key.
