@@ -7,7 +7,8 @@ import (
 )
 
 // TestMyDay lists an agent's day in priority order — overdue first, then deal value, loyalty stage and
-// lead score — with names, phones and links, and nothing of anyone else's or beyond today.
+// lead score — with names, phones and links: calls, leads to qualify and complaints to answer, and
+// nothing of anyone else's, beyond today or waiting for the customer.
 func TestMyDay(t *testing.T) {
 	agent, token := newUser(t, "myday.agent@example.test", []string{"agent"}, nil)
 	other, _ := newUser(t, "myday.other@example.test", []string{"agent"}, nil)
@@ -37,6 +38,12 @@ func TestMyDay(t *testing.T) {
 	task("Call Polina later", prospect, "", 30*time.Hour, agent.ID)
 	task("Someone else's call", partner, "", -time.Hour, other.ID)
 	lead := create("lead", map[string]any{"source": "api", "name": "Lena Lead", "phone": "+79161110003", "status": "new", "owner": agent.ID, "qualifyDueAt": at(-3 * time.Minute)})
+	advocate := create("contact", map[string]any{"firstName": "Anton", "lastName": "Advocate", "phones": []any{"+79161110004"}, "loyaltyStage": "advocate", "owner": agent.ID})
+	complaint := create("complaint", map[string]any{"channel": "phone", "subject": "Broken kettle", "status": "new", "owner": agent.ID,
+		"contact": advocate, "customerLoyaltyStage": "advocate", "responseDueAt": at(-4 * time.Minute), "resolutionDueAt": at(20 * time.Hour)})
+	// Waiting for the customer stops the clock: not on the day even though its deadline passed.
+	create("complaint", map[string]any{"channel": "phone", "subject": "Waiting for photos", "status": "waitingCustomer", "owner": agent.ID,
+		"acknowledgedAt": at(-time.Hour), "resolutionDueAt": at(-time.Minute)})
 
 	var day struct {
 		Date  string
@@ -53,7 +60,7 @@ func TestMyDay(t *testing.T) {
 	for _, it := range day.Items {
 		names = append(names, it.Kind+":"+it.Name)
 	}
-	want := []string{"task:Big deal", "task:Pavel Partner", "lead:Lena Lead"}
+	want := []string{"task:Big deal", "task:Pavel Partner", "complaint:Broken kettle", "lead:Lena Lead"}
 	if len(names) != len(want) {
 		t.Fatalf("items %v, want %v", names, want)
 	}
@@ -70,7 +77,10 @@ func TestMyDay(t *testing.T) {
 	if it := day.Items[1]; it.Phone != "+79161110001" || it.LoyaltyStage != "partner" || it.Entity != "contact" || it.ID != partner {
 		t.Errorf("partner item: %+v", it)
 	}
-	if it := day.Items[2]; it.ID != lead || it.Title != "Qualify" || it.Phone != "+79161110003" {
+	if it := day.Items[2]; it.ID != complaint || it.Title != "Answer" || it.Phone != "+79161110004" || it.LoyaltyStage != "advocate" || !it.Overdue {
+		t.Errorf("complaint item: %+v", it)
+	}
+	if it := day.Items[3]; it.ID != lead || it.Title != "Qualify" || it.Phone != "+79161110003" {
 		t.Errorf("lead item: %+v", it)
 	}
 	if status := call(t, http.MethodGet, "/api/v1/my-day?tz=Mars/Olympus", token, nil, nil); status != http.StatusUnprocessableEntity {
