@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -114,5 +115,27 @@ func TestWebFormLeadIsQualified(t *testing.T) {
 	rec := waitRecord(t, "lead", leads[0]["id"].(string), 60*time.Second, func(r map[string]any) bool { return r["qualifyDueAt"] != nil })
 	if rec["source"] != "webForm" || rec["score"] != float64(25) || rec["status"] != "contacted" {
 		t.Errorf("lead: %+v", rec)
+	}
+}
+
+// TestLeadNobodyCanTakeWaitsForItsTeam: a lead of a territory whose team has nobody available gets no
+// one assigned; it is given to the team and its Qualify task offered to the team, and nothing fails
+// for want of someone to tell.
+func TestLeadNobodyCanTakeWaitsForItsTeam(t *testing.T) {
+	lead := create(t, "lead", map[string]any{"source": "api", "name": "Nina Northwest", "region": "northwest", "timeline": "month",
+		"phone": "+79165550123", "need": "Quote"})
+	id := lead["id"].(string)
+	inst := instance(t, "lead-qualification", id, 30*time.Second)
+	defer env.Temporal.TerminateWorkflow(context.Background(), inst, "", "end of test")
+	q := openTask(t, inst, "Task_Qualify", 30*time.Second)
+	if q.Assignee != "" || len(q.CandidateGroups) != 1 || q.CandidateGroups[0] != "sales-northwest" {
+		t.Errorf("Qualify is for %q / %v, want nobody in particular and the sales-northwest team", q.Assignee, q.CandidateGroups)
+	}
+	rec := waitRecord(t, "lead", id, 20*time.Second, func(r map[string]any) bool { return r["status"] == "contacted" })
+	if rec["team"] != "sales-northwest" || rec["qualifyDueAt"] == nil {
+		t.Errorf("lead: %+v", rec)
+	}
+	if s := snapshot(t, inst); len(s.Incidents) > 0 {
+		t.Errorf("incidents: %+v", s.Incidents)
 	}
 }

@@ -102,7 +102,8 @@ type TeamMembers interface {
 // loaded counts each member's records of the entity matching the header open (a filter, e.g.
 // status in ["new", "contacted"]). Round-robin positions are kept per rule set and team, moved
 // atomically. The result is {assignee, team, route, queue, reason}; assignee is empty when the team
-// has nobody available, so the process can offer the work to the team instead.
+// has nobody available (team and route still name where the work belongs), so the process can offer
+// the work to the team instead.
 type Assign struct {
 	Rulesets *rulesets.Store
 	Records  Records
@@ -171,6 +172,10 @@ func (a Assign) Handle(ctx context.Context, req process.TaskRequest) (map[string
 		as, err := compiled.Assign(rec, now, &rules.AssignContext{Teams: teams, Cursors: cur.Teams})
 		if errors.Is(err, rules.ErrNoneAvailable) {
 			picked = &rules.Assignment{Reason: err.Error()}
+			// The route still names the team (and queue) the work waits for.
+			if o, rerr := compiled.Evaluate(rec, now); rerr == nil && o.Assignment != nil {
+				picked.Route, picked.Team, picked.Queue = o.Assignment.Route, o.Assignment.Team, o.Assignment.Queue
+			}
 			return cur, storage.Skip, nil
 		}
 		if err != nil {

@@ -101,7 +101,7 @@ func TestAssignRoundRobinLeastLoadedAndEmptyTeams(t *testing.T) {
 	if out := run("ll"); out["assignee"] != idle.ID || out["route"] != "least loaded" {
 		t.Errorf("least loaded: %+v, want %s (no open leads) over %s (two)", out, idle.ID, busy.ID)
 	}
-	if out := run("empty"); out["assignee"] != "" || !strings.Contains(out["reason"].(string), "no members") {
+	if out := run("empty"); out["assignee"] != "" || out["team"] != "empty-team" || out["route"] != "nobody" || !strings.Contains(out["reason"].(string), "no members") {
 		t.Errorf("empty team: %+v", out)
 	}
 
