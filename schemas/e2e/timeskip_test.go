@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,6 @@ import (
 // day and hour the test runs. The instance's history (in workflow time) shows both timers fire then and
 // not before.
 func TestQualifySLAAcrossAHolidayAndAWeekend(t *testing.T) {
-	ctx := context.Background()
 	agent := salesAgent(t)
 	start := time.Now().UTC()
 	day := func(n int) time.Time {
@@ -45,30 +45,7 @@ func TestQualifySLAAcrossAHolidayAndAWeekend(t *testing.T) {
 
 	lead := create(t, "lead", map[string]any{"source": "api", "name": "Hanna Holiday", "timeline": "month", "phone": "+79165550077", "need": "Quote"})
 	id := lead["id"].(string)
-	// The stack started its own instance for the lead; it would wait days. End it, and run the same
-	// version under virtual time.
-	live := instance(t, "lead-qualification", id, 30*time.Second)
-	if err := env.Temporal.TerminateWorkflow(ctx, live, "", "the test runs this lead under virtual time"); err != nil {
-		t.Fatal(err)
-	}
-	model, version, err := env.Stack.Processes.Load(ctx, "lead-qualification", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prepared, err := process.Prepare(model, version, process.StartRequest{Ref: process.Ref{Key: "lead-qualification", Version: version},
-		Cause: process.CauseRecord, Once: "timeskip", StartElement: "Start_LeadCreated", Entity: "lead", RecordID: id,
-		Variables: map[string]any{"record": lead}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	tenv := suite.NewTestWorkflowEnvironment()
-	tenv.SetStartTime(start)
-	tenv.SetWorkerOptions(worker.Options{Interceptors: env.Stack.WorkerInterceptors()})
-	process.Register(tenv, &process.Activities{Registry: env.Stack.TaskRegistry(), Store: env.Stack.Processes})
-	tenv.SetTestTimeout(2 * time.Minute)
-
+	tenv, input := virtual(t, start, "lead-qualification", "Start_LeadCreated", "lead", id, lead)
 	var before, after process.Snapshot
 	query := func(into *process.Snapshot) {
 		v, err := tenv.QueryWorkflow(process.QueryState)
@@ -80,7 +57,7 @@ func TestQualifySLAAcrossAHolidayAndAWeekend(t *testing.T) {
 	}
 	tenv.RegisterDelayedCallback(func() { query(&before) }, day(4).Add(9*time.Hour+50*time.Minute).Sub(start))
 	tenv.RegisterDelayedCallback(func() { query(&after); tenv.CancelWorkflow() }, day(4).Add(12*time.Hour).Sub(start))
-	tenv.ExecuteWorkflow(process.WorkflowName, prepared.Input)
+	tenv.ExecuteWorkflow(process.WorkflowName, input)
 
 	entered := func(s process.Snapshot, element string) (time.Time, bool) {
 		for _, h := range s.History {
@@ -106,5 +83,99 @@ func TestQualifySLAAcrossAHolidayAndAWeekend(t *testing.T) {
 	}
 	if rec := get(t, "lead", id); rec["owner"] != agent.ID || rec["qualifyDueAt"] != escalation.Format(time.RFC3339) {
 		t.Errorf("lead: owner %v (want %s), due %v (want %v)", rec["owner"], agent.ID, rec["qualifyDueAt"], escalation)
+	}
+}
+
+// virtual ends the instance the stack started for a record (it would wait days of real time) and
+// prepares the same published version in Temporal's time-skipping test environment, starting at start,
+// with the stack's task handlers and run-as guard; the caller registers callbacks and executes it.
+func virtual(t *testing.T, start time.Time, key, startElement, entity, id string, rec map[string]any) (*testsuite.TestWorkflowEnvironment, process.Input) {
+	t.Helper()
+	ctx := context.Background()
+	live := instance(t, key, id, 30*time.Second)
+	if err := env.Temporal.TerminateWorkflow(ctx, live, "", "the test runs this record under virtual time"); err != nil {
+		t.Fatal(err)
+	}
+	model, version, err := env.Stack.Processes.Load(ctx, key, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepared, err := process.Prepare(model, version, process.StartRequest{Ref: process.Ref{Key: key, Version: version},
+		Cause: process.CauseRecord, Once: "timeskip", StartElement: startElement, Entity: entity, RecordID: id,
+		Variables: map[string]any{"record": rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	tenv := suite.NewTestWorkflowEnvironment()
+	tenv.SetStartTime(start)
+	tenv.SetWorkerOptions(worker.Options{Interceptors: env.Stack.WorkerInterceptors()})
+	process.Register(tenv, &process.Activities{Registry: env.Stack.TaskRegistry(), Store: env.Stack.Processes})
+	tenv.SetTestTimeout(2 * time.Minute)
+	return tenv, prepared.Input
+}
+
+// TestUnansweredSurveyClosesTheComplaintAfterItsDays runs the shipped complaint-handling template
+// under virtual time: the handler acknowledges and resolves, the customer gets the survey mail and
+// never answers; after surveyWaitDays (7) the complaint closes, and the customer keeps the rating
+// they gave last time.
+func TestUnansweredSurveyClosesTheComplaintAfterItsDays(t *testing.T) {
+	agent := serviceAgent(t)
+	address := "silvia@silent.example"
+	customer := create(t, "contact", map[string]any{"firstName": "Silvia", "lastName": "Silent", "emails": []any{address},
+		"loyaltyStage": "customer", "language": "en", "lastCsat": 4})
+	rec := create(t, "complaint", map[string]any{"channel": "email", "subject": "Wrong colour", "customerEmail": address})
+	id := rec["id"].(string)
+	start := time.Now().UTC()
+	tenv, input := virtual(t, start, "complaint-handling", "Start_Complaint", "complaint", id, rec)
+	var resolvedAt time.Time
+	completeTask := func(element string, vars map[string]any) {
+		v, err := tenv.QueryWorkflow(process.QueryUserTasks)
+		if err != nil {
+			t.Errorf("query: %v", err)
+			return
+		}
+		var tasks []process.UserTask
+		v.Get(&tasks)
+		for _, u := range tasks {
+			if u.Element == element {
+				tenv.UpdateWorkflow(process.UpdateCompleteTask, element, &testsuite.TestUpdateCallback{
+					OnReject: func(err error) { t.Errorf("completing %s was refused: %v", element, err) },
+					OnAccept: func() {}, OnComplete: func(any, error) {},
+				}, process.CompleteTaskRequest{TaskID: u.ID, Variables: vars, By: agent.ID})
+				return
+			}
+		}
+		t.Errorf("no open %s: %+v", element, tasks)
+	}
+	tenv.RegisterDelayedCallback(func() { completeTask("Task_Acknowledge", nil) }, time.Minute)
+	tenv.RegisterDelayedCallback(func() {
+		resolvedAt = tenv.Now().UTC()
+		completeTask("Task_Resolve", map[string]any{"action": "resolve", "resolution": "Exchanged for the right colour."})
+	}, 2*time.Minute)
+	tenv.ExecuteWorkflow(process.WorkflowName, input)
+	if err := tenv.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res process.Result
+	if err := tenv.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.State != process.StateCompleted || res.EndElement != "End_Closed" {
+		t.Fatalf("ended %s at %s, want completed at End_Closed", res.State, res.EndElement)
+	}
+	if got := mail.Wait(address, 1, 10*time.Second); len(got) != 1 || !strings.Contains(got[0].Body, "Exchanged for the right colour.") {
+		t.Errorf("survey mail: %+v", got)
+	}
+	closedAt := tenv.Now().UTC()
+	if wait := closedAt.Sub(resolvedAt); wait < 7*24*time.Hour || wait > 7*24*time.Hour+time.Minute {
+		t.Errorf("closed %v after the resolution, want 7 days", wait)
+	}
+	if c := get(t, "complaint", id); c["status"] != "closed" || c["satisfactionScore"] != nil {
+		t.Errorf("complaint: %+v", c)
+	}
+	if c := get(t, "contact", customer["id"].(string)); c["complaintCount"] != float64(1) || c["lastCsat"] != float64(4) {
+		t.Errorf("customer: complaints %v, last CSAT %v (want 1 and the earlier 4)", c["complaintCount"], c["lastCsat"])
 	}
 }
