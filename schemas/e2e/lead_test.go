@@ -21,12 +21,12 @@ func salesAgent(t *testing.T) person {
 	return sales
 }
 
-// TestTemplatesInstalledOnFirstStart: a fresh installation has the three processes published, owned by
+// TestTemplatesInstalledOnFirstStart: a fresh installation has the CRM processes published, owned by
 // the administrator, running as a process identity the administrator vouched for.
 func TestTemplatesInstalledOnFirstStart(t *testing.T) {
 	var me struct{ ID string }
 	do(t, "", http.MethodGet, "/api/v1/auth/me", nil, &me, http.StatusOK)
-	for _, key := range []string{"lead-qualification", "follow-up-cadence", "complaint-handling"} {
+	for _, key := range []string{"lead-qualification", "follow-up-cadence", "complaint-handling", "loyalty-ladder"} {
 		var def struct {
 			LatestVersion int
 			Owners        []string

@@ -32,8 +32,8 @@ func TestProcessTemplatesValidateWithoutWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(procs) != 3 {
-		t.Errorf("%d process templates, want 3", len(procs))
+	if len(procs) != 4 {
+		t.Errorf("%d process templates, want 4", len(procs))
 	}
 	for _, d := range procs {
 		t.Run(d.Name, func(t *testing.T) {
