@@ -6,11 +6,9 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/agenda"
-	"github.com/rapportcrm/rapport/engine/records"
 )
 
 type myDayInput struct {
@@ -28,31 +26,21 @@ type myDayOutput struct {
 type viewer struct {
 	s  *Server
 	p  *Principal
-	ds map[string]access.Decision
+	ds map[string]*access.Decision
 }
 
-func (v *viewer) decision(entity string) access.Decision {
-	d, ok := v.ds[entity]
-	if !ok {
-		d = v.s.deps.Access.Decide(v.p.Subject(), entity)
-		v.ds[entity] = d
-	}
-	return d
-}
-
-func (v *viewer) Scope(entity string) (bson.D, bool) {
+// Decision is the caller's decision on entity; none without the entity's read permission.
+func (v *viewer) Decision(entity string) (*access.Decision, bool) {
 	if !v.s.allows(v.p, access.RecordPermission(entity, access.ActionRead)) {
 		return nil, false
 	}
-	return v.decision(entity).Filter(access.ActionRead), true
-}
-
-func (v *viewer) InScope(entity string, rec records.Record) bool {
-	return v.decision(entity).InScope(access.ActionRead, rec)
-}
-
-func (v *viewer) Strip(entity string, rec records.Record) records.Record {
-	return v.decision(entity).Strip(rec)
+	d, ok := v.ds[entity]
+	if !ok {
+		dd := v.s.deps.Access.Decide(v.p.Subject(), entity)
+		d = &dd
+		v.ds[entity] = d
+	}
+	return d, true
 }
 
 // registerMyDay adds the caller's day: whom to call, what to qualify and answer, today and overdue.
@@ -74,7 +62,7 @@ func (s *Server) registerMyDay() {
 			}
 			p := PrincipalFrom(ctx)
 			now := time.Now()
-			items, err := agenda.Build(ctx, s.deps.Records, &viewer{s: s, p: p, ds: map[string]access.Decision{}}, agenda.Request{
+			items, err := agenda.Build(ctx, s.deps.Records, &viewer{s: s, p: p, ds: map[string]*access.Decision{}}, agenda.Request{
 				UserID: p.User.ID, Now: now, Location: loc,
 				Link: func(entity, id string) string { return agenda.RecordLink(s.deps.PublicURL, entity, id) },
 			})

@@ -13,8 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
+	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/records"
 )
 
@@ -50,12 +49,10 @@ type Item struct {
 	LeadScore    float64 `json:"leadScore,omitempty"`
 }
 
-// Viewer is what the person may see: the filter of each entity's records they may read (nil: all,
-// ok false: none) and the hiding of fields they may not.
+// Viewer is what the person may see: their access decision on an entity's records (its scope and
+// hidden fields apply to every list and read; nil: everything), ok false when they may read none.
 type Viewer interface {
-	Scope(entity string) (filter bson.D, ok bool)
-	InScope(entity string, rec records.Record) bool
-	Strip(entity string, rec records.Record) records.Record
+	Decision(entity string) (d *access.Decision, ok bool)
 }
 
 // Records lists and reads records; records.Store implements it.
@@ -138,12 +135,11 @@ func (b *builder) list(entity, filter string, each func(records.Record)) {
 	if b.err != nil {
 		return
 	}
-	scope, ok := b.v.Scope(entity)
+	d, ok := b.v.Decision(entity)
 	if !ok {
 		return
 	}
-	page, err := b.recs.List(b.ctx, entity, records.ListParams{Filter: filter, Limit: MaxItems, Scope: scope,
-		Strip: func(rec records.Record) records.Record { return b.v.Strip(entity, rec) }})
+	page, err := b.recs.List(b.ctx, entity, records.ListParams{Filter: filter, Limit: MaxItems, Access: d})
 	if err != nil {
 		b.err = fmt.Errorf("agenda: %s: %w", entity, err)
 		return
@@ -158,7 +154,8 @@ func (b *builder) get(entity, id string) records.Record {
 	if entity == "" || id == "" {
 		return nil
 	}
-	if _, ok := b.v.Scope(entity); !ok {
+	d, ok := b.v.Decision(entity)
+	if !ok {
 		return nil
 	}
 	rec, err := b.recs.Get(b.ctx, entity, id)
@@ -168,10 +165,13 @@ func (b *builder) get(entity, id string) records.Record {
 		}
 		return nil
 	}
-	if !b.v.InScope(entity, rec) {
+	if d == nil {
+		return rec
+	}
+	if !d.InScope(access.ActionRead, rec) {
 		return nil
 	}
-	return b.v.Strip(entity, rec)
+	return d.Strip(rec)
 }
 
 func (b *builder) add(it Item) {

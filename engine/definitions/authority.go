@@ -62,8 +62,10 @@ func TaskPermissions(taskType, entity string, fields []string) []string {
 		return []string{access.RulesetsEvaluate, access.RecordPermission(entity, access.ActionRead)}
 	case TaskLeadConvert:
 		out := []string{}
+		// It reads the lead and links the records it creates or finds, and a reference is checked in the
+		// writer's read scope.
 		for _, e := range []string{"company", "contact", "deal", "lead"} {
-			out = append(out, access.RecordPermission(e, access.ActionWrite))
+			out = append(out, access.RecordPermission(e, access.ActionRead), access.RecordPermission(e, access.ActionWrite))
 		}
 		// The new records get the lead's owner.
 		for _, e := range []string{"company", "contact", "deal"} {

@@ -12,7 +12,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.temporal.io/sdk/activity"
 
-	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rules"
@@ -72,10 +71,7 @@ func (m Match) Handle(ctx context.Context, req process.TaskRequest) (map[string]
 		if fd.Type == "list" {
 			filter = strconv.Quote(v) + " in " + f
 		}
-		p := records.ListParams{Filter: filter, Limit: 1}
-		if d != nil {
-			p.Scope, p.Strip = d.Filter(access.ActionRead), d.Strip
-		}
+		p := records.ListParams{Filter: filter, Limit: 1, Access: d}
 		page, err := m.Records.Store.List(ctx, entity, p)
 		if err != nil {
 			var pe *records.ParamError
