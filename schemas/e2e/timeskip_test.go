@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -114,68 +113,4 @@ func virtual(t *testing.T, start time.Time, key, startElement, entity, id string
 	process.Register(tenv, &process.Activities{Registry: env.Stack.TaskRegistry(), Store: env.Stack.Processes})
 	tenv.SetTestTimeout(2 * time.Minute)
 	return tenv, prepared.Input
-}
-
-// TestUnansweredSurveyClosesTheComplaintAfterItsDays runs the shipped complaint-handling template
-// under virtual time: the handler acknowledges and resolves, the customer gets the survey mail and
-// never answers; after surveyWaitDays (7) the complaint closes, and the customer keeps the rating
-// they gave last time.
-func TestUnansweredSurveyClosesTheComplaintAfterItsDays(t *testing.T) {
-	agent := serviceAgent(t)
-	address := "silvia@silent.example"
-	customer := create(t, "contact", map[string]any{"firstName": "Silvia", "lastName": "Silent", "emails": []any{address},
-		"loyaltyStage": "customer", "language": "en", "lastCsat": 4})
-	rec := create(t, "complaint", map[string]any{"channel": "email", "subject": "Wrong colour", "customerEmail": address})
-	id := rec["id"].(string)
-	start := time.Now().UTC()
-	tenv, input := virtual(t, start, "complaint-handling", "Start_Complaint", "complaint", id, rec)
-	var resolvedAt time.Time
-	completeTask := func(element string, vars map[string]any) {
-		v, err := tenv.QueryWorkflow(process.QueryUserTasks)
-		if err != nil {
-			t.Errorf("query: %v", err)
-			return
-		}
-		var tasks []process.UserTask
-		v.Get(&tasks)
-		for _, u := range tasks {
-			if u.Element == element {
-				tenv.UpdateWorkflow(process.UpdateCompleteTask, element, &testsuite.TestUpdateCallback{
-					OnReject: func(err error) { t.Errorf("completing %s was refused: %v", element, err) },
-					OnAccept: func() {}, OnComplete: func(any, error) {},
-				}, process.CompleteTaskRequest{TaskID: u.ID, Variables: vars, By: agent.ID})
-				return
-			}
-		}
-		t.Errorf("no open %s: %+v", element, tasks)
-	}
-	tenv.RegisterDelayedCallback(func() { completeTask("Task_Acknowledge", nil) }, time.Minute)
-	tenv.RegisterDelayedCallback(func() {
-		resolvedAt = tenv.Now().UTC()
-		completeTask("Task_Resolve", map[string]any{"action": "resolve", "resolution": "Exchanged for the right colour."})
-	}, 2*time.Minute)
-	tenv.ExecuteWorkflow(process.WorkflowName, input)
-	if err := tenv.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
-	var res process.Result
-	if err := tenv.GetWorkflowResult(&res); err != nil {
-		t.Fatal(err)
-	}
-	if res.State != process.StateCompleted || res.EndElement != "End_Closed" {
-		t.Fatalf("ended %s at %s, want completed at End_Closed", res.State, res.EndElement)
-	}
-	if got := mail.Wait(address, 1, 10*time.Second); len(got) != 1 || !strings.Contains(got[0].Body, "Exchanged for the right colour.") {
-		t.Errorf("survey mail: %+v", got)
-	}
-	closedAt := tenv.Now().UTC()
-	if wait := closedAt.Sub(resolvedAt); wait < 7*24*time.Hour || wait > 7*24*time.Hour+time.Minute {
-		t.Errorf("closed %v after the resolution, want 7 days", wait)
-	}
-	if c := get(t, "complaint", id); c["status"] != "closed" || c["satisfactionScore"] != nil {
-		t.Errorf("complaint: %+v", c)
-	}
-	if c := get(t, "contact", customer["id"].(string)); c["complaintCount"] != float64(1) || c["lastCsat"] != float64(4) {
-		t.Errorf("customer: complaints %v, last CSAT %v (want 1 and the earlier 4)", c["complaintCount"], c["lastCsat"])
-	}
 }
