@@ -70,6 +70,9 @@ func (s *Server) registerMyDay() {
 				return nil, err
 			}
 			out := &myDayOutput{}
+			if items == nil {
+				items = []agenda.Item{} // an empty day is an empty list, not null
+			}
 			out.Body.Date, out.Body.Items = now.In(loc).Format("2006-01-02"), items
 			return out, nil
 		})

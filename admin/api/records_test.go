@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
 
@@ -218,6 +219,9 @@ func TestRecordsList(t *testing.T) {
 		l["status"] = []string{"new", "contacted"}[i%2]
 		l["companyName"] = "ListCo"
 		recDo(t, http.MethodPost, "/api/v1/records/lead", l).want(t, http.StatusCreated)
+		// createdAt has millisecond precision and equal times are ordered by the random _id: keep the
+		// creation order unambiguous.
+		time.Sleep(2 * time.Millisecond)
 	}
 	filter := url.QueryEscape(`companyName == "ListCo" and status == "new"`)
 	var seen []string

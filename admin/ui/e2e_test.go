@@ -93,7 +93,8 @@ func newAccount(t *testing.T, email string, roles ...string) account {
 	return a
 }
 
-// callProcess is a published process whose one user task, with a form, is assigned to the given user.
+// callProcess is a published process whose first user task, with a form, is assigned to the given user;
+// its second is offered to the sales team, for its members to claim.
 const callProcess = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" id="Definitions_E2E" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="e2e-call" name="Call a new lead" isExecutable="true">
@@ -112,9 +113,17 @@ const callProcess = `<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:incoming>F1</bpmn:incoming>
       <bpmn:outgoing>F2</bpmn:outgoing>
     </bpmn:userTask>
-    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:userTask id="Offer" name="Send the offer">
+      <bpmn:extensionElements>
+        <zeebe:assignmentDefinition candidateGroups="sales" />
+      </bpmn:extensionElements>
+      <bpmn:incoming>F2</bpmn:incoming>
+      <bpmn:outgoing>F3</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Call" />
-    <bpmn:sequenceFlow id="F2" sourceRef="Call" targetRef="End" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Call" targetRef="Offer" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Offer" targetRef="End" />
   </bpmn:process>
 </bpmn:definitions>`
 
@@ -198,11 +207,11 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 	var n int
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		r := env.Call(t, http.MethodGet, "/api/v1/tasks", token, nil)
-		var tasks []any
-		if err := json.Unmarshal(r.Raw, &tasks); err != nil {
+		var page struct{ Items []any }
+		if err := json.Unmarshal(r.Raw, &page); err != nil {
 			t.Fatalf("tasks: %s", r.Raw)
 		}
-		if n = len(tasks); ok(n) {
+		if n = len(page.Items); ok(n) {
 			break
 		}
 	}
@@ -224,9 +233,13 @@ func TestBrowserJourneys(t *testing.T) {
 
 	t.Run("agent", func(t *testing.T) {
 		journey(t, "agent", map[string]any{"agent": fx.agent, "lead": fx.lead, "taskTitle": fx.taskTitle, "userTask": fx.userTask, "adminToken": env.AdminToken})
-		// What the browser did reached the server: the task is done, the lead changed.
-		if n := waitTasks(t, fx.agentTok, func(n int) bool { return n == 0 }); n != 0 {
-			t.Errorf("after completing the task form the agent still has %d tasks", n)
+		// What the browser did reached the server: the call is done, the offer claimed, the lead changed.
+		var mine struct {
+			Items []struct{ Element, Assignee string }
+		}
+		r := env.Call(t, http.MethodGet, "/api/v1/tasks?view=mine", fx.agentTok, nil)
+		if err := json.Unmarshal(r.Raw, &mine); err != nil || len(mine.Items) != 1 || mine.Items[0].Element != "Offer" || mine.Items[0].Assignee != fx.agent.ID {
+			t.Errorf("after the journey the agent's tasks are %s, want only the claimed Offer", r.Raw)
 		}
 		lead := call(t, http.MethodGet, fmt.Sprintf("/api/v1/records/lead/%s", fx.lead["id"]), env.AdminToken, nil, http.StatusOK)
 		if lead["status"] != "qualified" || lead["need"] != "Twenty seats from March" || lead["companyName"] != "Changed Elsewhere Ltd" {

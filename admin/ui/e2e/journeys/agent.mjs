@@ -1,5 +1,5 @@
 // An agent works "my day": sees the task due today with the lead's name, phone and link and the process
-// task; completes the task form (a missing required field is shown at the field first); edits the lead
+// task; completes the task form and claims the next task, offered to the agent's team (a missing required field is shown at the field first); edits the lead
 // (an invalid email is refused at the field, a change made meanwhile by someone else is offered to
 // reload or overwrite) and sees the change in the lead's history; records a call; and moves the lead on
 // the leads board by dragging its card; a view saved on the leads list is there in another browser.
@@ -48,6 +48,16 @@ export default async function (browser) {
   await page.click('[data-testid=task-form] button[type=submit]');
   await page.locator('.toast', { hasText: 'Task completed' }).waitFor();
   await page.waitForFunction((name) => !document.querySelector('table')?.textContent.includes(name), userTask);
+
+  // The next task is offered to the agent's team: the agent claims it and it becomes theirs.
+  await open(page, '/inbox?view=claimable');
+  const offered = page.locator('[data-testid=inbox-row]', { hasText: 'Send the offer' });
+  await offered.waitFor();
+  await checkA11y(page, 'task inbox, offered tasks');
+  await offered.locator('[data-testid=inbox-claim]').click();
+  await page.locator('.toast', { hasText: 'Claimed' }).waitFor();
+  await open(page, '/inbox?view=mine');
+  await page.locator('[data-testid=inbox-row]', { hasText: 'Send the offer' }).locator('[data-testid=inbox-unclaim]').waitFor();
 
   // The lead: an invalid email is refused at the field (422).
   await open(page, '/my-day');

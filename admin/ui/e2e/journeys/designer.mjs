@@ -106,6 +106,8 @@ async function journey(browser, lang) {
   await page.selectOption('#bio-properties-panel-rapport-task-type', 'record.get');
   await page.waitForSelector('#bio-properties-panel-rapport-header-entity option[value=lead]', { state: 'attached' });
   await page.selectOption('#bio-properties-panel-rapport-header-entity', 'lead');
+  // The catalogue also requires the record's ID.
+  await page.fill('#bio-properties-panel-rapport-header-id', 'lead-1');
   await page.waitForSelector('[data-testid=problems] li.error[data-element=Load]', { state: 'detached' });
   // The business rule task's rule set from the picker fed by the API.
   await page.locator('[data-testid=problems] li.error[data-element=Rate] button').click();

@@ -111,6 +111,9 @@ export default async function (browser) {
       expect((await text(page, '#auth-state')).includes('Signed in'), 'the docs page does not see the session');
       await page.goto(base + '/api/docs/#/auth/logout');
       const logout = page.locator('#operations-auth-logout');
+      // Operations are collapsed until their tag is opened (the deep link opens it on a fresh load only).
+      await page.locator('#operations-tag-auth').waitFor();
+      if (!(await logout.count())) await page.locator('#operations-tag-auth').click();
       await logout.waitFor();
       if (!(await logout.locator('.try-out__btn').isVisible())) await logout.locator('.opblock-summary').click();
       await logout.locator('.try-out__btn').click();

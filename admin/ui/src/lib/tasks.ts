@@ -19,9 +19,21 @@ export interface TaskView {
   candidateGroups?: string[];
   candidateUsers?: string[];
   dueDate?: string;
+  priority?: number;
   formKey?: string;
   fields?: FormField[];
   created: string;
+  entity?: string;
+  recordId?: string;
+  recordName?: string;
+  suspended?: boolean;
+}
+
+/** One page of the inbox (GET /api/v1/tasks), with the sizes of the whole inbox. */
+export interface TaskPage {
+  items: TaskView[];
+  next?: string;
+  counts: { total: number; mine: number; claimable: number; overdue: number };
 }
 
 /** The schema field a task form field is drawn as. */

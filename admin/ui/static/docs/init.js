@@ -11,6 +11,9 @@ window.ui = SwaggerUIBundle({
   url: '/api/openapi.json',
   dom_id: '#swagger-ui',
   deepLinking: true,
+  // Collapsed until opened: with every operation expanded, Swagger UI renders only the first tag of a
+  // document this size.
+  docExpansion: 'none',
   withCredentials: true,
   requestInterceptor: function (req) {
     var method = (req.method || 'GET').toUpperCase();

@@ -1,1 +1,0 @@
-export{t as createExprEditor}from"./expr-DJ8uGxjS.js";
