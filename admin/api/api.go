@@ -34,6 +34,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
+	"github.com/rapportcrm/rapport/engine/telemetry"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
@@ -87,6 +88,8 @@ type Deps struct {
 	Records *records.Store
 	// Rulesets stores rule sets and business calendars; nil leaves the rule set and calendar routes out.
 	Rulesets *rulesets.Store
+	// Telemetry receives request metrics and spans (see observe.go); nil measures nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Server is the configured HTTP application.
@@ -121,6 +124,7 @@ func New(deps Deps) *Server {
 		ErrorHandler:          s.handleError,
 	})
 	s.app.Use(requestid.New())
+	s.app.Use(s.observe)
 	s.app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, e any) {

@@ -52,6 +52,17 @@ type Options struct {
 	// ResetBackoffAfter is the uptime after which a crash no longer counts as a repeated
 	// failure (default 1 minute).
 	ResetBackoffAfter time.Duration
+	// Observer is told of every call and launch, for metrics and traces; nil observes nothing.
+	Observer Observer
+}
+
+// Observer watches the host from outside (Rapport's telemetry implements it).
+type Observer interface {
+	// PluginCall is called as a call through an instance begins; the call runs with the returned
+	// context (carrying e.g. a span) and done is called with its error and that error's kind name.
+	PluginCall(ctx context.Context, plugin, instance, method string) (_ context.Context, done func(err error, kind string))
+	// PluginLaunched is called after a plugin process started; restart is false for its first start.
+	PluginLaunched(plugin string, restart bool)
 }
 
 func (o *Options) setDefaults() {

@@ -69,7 +69,18 @@ func (in *Instance) Start(ctx context.Context) error {
 // do runs one call with the timeout, the concurrency limit and a launched process.
 // A method whose capability the plugin did not declare fails as Unsupported without
 // reaching the plugin; capb is empty for methods every connector has.
-func (in *Instance) do(ctx context.Context, method string, capb connector.Capability, fn func(context.Context, connector.Connector) error) error {
+func (in *Instance) do(ctx context.Context, method string, capb connector.Capability, fn func(context.Context, connector.Connector) error) (err error) {
+	if o := in.h.opts.Observer; o != nil {
+		var done func(error, string)
+		ctx, done = o.PluginCall(ctx, in.plugin.manifest.Name, in.name, method)
+		defer func() {
+			if err != nil {
+				done(err, connector.KindOf(err).String())
+			} else {
+				done(nil, "")
+			}
+		}()
+	}
 	ctx, cancel := context.WithTimeout(ctx, in.h.opts.CallTimeout)
 	defer cancel()
 	if capb != "" {

@@ -71,11 +71,17 @@ func Config(dataDir string) stack.Config {
 
 // Start brings a stack up in dataDir and logs the administrator in.
 func Start(ctx context.Context, dataDir string) (*Env, error) {
-	s, err := stack.Start(ctx, Config(dataDir))
+	return StartConfig(ctx, Config(dataDir))
+}
+
+// StartConfig is Start with a configuration of the test's own (Config's, changed), e.g. with metrics
+// served or spans recorded.
+func StartConfig(ctx context.Context, cfg stack.Config) (*Env, error) {
+	s, err := stack.Start(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("stacktest: start: %w", err)
 	}
-	e := &Env{Stack: s, DataDir: dataDir, BaseURL: s.BaseURL, DB: s.DB, Temporal: s.Temporal, HTTP: &http.Client{Timeout: 60 * time.Second}}
+	e := &Env{Stack: s, DataDir: cfg.DataDir, BaseURL: s.BaseURL, DB: s.DB, Temporal: s.Temporal, HTTP: &http.Client{Timeout: 60 * time.Second}}
 	token, err := e.Login(ctx, AdminEmail, AdminPassword)
 	if err != nil {
 		s.Stop(context.Background())
