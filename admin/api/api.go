@@ -209,7 +209,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	default:
 		id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
 		s.deps.Logger.Error("request failed", "requestId", id, "path", c.Path(), "error", err)
-		p = NewProblem(http.StatusInternalServerError, "internal error; quote the request ID when reporting it")
+		if p = unavailable(err); p == nil {
+			p = NewProblem(http.StatusInternalServerError, "internal error; quote the request ID when reporting it")
+		}
 	}
 	return writeProblem(c, p)
 }
