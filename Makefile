@@ -6,8 +6,11 @@ GO       ?= go
 BIN      := bin/rapport
 PKGS     := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# make load: requests per second of each step, and how long each step lasts
+LOAD_RATES    ?= 20,40,80
+LOAD_DURATION ?= 3m
 
-.PHONY: all build run test lint bench clean
+.PHONY: all build run test test-chaos lint bench fuzz load clean
 
 all: build
 
@@ -28,12 +31,23 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
-## bench: benchmarks, each with its baseline measured in the same run, and the ratios between them
+## bench: benchmarks in BENCH_ROUNDS rounds (default 5), one table: each figure, its same-run baseline,
+## the median ratio and its min-max spread, with machine, commit and date (.ci/bench, .ci/benchmarks)
 bench:
-	{ $(GO) test -run '^$$' -bench . -benchmem ./engine/... ./plugins/host/ && \
-	  $(GO) test -run '^$$' -bench . -benchtime 200x ./workflows/devserver/ ./workflows/process/e2e/ && \
-	  $(GO) test -run '^$$' -bench 'RecordsCreate|PrincipalResolve' -benchtime 500x ./admin/api/ && \
-	  $(GO) test -run '^$$' -bench RecordsList -benchtime 3x ./admin/api/ ; } 2>&1 | awk -f .ci/bench-ratios.awk
+	.ci/bench
+
+## test-chaos: kill and cut Rapport's parts under work (SIGKILL of `rapport dev` and of a worker, a plugin
+## killed mid-task, store and Temporal unreachable for 20 s) and count that nothing is lost or doubled
+test-chaos:
+	RAPPORT_CHAOS=1 $(GO) test -count=1 -timeout 30m -v -run 'Chaos' ./cmd/rapport/stack/chaos/
+
+## fuzz: every fuzz target for FUZZTIME each (default 60s), from the seed corpora in testdata/fuzz
+fuzz:
+	.ci/fuzz
+
+## load: drive a fresh `rapport dev` at three fixed rates and report latency percentiles, errors and memory
+load: build
+	./$(BIN) load --rates $(LOAD_RATES) --duration $(LOAD_DURATION)
 
 clean:
 	rm -rf bin
