@@ -303,11 +303,7 @@ func (s *Stack) startEmbedded(ctx context.Context) error {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	embeddedLog := slog.New(levelFilter{Handler: s.log.Handler(), min: s.cfg.EmbeddedLogLevel})
-	f, err := ferret.Start(ctx, ferret.Config{
-		Dir: filepath.Join(s.cfg.DataDir, "mongo"), Addr: s.cfg.EmbeddedMongoAddr,
-		Logger: embeddedLog.With("component", "ferretdb"),
-	})
+	f, err := ferret.Start(ctx, s.ferretConfig(s.cfg.EmbeddedMongoAddr))
 	if err != nil {
 		return err
 	}
@@ -658,6 +654,41 @@ func (s *Stack) StartEmbeddedTemporal(ctx context.Context) error {
 	}
 	s.temporal = t
 	return nil
+}
+
+// StopEmbeddedStore stops the embedded FerretDB while the rest of the stack keeps running, as a store
+// outage would; StartEmbeddedStore brings it back on the same address and files. Chaos tests use them to
+// show that the API answers 503 meanwhile and loses no acknowledged write.
+func (s *Stack) StopEmbeddedStore() error {
+	if s.ferret == nil {
+		return errors.New("no embedded store is running")
+	}
+	s.ferret.Stop()
+	s.ferret = nil
+	return nil
+}
+
+// StartEmbeddedStore starts the embedded FerretDB again after StopEmbeddedStore; the MongoDB client
+// reconnects by itself.
+func (s *Stack) StartEmbeddedStore(ctx context.Context) error {
+	if !s.cfg.Embedded || s.ferret != nil {
+		return errors.New("the embedded store is not stopped")
+	}
+	u, err := url.Parse(s.MongoURI)
+	if err != nil {
+		return fmt.Errorf("store address %s: %w", s.MongoURI, err)
+	}
+	f, err := ferret.Start(ctx, s.ferretConfig(u.Host))
+	if err != nil {
+		return err
+	}
+	s.ferret = f
+	return nil
+}
+
+func (s *Stack) ferretConfig(addr string) ferret.Config {
+	return ferret.Config{Dir: filepath.Join(s.cfg.DataDir, "mongo"), Addr: addr,
+		Logger: slog.New(levelFilter{Handler: s.log.Handler(), min: s.cfg.EmbeddedLogLevel}).With("component", "ferretdb")}
 }
 
 func (s *Stack) devserverConfig(addr string) devserver.Config {
