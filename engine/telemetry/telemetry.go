@@ -192,14 +192,6 @@ func (t *Telemetry) Handler() http.Handler {
 	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{Registry: t.registry})
 }
 
-// Registry is where parts register metrics of their own (e.g. a gauge read at scrape time).
-func (t *Telemetry) Registry() prometheus.Registerer {
-	if t == nil {
-		return prometheus.NewRegistry()
-	}
-	return t.registry
-}
-
 // TracerProvider is the provider Temporal's tracing interceptor uses, so its spans join Rapport's.
 func (t *Telemetry) TracerProvider() trace.TracerProvider {
 	if t == nil {
@@ -336,6 +328,29 @@ func (t *Telemetry) PluginLaunched(plugin string, restart bool) {
 		reason = "restart"
 	}
 	t.pluginLaunches.WithLabelValues(plugin, reason).Inc()
+}
+
+// WatchOutbox makes the outbox backlog a gauge read at scrape time: pending counts the record changes not
+// yet delivered to Temporal; -1 when it fails (the store did not answer within 2 s).
+func (t *Telemetry) WatchOutbox(pending func(context.Context) (int64, error)) error {
+	if t == nil {
+		return nil
+	}
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "outbox_pending",
+		Help: "Record changes whose process starts and messages are not delivered to Temporal yet (-1: the store did not answer)."},
+		func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := pending(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		})
+	if err := t.registry.Register(g); err != nil {
+		return fmt.Errorf("telemetry: register the outbox gauge: %w", err)
+	}
+	return nil
 }
 
 // StoreCommand observes one MongoDB command.

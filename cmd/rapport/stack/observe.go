@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/activity"
 	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/interceptor"
@@ -47,19 +46,8 @@ func (s *Stack) startTelemetry(ctx context.Context) error {
 // scrape time.
 func (s *Stack) serveMetrics() error {
 	if s.Outbox != nil {
-		pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: telemetry.Namespace, Name: "outbox_pending",
-			Help: "Record changes whose process starts and messages are not delivered to Temporal yet (-1: the store did not answer)."},
-			func() float64 {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				n, err := s.Outbox.Pending(ctx)
-				if err != nil {
-					return -1
-				}
-				return float64(n)
-			})
-		if err := s.Telemetry.Registry().Register(pending); err != nil {
-			return fmt.Errorf("register the outbox gauge: %w", err)
+		if err := s.Telemetry.WatchOutbox(s.Outbox.Pending); err != nil {
+			return err
 		}
 	}
 	if s.cfg.MetricsAddr == "" {
