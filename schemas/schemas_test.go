@@ -29,3 +29,24 @@ func TestEntitiesAreNamedJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestRulesAreNamedByKey(t *testing.T) {
+	defs, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defs) == 0 {
+		t.Fatal("no default rule sets")
+	}
+	for _, d := range defs {
+		var head struct {
+			Key string `json:"key"`
+		}
+		if err := json.Unmarshal(d.JSON, &head); err != nil {
+			t.Errorf("%s: %v", d.Name, err)
+		}
+		if head.Key != d.Name {
+			t.Errorf("%s.json declares key %q", d.Name, head.Key)
+		}
+	}
+}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/rapportcrm/rapport/admin/ui"
 	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/analytics"
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
@@ -88,6 +89,8 @@ type Deps struct {
 	Records *records.Store
 	// Rulesets stores rule sets and business calendars; nil leaves the rule set and calendar routes out.
 	Rulesets *rulesets.Store
+	// Analytics computes the analytics reports; nil leaves their routes out.
+	Analytics *analytics.Engine
 	// Telemetry receives request metrics and spans (see observe.go); nil measures nothing.
 	Telemetry *telemetry.Telemetry
 }
@@ -164,6 +167,9 @@ func New(deps Deps) *Server {
 	}
 	if deps.Notifications != nil {
 		s.registerNotifications()
+	}
+	if deps.Analytics != nil {
+		s.registerAnalytics()
 	}
 	ui.Mount(s.app)
 	return s

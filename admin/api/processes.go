@@ -437,12 +437,18 @@ func instanceProblem(err error, id string) error {
 
 func (s *Server) listTasks(ctx context.Context, _ *struct{}) (*struct{ Body []TaskView }, error) {
 	me := PrincipalFrom(ctx).User
+	ids, groups := []string{me.ID, me.Email}, append(slices.Clone(me.Teams), me.Roles...)
+	keys := process.InboxKeys(ids, groups)
+	quoted := make([]string, len(keys))
+	for i, k := range keys {
+		quoted[i] = messages.Quote(k)
+	}
 	out := []TaskView{}
 	var token []byte
 	for pages := 0; pages < 10; pages++ {
 		resp, err := s.deps.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: s.deps.Namespace, PageSize: 100, NextPageToken: token,
-			Query: fmt.Sprintf("RapportAssignees IN (%s, %s) AND ExecutionStatus = 'Running'", messages.Quote(me.ID), messages.Quote(me.Email)),
+			Query: fmt.Sprintf("RapportAssignees IN (%s) AND ExecutionStatus = 'Running'", strings.Join(quoted, ", ")),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list instances: %w", err)
@@ -462,7 +468,7 @@ func (s *Server) listTasks(ctx context.Context, _ *struct{}) (*struct{ Body []Ta
 				key = strings.Trim(string(sa.GetData()), `"`)
 			}
 			for _, t := range tasks {
-				if t.Assignee == me.ID || t.Assignee == me.Email || slices.Contains(t.CandidateUsers, me.ID) || slices.Contains(t.CandidateUsers, me.Email) {
+				if t.OfferedTo(ids, groups) {
 					out = append(out, TaskView{ID: id + "~" + t.ID, InstanceID: id, ProcessKey: key, UserTask: t})
 				}
 			}

@@ -45,6 +45,8 @@ const (
 	ImportsRun        = "imports.run"
 	CalendarsManage   = "calendars.manage"
 	SystemSettings    = "settings.manage"
+	AnalyticsRead     = "analytics.read"
+	AnalyticsManage   = "analytics.manage"
 	permissionsPrefix = "records."
 )
 
@@ -106,6 +108,8 @@ func Catalogue() []PermissionInfo {
 		{Name: ImportsRun, Description: "run imports of records from files"},
 		{Name: CalendarsManage, Description: "change business calendars"},
 		{Name: SystemSettings, Description: "change system settings"},
+		{Name: AnalyticsRead, Description: "see analytics (RFM, Pareto, CLV, loyalty, funnel, service) over the records one may read"},
+		{Name: AnalyticsManage, Description: "recompute customer segments and schedule their recomputation"},
 	}
 	for _, a := range RecordActions() {
 		out = append(out, PermissionInfo{Name: RecordPermission("<entity>", a), Description: a + " records of the entity", PerEntity: true})

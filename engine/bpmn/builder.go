@@ -198,6 +198,7 @@ func (b *builder) implicitVariables() {
 		if e.Loop != nil {
 			add(e.Loop.InputElement, "any")
 			add(e.Loop.OutputCollection, "list")
+			add(LoopCounter, "int")
 		}
 	}
 }

@@ -96,6 +96,10 @@ func normalizeType(t string) string {
 // task's output, a rule set's result, a user task's submitted form).
 const ResultVar = "result"
 
+// LoopCounter is the local variable holding the 1-based position of a multi-instance activity's
+// instance in its input collection (as in Zeebe).
+const LoopCounter = "loopCounter"
+
 // identRe matches a plain variable name; pathRe a dotted path into a variable (for mapping targets).
 var (
 	identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

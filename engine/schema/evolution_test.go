@@ -110,7 +110,7 @@ func TestIndexes(t *testing.T) {
 	for i, ix := range got {
 		names[i] = ix.Name
 	}
-	want := []string{"updatedAt_-1", "createdAt_-1", "owner_1_updatedAt_-1", "taxId_1", "loyaltyStage_1", "owner_1", "team_1"}
+	want := []string{"updatedAt_-1", "createdAt_-1", "owner_1_updatedAt_-1", "taxId_1", "loyaltyStage_1", "segment_1", "owner_1", "team_1"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("company indexes = %v, want %v", names, want)
 	}

@@ -29,7 +29,7 @@ func (r *runner) throwAt(t *Token, code, msg string) {
 	}
 	scope := t.Scope
 	r.cancelToken(t)
-	r.throwIn(scope, code, n.ID)
+	r.throwIn(scope, code, n.ID, msg)
 }
 
 func (r *runner) errorBoundary(n *bpmn.Node, code string) int {
@@ -43,8 +43,9 @@ func (r *runner) errorBoundary(n *bpmn.Node, code string) int {
 }
 
 // throwIn looks for a handler of an error thrown inside scope instance id: an error event sub-process
-// of the scope, else an error boundary of the sub-process hosting it, and so on outwards.
-func (r *runner) throwIn(id int, code, element string) {
+// of the scope, else an error boundary of the sub-process hosting it, and so on outwards. msg is the
+// error's message (from the task handler or child), shown on the incident when nobody catches it.
+func (r *runner) throwIn(id int, code, element, msg string) {
 	for s := r.scope(id); s != nil; {
 		for _, esp := range r.model.Scopes[s.Scope].EventSubProcesses {
 			espNode := &r.model.Nodes[esp]
@@ -75,15 +76,27 @@ func (r *runner) throwIn(id int, code, element string) {
 		s = r.scope(next)
 	}
 	if r.in.Child {
-		r.failErr = temporal.NewNonRetryableApplicationError("unhandled BPMN error "+code+" at "+element, ErrorTypeBPMN, nil, code)
+		text := "unhandled BPMN error " + code + " at " + element
+		if msg != "" && r.at(levelIssue12) {
+			text += ": " + msg
+		}
+		r.failErr = temporal.NewNonRetryableApplicationError(text, ErrorTypeBPMN, nil, code)
 		r.finish(StateCompleted)
 		return
 	}
 	// The instance stays open with the incident; retrying it lets the emptied scopes complete.
-	r.raise(nil, element, IncidentUnhandledError, fmt.Sprintf("BPMN error %q is not caught by any boundary or event sub-process", code))
+	text := fmt.Sprintf("BPMN error %q is not caught by any boundary or event sub-process", code)
+	if msg != "" && r.at(levelIssue12) {
+		text += ": " + msg
+	}
+	in := r.raise(nil, element, IncidentUnhandledError, text)
+	if r.at(levelIssue12) {
+		in.ErrorType = ErrorTypeBPMN
+	}
 }
 
-// interrupt cancels what a token runs and moves it to one of its boundary events.
+// interrupt cancels what a token runs and moves it to one of its boundary events; vars are what the
+// event was triggered with (a message's or an error's variables).
 func (r *runner) interrupt(t *Token, boundary int, vars map[string]any) {
 	r.disarm(t)
 	if t.Child != 0 {
@@ -91,25 +104,58 @@ func (r *runner) interrupt(t *Token, boundary int, vars map[string]any) {
 		t.Child = 0
 	}
 	r.record(t.Element, "cancelled", t.ID)
-	if len(vars) > 0 {
+	t.Loop = nil
+	if r.at(levelIssue12) {
+		t.Vars, t.Finished, t.Result = nil, 0, nil
+		r.carry(t, &r.model.Nodes[boundary], vars)
+	} else if len(vars) > 0 {
 		r.merge(vars)
 	}
-	t.Loop = nil
 	t.Node, t.Element, t.Status, t.Flow = boundary, r.model.Nodes[boundary].ID, tokReady, -1
 }
 
-// armBoundaries subscribes the timer and message boundary events of an activity token.
+// carry hands the variables an event was triggered with to the token that enters the catching node:
+// with output mappings only they decide what is kept (the variables are readable by name and as
+// result); without, the variables are merged from the token (behaviour level 1).
+func (r *runner) carry(t *Token, catcher *bpmn.Node, vars map[string]any) {
+	if len(vars) == 0 {
+		return
+	}
+	if len(catcher.Outputs) > 0 {
+		t.Payload = vars
+		return
+	}
+	r.mergeAt(t, vars)
+}
+
+// armBoundaries subscribes the timer and message boundary events of an activity token, once per
+// entry of the activity: a multi-instance activity's at its first iteration, for the whole loop. At
+// behaviour level 1 the token remembers what it armed, so a retry keeps the boundary events with
+// their original due times instead of starting them again.
 func (r *runner) armBoundaries(t *Token, n *bpmn.Node) {
-	if (t.Loop != nil && t.Loop.Index > 0) || t.Parent != 0 {
-		return // armed for the whole multi-instance activity at its first iteration
+	if t.Parent != 0 {
+		return // the loop's token owns the boundary events
+	}
+	if !r.at(levelIssue12) && t.Loop != nil && t.Loop.Index > 0 {
+		return
 	}
 	for _, b := range n.Boundaries {
+		if r.at(levelIssue12) && slices.Contains(t.Armed, b) {
+			continue
+		}
 		bn := &r.model.Nodes[b]
+		armed := true
 		switch bn.Kind {
 		case bpmn.KindBoundaryTimer:
-			r.subscribeTimer(t, bn, 0)
+			armed = r.subscribeTimer(t, bn, 0)
 		case bpmn.KindBoundaryMessage:
-			r.subscribeMessage(t, bn, bn)
+			armed = r.subscribeMessage(t, bn, bn)
+		}
+		if !armed && r.at(levelIssue12) {
+			return // an incident at the token; a retry arms the rest
+		}
+		if r.at(levelIssue12) {
+			t.Armed = append(t.Armed, b)
 		}
 	}
 }
@@ -131,36 +177,42 @@ func (r *runner) armScope(s *ScopeInstance) {
 
 // triggerEventSub starts an event sub-process in scope instance s, interrupting s when it is an
 // interrupting one.
-func (r *runner) triggerEventSub(s *ScopeInstance, espNode *bpmn.Node, start int) {
+func (r *runner) triggerEventSub(s *ScopeInstance, espNode *bpmn.Node, start int) *Token {
 	if r.model.Nodes[start].Interrupting || espNode.Interrupting {
 		r.clearScope(s.ID)
 		r.dropScopeSubs(s.ID)
 	}
 	inst := r.newScope(espNode.SubScope, s.ID, 0, true)
 	r.record(espNode.ID, "entered", 0)
-	r.newToken(start, inst.ID, -1)
+	t := r.newToken(start, inst.ID, -1)
 	r.armScope(inst)
+	return t
 }
 
-func (r *runner) subscribeTimer(t *Token, n *bpmn.Node, fired int) {
-	r.addTimer(&Subscription{Kind: subTimer, Token: t.ID, Node: n.Index, Fired: fired}, n, t)
+func (r *runner) subscribeTimer(t *Token, n *bpmn.Node, fired int) bool {
+	return r.addTimer(&Subscription{Kind: subTimer, Token: t.ID, Node: n.Index, Fired: fired}, n, t)
 }
 
-// addTimer computes when a timer fires (evaluating expression timers) and starts it.
-func (r *runner) addTimer(s *Subscription, n *bpmn.Node, t *Token) {
+// addTimer computes when a timer fires (evaluating expression timers) and starts it; it reports
+// false when it raised an incident instead.
+func (r *runner) addTimer(s *Subscription, n *bpmn.Node, t *Token) bool {
 	tm := n.Timer
 	if tm == nil {
 		r.raise(t, n.ID, IncidentUnsupported, "timer event without a timer")
-		return
+		return false
 	}
 	if tm.Expression != "" {
-		v, err := r.x.eval(tm.Expression, r.st.Variables, nil, r.now())
+		vars := r.scopeVars(s.Scope)
+		if t != nil {
+			vars = r.vars(t)
+		}
+		v, err := r.x.eval(tm.Expression, vars, nil, r.now())
 		if err == nil {
 			tm, err = tm.WithValue(v)
 		}
 		if err != nil {
 			r.raise(t, n.ID, IncidentExpression, err.Error())
-			return
+			return false
 		}
 	}
 	var at time.Time
@@ -169,19 +221,20 @@ func (r *runner) addTimer(s *Subscription, n *bpmn.Node, t *Token) {
 		var ok bool
 		at, ok, err = tm.Cycle.Next(s.FireAt, s.Fired)
 		if err == nil && !ok {
-			return // repetitions exhausted
+			return true // repetitions exhausted
 		}
 	} else {
 		at, err = tm.FireAt(r.now())
 	}
 	if err != nil {
 		r.raise(t, n.ID, IncidentExpression, fmt.Sprintf("timer: %v", err))
-		return
+		return false
 	}
 	s.ID = r.nextID()
 	s.FireAt = at
 	r.st.Subs = append(r.st.Subs, s)
 	r.startTimer(s)
+	return true
 }
 
 // startTimer runs the Temporal timer of a subscription (also after continue-as-new).
@@ -214,7 +267,11 @@ func (r *runner) addMessage(s *Subscription, n *bpmn.Node) bool {
 	}
 	s.Message = n.Message.Name
 	if n.Message.CorrelationKey != "" {
-		v, err := r.x.eval(n.Message.CorrelationKey, r.st.Variables, nil, r.now())
+		vars := r.scopeVars(s.Scope)
+		if t := r.token(s.Token); t != nil {
+			vars = r.vars(t)
+		}
+		v, err := r.x.eval(n.Message.CorrelationKey, vars, nil, r.now())
 		if err != nil {
 			r.raise(r.token(s.Token), n.ID, IncidentExpression, fmt.Sprintf("correlation key: %v", err))
 			return false
@@ -225,10 +282,13 @@ func (r *runner) addMessage(s *Subscription, n *bpmn.Node) bool {
 	}
 	s.ID = r.nextID()
 	r.st.Subs = append(r.st.Subs, s)
+	if r.at(levelIssue12) {
+		r.expireMessages()
+	}
 	for i, m := range r.st.Messages {
-		if matches(s, m) {
+		if matches(s, m.MessageRequest) {
 			r.st.Messages = slices.Delete(r.st.Messages, i, i+1)
-			r.queue = append(r.queue, event{kind: "message", message: &m})
+			r.queue = append(r.queue, event{kind: "message", message: &m.MessageRequest})
 			break
 		}
 	}
@@ -239,7 +299,12 @@ func matches(s *Subscription, m MessageRequest) bool {
 	return s.Kind == subMessage && s.Message == m.Name && (s.Key == "" || s.Key == m.CorrelationKey)
 }
 
-// deliver correlates a message with the oldest matching subscription, or buffers it.
+// deliver correlates a message with the oldest matching subscription, or buffers it. At behaviour
+// level 1 a buffered message lives for its time to live (Options.MessageTTL unless the request names
+// one; a negative one is not buffered), at most Options.MessagesPerName of one name are kept, and
+// expired ones are dropped before any subscription looks at the buffer (a reply that arrived for an
+// earlier round of a loop does not answer a later one once it expired). The first release kept the
+// last 100 forever.
 func (r *runner) deliver(m MessageRequest) {
 	for _, s := range r.st.Subs {
 		if matches(s, m) {
@@ -247,10 +312,47 @@ func (r *runner) deliver(m MessageRequest) {
 			return
 		}
 	}
-	r.st.Messages = append(r.st.Messages, m)
-	if len(r.st.Messages) > 100 {
-		r.st.Messages = slices.Delete(r.st.Messages, 0, len(r.st.Messages)-100)
+	if !r.at(levelIssue12) {
+		r.st.Messages = append(r.st.Messages, BufferedMessage{MessageRequest: m})
+		if len(r.st.Messages) > maxBuffered {
+			r.st.Messages = slices.Delete(r.st.Messages, 0, len(r.st.Messages)-maxBuffered)
+		}
+		return
 	}
+	ttl := m.TimeToLive
+	if ttl < 0 {
+		return
+	}
+	if ttl == 0 {
+		ttl = r.opts.MessageTTL
+	}
+	r.expireMessages()
+	same := 0
+	for _, b := range r.st.Messages {
+		if b.Name == m.Name {
+			same++
+		}
+	}
+	for i := 0; same >= r.opts.MessagesPerName && i < len(r.st.Messages); {
+		if r.st.Messages[i].Name == m.Name {
+			r.st.Messages = slices.Delete(r.st.Messages, i, i+1)
+			same--
+			continue
+		}
+		i++
+	}
+	r.st.Messages = append(r.st.Messages, BufferedMessage{MessageRequest: m, Expires: r.now().Add(ttl)})
+	if len(r.st.Messages) > maxBuffered {
+		r.st.Messages = slices.Delete(r.st.Messages, 0, len(r.st.Messages)-maxBuffered)
+	}
+}
+
+// expireMessages drops buffered messages whose time to live has passed (workflow time).
+func (r *runner) expireMessages() {
+	now := r.now()
+	r.st.Messages = slices.DeleteFunc(r.st.Messages, func(b BufferedMessage) bool {
+		return !b.Expires.IsZero() && !now.Before(b.Expires)
+	})
 }
 
 // fire triggers a timer or message subscription.
@@ -263,11 +365,17 @@ func (r *runner) fire(s *Subscription, vars map[string]any) {
 			return
 		}
 		r.rearm(s, n)
-		if len(vars) > 0 {
-			r.merge(vars)
-		}
 		espNode := &r.model.Nodes[r.model.Scopes[n.Scope].Node]
-		r.triggerEventSub(scope, espNode, s.Node)
+		if !r.at(levelIssue12) {
+			if len(vars) > 0 {
+				r.merge(vars)
+			}
+			r.triggerEventSub(scope, espNode, s.Node)
+			return
+		}
+		if start := r.triggerEventSub(scope, espNode, s.Node); start != nil {
+			r.carry(start, n, vars)
+		}
 		return
 	}
 	t := r.token(s.Token)
@@ -275,6 +383,35 @@ func (r *runner) fire(s *Subscription, vars map[string]any) {
 		r.removeSub(s)
 		return
 	}
+	if !r.at(levelIssue12) {
+		r.fireV0(s, n, t, vars)
+		return
+	}
+	switch {
+	case n.Kind.IsBoundary() && !n.Interrupting:
+		r.rearm(s, n)
+		b := r.newToken(n.Index, t.Scope, -1)
+		r.carry(b, n, vars)
+	case n.Kind.IsBoundary():
+		r.interrupt(t, n.Index, vars)
+	default:
+		if s.Node == t.Node { // the token's own catch event or receive task
+			r.removeSub(s)
+		} else { // a target of an event-based gateway: the catch event is entered already fired
+			r.disarm(t)
+			r.record(t.Element, "left", t.ID)
+			t.Node, t.Element, t.Flow = n.Index, n.ID, -1
+			r.record(n.ID, "entered", t.ID)
+			t.Status = tokWaiting
+		}
+		r.carry(t, n, vars)
+		r.finishActivity(t, n, vars) // output mappings (retried alone if they fail), then on
+	}
+}
+
+// fireV0 is how the first release continued a token whose subscription fired: message variables were
+// merged even with output mappings, and the catch events after an event-based gateway skipped theirs.
+func (r *runner) fireV0(s *Subscription, n *bpmn.Node, t *Token, vars map[string]any) {
 	if len(vars) > 0 {
 		r.merge(vars)
 	}
@@ -287,7 +424,7 @@ func (r *runner) fire(s *Subscription, vars map[string]any) {
 	case s.Node == t.Node: // the token's own catch event or receive task
 		r.removeSub(s)
 		if len(n.Outputs) > 0 {
-			if err := r.outputs(n, vars); err != nil {
+			if err := r.outputs(t, n, vars); err != nil {
 				r.raise(t, n.ID, IncidentExpression, err.Error())
 				return
 			}

@@ -20,9 +20,15 @@ type exprs struct {
 	env      *expression.Env
 	declEnv  *expression.Env
 	progs    map[string]*expression.Program
+	opts     []expression.EnvOption
 }
 
-func newExprs(m *bpmn.Model) *exprs {
+// newExprs prepares the expressions of a model. With assigned set (behaviour level 1) every name the
+// process assigns itself (form fields, output and input targets, script targets, result variables,
+// loop variables) is known from the start, so an expression reading one that has no value yet (an
+// optional form field left empty) sees nil instead of failing with an unknown name. cals are the
+// business calendars addBusinessHours and businessHoursBetween may name.
+func newExprs(m *bpmn.Model, assigned bool, cals map[string]expression.Calendar) *exprs {
 	x := &exprs{declared: map[string]*expression.Type{}, names: map[string]bool{}}
 	for _, v := range m.Variables {
 		x.declared[v.Name] = expression.Scalar(kindOf(v.Type))
@@ -32,7 +38,53 @@ func newExprs(m *bpmn.Model) *exprs {
 	for _, n := range []string{bpmn.ResultVar, "record", "error"} {
 		x.names[n] = true
 	}
+	if assigned {
+		for _, n := range assignedNames(m) {
+			if _, ok := x.declared[n]; !ok && n != expression.NowVar {
+				x.names[n] = true
+			}
+		}
+	}
+	if len(cals) > 0 {
+		x.opts = append(x.opts, expression.WithCalendars(cals))
+	}
 	return x
+}
+
+// assignedNames lists the variables the process assigns itself (the root of dotted targets).
+func assignedNames(m *bpmn.Model) []string {
+	var out []string
+	add := func(name string) {
+		if root, _, _ := strings.Cut(name, "."); root != "" && !slices.Contains(out, root) {
+			out = append(out, root)
+		}
+	}
+	for i := range m.Nodes {
+		n := &m.Nodes[i]
+		if n.User != nil {
+			for _, f := range n.User.Fields {
+				add(f.Name)
+			}
+		}
+		for _, o := range n.Outputs {
+			add(o.Target)
+		}
+		for _, in := range n.Inputs {
+			add(in.Target)
+		}
+		for _, a := range n.Script {
+			add(a.Target)
+		}
+		if n.Rules != nil {
+			add(n.Rules.ResultVariable)
+		}
+		if n.Loop != nil {
+			add(n.Loop.InputElement)
+			add(n.Loop.OutputCollection)
+			add(loopCounter)
+		}
+	}
+	return out
 }
 
 // kindOf maps a declared variable type to an expression kind (objects stay any: they have no fields).
@@ -76,7 +128,7 @@ func (x *exprs) ensure(vars map[string]any) {
 	for n, t := range x.declared {
 		types[n] = t
 	}
-	x.env = expression.NewEnv(types)
+	x.env = expression.NewEnv(types, x.opts...)
 	x.progs = map[string]*expression.Program{}
 }
 

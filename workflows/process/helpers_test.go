@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -167,12 +168,17 @@ func newEnvWith(t *testing.T, reg *Registry) *testsuite.TestWorkflowEnvironment 
 
 func newEnvWithStore(t *testing.T, reg *Registry, store mapStore) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
+	return newEnvWithActivities(t, &Activities{Registry: reg, Store: store})
+}
+
+func newEnvWithActivities(t *testing.T, acts *Activities) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	acts := &Activities{Registry: reg, Store: store}
 	env.RegisterWorkflowWithOptions(Run, workflow.RegisterOptions{Name: WorkflowName})
 	env.RegisterActivityWithOptions(acts.ExecuteTask, activity.RegisterOptions{Name: TaskActivityName})
 	env.RegisterActivityWithOptions(acts.LoadModel, activity.RegisterOptions{Name: LoadActivityName})
+	env.RegisterActivityWithOptions(acts.LoadCalendars, activity.RegisterOptions{Name: CalendarsActivityName})
 	return env
 }
 
@@ -244,4 +250,32 @@ func hasIncident(s Snapshot, kind string) *Incident {
 		}
 	}
 	return nil
+}
+
+// docWith is doc with more declared variables (rapport:variable elements).
+func docWith(id, vars, body, roots string) string {
+	return strings.Replace(doc(id, body, roots), "</rapport:variables>", vars+"</rapport:variables>", 1)
+}
+
+// anyVar declares a variable of type any.
+func anyVar(names ...string) string {
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(`<rapport:variable name="` + n + `" type="any" />`)
+	}
+	return b.String()
+}
+
+// gateway returns a gateway element of the given kind with the given incoming and outgoing flows.
+func gateway(kind, id string, in, out []string, extra string) string {
+	var b strings.Builder
+	b.WriteString(`    <bpmn:` + kind + ` id="` + id + `"` + extra + `>`)
+	for _, f := range in {
+		b.WriteString(`<bpmn:incoming>` + f + `</bpmn:incoming>`)
+	}
+	for _, f := range out {
+		b.WriteString(`<bpmn:outgoing>` + f + `</bpmn:outgoing>`)
+	}
+	b.WriteString(`</bpmn:` + kind + ">\n")
+	return b.String()
 }

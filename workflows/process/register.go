@@ -11,4 +11,5 @@ func Register(w worker.Registry, acts *Activities) {
 	w.RegisterWorkflowWithOptions(Run, workflow.RegisterOptions{Name: WorkflowName})
 	w.RegisterActivityWithOptions(acts.ExecuteTask, activity.RegisterOptions{Name: TaskActivityName})
 	w.RegisterActivityWithOptions(acts.LoadModel, activity.RegisterOptions{Name: LoadActivityName})
+	w.RegisterActivityWithOptions(acts.LoadCalendars, activity.RegisterOptions{Name: CalendarsActivityName})
 }

@@ -16,7 +16,7 @@ import (
 // change that is not deterministic for running instances fails here. Gate such changes with
 // workflow.GetVersion (see versions.go) rather than re-recording. A history <name>.json was recorded
 // under workflow id "scenario-<name>" (children: "~" in the name stands for "/"), which call activities
-// use in their children's ids.
+// use in their children's ids; <name>@<n>.json is the n-th run of an instance that continued as new.
 func TestReplay(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "testdata", "*.json"))
 	if err != nil {
@@ -38,7 +38,8 @@ func TestReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id := "scenario-" + strings.ReplaceAll(strings.TrimSuffix(filepath.Base(f), ".json"), "~", "/")
+			name, _, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".json"), "@") // <name>@2: a later run
+			id := "scenario-" + strings.ReplaceAll(name, "~", "/")
 			if err := r.ReplayWorkflowHistoryWithOptions(nil, h, worker.ReplayWorkflowHistoryOptions{
 				OriginalExecution: workflow.Execution{ID: id},
 			}); err != nil {

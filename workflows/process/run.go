@@ -24,6 +24,8 @@ type event struct {
 	retry    *RetryRequest
 	setVars  map[string]any
 	reply    *reply
+	// attempt is the attempt a failed task reported (0 when unknown).
+	attempt int
 }
 
 // reply is how the main loop answers an update handler waiting for its event to be applied.
@@ -47,11 +49,19 @@ type runner struct {
 	failErr error
 	done    bool
 	reach   map[[2]int]bool
+	preds   [][]int
 	// work counts elements entered and events handled in this run; a run that did nothing never
 	// continues as new (that would loop forever on a suggestion that outlives the run).
 	work int
 	// signals is the message channel, drained before continuing as new so no message is lost.
 	signals workflow.ReceiveChannel
+	// childDone receives the ends of child instances (behaviour level 1), drained likewise.
+	childDone workflow.ReceiveChannel
+	// level is the behaviour level of the instance (see versions.go).
+	level int
+	// cancelling are the cancellation requests sent to children an earlier run started; the run
+	// neither ends nor continues as new before they are delivered.
+	cancelling []workflow.Future
 }
 
 // Run is the interpreter workflow: it runs one instance of any compiled BPMN process until an end event
@@ -60,19 +70,45 @@ type runner struct {
 // unhandled BPMN error the caller may catch.
 func Run(ctx workflow.Context, in Input) (Result, error) {
 	r := &runner{ctx: ctx, in: in, opts: in.Options.withDefaults(), cancels: map[int]workflow.CancelFunc{}}
+	r.level = behaviourLevel(ctx, in.Resume)
 	if err := r.load(); err != nil {
+		r.tellParent(Result{}, err)
 		return Result{}, err
 	}
-	r.x = newExprs(r.model)
-	if err := r.register(); err != nil {
-		return Result{}, err
+	if r.at(levelIssue12) && r.in.BusinessKey == "" {
+		r.in.BusinessKey = r.in.RecordID // record-started instances receive messages by their record
 	}
-	if in.Resume != nil {
-		r.st = in.Resume
-		r.st.Runs++
-		r.resume()
+	if !r.at(levelIssue12) {
+		r.x = newExprs(r.model, false, nil)
+		if err := r.register(); err != nil {
+			return Result{}, err
+		}
+		if in.Resume != nil {
+			r.st = in.Resume
+			r.st.Runs++
+			r.resume()
+		} else {
+			r.start()
+		}
 	} else {
-		r.start()
+		if in.Resume != nil {
+			r.st = in.Resume
+			r.st.Runs++
+		} else {
+			r.st = &State{Status: StateRunning, Variables: map[string]any{}, Level: r.level}
+		}
+		if err := r.register(); err != nil {
+			return Result{}, err
+		}
+		if in.Resume == nil && usesCalendars(r.model) {
+			r.st.Calendars = r.loadCalendars()
+		}
+		r.x = newExprs(r.model, true, compileCalendars(r.st.Calendars))
+		if in.Resume != nil {
+			r.resume()
+		} else {
+			r.start()
+		}
 	}
 	for {
 		r.drain()
@@ -92,14 +128,70 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 		}
 	}
 	r.publish()
+	if r.at(levelIssue12) {
+		r.refuseQueued() // updates queued behind the end get their answer (and arrive no more)
+		r.awaitCancels(ctx)
+	}
 	// Let update handlers waiting for their event return before the instance closes.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return r.cancelled(err)
 	}
+	res := Result{State: r.st.Status, EndElement: r.st.EndElement, Variables: r.st.Variables}
+	r.tellParent(res, r.failErr)
 	if r.failErr != nil {
 		return Result{}, r.failErr
 	}
-	return Result{State: r.st.Status, EndElement: r.st.EndElement, Variables: r.st.Variables}, nil
+	return res, nil
+}
+
+// awaitCancels waits until the cancellation requests to children were delivered.
+func (r *runner) awaitCancels(ctx workflow.Context) {
+	for _, f := range r.cancelling {
+		_ = f.Get(ctx, nil) // a child that ended meanwhile needs no cancelling
+	}
+	r.cancelling = nil
+}
+
+// errEnded answers updates that reach an instance after its end.
+var errEnded = errors.New("the instance has ended")
+
+// refuseQueued answers every update still queued when the instance ended.
+func (r *runner) refuseQueued() {
+	for _, ev := range r.queue {
+		if ev.reply != nil && !ev.reply.done {
+			ev.reply.err, ev.reply.done = errEnded, true
+		}
+	}
+	r.queue = nil
+}
+
+// tellParent reports the end of a child instance to the parent that started it (behaviour level 1
+// parents), which may have continued as new since and then learns it only this way.
+func (r *runner) tellParent(res Result, err error) {
+	p := r.in.Parent
+	if p == nil || p.WorkflowID == "" {
+		return
+	}
+	done := ChildDone{Sub: p.Sub, Variables: res.Variables}
+	if err != nil {
+		var ae *temporal.ApplicationError
+		switch {
+		case errors.As(err, &ae) && ae.Type() == ErrorTypeBPMN:
+			if ae.HasDetails() {
+				_ = ae.Details(&done.Code)
+			}
+			if done.Code == "" {
+				done.Code = "?"
+			}
+			done.Message = ae.Message()
+		default:
+			done.Failure, done.Message = errorType(err), err.Error()
+		}
+		done.Variables = nil
+	}
+	ctx, _ := workflow.NewDisconnectedContext(r.ctx)
+	// The parent may have ended (a boundary event cancelled the call): then nobody listens.
+	_ = workflow.SignalExternalWorkflow(ctx, p.WorkflowID, "", SignalChildDone, done).Get(ctx, nil)
 }
 
 // load makes sure the model is present, loading it by reference through a local activity.
@@ -143,6 +235,9 @@ func (r *runner) register() error {
 		func(ctx workflow.Context, req CompleteTaskRequest) error {
 			return r.enqueue(ctx, event{kind: "complete", complete: &req})
 		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CompleteTaskRequest) error {
+			if err := r.ended(); err != nil {
+				return err
+			}
 			return r.validateCompletion(req)
 		}}); err != nil {
 		return fmt.Errorf("set complete update: %w", err)
@@ -151,6 +246,9 @@ func (r *runner) register() error {
 		func(ctx workflow.Context, req RetryRequest) error {
 			return r.enqueue(ctx, event{kind: "retry", retry: &req})
 		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req RetryRequest) error {
+			if err := r.ended(); err != nil {
+				return err
+			}
 			if r.incident(req.IncidentID) == nil {
 				return fmt.Errorf("no open incident %d", req.IncidentID)
 			}
@@ -160,30 +258,69 @@ func (r *runner) register() error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateSetVariables,
 		func(_ workflow.Context, req SetVariablesRequest) error {
+			if err := r.ended(); err != nil {
+				return err
+			}
 			r.queue = append(r.queue, event{kind: "setVars", setVars: req.Variables})
 			return nil
 		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req SetVariablesRequest) error {
+			if err := r.ended(); err != nil {
+				return err
+			}
 			return r.validateVariables(req.Variables)
 		}}); err != nil {
 		return fmt.Errorf("set variables update: %w", err)
 	}
-	ch := workflow.GetSignalChannel(r.ctx, SignalMessage)
-	r.signals = ch
+	r.signals = listen(r, SignalMessage, messageEvent)
+	if r.at(levelIssue12) {
+		r.childDone = listen(r, SignalChildDone, childEvent)
+	}
+	return nil
+}
+
+// listen queues what arrives on a signal channel as events (ev turns a payload into its event).
+func listen[T any](r *runner, name string, ev func(T) event) workflow.ReceiveChannel {
+	ch := workflow.GetSignalChannel(r.ctx, name)
 	workflow.Go(r.ctx, func(ctx workflow.Context) {
 		for {
-			var m MessageRequest
-			if !ch.Receive(ctx, &m) {
+			var v T
+			if !ch.Receive(ctx, &v) {
 				return
 			}
-			r.queue = append(r.queue, event{kind: "message", message: &m})
+			r.queue = append(r.queue, ev(v))
 		}
 	})
+	return ch
+}
+
+// drainSignals queues what a signal channel holds without waiting (before continuing as new).
+func drainSignals[T any](r *runner, ch workflow.ReceiveChannel, ev func(T) event) {
+	for ch != nil {
+		var v T
+		if !ch.ReceiveAsync(&v) {
+			return
+		}
+		r.queue = append(r.queue, ev(v))
+	}
+}
+
+func messageEvent(m MessageRequest) event { return event{kind: "message", message: &m} }
+
+// ended refuses updates once the instance has ended (behaviour level 1; the first release let them
+// wait for an answer that never came).
+func (r *runner) ended() error {
+	if r.done && r.at(levelIssue12) {
+		return errEnded
+	}
 	return nil
 }
 
 // enqueue hands an update to the main loop and waits until it was applied, so the caller learns when
 // it lost a race (the task was completed or interrupted meanwhile).
 func (r *runner) enqueue(ctx workflow.Context, ev event) error {
+	if err := r.ended(); err != nil {
+		return err
+	}
 	ev.reply = &reply{}
 	r.queue = append(r.queue, ev)
 	if err := workflow.Await(ctx, func() bool { return ev.reply.done }); err != nil {
@@ -192,9 +329,11 @@ func (r *runner) enqueue(ctx workflow.Context, ev event) error {
 	return ev.reply.err
 }
 
-// start creates the root scope and the first token.
+// start creates the root scope and the first token (the state exists already at behaviour level 1).
 func (r *runner) start() {
-	r.st = &State{Status: StateRunning, Variables: map[string]any{}}
+	if r.st == nil {
+		r.st = &State{Status: StateRunning, Variables: map[string]any{}}
+	}
 	for k, v := range r.in.Variables {
 		r.st.Variables[k] = v
 	}
@@ -339,7 +478,7 @@ func (r *runner) incident(id int) *Incident {
 }
 
 // raise records an incident; the token (if any) stops at its element until retried.
-func (r *runner) raise(t *Token, element, kind, msg string) {
+func (r *runner) raise(t *Token, element, kind, msg string) *Incident {
 	in := &Incident{ID: r.nextID(), Element: element, Kind: kind, Message: msg, Time: r.now()}
 	if t != nil {
 		in.Token = t.ID
@@ -348,6 +487,7 @@ func (r *runner) raise(t *Token, element, kind, msg string) {
 	r.st.Incidents = append(r.st.Incidents, in)
 	r.record(element, "incident", in.Token)
 	workflow.GetLogger(r.ctx).Warn("process incident", "element", element, "kind", kind, "message", msg)
+	return in
 }
 
 // handle applies one event.
@@ -364,10 +504,10 @@ func (r *runner) handle(ev event) {
 			r.st.Steps = 0
 			r.fire(s, nil)
 		case "activity":
-			r.activityDone(s, ev.output, ev.err)
+			r.activityDone(s, ev.output, ev.err, ev.attempt)
 		case "child":
 			r.st.Steps = 0
-			r.activityDone(s, ev.output, ev.err)
+			r.activityDone(s, ev.output, ev.err, 0)
 		}
 	case "message":
 		r.st.Steps = 0
@@ -383,6 +523,18 @@ func (r *runner) handle(ev event) {
 	case "setVars":
 		r.merge(ev.setVars)
 	}
+}
+
+// childEvent turns a child's report into the event its call activity waits for.
+func childEvent(d ChildDone) event {
+	ev := event{kind: "child", sub: d.Sub, output: d.Variables}
+	switch {
+	case d.Code != "":
+		ev.err = temporal.NewNonRetryableApplicationError(d.Message, ErrorTypeBPMN, nil, d.Code)
+	case d.Failure != "":
+		ev.err = temporal.NewNonRetryableApplicationError(d.Message, d.Failure, nil)
+	}
+	return ev
 }
 
 func (r *runner) merge(vars map[string]any) {
@@ -404,6 +556,10 @@ func (r *runner) retry(req RetryRequest) error {
 	r.st.Incidents = slices.DeleteFunc(r.st.Incidents, func(o *Incident) bool { return o.ID == in.ID })
 	r.record(in.Element, "retried", in.Token)
 	if t := r.token(in.Token); t != nil {
+		if r.at(levelIssue12) {
+			r.retryToken(t)
+			return nil
+		}
 		r.disarm(t)
 		t.Status = tokReady
 		return nil
@@ -412,6 +568,24 @@ func (r *runner) retry(req RetryRequest) error {
 		r.checkScope(s.ID)
 	}
 	return nil
+}
+
+// retryToken runs again what failed at a token (behaviour level 1): only the completion when the
+// activity had ended, the arming of boundary events for the host of a parallel loop (its instances
+// keep running), otherwise the element, whose boundary events keep their subscriptions and due times.
+func (r *runner) retryToken(t *Token) {
+	n := &r.model.Nodes[t.Node]
+	switch {
+	case t.Finished != 0:
+		t.Status = tokWaiting
+		r.finishActivity(t, n, t.Result)
+	case t.Loop != nil && t.Loop.Parallel:
+		t.Status = tokWaiting
+		r.armBoundaries(t, n)
+	default:
+		r.dropWork(t, true)
+		t.Status = tokReady
+	}
 }
 
 // status summarises the instance for the RapportState search attribute.
@@ -454,6 +628,17 @@ func (r *runner) cancelled(err error) (Result, error) {
 	r.done = true
 	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
 	r.ctx = dctx
+	if r.at(levelIssue12) {
+		// Children run with an abandon policy (so continue-as-new keeps them): cancel them and wait
+		// until the requests are delivered.
+		for _, s := range r.st.Subs {
+			if s.Kind == subChild {
+				r.cancelSub(s)
+			}
+		}
+		r.awaitCancels(r.ctx)
+		r.refuseQueued()
+	}
 	r.publish()
 	if errors.Is(err, workflow.ErrCanceled) || temporal.IsCanceledError(err) {
 		return Result{State: StateCancelled, Variables: r.st.Variables}, err
@@ -470,16 +655,25 @@ func (r *runner) shouldContinueAsNew() bool {
 		return false
 	}
 	for _, s := range r.st.Subs {
-		if s.Kind == subActivity || s.Kind == subChild {
+		// A task is short and cannot be waited for by another run; a child reports its end by signal
+		// (behaviour level 1), so a long call activity no longer holds the history open.
+		if s.Kind == subActivity || (s.Kind == subChild && !r.at(levelIssue12)) {
 			return false
 		}
 	}
-	for {
-		var m MessageRequest
-		if !r.signals.ReceiveAsync(&m) {
-			break
-		}
-		r.queue = append(r.queue, event{kind: "message", message: &m})
+	drainSignals(r, r.signals, messageEvent)
+	drainSignals(r, r.childDone, childEvent)
+	if len(r.queue) > 0 || !workflow.AllHandlersFinished(r.ctx) {
+		return false
 	}
-	return len(r.queue) == 0 && workflow.AllHandlersFinished(r.ctx)
+	for _, f := range r.cancelling {
+		if !f.IsReady() {
+			return false // continue once the children were told (a later event)
+		}
+	}
+	r.cancelling = nil
+	if r.at(levelIssue12) {
+		r.expireMessages()
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
@@ -98,6 +99,8 @@ type LoadResult struct {
 type Activities struct {
 	Registry *Registry
 	Store    DefinitionStore
+	// Calendars are the business calendars expressions may name; nil gives instances none.
+	Calendars CalendarStore
 }
 
 // ExecuteTask is the one generic activity: it dispatches on the task type. Unknown types and BPMN
@@ -107,9 +110,13 @@ func (a *Activities) ExecuteTask(ctx context.Context, req TaskRequest) (TaskResu
 	if a.Registry != nil {
 		h = a.Registry.handlers[req.Type]
 	}
+	failure := TaskFailure{Attempt: 1}
+	if activity.IsActivity(ctx) {
+		failure.Attempt = int(activity.GetInfo(ctx).Attempt)
+	}
 	if h == nil {
 		return TaskResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no handler for task type %q", req.Type), "UnknownTaskType", nil)
+			fmt.Sprintf("no handler for task type %q", req.Type), ErrorTypeUnknownTask, nil, failure)
 	}
 	out, err := h.Handle(ctx, req)
 	if err != nil {
@@ -117,12 +124,16 @@ func (a *Activities) ExecuteTask(ctx context.Context, req TaskRequest) (TaskResu
 		if errors.As(err, &be) {
 			return TaskResult{}, temporal.NewNonRetryableApplicationError(be.Message, ErrorTypeBPMN, nil, be.Code)
 		}
+		// The incident shows the handler's message and type and the attempt that failed; a handler's
+		// non-retryable verdict stands.
 		var ae *temporal.ApplicationError
-		if errors.As(err, &ae) && ae.NonRetryable() {
-			// Wrapping would make it retryable again; keep the handler's verdict.
-			return TaskResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("task %s (%s): %v", req.Element, req.Type, err), ae.Type(), nil)
+		msg := err.Error()
+		if errors.As(err, &ae) && ae == err {
+			msg = ae.Message()
 		}
-		return TaskResult{}, fmt.Errorf("task %s (%s): %w", req.Element, req.Type, err)
+		return TaskResult{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("task %s (%s): %s", req.Element, req.Type, msg), errorType(err),
+			temporal.ApplicationErrorOptions{Details: []any{failure}, NonRetryable: ae != nil && ae.NonRetryable()})
 	}
 	return TaskResult{Output: out}, nil
 }

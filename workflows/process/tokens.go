@@ -4,9 +4,11 @@ package process
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
+	"go.temporal.io/sdk/workflow"
 )
 
 // enter executes the node a ready token stands at.
@@ -37,7 +39,7 @@ func (r *runner) enter(t *Token) {
 	case bpmn.KindStartNone, bpmn.KindStartRecord, bpmn.KindStartTimer, bpmn.KindStartMessage, bpmn.KindStartError,
 		bpmn.KindLinkCatch, bpmn.KindBoundaryTimer, bpmn.KindBoundaryMessage, bpmn.KindBoundaryError:
 		if len(n.Outputs) > 0 {
-			if err := r.outputs(n, nil); err != nil {
+			if err := r.outputs(t, n, t.Payload); err != nil {
 				r.raise(t, n.ID, IncidentExpression, err.Error())
 				return
 			}
@@ -55,7 +57,7 @@ func (r *runner) enter(t *Token) {
 		r.st.EndElement = n.ID
 		r.record(n.ID, "left", t.ID)
 		r.removeToken(t)
-		r.throwIn(t.Scope, code, n.ID)
+		r.throwIn(t.Scope, code, n.ID, "")
 	case bpmn.KindServiceTask, bpmn.KindBusinessRuleTask, bpmn.KindMessageThrow:
 		r.startTask(t, n)
 	case bpmn.KindScriptTask:
@@ -91,7 +93,7 @@ func (r *runner) enter(t *Token) {
 	case bpmn.KindInclusiveGateway:
 		if len(n.Incoming) > 1 {
 			t.Status = tokJoined
-			return // checkInclusiveJoins fires it when no other token can arrive
+			return // checkInclusiveJoins fires it when no other token can still arrive
 		}
 		r.inclusiveFork(t, n)
 	case bpmn.KindLinkThrow:
@@ -112,11 +114,13 @@ func (r *runner) enter(t *Token) {
 	}
 }
 
-// leave moves the token out of its node along flows; extra flows fork new tokens.
+// leave moves the token out of its node along flows; extra flows fork new tokens (which start
+// without local variables: those belonged to the activity left).
 func (r *runner) leave(t *Token, flows []int) {
 	n := &r.model.Nodes[t.Node]
 	r.disarm(t)
 	t.Loop = nil
+	t.Vars, t.Payload = nil, nil
 	r.record(n.ID, "left", t.ID)
 	if len(flows) == 0 {
 		r.consume(t)
@@ -159,11 +163,9 @@ func (r *runner) disarm(t *Token) {
 	}
 	r.st.Subs = keep
 	for _, s := range drop {
-		if c, ok := r.cancels[s.ID]; ok {
-			c()
-			delete(r.cancels, s.ID)
-		}
+		r.cancelSub(s)
 	}
+	t.Armed = nil
 	r.st.UserTasks = slices.DeleteFunc(r.st.UserTasks, func(u *UserTask) bool { return u.Token == t.ID })
 	r.st.Incidents = slices.DeleteFunc(r.st.Incidents, func(i *Incident) bool { return i.Token == t.ID })
 	for _, o := range slices.Clone(r.st.Tokens) {
@@ -217,9 +219,21 @@ func (r *runner) dropScopeSubs(id int) {
 
 func (r *runner) removeSub(s *Subscription) {
 	r.st.Subs = slices.DeleteFunc(r.st.Subs, func(o *Subscription) bool { return o.ID == s.ID })
+	r.cancelSub(s)
+}
+
+// cancelSub stops what a removed subscription ran: its timer, activity or child. At behaviour level 1
+// a child is cancelled by its workflow id (it may have been started by an earlier run).
+func (r *runner) cancelSub(s *Subscription) {
 	if c, ok := r.cancels[s.ID]; ok {
 		c()
 		delete(r.cancels, s.ID)
+		return
+	}
+	if s.Kind == subChild && s.Child != "" && r.at(levelIssue12) {
+		// The server drops the request if this run closes before it is delivered: the run waits for
+		// it before ending or continuing as new.
+		r.cancelling = append(r.cancelling, workflow.RequestCancelExternalWorkflow(r.ctx, s.Child, ""))
 	}
 }
 
@@ -253,6 +267,10 @@ func (r *runner) completeScope(s *ScopeInstance) {
 	default:
 		if host := r.token(s.Host); host != nil {
 			host.Child = 0
+			if r.at(levelIssue12) {
+				r.finishActivity(host, &r.model.Nodes[host.Node], nil) // a sub-process's output mappings
+				return
+			}
 			r.complete(host, &r.model.Nodes[host.Node], nil)
 		}
 	}
@@ -283,50 +301,68 @@ func (r *runner) terminate(t *Token) {
 	r.completeScope(scope)
 }
 
-// outputs applies a node's output mappings with result bound to the given value.
-func (r *runner) outputs(n *bpmn.Node, result any) error {
+// outputs applies a node's output mappings at token t with result bound to the given value. At
+// behaviour level 1 the variables of the message (or error, or completion) that triggered the node
+// (Token.Payload) are also readable by name, as in Zeebe.
+func (r *runner) outputs(t *Token, n *bpmn.Node, result any) error {
 	extra := map[string]any{bpmn.ResultVar: result}
+	if r.at(levelIssue12) && t != nil && len(t.Payload) > 0 {
+		extra = make(map[string]any, len(t.Payload)+1)
+		maps.Copy(extra, t.Payload)
+		extra[bpmn.ResultVar] = result
+	}
+	vars := r.vars(t)
 	vals := make([]any, len(n.Outputs))
 	for i, m := range n.Outputs {
-		v, err := r.x.eval(m.Source, r.st.Variables, extra, r.now())
+		v, err := r.x.eval(m.Source, vars, extra, r.now())
 		if err != nil {
 			return fmt.Errorf("output %s: %w", m.Target, err)
 		}
 		vals[i] = v
 	}
 	for i, m := range n.Outputs {
-		r.st.Variables[m.Target] = vals[i]
+		r.setVar(t, m.Target, vals[i])
 	}
 	return r.x.coerce(r.st.Variables)
 }
 
-// inputs evaluates a node's input mappings.
-func (r *runner) inputs(n *bpmn.Node) (map[string]any, error) {
+// inputs evaluates a node's input mappings at token t; at behaviour level 1 a dotted target builds
+// the nested object.
+func (r *runner) inputs(t *Token, n *bpmn.Node) (map[string]any, error) {
 	out := make(map[string]any, len(n.Inputs))
+	vars := r.vars(t)
 	for _, m := range n.Inputs {
-		v, err := r.x.eval(m.Source, r.st.Variables, nil, r.now())
+		v, err := r.x.eval(m.Source, vars, nil, r.now())
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", m.Target, err)
 		}
-		out[m.Target] = v
+		if r.at(levelIssue12) {
+			setPath(out, m.Target, v)
+		} else {
+			out[m.Target] = v
+		}
 	}
 	return out, nil
 }
 
 func (r *runner) script(t *Token, n *bpmn.Node) {
 	for _, a := range n.Script {
-		v, err := r.x.eval(a.Expression, r.st.Variables, nil, r.now())
+		v, err := r.x.eval(a.Expression, r.vars(t), nil, r.now())
 		if err != nil {
 			r.raise(t, n.ID, IncidentExpression, err.Error())
 			return
 		}
-		r.st.Variables[a.Target] = v
+		r.setVar(t, a.Target, v)
 		if err := r.x.coerce(r.st.Variables); err != nil {
 			r.raise(t, n.ID, IncidentExpression, err.Error())
 			return
 		}
 	}
-	if err := r.outputs(n, nil); len(n.Outputs) > 0 && err != nil {
+	if r.at(levelIssue12) {
+		r.finishActivity(t, n, nil)
+		return
+	}
+	if err := r.outputs(t, n, nil); len(n.Outputs) > 0 && err != nil {
 		r.raise(t, n.ID, IncidentExpression, err.Error())
 		return
 	}
@@ -343,7 +379,7 @@ func (r *runner) exclusive(t *Token, n *bpmn.Node) {
 		if fl.Condition == "" || f == n.Default {
 			continue
 		}
-		ok, err := r.x.evalBool(fl.Condition, r.st.Variables, r.now())
+		ok, err := r.x.evalBool(fl.Condition, r.vars(t), r.now())
 		if err != nil {
 			r.raise(t, n.ID, IncidentExpression, fmt.Sprintf("flow %s: %v", fl.ID, err))
 			return
@@ -371,7 +407,7 @@ func (r *runner) inclusiveFork(t *Token, n *bpmn.Node) {
 			take = append(take, f)
 			continue
 		}
-		ok, err := r.x.evalBool(fl.Condition, r.st.Variables, r.now())
+		ok, err := r.x.evalBool(fl.Condition, r.vars(t), r.now())
 		if err != nil {
 			r.raise(t, n.ID, IncidentExpression, fmt.Sprintf("flow %s: %v", fl.ID, err))
 			return
@@ -417,13 +453,31 @@ func (r *runner) parallelJoin(t *Token, n *bpmn.Node) bool {
 	return true
 }
 
-// checkInclusiveJoins fires inclusive joins no other token of their scope can still reach.
+// checkInclusiveJoins fires the inclusive joins that may fire. At behaviour level 1 that is the BPMN
+// 2.0 rule (inclusiveReady) and each firing consumes one token per incoming flow that has one; the
+// first release fired when no other token of the scope could reach the join at all, consuming every
+// token waiting there.
 func (r *runner) checkInclusiveJoins() bool {
 	for _, t := range r.st.Tokens {
 		if t.Status != tokJoined || r.model.Nodes[t.Node].Kind != bpmn.KindInclusiveGateway {
 			continue
 		}
 		n := &r.model.Nodes[t.Node]
+		if r.at(levelIssue12) {
+			if !r.inclusiveReady(t, n) {
+				continue
+			}
+			used := map[int]bool{t.Flow: true}
+			for _, o := range slices.Clone(r.st.Tokens) {
+				if o.ID != t.ID && o.Node == n.Index && o.Scope == t.Scope && o.Status == tokJoined && !used[o.Flow] {
+					used[o.Flow] = true
+					r.removeToken(o)
+				}
+			}
+			t.Status = tokWaiting
+			r.inclusiveFork(t, n)
+			return true
+		}
 		blocked := false
 		for _, o := range r.st.Tokens {
 			if o.Scope != t.Scope || (o.Node == n.Index && o.Status == tokJoined) {
@@ -447,6 +501,86 @@ func (r *runner) checkInclusiveJoins() bool {
 		return true
 	}
 	return false
+}
+
+// inclusiveReady applies the BPMN 2.0 rule for an inclusive join n where token t waits: it fires
+// when every incoming flow that can still receive a token has one. An empty incoming flow can still
+// receive one when a token of the scope has a path to it that neither passes the join itself nor
+// passes a node from which a filled incoming flow can be reached (such a token may as well arrive on
+// the filled flow, so it fires the join again later).
+func (r *runner) inclusiveReady(t *Token, n *bpmn.Node) bool {
+	filled := map[int]bool{}
+	for _, o := range r.st.Tokens {
+		if o.Node == n.Index && o.Scope == t.Scope && o.Status == tokJoined {
+			filled[o.Flow] = true
+		}
+	}
+	// bad: the join and every node with a path (not through the join) to a filled incoming flow.
+	bad := make([]bool, len(r.model.Nodes))
+	bad[n.Index] = true
+	var stack []int
+	for _, f := range n.Incoming {
+		if filled[f] {
+			stack = append(stack, r.model.Flows[f].Source)
+		}
+	}
+	r.walkBack(stack, bad, nil)
+	// upstream: the nodes with a path avoiding bad nodes to an empty incoming flow.
+	upstream := make([]bool, len(r.model.Nodes))
+	stack = stack[:0]
+	for _, f := range n.Incoming {
+		if src := r.model.Flows[f].Source; !filled[f] && !bad[src] {
+			stack = append(stack, src)
+		}
+	}
+	r.walkBack(stack, upstream, bad)
+	for _, o := range r.st.Tokens {
+		if o.Scope == t.Scope && !(o.Node == n.Index && o.Status == tokJoined) && upstream[o.Node] {
+			return false
+		}
+	}
+	return true
+}
+
+// walkBack marks every node from which one of the start nodes can be reached, walking sequence flows,
+// boundary attachments and links backwards and never through a node marked in avoid.
+func (r *runner) walkBack(stack []int, mark, avoid []bool) {
+	preds := r.predecessors()
+	for len(stack) > 0 {
+		cur := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if mark[cur] {
+			continue
+		}
+		mark[cur] = true
+		for _, p := range preds[cur] {
+			if !mark[p] && (avoid == nil || !avoid[p]) {
+				stack = append(stack, p)
+			}
+		}
+	}
+}
+
+// predecessors lists, per node, the nodes control reaches it from: sources of incoming flows, the
+// host of a boundary event, the throws of a link catch (computed once per run).
+func (r *runner) predecessors() [][]int {
+	if r.preds != nil {
+		return r.preds
+	}
+	r.preds = make([][]int, len(r.model.Nodes))
+	for _, f := range r.model.Flows {
+		r.preds[f.Target] = append(r.preds[f.Target], f.Source)
+	}
+	for i := range r.model.Nodes {
+		nd := &r.model.Nodes[i]
+		for _, b := range nd.Boundaries {
+			r.preds[b] = append(r.preds[b], i)
+		}
+		if nd.LinkTarget >= 0 {
+			r.preds[nd.LinkTarget] = append(r.preds[nd.LinkTarget], i)
+		}
+	}
+	return r.preds
 }
 
 // reaches reports whether control can flow from node a to node b (through boundary events too).

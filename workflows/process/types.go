@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
+	"github.com/rapportcrm/rapport/engine/rules/calendar"
 )
 
 // Names under which the workflow, its activities, queries, updates and signals are registered. They are
@@ -23,6 +24,9 @@ const (
 	TaskActivityName = "rapport.process.task"
 	// LoadActivityName is the local activity that loads a Model from the DefinitionStore.
 	LoadActivityName = "rapport.process.load"
+	// CalendarsActivityName is the local activity that reads the business calendars a model's
+	// expressions use, once at start (they are then carried in the state).
+	CalendarsActivityName = "rapport.process.calendars"
 
 	// QueryState returns a Snapshot of the instance.
 	QueryState = "state"
@@ -38,6 +42,9 @@ const (
 
 	// SignalMessage delivers a BPMN message (MessageRequest) to the instance.
 	SignalMessage = "message"
+	// SignalChildDone is how a child instance started by a call activity reports its end (ChildDone) to
+	// its parent, which may have continued as new since it started the child.
+	SignalChildDone = "childDone"
 
 	// ErrorTypeBPMN is the ApplicationError type carrying a BPMN error code (in its details) from a task
 	// handler or a child process, so error boundary events can catch it.
@@ -71,7 +78,19 @@ type Options struct {
 	ContinueAfterEvents int `json:"continueAfterEvents,omitempty"`
 	// TaskTimeout is the start-to-close timeout of one task attempt; default 5 minutes.
 	TaskTimeout time.Duration `json:"taskTimeout,omitempty"`
+	// MessageTTL is how long a message nobody waits for stays buffered when its request names no
+	// time to live; default one hour.
+	MessageTTL time.Duration `json:"messageTtl,omitempty"`
+	// MessagesPerName bounds the buffered messages of one name (the oldest are dropped); default 10.
+	// At most 100 messages are buffered in all.
+	MessagesPerName int `json:"messagesPerName,omitempty"`
 }
+
+// DefaultMessageTTL is how long a message nobody waits for stays buffered by default.
+const DefaultMessageTTL = time.Hour
+
+// maxBuffered bounds the messages an instance buffers in all.
+const maxBuffered = 100
 
 func (o Options) withDefaults() Options {
 	if o.StepBudget <= 0 {
@@ -85,6 +104,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TaskTimeout <= 0 {
 		o.TaskTimeout = 5 * time.Minute
+	}
+	if o.MessageTTL <= 0 {
+		o.MessageTTL = DefaultMessageTTL
+	}
+	if o.MessagesPerName <= 0 {
+		o.MessagesPerName = 10
 	}
 	return o
 }
@@ -112,6 +137,26 @@ type Input struct {
 	Child bool `json:"child,omitempty"`
 	// Resume is the state carried across continue-as-new.
 	Resume *State `json:"resume,omitempty"`
+	// Parent is set for instances started by a call activity of a parent at behaviour level 1 or later:
+	// the child reports its end to the parent through SignalChildDone, so the parent may continue as
+	// new while the child runs.
+	Parent *ParentLink `json:"parent,omitempty"`
+}
+
+// ParentLink names the call activity subscription of the parent instance that waits for a child.
+type ParentLink struct {
+	WorkflowID string `json:"workflowId"`
+	Sub        int    `json:"sub"`
+}
+
+// ChildDone is the payload of SignalChildDone: the child's variables when it completed, or the BPMN
+// error (Code) or failure (Failure) it ended with.
+type ChildDone struct {
+	Sub       int            `json:"sub"`
+	Variables map[string]any `json:"variables,omitempty"`
+	Code      string         `json:"code,omitempty"`
+	Failure   string         `json:"failure,omitempty"`
+	Message   string         `json:"message,omitempty"`
 }
 
 // Result is what a finished instance returns (a call activity reads Variables).
@@ -140,6 +185,21 @@ type Token struct {
 	// Instance is the instance's 1-based position in the input collection.
 	Parent   int `json:"parent,omitempty"`
 	Instance int `json:"instance,omitempty"`
+	// Vars are the token's local variables: the input element and loop counter of a multi-instance
+	// instance, the input mappings of a sub-process. Expressions of the token and of the tokens inside
+	// the scopes it hosts see them over the process variables; they end with the token's activity.
+	Vars map[string]any `json:"vars,omitempty"`
+	// Payload is the message (or error) a catching event was triggered with; its output mappings read
+	// it when the token enters the event.
+	Payload map[string]any `json:"payload,omitempty"`
+	// Finished marks a token whose activity ended but whose completion raised an incident: 1 the output
+	// mappings, 2 the multi-instance output element or completion condition; a retry re-runs only that
+	// part with Result.
+	Finished int `json:"finished,omitempty"`
+	Result   any `json:"result,omitempty"`
+	// Armed lists the boundary events armed for the activity the token is in, so a later iteration or
+	// a retry does not arm them again (their timers keep their due times).
+	Armed []int `json:"armed,omitempty"`
 }
 
 // LoopState is how far a multi-instance activity got: the collection it runs over, the index of the
@@ -188,6 +248,8 @@ type Subscription struct {
 	Fired   int       `json:"fired,omitempty"`
 	Message string    `json:"message,omitempty"`
 	Key     string    `json:"key,omitempty"`
+	// Child is the workflow id of the child instance a call activity runs.
+	Child string `json:"child,omitempty"`
 }
 
 const (
@@ -213,7 +275,9 @@ type UserTask struct {
 	Created         time.Time        `json:"created"`
 }
 
-// Incident is a token stopped at an element until someone retries it (UpdateRetryIncident).
+// Incident is a token stopped at an element until someone retries it (UpdateRetryIncident). Message is
+// the cause as the failing part reported it (the task handler's error, not Temporal's wrapping);
+// ErrorType, Attempts and LastFailure say more about a failed task or child.
 type Incident struct {
 	ID      int       `json:"id"`
 	Token   int       `json:"token,omitempty"`
@@ -221,6 +285,13 @@ type Incident struct {
 	Kind    string    `json:"kind"`
 	Message string    `json:"message"`
 	Time    time.Time `json:"time"`
+	// ErrorType is the failure's type: the application error type a handler or Temporal reported
+	// ("UnknownTaskType", "BpmnError", "StartToCloseTimeout", ...) or the Go type of the handler's error.
+	ErrorType string `json:"errorType,omitempty"`
+	// Attempts is how many attempts the task made before the incident.
+	Attempts int `json:"attempts,omitempty"`
+	// LastFailure is the workflow time of the last failed attempt.
+	LastFailure time.Time `json:"lastFailure,omitzero"`
 }
 
 // Incident kinds.
@@ -242,11 +313,20 @@ type HistoryEntry struct {
 	Time    time.Time `json:"time"`
 }
 
-// MessageRequest is the payload of SignalMessage.
+// MessageRequest is the payload of SignalMessage. TimeToLive is how long the message stays buffered
+// when nobody waits for it: zero takes Options.MessageTTL, a negative value does not buffer it.
 type MessageRequest struct {
 	Name           string         `json:"name"`
 	CorrelationKey string         `json:"correlationKey,omitempty"`
 	Variables      map[string]any `json:"variables,omitempty"`
+	TimeToLive     time.Duration  `json:"timeToLive,omitempty"`
+}
+
+// BufferedMessage is a message nobody waited for when it arrived, kept until Expires (zero: no
+// expiry, for messages buffered by the first release).
+type BufferedMessage struct {
+	MessageRequest
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // CompleteTaskRequest is the argument of UpdateCompleteTask.
@@ -270,19 +350,23 @@ type SetVariablesRequest struct {
 // State is everything the instance knows; it is carried across continue-as-new and is what queries
 // show. Slices are kept in creation order so walking them is deterministic.
 type State struct {
-	Status     string           `json:"status"`
-	Variables  map[string]any   `json:"variables"`
-	Tokens     []*Token         `json:"tokens,omitempty"`
-	Scopes     []*ScopeInstance `json:"scopes,omitempty"`
-	Subs       []*Subscription  `json:"subs,omitempty"`
-	UserTasks  []*UserTask      `json:"userTasks,omitempty"`
-	Incidents  []*Incident      `json:"incidents,omitempty"`
-	Messages   []MessageRequest `json:"messages,omitempty"`
-	History    []HistoryEntry   `json:"history,omitempty"`
-	NextID     int              `json:"nextId"`
-	Steps      int              `json:"steps"`
-	EndElement string           `json:"endElement,omitempty"`
-	Runs       int              `json:"runs"`
+	Status     string            `json:"status"`
+	Variables  map[string]any    `json:"variables"`
+	Tokens     []*Token          `json:"tokens,omitempty"`
+	Scopes     []*ScopeInstance  `json:"scopes,omitempty"`
+	Subs       []*Subscription   `json:"subs,omitempty"`
+	UserTasks  []*UserTask       `json:"userTasks,omitempty"`
+	Incidents  []*Incident       `json:"incidents,omitempty"`
+	Messages   []BufferedMessage `json:"messages,omitempty"`
+	History    []HistoryEntry    `json:"history,omitempty"`
+	NextID     int               `json:"nextId"`
+	Steps      int               `json:"steps"`
+	EndElement string            `json:"endElement,omitempty"`
+	Runs       int               `json:"runs"`
+	// Level is the behaviour level the instance started with (see versions.go).
+	Level int `json:"level,omitempty"`
+	// Calendars are the business calendars the model's expressions use, read once at start.
+	Calendars []calendar.Spec `json:"calendars,omitempty"`
 }
 
 // Snapshot is the answer to QueryState: the state plus the element ids tokens rest at.

@@ -3,21 +3,50 @@ package process
 import "go.temporal.io/sdk/workflow"
 
 // Behaviour changes of the interpreter after its first release go behind workflow.GetVersion, so that
-// running instances replay with the code that started them while new ones take the new path. Each
-// change gets a constant below (never reused, never renamed) and is read through changed:
+// running instances replay with the code that started them while new ones take the new path. The
+// interpreter asks once per run, under one change id, which behaviour level the instance runs at, and
+// every changed code path reads it through at:
 //
-//	if r.changed(changeExample) { /* new behaviour */ } else { /* behaviour of the first release */ }
+//	if r.at(levelIssue12) { /* new behaviour */ } else { /* behaviour of the first release */ }
 //
-// The recorded histories in workflows/testdata are replayed by TestReplay; a change without a version
-// gate makes that test fail. When every instance started before a change has ended, the old branch
-// may go (keep the constant and the GetVersion call with minSupported raised).
+// One change id with numbered levels (rather than one id per change) keeps the cost at one marker
+// and one search attribute upsert per run, whatever the number of changes. A new batch of changes adds
+// a level below (never reused, never renumbered) and raises levelLatest. The level is carried across
+// continue-as-new in State.Level, so an instance keeps the behaviour it started with for its whole life.
+//
+// The recorded histories in workflows/testdata are replayed by TestReplay; a change without a level
+// check makes that test fail. When every instance started before a level has ended, the old branches
+// may go (raise minSupported in the GetVersion call).
 const (
-	// changeFirstRelease documents the pattern; it is not consulted by any code path yet.
-	changeFirstRelease = "rapport-process-first-release"
+	// interpreterChange is the one GetVersion change id of the interpreter.
+	interpreterChange = "rapport-process"
+
+	// levelFirstRelease is the behaviour of the first release (histories without a marker).
+	levelFirstRelease = 0
+	// levelIssue12 fixes the review of issue 12: updates queued behind the end are answered; bounded
+	// assignee search attributes; local variable scopes for multi-instance (parallel sub-processes and
+	// script tasks run in parallel); retries keep loops and boundary timers; outputs after event-based
+	// gateways; dotted output targets; business calendars in expressions; names the process assigns are
+	// nil until set; the BPMN 2.0 inclusive join; message TTLs and caps; message variables only through
+	// output mappings; the business key of record-started instances; continue-as-new while call
+	// activities run; incident causes.
+	levelIssue12 = 1
+	// levelLatest is the level new instances run at.
+	levelLatest = levelIssue12
 )
 
-// changed reports whether the instance runs with the given change (version 1) rather than the
-// behaviour of the first release (workflow.DefaultVersion).
-func (r *runner) changed(changeID string) bool {
-	return workflow.GetVersion(r.ctx, changeID, workflow.DefaultVersion, 1) == 1
+// behaviourLevel asks Temporal which level this run executes (a marker in new histories, the first
+// release when replaying a history without one); a continued instance keeps the level it started with.
+func behaviourLevel(ctx workflow.Context, resume *State) int {
+	v := int(workflow.GetVersion(ctx, interpreterChange, workflow.DefaultVersion, levelLatest))
+	if v < levelFirstRelease {
+		v = levelFirstRelease
+	}
+	if resume != nil && resume.Level < v {
+		v = resume.Level
+	}
+	return v
 }
+
+// at reports whether the instance runs with the behaviour of the given level.
+func (r *runner) at(level int) bool { return r.level >= level }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/analytics"
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/connections"
@@ -49,6 +50,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/telemetry"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
+	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
 	"github.com/rapportcrm/rapport/workflows/devserver"
 	"github.com/rapportcrm/rapport/workflows/erpsync"
 	"github.com/rapportcrm/rapport/workflows/messages"
@@ -149,6 +151,8 @@ type Stack struct {
 	// Processes stores BPMN process definitions and versions; Rulesets the rule sets and calendars.
 	Processes *definitions.Store
 	Rulesets  *rulesets.Store
+	// Analytics computes RFM, Pareto, CLV, loyalty, funnel, service and process figures.
+	Analytics *analytics.Engine
 	// Starter is the one way instances start; Messages correlates messages; Outbox delivers the
 	// process work of record changes.
 	Starter    *process.Starter
@@ -260,6 +264,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install rule sets: %w", err)
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
+	if s.Analytics, err = analytics.New(ctx, s.DB, analytics.Options{Records: s.Records, Rulesets: s.Rulesets, Backend: s.Backend(), Logger: s.log}); err != nil {
+		return nil, err
+	}
+	if err := s.Analytics.Install(ctx); err != nil {
+		return nil, fmt.Errorf("install analytics: %w", err)
+	}
 	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
 		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
@@ -278,11 +288,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second,
 			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
-		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes})
+		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
 		})
+		wfanalytics.Register(s.worker, &wfanalytics.Activities{Engine: s.Analytics})
 		if err := s.worker.Start(); err != nil {
 			s.worker = nil
 			return nil, fmt.Errorf("start worker: %w", err)
@@ -598,7 +609,7 @@ func (s *Stack) serve() error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	s.http = api.New(api.Deps{
-		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications,
+		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
 		Starter: s.Starter, Messages: s.Messages,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,

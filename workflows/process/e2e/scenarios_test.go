@@ -131,6 +131,11 @@ type scenario struct {
 	in    process.Input
 	drive func(t *testing.T, s *stack, id string)
 	end   string
+	// allRuns records every run of an instance that continues as new (<name>@2.json, ...), not only
+	// the first.
+	allRuns bool
+	// vars are result variables the instance must end with (compared as printed).
+	vars map[string]string
 }
 
 func TestScenarios(t *testing.T) {
@@ -191,11 +196,11 @@ func TestScenarios(t *testing.T) {
 			Variables: map[string]any{"record": map[string]any{"id": "L1", "owner": "ann", "source": "web"}}},
 			func(t *testing.T, s *stack, id string) {
 				task := waitTask(t, s, id, "Task_CallLead")
-				checkSearchAttributes(t, s, id, "waiting", []string{"Task_CallLead"}, []string{"ann"})
+				checkSearchAttributes(t, s, id, "waiting", []string{"Task_CallLead"}, []string{"ann", "group:sales"})
 				s.restartWorker(t) // the waiting instance survives a worker restart
 				complete(t, s, id, process.CompleteTaskRequest{TaskID: task, Variables: map[string]any{"outcome": 7}}, false)
 				complete(t, s, id, process.CompleteTaskRequest{TaskID: task, Variables: map[string]any{"outcome": "won"}}, true)
-			}, "EndEvent_Qualified"},
+			}, "EndEvent_Qualified", false, nil},
 		{"complaint-handling", process.Input{Model: testdata(t, "complaint-handling.bpmn", "complaint-handling"),
 			Ref: process.Ref{Key: "complaint-handling", Version: 1}, BusinessKey: "C1",
 			Variables: map[string]any{"complaintId": "C1", "customerId": "X", "ownerId": "bob"}},
@@ -207,7 +212,7 @@ func TestScenarios(t *testing.T) {
 					t.Fatal(err)
 				}
 				complete(t, s, id, process.CompleteTaskRequest{TaskID: waitTask(t, s, id, "Task_SatisfactionCheck"), Variables: map[string]any{"satisfied": true}}, true)
-			}, "EndEvent_Resolved"},
+			}, "EndEvent_Resolved", false, nil},
 		{"complaint-withdrawn", process.Input{Model: testdata(t, "complaint-handling.bpmn", "complaint-handling"),
 			Ref: process.Ref{Key: "complaint-handling", Version: 1}, BusinessKey: "C2",
 			Variables: map[string]any{"complaintId": "C2", "customerId": "X", "ownerId": "bob"}},
@@ -216,19 +221,25 @@ func TestScenarios(t *testing.T) {
 				if err := s.c.SignalWorkflow(context.Background(), id, "", process.SignalMessage, process.MessageRequest{Name: "complaint-withdrawn", CorrelationKey: "C2"}); err != nil {
 					t.Fatal(err)
 				}
-			}, "EndEvent_Withdrawn"},
+			}, "EndEvent_Withdrawn", false, nil},
 		{"call-activity-incident-retry", process.Input{Model: parent, Variables: map[string]any{"amount": 10}},
 			func(t *testing.T, s *stack, id string) {
 				in := waitIncident(t, s, id)
 				upd(t, s, id, process.UpdateRetryIncident, process.RetryRequest{IncidentID: in.ID}, true)
-			}, "Done"},
-		{"call-activity-error", process.Input{Model: parent, Variables: map[string]any{"amount": 5000}}, nil, "Refused"},
+			}, "Done", false, nil},
+		{"call-activity-error", process.Input{Model: parent, Variables: map[string]any{"amount": 5000}}, nil, "Refused", false, nil},
 		{"continue-as-new", process.Input{Model: ticker, Variables: map[string]any{"amount": 0},
 			Options: process.Options{ContinueAfterEvents: 12}},
 			func(t *testing.T, s *stack, id string) {
 				complete(t, s, id, process.CompleteTaskRequest{TaskID: waitTask(t, s, id, "Approve")}, true)
-			}, "Done"},
+			}, "Done", false, nil},
+		{"continue-as-new-resume", process.Input{Model: ticker, Variables: map[string]any{"amount": 0},
+			Options: process.Options{ContinueAfterEvents: 12}},
+			func(t *testing.T, s *stack, id string) {
+				complete(t, s, id, process.CompleteTaskRequest{TaskID: waitTask(t, s, id, "Approve")}, true)
+			}, "Done", true, nil},
 	}
+	scenarios = append(scenarios, elementScenarios(t, store)...)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			s.mu.Lock()
@@ -252,6 +263,11 @@ func TestScenarios(t *testing.T) {
 			if res.EndElement != sc.end {
 				t.Fatalf("ended at %s, want %s", res.EndElement, sc.end)
 			}
+			for k, want := range sc.vars {
+				if got := fmt.Sprint(res.Variables[k]); got != want {
+					t.Errorf("variable %s = %s, want %s", k, got, want)
+				}
+			}
 			if sc.in.Options.ContinueAfterEvents > 0 {
 				d, err := s.c.DescribeWorkflow(ctx, id, "")
 				if err != nil {
@@ -262,9 +278,7 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 			if *record {
-				for _, child := range writeHistory(t, s.c, id, first, sc.name) {
-					writeHistory(t, s.c, child, "", strings.TrimPrefix(strings.ReplaceAll(child, "/", "~"), "scenario-"))
-				}
+				recordRuns(t, s.c, id, first, sc.name, sc.allRuns)
 			}
 		})
 	}
@@ -296,12 +310,33 @@ func checkSearchAttributes(t *testing.T, s *stack, id, state string, active, ass
 	}
 }
 
-// writeHistory writes the history of one run to workflows/testdata/<name>.json and returns the ids of
-// the child workflows it started. Children's files replace "/" in their ids by "~".
-func writeHistory(t *testing.T, c client.Client, id, runID, name string) []string {
+// recordRuns writes the history of an instance's first run (and, with all, of the runs it continued
+// as new into: <name>@2.json, ...) and of the children they started to workflows/testdata. A file
+// that exists is never overwritten: recorded histories are not re-recorded.
+func recordRuns(t *testing.T, c client.Client, id, runID, name string, all bool) {
+	t.Helper()
+	for n := 1; runID != ""; n++ {
+		file := name
+		if n > 1 {
+			file = fmt.Sprintf("%s@%d", name, n)
+		}
+		children, next := writeHistory(t, c, id, runID, file)
+		for _, child := range children {
+			writeHistory(t, c, child, "", strings.TrimPrefix(strings.ReplaceAll(child, "/", "~"), "scenario-"))
+		}
+		if !all {
+			return
+		}
+		runID = next
+	}
+}
+
+// writeHistory writes the history of one run to workflows/testdata/<name>.json unless that file
+// exists, and returns the ids of the child workflows it started and the run it continued as new into.
+// Children's files replace "/" in their ids by "~".
+func writeHistory(t *testing.T, c client.Client, id, runID, name string) (children []string, next string) {
 	t.Helper()
 	path := filepath.Join("..", "..", "testdata", name+".json")
-	var children []string
 	iter := c.GetWorkflowHistory(context.Background(), id, runID, false, 0)
 	var h historypb.History
 	for iter.HasNext() {
@@ -313,6 +348,12 @@ func writeHistory(t *testing.T, c client.Client, id, runID, name string) []strin
 		if a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
 			children = append(children, a.GetWorkflowId())
 		}
+		if a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
+			next = a.GetNewExecutionRunId()
+		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		return children, next // recorded before: never re-recorded
 	}
 	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
 	if err != nil {
@@ -321,7 +362,7 @@ func writeHistory(t *testing.T, c client.Client, id, runID, name string) []strin
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return children
+	return children, next
 }
 
 func state(t *testing.T, s *stack, id string) process.Snapshot {

@@ -1,0 +1,164 @@
+// User tasks: opening them, validating and applying completions.
+
+package process
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/rapportcrm/rapport/engine/bpmn"
+)
+
+func (r *runner) startUserTask(t *Token, n *bpmn.Node) {
+	id := fmt.Sprintf("%s.%d", n.ID, t.ID)
+	if t.Loop != nil {
+		id = fmt.Sprintf("%s.%d.%d", n.ID, t.ID, t.Loop.Index)
+	}
+	u := &UserTask{ID: id, Element: n.ID, Name: n.Name, Token: t.ID, Created: r.now()}
+	if spec := n.User; spec != nil {
+		u.FormKey = spec.FormKey
+		u.Fields = spec.Fields
+		now := r.now()
+		for _, f := range []struct {
+			e   bpmn.Expr
+			set func(any) error
+		}{
+			{spec.Assignee, func(v any) error {
+				if v != nil {
+					u.Assignee = fmt.Sprint(v)
+				}
+				return nil
+			}},
+			{spec.CandidateGroups, func(v any) error { u.CandidateGroups = stringList(v); return nil }},
+			{spec.CandidateUsers, func(v any) error { u.CandidateUsers = stringList(v); return nil }},
+			{spec.DueDate, func(v any) error {
+				switch d := v.(type) {
+				case time.Time:
+					u.DueDate = d
+				case string:
+					if d == "" {
+						return nil
+					}
+					at, err := bpmn.ParseDate(d)
+					if err != nil {
+						return fmt.Errorf("due date: %w", err)
+					}
+					u.DueDate = at
+				case nil:
+				default:
+					return fmt.Errorf("due date is %T, not a time", v)
+				}
+				return nil
+			}},
+		} {
+			if f.e.IsZero() {
+				continue
+			}
+			v, err := r.x.value(f.e, r.vars(t), now)
+			if err == nil {
+				err = f.set(v)
+			}
+			if err != nil {
+				r.raise(t, n.ID, IncidentExpression, err.Error())
+				return
+			}
+		}
+	}
+	r.st.UserTasks = append(r.st.UserTasks, u)
+	r.st.Subs = append(r.st.Subs, &Subscription{ID: r.nextID(), Kind: subUser, Token: t.ID, Node: n.Index})
+	r.armBoundaries(t, n)
+}
+
+func (r *runner) userTask(id string) *UserTask {
+	for _, u := range r.st.UserTasks {
+		if u.ID == id {
+			return u
+		}
+	}
+	return nil
+}
+
+// validateCompletion refuses a completion for an unknown task, with missing required fields, unknown
+// fields or values of the wrong type; it runs before the update is accepted into history.
+func (r *runner) validateCompletion(req CompleteTaskRequest) error {
+	u := r.userTask(req.TaskID)
+	if u == nil {
+		return fmt.Errorf("no open user task %q", req.TaskID)
+	}
+	var problems []string
+	for _, f := range u.Fields {
+		v, ok := req.Variables[f.Name]
+		if !ok || v == nil {
+			if f.Required {
+				problems = append(problems, fmt.Sprintf("field %q is required", f.Name))
+			}
+			continue
+		}
+		if err := checkType(f.Type, v); err != nil {
+			problems = append(problems, fmt.Sprintf("field %q: %v", f.Name, err))
+		}
+	}
+	if len(u.Fields) > 0 {
+		for _, k := range sortedKeys(req.Variables) {
+			if !slices.ContainsFunc(u.Fields, func(f bpmn.FormField) bool { return f.Name == k }) {
+				problems = append(problems, fmt.Sprintf("field %q is not on the form", k))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("task %s: %s", req.TaskID, joinProblems(problems))
+	}
+	return nil
+}
+
+// completeTask applies an accepted completion: form values become variables (through output mappings
+// when the task has them) and the token moves on. At behaviour level 1 a form field the completion
+// leaves out is set to nil (it has no value now, whatever an earlier round left), and output
+// mappings read the completion's values by name as well as through result.
+func (r *runner) completeTask(req CompleteTaskRequest) error {
+	u := r.userTask(req.TaskID)
+	if u == nil {
+		return fmt.Errorf("user task %s was completed or cancelled meanwhile", req.TaskID)
+	}
+	t := r.token(u.Token)
+	if t == nil {
+		return fmt.Errorf("user task %s has no token", req.TaskID)
+	}
+	n := &r.model.Nodes[t.Node]
+	r.record(n.ID, "completed by "+req.By, t.ID)
+	if r.at(levelIssue12) {
+		r.dropWork(t, false) // the task is done, whatever its completion raises
+		vars := make(map[string]any, len(u.Fields)+len(req.Variables))
+		for _, f := range u.Fields {
+			vars[f.Name] = nil
+		}
+		maps.Copy(vars, req.Variables)
+		if len(n.Outputs) == 0 {
+			r.mergeAt(t, vars)
+		} else {
+			t.Payload = vars
+		}
+		r.finishActivity(t, n, req.Variables)
+		return nil
+	}
+	if len(n.Outputs) == 0 {
+		r.merge(req.Variables)
+	} else if err := r.outputs(t, n, req.Variables); err != nil {
+		r.raise(t, n.ID, IncidentExpression, err.Error())
+		return nil
+	}
+	r.complete(t, n, req.Variables)
+	return nil
+}
+
+// OfferedTo reports whether the task belongs in a person's inbox: assigned to one of ids (user id,
+// e-mail), or offered to one of them as a candidate user or to one of groups (teams, roles) as a
+// candidate group.
+func (u *UserTask) OfferedTo(ids, groups []string) bool {
+	in := func(l, of []string) bool {
+		return slices.ContainsFunc(l, func(s string) bool { return slices.Contains(of, s) })
+	}
+	return (u.Assignee != "" && slices.Contains(ids, u.Assignee)) || in(u.CandidateUsers, ids) || in(u.CandidateGroups, groups)
+}
