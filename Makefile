@@ -39,7 +39,7 @@ bench:
 ## test-chaos: kill and cut Rapport's parts under work (SIGKILL of `rapport dev` and of a worker, a plugin
 ## killed mid-task, store and Temporal unreachable for 20 s) and count that nothing is lost or doubled
 test-chaos:
-	RAPPORT_CHAOS=1 $(GO) test -count=1 -timeout 30m -v -run 'Chaos' ./cmd/rapport/stack/chaos/
+	RAPPORT_CHAOS=1 $(GO) test -count=1 -timeout 30m -parallel 5 -v -run 'Chaos' ./cmd/rapport/stack/chaos/
 
 ## fuzz: every fuzz target for FUZZTIME each (default 60s), from the seed corpora in testdata/fuzz
 fuzz:
