@@ -61,6 +61,7 @@ func (s *Stack) serveMetrics() error {
 	mux.Handle("GET /metrics", s.Telemetry.Handler())
 	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.MetricsURL = "http://" + ln.Addr().String() + "/metrics"
+	s.outbound.RefuseOwnPorts(portOf(ln.Addr().String())) // http tasks never reach Rapport's own ports
 	go func() {
 		if err := s.metrics.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Warn("metrics listener", "error", err)
