@@ -5,12 +5,14 @@ export GOTOOLCHAIN := auto
 GO       ?= go
 BIN      := bin/rapport
 PKGS     := ./...
+# The plugin SDK is a Go module of its own, which `go test ./...` from the root does not enter.
+SDK      := plugins/sdk
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # make load: requests per second of each step, and how long each step lasts
 LOAD_RATES    ?= 20,40,80
 LOAD_DURATION ?= 3m
 
-.PHONY: all build run test test-chaos lint bench fuzz load clean
+.PHONY: all build run test test-chaos lint bench fuzz load clean ui ui-check screenshots
 
 all: build
 
@@ -22,14 +24,17 @@ build:
 run: build
 	./$(BIN) dev
 
-## test: the whole test suite (unit and integration, on embedded Temporal and FerretDB)
+## test: the whole test suite (unit and integration, on embedded Temporal and FerretDB), the SDK module's first
 test:
+	cd $(SDK) && $(GO) test -count=1 -timeout 10m ./...
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 ## lint: go vet plus staticcheck
 lint:
 	$(GO) vet $(PKGS)
+	cd $(SDK) && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) $(PKGS)
+	cd $(SDK) && $(GO) run $(STATICCHECK) ./...
 
 ## bench: benchmarks in BENCH_ROUNDS rounds (default 5), one table: each figure, its same-run baseline,
 ## the median ratio and its min-max spread, with machine, commit and date (.ci/bench, .ci/benchmarks)
@@ -49,5 +54,18 @@ fuzz:
 load: build
 	./$(BIN) load --rates $(LOAD_RATES) --duration $(LOAD_DURATION)
 
+## ui: rebuild the admin web app into admin/ui/static/app (committed and embedded, so build and run need no node)
+ui:
+	cd admin/ui && npm ci --no-audit --no-fund && npm run build
+
+## ui-check: type-check the admin web app's sources (svelte-check)
+ui-check:
+	cd admin/ui && npm run check
+
+## screenshots: every main page of the admin app in English and Russian, into screenshots/ (not committed)
+screenshots:
+	RAPPORT_SCREENSHOTS=$(CURDIR)/screenshots $(GO) test -count=1 -run 'TestBrowserJourneys/pages' ./admin/ui/
+	@echo "screenshots in $(CURDIR)/screenshots"
+
 clean:
-	rm -rf bin
+	rm -rf bin screenshots

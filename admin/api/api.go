@@ -125,6 +125,9 @@ func New(deps Deps) *Server {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ErrorHandler:          s.handleError,
+		// Path parameters and headers are copied out of fasthttp's reused buffers: a handler (or anything
+		// it hands a string to, like the plugin host's instance names) may keep them after the request.
+		Immutable: true,
 	})
 	s.app.Use(requestid.New())
 	s.app.Use(s.observe)

@@ -317,7 +317,7 @@ func TestHealthAndDocs(t *testing.T) {
 		{"/api/openapi.json", http.StatusOK, `"openapi":"3.1`},
 		{"/api/docs", http.StatusOK, "swagger-ui"},
 		{"/api/docs/vendor/swagger-ui/swagger-ui-bundle.js", http.StatusOK, "SwaggerUIBundle"},
-		{"/", http.StatusOK, "Sign in"},
+		{"/", http.StatusOK, `<div id="app">`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

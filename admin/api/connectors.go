@@ -24,15 +24,6 @@ import (
 // PermConnectors guards every plugin and connector operation: connectors hold ERP credentials.
 const PermConnectors = "connectors.manage"
 
-// PluginView is an installed plugin as the API shows it.
-type PluginView struct {
-	Name            string `json:"name"`
-	Binary          string `json:"binary"`
-	SHA256          string `json:"sha256"`
-	ProtocolVersion int    `json:"protocolVersion"`
-	Error           string `json:"error,omitempty" doc:"Why the plugin cannot be used (bad manifest, checksum mismatch...)."`
-}
-
 // ConnectorView is a configured connector instance; secrets in its configuration are replaced by "********".
 type ConnectorView struct {
 	Name    string          `json:"name"`
@@ -61,16 +52,13 @@ type callConnectorInput struct {
 	}
 }
 
-type pluginsOutput struct{ Body []PluginView }
 type connectorsOutput struct{ Body []ConnectorView }
 type connectorOutput struct{ Body ConnectorView }
 type callOutput struct{ Body any }
 
 func (s *Server) registerConnectors() {
 	tags := []string{"connectors"}
-	Register(s, huma.Operation{OperationID: "list-plugins", Method: http.MethodGet, Path: "/api/v1/plugins", Tags: tags,
-		Summary: "Installed plugins", Description: "Plugins found in the plugins directory, with the reason when one cannot be used."},
-		Access{Permission: "connectors.read"}, s.listPlugins)
+	s.registerPlugins()
 	Register(s, huma.Operation{OperationID: "list-connectors", Method: http.MethodGet, Path: "/api/v1/connectors", Tags: tags,
 		Summary: "Configured connectors"}, Access{Permission: "connectors.read"}, s.listConnectors)
 	Register(s, huma.Operation{OperationID: "put-connector", Method: http.MethodPut, Path: "/api/v1/connectors/{name}", Tags: tags,
@@ -93,22 +81,6 @@ func (s *Server) plugins() (*host.Host, error) {
 		return nil, Typed(http.StatusServiceUnavailable, "plugins-disabled", "this server runs without a plugins directory")
 	}
 	return s.deps.Plugins, nil
-}
-
-func (s *Server) listPlugins(context.Context, *struct{}) (*pluginsOutput, error) {
-	h, err := s.plugins()
-	if err != nil {
-		return nil, err
-	}
-	out := []PluginView{}
-	for _, p := range h.Plugins() {
-		v := PluginView{Name: p.Name, Binary: p.Manifest.Binary, SHA256: p.Manifest.SHA256, ProtocolVersion: p.Manifest.ProtocolVersion}
-		if p.Err != nil {
-			v.Error = p.Err.Error()
-		}
-		out = append(out, v)
-	}
-	return &pluginsOutput{Body: out}, nil
 }
 
 func (s *Server) listConnectors(ctx context.Context, _ *struct{}) (*connectorsOutput, error) {
@@ -275,7 +247,7 @@ func connectorProblem(err error, pointer string) error {
 	if status == 0 {
 		status = http.StatusBadGateway
 	}
-	if errors.Is(err, host.ErrChecksum) || errors.Is(err, host.ErrHandshake) {
+	if errors.Is(err, host.ErrChecksum) || errors.Is(err, host.ErrHandshake) || errors.Is(err, host.ErrLink) {
 		status = http.StatusFailedDependency
 	}
 	prob := Typed(status, "connector-"+strings.ReplaceAll(connector.KindOf(err).String(), " ", "-"), err.Error())

@@ -260,6 +260,7 @@ func (s *Server) registerRulesets() {
 	}
 	s.aliasRuleTypes()
 	tags := []string{"rulesets"}
+	s.registerRulesetCheck(tags)
 	Register(s, huma.Operation{
 		OperationID: "listRulesets", Method: http.MethodGet, Path: "/api/v1/rulesets", Tags: tags,
 		Summary: "List rule sets", Description: "Every rule set with its draft, sorted by key; archived ones only when asked.",

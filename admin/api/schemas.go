@@ -24,7 +24,7 @@ const (
 )
 
 type schemaListOutput struct {
-	Body []records.SchemaInfo
+	Body []SchemaView
 }
 
 type entityPath struct {
@@ -33,7 +33,7 @@ type entityPath struct {
 
 type schemaOutput struct {
 	ETag string `header:"ETag"`
-	Body records.SchemaInfo
+	Body SchemaView
 }
 
 type schemaVersionsOutput struct {
@@ -70,13 +70,17 @@ func (s *Server) registerSchemas() {
 	}
 	Register(s, huma.Operation{
 		OperationID: "listSchemas", Method: http.MethodGet, Path: "/api/v1/schemas", Tags: []string{"schemas"},
-		Summary: "List entity schemas", Description: "Every entity's current definition, sorted by name.",
+		Summary: "List entity schemas", Description: "Every entity's current definition, sorted by name, with the caller's field access; fields hidden from a caller who does not design schemas are left out.",
 	}, Access{Permission: PermSchemasRead}, func(ctx context.Context, _ *struct{}) (*schemaListOutput, error) {
 		list, err := s.deps.Records.ListSchemas(ctx)
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
-		return &schemaListOutput{Body: list}, nil
+		views := make([]SchemaView, 0, len(list))
+		for _, info := range list {
+			views = append(views, s.schemaView(ctx, info))
+		}
+		return &schemaListOutput{Body: views}, nil
 	})
 	Register(s, huma.Operation{
 		OperationID: "getSchema", Method: http.MethodGet, Path: "/api/v1/schemas/{entity}", Tags: []string{"schemas"},
@@ -86,7 +90,7 @@ func (s *Server) registerSchemas() {
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
-		return &schemaOutput{ETag: etag(int64(info.Entity.Version)), Body: info}, nil
+		return &schemaOutput{ETag: etag(int64(info.Entity.Version)), Body: s.schemaView(ctx, info)}, nil
 	})
 	Register(s, huma.Operation{
 		OperationID: "listSchemaVersions", Method: http.MethodGet, Path: "/api/v1/schemas/{entity}/versions", Tags: []string{"schemas"},
@@ -108,7 +112,7 @@ func (s *Server) registerSchemas() {
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
-		b, err := schema.JSONSchemaBytes(info.Entity)
+		b, err := schema.JSONSchemaBytes(s.schemaView(ctx, info).Entity)
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}

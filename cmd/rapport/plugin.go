@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -17,7 +18,8 @@ import (
 )
 
 // pluginCommand is the plugin developer's and operator's tool: list what is installed, check that a
-// plugin verifies and starts, and call one method against a configuration.
+// plugin verifies and starts, call one method against a configuration, install or upgrade a binary, and
+// tell a running Rapport to apply what changed.
 func pluginCommand(stdout, stderr io.Writer) *cli.Command {
 	dirFlag := &cli.StringFlag{Name: "plugins-dir", Value: "./data/plugins", Usage: "connector plugins directory", Sources: cli.EnvVars("RAPPORT_PLUGINS_DIR")}
 	openHost := func(cmd *cli.Command) (*host.Host, error) {
@@ -25,11 +27,11 @@ func pluginCommand(stdout, stderr io.Writer) *cli.Command {
 		if err != nil {
 			return nil, err
 		}
-		return host.New(host.Options{Dir: cmd.String("plugins-dir"), Logger: logger.With("component", "plugins"), HealthInterval: -1})
+		return host.New(host.Options{Dir: cmd.String("plugins-dir"), Logger: logger.With("component", "plugins"), HealthInterval: -1, ScanInterval: -1})
 	}
 	return &cli.Command{
 		Name:  "plugin",
-		Usage: "list, check and call connector plugins",
+		Usage: "list, check, call, install and rescan connector plugins",
 		Commands: []*cli.Command{
 			{
 				Name:  "list",
@@ -72,7 +74,12 @@ func pluginCommand(stdout, stderr io.Writer) *cli.Command {
 					for _, c := range d.Capabilities {
 						caps = append(caps, string(c))
 					}
-					fmt.Fprintf(stdout, "%s %s by %s: ok\ncapabilities: %s\n", d.Name, d.Version, d.Vendor, strings.Join(caps, ", "))
+					ops := make([]string, 0, len(d.Operations))
+					for _, op := range d.Operations {
+						ops = append(ops, op.Name)
+					}
+					fmt.Fprintf(stdout, "%s %s by %s: ok\ncapabilities: %s\noperations: %s\n", d.Name, d.Version, d.Vendor,
+						strings.Join(caps, ", "), strings.Join(ops, ", "))
 					return nil
 				},
 			},
@@ -106,26 +113,97 @@ func pluginCommand(stdout, stderr io.Writer) *cli.Command {
 					if err != nil {
 						return fmt.Errorf("%s.%s: %s error: %w", name, method, connector.KindOf(err), err)
 					}
-					enc := json.NewEncoder(stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(resp)
+					return printJSON(stdout, resp)
+				},
+			},
+			{
+				Name: "install",
+				Usage: "install or upgrade a plugin binary: start it once to check that it describes itself, then put it and " +
+					"its manifest (with its checksum) into the plugins directory, where a running Rapport picks it up",
+				ArgsUsage: "BINARY",
+				Flags: []cli.Flag{dirFlag,
+					&cli.StringFlag{Name: "name", Usage: "plugin name (default: the binary's name without rapport-connector-)", Sources: cli.EnvVars("RAPPORT_PLUGIN_NAME")},
+					&cli.IntFlag{Name: "protocol", Value: connector.ProtocolVersion, Usage: "newest connector protocol the plugin may speak", Sources: cli.EnvVars("RAPPORT_PLUGIN_PROTOCOL")},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					bin := cmd.Args().First()
+					if bin == "" {
+						return errors.New("usage: rapport plugin install [--name NAME] BINARY")
+					}
+					logger, err := newLogger(cmd, stderr)
+					if err != nil {
+						return err
+					}
+					m, d, err := host.Install(ctx, host.InstallOptions{Dir: cmd.String("plugins-dir"), Binary: bin, Name: cmd.String("name"),
+						ProtocolVersion: int(cmd.Int("protocol")), Logger: logger.With("component", "plugins")})
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout, "installed %s %s (%s, sha256 %s) into %s\n", m.Name, d.Version, m.Binary, m.SHA256,
+						filepath.Join(cmd.String("plugins-dir"), m.Name))
+					return nil
+				},
+			},
+			{
+				Name:  "rescan",
+				Usage: "tell a running Rapport to apply what changed in its plugins directory now (it also notices on its own within seconds)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "url", Value: "http://localhost:8080", Usage: "the running Rapport's base URL", Sources: cli.EnvVars("RAPPORT_URL")},
+					&cli.StringFlag{Name: "token", Usage: "an API token with connectors.manage", Sources: cli.EnvVars("RAPPORT_TOKEN")},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					rep, err := rescan(ctx, cmd.String("url"), cmd.String("token"))
+					if err != nil {
+						return err
+					}
+					return printJSON(stdout, rep)
 				},
 			},
 		},
 	}
 }
 
-// pluginState says whether a plugin is usable: its manifest loads and its binary matches the checksum.
-func pluginState(p host.PluginInfo) string {
-	if p.Err != nil {
-		return "error: " + p.Err.Error()
-	}
-	sum, err := host.FileSHA256(filepath.Join(p.Dir, p.Manifest.Binary))
+// rescan asks the Rapport at baseURL to rescan its plugins directory and returns its report.
+func rescan(ctx context.Context, baseURL, token string) (host.RescanReport, error) {
+	var rep host.RescanReport
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/api/v1/plugins/rescan", nil)
 	if err != nil {
-		return "error: " + err.Error()
+		return rep, fmt.Errorf("--url: %w", err)
 	}
-	if !strings.EqualFold(sum, p.Manifest.SHA256) {
-		return "error: checksum mismatch"
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return rep, fmt.Errorf("rescan: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return rep, fmt.Errorf("rescan: read response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var p struct{ Detail string }
+		if json.Unmarshal(body, &p) == nil && p.Detail != "" {
+			return rep, fmt.Errorf("rescan: %s: %s", resp.Status, p.Detail)
+		}
+		return rep, fmt.Errorf("rescan: %s", resp.Status)
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return rep, fmt.Errorf("rescan: decode report: %w", err)
+	}
+	return rep, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// pluginState says whether a plugin is usable: its manifest loads and its binary passes the checks a
+// launch makes (a regular file, no links, the manifest's checksum).
+func pluginState(p host.PluginInfo) string {
+	if err := p.Verify(); err != nil {
+		return "error: " + err.Error()
 	}
 	return "ok"
 }

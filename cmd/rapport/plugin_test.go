@@ -37,11 +37,17 @@ func TestPluginCommands(t *testing.T) {
 		want    []string
 	}{
 		{"list", []string{"plugin", "list"}, "", []string{"csv", "ok", "tampered", "checksum mismatch"}},
-		{"check", []string{"plugin", "check", "csv"}, "", []string{"csv", "capabilities:", "orders.create"}},
+		{"check", []string{"plugin", "check", "csv"}, "", []string{"csv", "capabilities:", "orders.create", "operations: customers.balance"}},
 		{"check refuses a tampered binary", []string{"plugin", "check", "tampered"}, "checksum", nil},
 		{"call", []string{"plugin", "call", "--config", `{"dir":"` + testdata + `"}`, "--request", `{"TaxID":"GB123456789"}`, "csv", "FindCustomers"}, "", []string{"Blue Ocean"}},
 		{"call with a bad config", []string{"plugin", "call", "--config", `{"dir":7}`, "csv", "Health"}, "--config", nil},
 		{"call without a method", []string{"plugin", "call", "csv"}, "usage", nil},
+		{"call an operation", []string{"plugin", "call", "--config", `{"dir":"` + testdata + `"}`, "--request", `{"customerId":"C-000002"}`, "csv", "customers.balance"}, "",
+			[]string{`"amountDue": "80.00"`}},
+		{"install a copy under another name", []string{"plugin", "install", "--name", "csv-copy", filepath.Join(pluginsDir, "csv", "connector")}, "",
+			[]string{"installed csv-copy 1.0.0"}},
+		{"listed after install", []string{"plugin", "list"}, "", []string{"csv-copy", "ok"}},
+		{"install refuses what does not start", []string{"plugin", "install", "--name", "bad", filepath.Join(pluginsDir, "csv", "plugin.json")}, "does not start", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

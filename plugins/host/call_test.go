@@ -11,7 +11,22 @@ import (
 
 type fakeConnector struct {
 	connector.Unimplemented
-	gotOrder string
+	gotOrder  string
+	gotCreate connector.CreateSalesOrderRequest
+	gotInvoke connector.InvokeRequest
+}
+
+func (f *fakeConnector) CreateSalesOrder(_ context.Context, req connector.CreateSalesOrderRequest) (connector.CreateSalesOrderResponse, error) {
+	f.gotCreate = req
+	return connector.CreateSalesOrderResponse{Created: true}, nil
+}
+
+func (f *fakeConnector) Invoke(_ context.Context, req connector.InvokeRequest) (connector.InvokeResponse, error) {
+	f.gotInvoke = req
+	if req.Operation != "prices.quote" {
+		return connector.InvokeResponse{}, connector.UnknownOperation(req.Operation)
+	}
+	return connector.InvokeResponse{Output: json.RawMessage(`{"price":"2.50"}`)}, nil
 }
 
 func (f *fakeConnector) Describe(context.Context, connector.DescribeRequest) (connector.DescribeResponse, error) {
@@ -48,6 +63,8 @@ func TestCall(t *testing.T) {
 		{"unknown method", "DropDatabase", `{}`, connector.ErrInvalid, ``},
 		{"bad request JSON", "GetOrder", `{"ID":7}`, connector.ErrInvalid, ``},
 		{"unsupported method", "ListPayments", `{}`, connector.ErrUnsupported, ``},
+		{"operation answers its output as is", "prices.quote", `{"product":"W"}`, nil, `{"price":"2.50"}`},
+		{"operation not described", "stock.level", `{}`, connector.ErrUnsupported, ``},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,5 +89,29 @@ func TestCall(t *testing.T) {
 				t.Fatalf("request not decoded: got ID %q", f.gotOrder)
 			}
 		})
+	}
+}
+
+// TestCallWithKey: a process task's idempotency key reaches CreateSalesOrder (unless the
+// request has its own) and operations.
+func TestCallWithKey(t *testing.T) {
+	f := &fakeConnector{}
+	if _, err := CallWithKey(t.Context(), f, "CreateSalesOrder", json.RawMessage(`{"CustomerID":"C1"}`), "task-key"); err != nil {
+		t.Fatal(err)
+	}
+	if f.gotCreate.IdempotencyKey != "task-key" || f.gotCreate.CustomerID != "C1" {
+		t.Errorf("CreateSalesOrder got %+v", f.gotCreate)
+	}
+	if _, err := CallWithKey(t.Context(), f, "CreateSalesOrder", json.RawMessage(`{"IdempotencyKey":"own"}`), "task-key"); err != nil {
+		t.Fatal(err)
+	}
+	if f.gotCreate.IdempotencyKey != "own" {
+		t.Errorf("the request's own key was replaced: %+v", f.gotCreate)
+	}
+	if _, err := CallWithKey(t.Context(), f, "prices.quote", json.RawMessage(`{"product":"W"}`), "task-key"); err != nil {
+		t.Fatal(err)
+	}
+	if f.gotInvoke.IdempotencyKey != "task-key" || string(f.gotInvoke.Input) != `{"product":"W"}` {
+		t.Errorf("Invoke got %+v", f.gotInvoke)
 	}
 }

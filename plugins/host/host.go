@@ -11,6 +11,12 @@
 // "erp-prod"); each instance runs in its own process, so one ERP's trouble never
 // blocks another. Storing instances is the caller's job (see Store); secrets inside
 // their configuration are sealed with Sealer and redacted with Redact.
+//
+// The plugins directory is read again on Rescan and whenever it changes (it is polled
+// every Options.ScanInterval): new plugins become usable, removed ones stop, and a
+// plugin whose manifest changed (a new binary and checksum) is upgraded without a
+// restart: each instance starts the new binary, takes new calls there, and the old
+// process is stopped once the calls it is serving have finished.
 package host
 
 import (
@@ -20,8 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +56,9 @@ type Options struct {
 	// ResetBackoffAfter is the uptime after which a crash no longer counts as a repeated
 	// failure (default 1 minute).
 	ResetBackoffAfter time.Duration
+	// ScanInterval is how often the plugins directory is checked for changes, which are
+	// then applied as by Rescan (default 2s; negative disables the watch).
+	ScanInterval time.Duration
 	// Observer is told of every call and launch, for metrics and traces; nil observes nothing.
 	Observer Observer
 }
@@ -90,17 +97,34 @@ func (o *Options) setDefaults() {
 	if o.ResetBackoffAfter <= 0 {
 		o.ResetBackoffAfter = time.Minute
 	}
+	if o.ScanInterval == 0 {
+		o.ScanInterval = 2 * time.Second
+	}
 }
 
-// installed is one plugin folder and what is known about it.
+// installed is one plugin folder as one scan found it. A changed manifest makes a new
+// installed value, so everything cached here (the description, the schemas) belongs to
+// exactly one binary.
 type installed struct {
 	dir      string
 	manifest Manifest
 	err      error // why the manifest is unusable, if it is
 
 	describeMu sync.Mutex
-	describe   *connector.DescribeResponse
-	schema     *jsonschema.Schema
+	described  *description
+}
+
+// description is a plugin's self-description with its schemas compiled.
+type description struct {
+	resp   connector.DescribeResponse
+	config *jsonschema.Schema
+	ops    map[string]*operation
+}
+
+// operation is a described operation with its schemas compiled (nil: anything goes).
+type operation struct {
+	connector.Operation
+	input, output *jsonschema.Schema
 }
 
 // Host owns the plugin processes. It is safe for concurrent use.
@@ -113,34 +137,30 @@ type Host struct {
 	instances map[string]*Instance
 	closed    bool
 
-	stopHealth context.CancelFunc
-	healthDone chan struct{}
+	scanMu    sync.Mutex // one scan at a time
+	lastStamp string     // the directory's fingerprint at the last scan
+
+	closing   chan struct{}  // closed by Close; draining processes stop at once
+	drains    sync.WaitGroup // processes waiting for their calls before they stop
+	stopLoops context.CancelFunc
+	loopsDone sync.WaitGroup
 }
 
 // New scans opts.Dir for plugins. A folder with a broken manifest does not fail New: it
 // is listed by Plugins with its error and refused when used.
 func New(opts Options) (*Host, error) {
 	opts.setDefaults()
-	entries, err := os.ReadDir(opts.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("read plugins directory: %w", err)
-	}
 	h := &Host{opts: opts, log: opts.Logger, plugins: map[string]*installed{}, instances: map[string]*Instance{},
-		healthDone: make(chan struct{})}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(opts.Dir, e.Name())
-		m, err := LoadManifest(dir)
-		if err != nil {
-			h.log.Warn("plugin manifest rejected", "plugin", e.Name(), "error", err)
-		}
-		h.plugins[e.Name()] = &installed{dir: dir, manifest: m, err: err}
+		closing: make(chan struct{})}
+	found, stamp, err := h.scan()
+	if err != nil {
+		return nil, err
 	}
+	h.plugins, h.lastStamp = found, stamp
 	ctx, cancel := context.WithCancel(context.Background())
-	h.stopHealth = cancel
-	go h.superviseLoop(ctx)
+	h.stopLoops = cancel
+	h.loopsDone.Go(func() { h.superviseLoop(ctx) })
+	h.loopsDone.Go(func() { h.watchLoop(ctx) })
 	return h, nil
 }
 
@@ -187,34 +207,66 @@ func (h *Host) Describe(ctx context.Context, pluginName string) (connector.Descr
 	if err != nil {
 		return connector.DescribeResponse{}, err
 	}
-	d, _, err := h.describe(ctx, p)
-	return d, err
+	d, err := h.describe(ctx, p)
+	if err != nil {
+		return connector.DescribeResponse{}, err
+	}
+	return d.resp, nil
 }
 
-func (h *Host) describe(ctx context.Context, p *installed) (connector.DescribeResponse, *jsonschema.Schema, error) {
+func (h *Host) describe(ctx context.Context, p *installed) (*description, error) {
 	p.describeMu.Lock()
 	defer p.describeMu.Unlock()
-	if p.describe != nil {
-		return *p.describe, p.schema, nil
+	if p.described != nil {
+		return p.described, nil
 	}
 	proc := newProcess(h, p, "describe", nil)
 	defer proc.stop()
 	conn, err := proc.get(ctx)
 	if err != nil {
-		return connector.DescribeResponse{}, nil, err
+		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.opts.CallTimeout)
 	defer cancel()
 	d, err := conn.Describe(cctx, connector.DescribeRequest{})
 	if err != nil {
-		return connector.DescribeResponse{}, nil, fmt.Errorf("plugin %q: describe: %w", p.manifest.Name, err)
+		return nil, fmt.Errorf("plugin %q: describe: %w", p.manifest.Name, err)
 	}
-	schema, err := compileSchema(p.manifest.Name, d.ConfigSchema)
+	desc, err := compileDescription(p.manifest.Name, d)
 	if err != nil {
-		return connector.DescribeResponse{}, nil, connector.Permanent("plugin %q: %w", p.manifest.Name, err)
+		return nil, connector.Permanent("plugin %q: %w", p.manifest.Name, err)
 	}
-	p.describe, p.schema = &d, schema
-	return d, schema, nil
+	p.described = desc
+	return desc, nil
+}
+
+// compileDescription compiles the configuration schema and every operation's schemas,
+// refusing operation names that are malformed or listed twice.
+func compileDescription(plugin string, d connector.DescribeResponse) (*description, error) {
+	cfg, err := compileSchema(plugin, "config", d.ConfigSchema, `{"type":"object"}`)
+	if err != nil {
+		return nil, fmt.Errorf("config schema: %w", err)
+	}
+	desc := &description{resp: d, config: cfg, ops: make(map[string]*operation, len(d.Operations))}
+	for _, o := range d.Operations {
+		if !connector.ValidOperationName(o.Name) {
+			return nil, fmt.Errorf("operation name %q: want lower-case words joined by dots, e.g. prices.quote", o.Name)
+		}
+		if desc.ops[o.Name] != nil {
+			return nil, fmt.Errorf("operation %q is listed twice", o.Name)
+		}
+		op := &operation{Operation: o}
+		if op.input, err = compileSchema(plugin, o.Name+".input", o.Input, `{"type":"object"}`); err != nil {
+			return nil, fmt.Errorf("operation %q input schema: %w", o.Name, err)
+		}
+		if len(o.Output) > 0 {
+			if op.output, err = compileSchema(plugin, o.Name+".output", o.Output, ""); err != nil {
+				return nil, fmt.Errorf("operation %q output schema: %w", o.Name, err)
+			}
+		}
+		desc.ops[o.Name] = op
+	}
+	return desc, nil
 }
 
 // ValidateConfig merges cfg over the plugin's default configuration and validates the
@@ -225,7 +277,7 @@ func (h *Host) ValidateConfig(ctx context.Context, pluginName string, cfg json.R
 	if err != nil {
 		return nil, err
 	}
-	_, schema, err := h.describe(ctx, p)
+	d, err := h.describe(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +285,7 @@ func (h *Host) ValidateConfig(ctx context.Context, pluginName string, cfg json.R
 	if err != nil {
 		return nil, err
 	}
-	if err := validateConfig(schema, merged); err != nil {
+	if err := validateJSON(d.config, merged); err != nil {
 		return nil, connector.Invalid("plugin %q configuration: %v", pluginName, err)
 	}
 	return merged, nil
@@ -252,6 +304,9 @@ func (h *Host) Configure(ctx context.Context, instance, pluginName string, cfg j
 // configuration to the plugin process (launching it); without, the process starts on
 // the instance's first call, which is what Restore wants at start-up.
 func (h *Host) configure(ctx context.Context, instance, pluginName string, cfg json.RawMessage, apply bool) (*Instance, error) {
+	// The name outlives the call as a map key and in log attributes; callers may pass a string that
+	// aliases a reused buffer (Fiber's path parameters do), so the host keeps its own copy.
+	instance = strings.Clone(instance)
 	if !nameRE.MatchString(instance) {
 		return nil, connector.Invalid("instance name %q must be lower-case letters, digits, '-' or '_'", instance)
 	}
@@ -266,7 +321,7 @@ func (h *Host) configure(ctx context.Context, instance, pluginName string, cfg j
 	h.mu.Lock()
 	old := h.instances[instance]
 	h.mu.Unlock()
-	if old != nil && old.plugin == p && apply {
+	if old != nil && old.current().plugin == p && apply {
 		if err := old.reconfigure(ctx, merged); err != nil {
 			return nil, err
 		}
@@ -276,7 +331,7 @@ func (h *Host) configure(ctx context.Context, instance, pluginName string, cfg j
 	if apply {
 		in = newInstance(h, p, instance, nil)
 		if err := in.reconfigure(ctx, merged); err != nil {
-			in.proc.stop()
+			in.current().proc.stop()
 			return nil, err
 		}
 	} else {
@@ -285,13 +340,13 @@ func (h *Host) configure(ctx context.Context, instance, pluginName string, cfg j
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		in.proc.stop()
+		in.current().proc.stop()
 		return nil, connector.Unavailable("plugin host is closed")
 	}
 	h.instances[instance] = in
 	h.mu.Unlock()
 	if old != nil {
-		old.proc.stop()
+		h.retire(old.current())
 	}
 	return in, nil
 }
@@ -319,19 +374,34 @@ func (h *Host) Instances() []string {
 	return names
 }
 
-// Remove stops and forgets an instance.
+// Remove forgets an instance and stops its process once the calls it is serving have
+// finished.
 func (h *Host) Remove(name string) {
 	h.mu.Lock()
 	in := h.instances[name]
 	delete(h.instances, name)
 	h.mu.Unlock()
 	if in != nil {
-		in.proc.stop()
+		h.retire(in.current())
 	}
 }
 
-// Close stops the supervision loop and kills every plugin process, waiting until each
-// has exited. Calls made afterwards fail as Unavailable.
+// retire stops a generation's process after its calls in flight have finished (they
+// are bounded by the call timeout), or at once when the host closes.
+func (h *Host) retire(g *generation) {
+	h.drains.Go(func() {
+		drained := make(chan struct{})
+		go func() { g.calls.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-h.closing:
+		}
+		g.proc.stop()
+	})
+}
+
+// Close stops the supervision and watch loops and kills every plugin process, waiting
+// until each has exited. Calls made afterwards fail as Unavailable.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	if h.closed {
@@ -341,68 +411,86 @@ func (h *Host) Close() error {
 	h.closed = true
 	procs := make([]*process, 0, len(h.instances))
 	for _, in := range h.instances {
-		procs = append(procs, in.proc)
+		procs = append(procs, in.current().proc)
 	}
 	h.mu.Unlock()
-	h.stopHealth()
-	<-h.healthDone
+	close(h.closing)
+	h.stopLoops()
+	h.loopsDone.Wait()
 	var wg sync.WaitGroup
 	for _, p := range procs {
 		wg.Go(p.stop)
 	}
 	wg.Wait()
+	h.drains.Wait()
 	return nil
 }
 
 // superviseLoop periodically restarts crashed instances and health-checks live ones.
 func (h *Host) superviseLoop(ctx context.Context) {
-	defer close(h.healthDone)
-	if h.opts.HealthInterval < 0 {
+	every(ctx, h.opts.HealthInterval, func() {
+		h.mu.Lock()
+		procs := make([]*process, 0, len(h.instances))
+		for _, in := range h.instances {
+			procs = append(procs, in.current().proc)
+		}
+		h.mu.Unlock()
+		for _, p := range procs {
+			p.check(ctx)
+		}
+	})
+}
+
+// every calls fn each interval until ctx ends; a negative interval never calls it.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	if interval < 0 {
 		<-ctx.Done()
 		return
 	}
-	t := time.NewTicker(h.opts.HealthInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		h.mu.Lock()
-		procs := make([]*process, 0, len(h.instances))
-		for _, in := range h.instances {
-			procs = append(procs, in.proc)
-		}
-		h.mu.Unlock()
-		for _, p := range procs {
-			p.check(ctx)
+			fn()
 		}
 	}
 }
 
-func compileSchema(name string, raw json.RawMessage) (*jsonschema.Schema, error) {
+// compileSchema compiles one of a plugin's JSON Schemas (what names it in errors); an
+// empty schema becomes fallback, or nil when fallback is empty too.
+func compileSchema(plugin, what string, raw json.RawMessage, fallback string) (*jsonschema.Schema, error) {
 	if len(raw) == 0 {
-		raw = json.RawMessage(`{"type":"object"}`)
+		if fallback == "" {
+			return nil, nil
+		}
+		raw = json.RawMessage(fallback)
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Errorf("parse config schema: %w", err)
+		return nil, fmt.Errorf("parse: %w", err)
 	}
 	c := jsonschema.NewCompiler()
-	url := "rapport-plugin:///" + name + "/config.schema.json"
+	url := "rapport-plugin:///" + plugin + "/" + what + ".schema.json"
 	if err := c.AddResource(url, doc); err != nil {
-		return nil, fmt.Errorf("load config schema: %w", err)
+		return nil, fmt.Errorf("load: %w", err)
 	}
 	s, err := c.Compile(url)
 	if err != nil {
-		return nil, fmt.Errorf("compile config schema: %w", err)
+		return nil, fmt.Errorf("compile: %w", err)
 	}
 	return s, nil
 }
 
-func validateConfig(s *jsonschema.Schema, cfg json.RawMessage) error {
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(cfg))
+// validateJSON checks a JSON document against a compiled schema (nil accepts anything)
+// and renders a violation on one line.
+func validateJSON(s *jsonschema.Schema, doc json.RawMessage) error {
+	if s == nil {
+		return nil
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		return fmt.Errorf("parse: %w", err)
 	}

@@ -71,7 +71,7 @@ func install(t testing.TB, root, name, bin string, edit func(*Manifest)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := Manifest{Name: name, Binary: "connector", SHA256: sum, ProtocolVersion: 1}
+	m := Manifest{Name: name, Binary: "connector", SHA256: sum, ProtocolVersion: connector.ProtocolVersion}
 	if edit != nil {
 		edit(&m)
 	}
@@ -134,6 +134,9 @@ func TestConformanceCSVThroughHost(t *testing.T) {
 	install(t, root, "csv", "csv", nil)
 	h, _ := newHost(t, root, Options{})
 	data := t.TempDir()
+	if err := os.CopyFS(data, os.DirFS("../connectors/csv/testdata")); err != nil {
+		t.Fatal(err)
+	}
 	valid := cfgJSON(t, map[string]string{"dir": data})
 	n := 0
 	connectortest.Run(t, func(t *testing.T) connector.Connector {
@@ -143,7 +146,8 @@ func TestConformanceCSVThroughHost(t *testing.T) {
 			t.Fatalf("configure instance: %v", err)
 		}
 		return in
-	}, connectortest.Options{Config: valid, InvalidConfig: cfgJSON(t, map[string]string{"dir": filepath.Join(data, "missing")})})
+	}, connectortest.Options{Config: valid, InvalidConfig: cfgJSON(t, map[string]string{"dir": filepath.Join(data, "missing")}),
+		Operations: map[string]json.RawMessage{"customers.balance": json.RawMessage(`{"customerId":"C-000001"}`)}})
 }
 
 func TestConfigValidatedAgainstSchema(t *testing.T) {
@@ -267,7 +271,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	}()
 	<-started
 	// Wait until the first call holds the only slot.
-	for len(in.sem) == 0 {
+	for len(in.current().sem) == 0 {
 		runtime.Gosched()
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)

@@ -27,7 +27,9 @@ type Manifest struct {
 	Binary string `json:"binary"`
 	// SHA256 is the hex SHA-256 of the binary; a mismatch refuses the launch.
 	SHA256 string `json:"sha256"`
-	// ProtocolVersion is the connector protocol the binary speaks (1 today).
+	// ProtocolVersion is the newest connector protocol the binary speaks: 1 (the fixed
+	// methods) or 2 (plus described operations). go-plugin negotiates the version at
+	// launch; a manifest naming a version this host does not know is refused.
 	ProtocolVersion int `json:"protocol_version"`
 	// DefaultConfig is merged under every instance's configuration (instance keys win).
 	DefaultConfig json.RawMessage `json:"default_config,omitempty"`
@@ -76,8 +78,8 @@ func (m Manifest) validate(folder string) error {
 		return fmt.Errorf("binary %q must be a path inside the plugin folder", m.Binary)
 	case !sha256RE.MatchString(m.SHA256):
 		return fmt.Errorf("sha256 %q must be 64 hex digits", m.SHA256)
-	case m.ProtocolVersion != connector.ProtocolVersion:
-		return fmt.Errorf("protocol_version %d is not supported (this host speaks %d)", m.ProtocolVersion, connector.ProtocolVersion)
+	case m.ProtocolVersion < 1 || m.ProtocolVersion > connector.ProtocolVersion:
+		return fmt.Errorf("protocol_version %d is not supported (this host speaks 1 to %d)", m.ProtocolVersion, connector.ProtocolVersion)
 	case m.MaxConcurrency < 0:
 		return fmt.Errorf("max_concurrency %d must not be negative", m.MaxConcurrency)
 	}
@@ -102,20 +104,6 @@ func FileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("hash %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// verifyBinary refuses a binary whose hash differs from the manifest's. It runs before
-// every launch, so a binary swapped after Rapport started is refused too.
-func verifyBinary(path string, m Manifest) error {
-	got, err := FileSHA256(path)
-	if err != nil {
-		return fmt.Errorf("plugin %q: %w", m.Name, err)
-	}
-	if got != m.SHA256 {
-		return fmt.Errorf("plugin %q refused: %s has sha256 %s but the manifest says %s: %w",
-			m.Name, path, got, m.SHA256, ErrChecksum)
-	}
-	return nil
 }
 
 // mergeConfig lays cfg over the manifest's defaults, key by key at the top level.

@@ -21,7 +21,9 @@ func TestLoadManifest(t *testing.T) {
 		{"binary escapes folder", "csv", `{"name":"csv","binary":"../evil","sha256":"` + sum + `","protocol_version":1}`, "inside the plugin folder"},
 		{"absolute binary", "csv", `{"name":"csv","binary":"/bin/sh","sha256":"` + sum + `","protocol_version":1}`, "inside the plugin folder"},
 		{"short checksum", "csv", `{"name":"csv","binary":"csv","sha256":"abc","protocol_version":1}`, "64 hex"},
-		{"future protocol", "csv", `{"name":"csv","binary":"csv","sha256":"` + sum + `","protocol_version":2}`, "not supported"},
+		{"protocol 2 (operations)", "csv", `{"name":"csv","binary":"csv","sha256":"` + sum + `","protocol_version":2}`, ""},
+		{"future protocol", "csv", `{"name":"csv","binary":"csv","sha256":"` + sum + `","protocol_version":3}`, "not supported"},
+		{"no protocol", "csv", `{"name":"csv","binary":"csv","sha256":"` + sum + `"}`, "not supported"},
 		{"default config not an object", "csv", `{"name":"csv","binary":"csv","sha256":"` + sum + `","protocol_version":1,"default_config":[1]}`, "JSON object"},
 		{"not JSON", "csv", `{`, "parse manifest"},
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -119,22 +118,57 @@ func (p *process) noteCrash(why string) {
 	p.healthErr = 0
 }
 
+// configuration returns the merged configuration the process is launched with.
+func (p *process) configuration() json.RawMessage {
+	p.lock <- struct{}{}
+	defer p.release()
+	return append(json.RawMessage(nil), p.config...)
+}
+
+// setConfiguration keeps cfg for every later launch.
+func (p *process) setConfiguration(ctx context.Context, cfg json.RawMessage) error {
+	if err := p.acquire(ctx); err != nil {
+		return err
+	}
+	defer p.release()
+	p.config = cfg
+	return nil
+}
+
+// running reports whether the plugin process is up.
+func (p *process) running() bool {
+	p.lock <- struct{}{}
+	defer p.release()
+	return p.client != nil && !p.client.Exited()
+}
+
 // launch starts the binary, completes the handshake and configures the connector.
-// Callers hold the lock.
+// The binary is opened and verified first (see openBinary) and the open file is what
+// is executed. Callers hold the lock.
 func (p *process) launch(ctx context.Context) error {
 	m := p.plugin.manifest
-	bin := filepath.Join(p.plugin.dir, m.Binary)
-	if err := verifyBinary(bin, m); err != nil {
+	bin, err := openBinary(p.plugin.dir, m)
+	if err != nil {
 		return connector.Permanent("%w", err)
 	}
-	cmd := exec.Command(bin, m.Args...)
+	defer bin.Close()
+	cmd := exec.Command(execPath(bin.f), m.Args...)
+	cmd.Args[0] = bin.path
 	cmd.Dir = p.plugin.dir
 	cmd.Env = pluginEnv()
 	setProcAttr(cmd)
+	// Offer the protocol versions up to the manifest's: the operator pins what a binary
+	// may speak, and go-plugin picks the highest both sides know.
+	sets := connector.PluginSets()
+	for v := range sets {
+		if v > m.ProtocolVersion {
+			delete(sets, v)
+		}
+	}
 	hl := newHCLogger(p.log)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  connector.Handshake,
-		VersionedPlugins: connector.PluginSets(),
+		VersionedPlugins: sets,
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -152,7 +186,11 @@ func (p *process) launch(ctx context.Context) error {
 				"(plugins must log to stderr, stdout carries the handshake); first line was %s: %w",
 				m.Name, firstLine(err.Error()), ErrHandshake)
 		}
-		return connector.Unavailable("plugin %q: start %s: %v", m.Name, bin, err)
+		return connector.Unavailable("plugin %q: start %s: %v", m.Name, bin.path, err)
+	}
+	if err := bin.unchanged(); err != nil {
+		client.Kill()
+		return connector.Permanent("plugin %q refused: %w", m.Name, err)
 	}
 	raw, err := rpc.Dispense(connector.PluginName)
 	if err != nil {
@@ -175,7 +213,7 @@ func (p *process) launch(ctx context.Context) error {
 	}
 	restart := !p.startedAt.IsZero()
 	p.client, p.conn, p.startedAt = client, conn, time.Now()
-	p.log.Info("plugin started", "pid", p.pid(), "protocol", client.NegotiatedVersion())
+	p.log.Info("plugin started", "pid", p.pid(), "protocol", client.NegotiatedVersion(), "sha256", m.SHA256)
 	if o := p.h.opts.Observer; o != nil {
 		o.PluginLaunched(m.Name, restart)
 	}

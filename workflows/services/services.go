@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
@@ -195,9 +196,11 @@ func (t Tasks) CreateTask(ctx context.Context, req process.TaskRequest) (map[str
 // Connectors implements process.Connectors through the plugin host.
 type Connectors struct{ Resolver connections.Resolver }
 
-// Call runs a connector operation (a method name such as FindCustomers) with the task's inputs as its
-// request. CreateSalesOrder gets an idempotency key derived from the instance and the task, so a retry
-// after a crash never creates a second ERP order.
+// Call runs a connector operation with the task's inputs as its request: a fixed method (FindCustomers,
+// inputs named like its request's fields) or an operation the plugin describes (prices.quote, inputs
+// checked against its input schema). The task's key, the same across retries, is CreateSalesOrder's
+// idempotency key and an operation's, so a retry after a crash never creates a second ERP order. An
+// operation's output is the task's result; one that is not a JSON object is result.value.
 func (c Connectors) Call(ctx context.Context, name, operation string, input map[string]any) (map[string]any, error) {
 	if name == "" || operation == "" {
 		return nil, &process.BPMNError{Code: CodeConnector, Message: "a connector task needs the connector and operation headers"}
@@ -209,35 +212,76 @@ func (c Connectors) Call(ctx context.Context, name, operation string, input map[
 		}
 		return nil, err
 	}
-	req := map[string]any{}
-	for k, v := range input {
-		req[k] = v
+	if input == nil {
+		input = map[string]any{}
 	}
-	if operation == "CreateSalesOrder" {
-		if _, ok := req["IdempotencyKey"]; !ok {
-			_, req["IdempotencyKey"] = callKey(ctx)
-		}
-	}
-	raw, err := json.Marshal(req)
+	raw, err := json.Marshal(input)
 	if err != nil {
 		return nil, &process.BPMNError{Code: CodeConnector, Message: "inputs are not JSON: " + err.Error()}
 	}
-	resp, err := host.Call(ctx, in, operation, raw)
+	_, key := callKey(ctx)
+	resp, err := host.CallWithKey(ctx, in, operation, raw, key)
 	if err != nil {
 		if connector.IsRetryable(err) {
 			return nil, fmt.Errorf("connector %s %s: %w", name, operation, err)
 		}
 		return nil, &process.BPMNError{Code: strings.ToUpper(strings.ReplaceAll(connector.KindOf(err).String(), " ", "_")), Message: err.Error()}
 	}
-	out := map[string]any{}
 	b, err := json.Marshal(resp)
-	if err == nil {
-		err = json.Unmarshal(b, &out)
-	}
 	if err != nil {
+		return nil, fmt.Errorf("connector %s %s: encode response: %w", name, operation, err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, fmt.Errorf("connector %s %s: decode response: %w", name, operation, err)
 	}
-	return out, nil
+	if obj, ok := out.(map[string]any); ok {
+		return obj, nil
+	}
+	return map[string]any{"value": out}, nil
+}
+
+// CheckTask validates a connector task when its process is deployed (bpmn.Options.CheckTask): the plugin
+// of the connector it names must offer the operation, and its inputs must fit the operation's request.
+// A connector that is not configured yet cannot be checked (its plugin is unknown): it passes, and a run
+// that reaches it before it is configured fails with a CONNECTOR error. Other task types pass.
+func (c Connectors) CheckTask(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error {
+	if taskType != "connector" {
+		return nil
+	}
+	var name, operation string
+	for _, h := range headers {
+		switch h.Key {
+		case "connector":
+			name = h.Value
+		case "operation":
+			operation = h.Value
+		}
+	}
+	if name == "" || operation == "" {
+		return errors.New("the connector and operation headers are required")
+	}
+	if c.Resolver.Host == nil || c.Resolver.Store == nil {
+		return nil // this server runs no plugins; the workers check when they run the task
+	}
+	// Deploying is not a process: the check has its own bound, and the plugin's description is cached.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, found, err := c.Resolver.Store.Get(ctx, name)
+	if err != nil {
+		return fmt.Errorf("connector %q: %w", name, err)
+	}
+	if !found {
+		return nil
+	}
+	names := make([]string, 0, len(inputs))
+	for _, m := range inputs {
+		names = append(names, m.Target)
+	}
+	if err := c.Resolver.Host.CheckOperation(ctx, st.Plugin, operation, names); err != nil {
+		return fmt.Errorf("connector %q: %w", name, err)
+	}
+	return nil
 }
 
 // Messages implements process.Messages with the shared publisher.

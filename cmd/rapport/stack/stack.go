@@ -270,8 +270,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Analytics.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install analytics: %w", err)
 	}
+	// Deploying checks http tasks against the outbound policy and connector tasks against their plugin's
+	// description.
+	connectorTasks := services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}}
 	s.Processes = definitions.New(s.DB, definitions.Options{Entities: s.entityTypes, Authority: s.Access,
-		OnPublish: s.schedulePublished, CheckTask: s.outbound.CheckTask})
+		OnPublish: s.schedulePublished, CheckTask: func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error {
+			if err := s.outbound.CheckTask(taskType, headers, inputs); err != nil {
+				return err
+			}
+			return connectorTasks.CheckTask(taskType, headers, inputs)
+		}})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -374,6 +382,8 @@ func (s *Stack) startPlugins(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("create plugins directory: %w", err)
 	}
+	// The host watches the directory: plugins installed or upgraded while Rapport runs are picked up
+	// without a restart (POST /api/v1/plugins/rescan applies them at once).
 	if s.Plugins, err = host.New(host.Options{Dir: dir, Logger: s.log.With("component", "plugins"), Observer: s.Telemetry}); err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ func (c *csvConnector) Describe(ctx context.Context, _ connector.DescribeRequest
 		Vendor:       "Rapport",
 		Capabilities: connector.AllCapabilities(),
 		ConfigSchema: json.RawMessage(configSchema),
+		Operations:   []connector.Operation{balanceOp},
 	}, ctx.Err()
 }
 

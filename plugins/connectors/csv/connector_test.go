@@ -46,7 +46,48 @@ func TestConformanceInProcess(t *testing.T) {
 	connectortest.Run(t, func(*testing.T) connector.Connector { return newConnector() }, connectortest.Options{
 		Config:        mustJSON(t, map[string]string{"dir": dir}),
 		InvalidConfig: mustJSON(t, map[string]string{"dir": filepath.Join(dir, "does-not-exist")}),
+		Operations:    map[string]json.RawMessage{"customers.balance": json.RawMessage(`{"customerId":"C-000001"}`)},
 	})
+}
+
+func TestCustomerBalance(t *testing.T) {
+	c := newConnector()
+	if _, err := c.Configure(t.Context(), connector.ConfigureRequest{Config: mustJSON(t, map[string]string{"dir": seedDir(t)})}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		input    string
+		want     string
+		wantKind *connector.Error
+	}{
+		{"the paid invoice does not count", `{"customerId":"C-000001"}`,
+			`{"customerId":"C-000001","openInvoices":1,"balances":[{"currency":"EUR","amountDue":"42.00"}]}`, nil},
+		{"another currency", `{"customerId":"C-000002"}`,
+			`{"customerId":"C-000002","openInvoices":1,"balances":[{"currency":"GBP","amountDue":"80.00"}]}`, nil},
+		{"unknown customer", `{"customerId":"C-999999"}`, "", connector.ErrNotFound},
+		{"input field the operation lacks", `{"customerId":"C-000001","all":true}`, "", connector.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := c.Invoke(t.Context(), connector.InvokeRequest{Operation: "customers.balance", Input: json.RawMessage(tt.input)})
+			if tt.wantKind != nil {
+				if !errors.Is(err, tt.wantKind) {
+					t.Fatalf("err = %v, want %s", err, tt.wantKind.Kind)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(r.Output) != tt.want {
+				t.Errorf("output %s\nwant   %s", r.Output, tt.want)
+			}
+		})
+	}
+	if _, err := c.Invoke(t.Context(), connector.InvokeRequest{Operation: "stock.level"}); !errors.Is(err, connector.ErrUnsupported) {
+		t.Errorf("unknown operation: %v", err)
+	}
 }
 
 func TestReadsSampleData(t *testing.T) {

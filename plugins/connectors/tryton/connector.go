@@ -57,7 +57,7 @@ func (c *trytonConnector) Describe(ctx context.Context, _ connector.DescribeRequ
 	return connector.DescribeResponse{Name: "tryton", Version: "1.0.0", Vendor: "Rapport",
 		Capabilities: []connector.Capability{connector.CapFindCustomers, connector.CapUpsertCustomer,
 			connector.CapListOrders, connector.CapGetOrder, connector.CapCreateSalesOrder, connector.CapListInvoices},
-		ConfigSchema: json.RawMessage(configSchema)}, ctx.Err()
+		ConfigSchema: json.RawMessage(configSchema), Operations: []connector.Operation{productsOp}}, ctx.Err()
 }
 
 func (c *trytonConnector) Configure(ctx context.Context, req connector.ConfigureRequest) (connector.ConfigureResponse, error) {

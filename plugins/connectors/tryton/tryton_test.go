@@ -215,7 +215,49 @@ func invalidConfig(t *testing.T) json.RawMessage {
 func TestConformanceInProcess(t *testing.T) {
 	needTryton(t)
 	connectortest.Run(t, func(*testing.T) connector.Connector { return newConnector() },
-		connectortest.Options{Config: server.cfg, InvalidConfig: invalidConfig(t)})
+		connectortest.Options{Config: server.cfg, InvalidConfig: invalidConfig(t), Operations: operationExamples})
+}
+
+// operationExamples are the harness's example inputs of the described operations.
+var operationExamples = map[string]json.RawMessage{"products.search": json.RawMessage(`{"query":"widget"}`)}
+
+func TestProductsSearch(t *testing.T) {
+	needTryton(t)
+	c := newConnector()
+	if _, err := c.Configure(t.Context(), connector.ConfigureRequest{Config: server.cfg}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, input string
+		want        []string // code=price of each product found
+	}{
+		{"by code, any case", `{"query":"gadg"}`, []string{"GADGET=40.00"}},
+		{"by name", `{"query":"widget"}`, []string{"WIDGET=2.50"}},
+		{"both, sorted by code", `{"query":"dget"}`, []string{"GADGET=40.00", "WIDGET=2.50"}},
+		{"limit", `{"query":"dget","limit":1}`, []string{"GADGET=40.00"}},
+		{"nothing", `{"query":"sprocket"}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := c.Invoke(t.Context(), connector.InvokeRequest{Operation: "products.search", Input: json.RawMessage(tt.input)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct {
+				Products []struct{ Code, ListPrice string }
+			}
+			if err := json.Unmarshal(r.Output, &out); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range out.Products {
+				got = append(got, p.Code+"="+p.ListPrice)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("got %v, want %v (output %s)", got, tt.want, r.Output)
+			}
+		})
+	}
 }
 
 func TestFindSeededCustomer(t *testing.T) {
@@ -269,7 +311,7 @@ func buildPlugin(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := json.Marshal(host.Manifest{Name: "tryton", Binary: "rapport-connector-tryton", SHA256: sum, ProtocolVersion: 1})
+	m, _ := json.Marshal(host.Manifest{Name: "tryton", Binary: "rapport-connector-tryton", SHA256: sum, ProtocolVersion: connector.ProtocolVersion})
 	if err := os.WriteFile(filepath.Join(dir, host.ManifestFile), m, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +335,7 @@ func TestThroughHost(t *testing.T) {
 				t.Fatal(err)
 			}
 			return in
-		}, connectortest.Options{Config: server.cfg, InvalidConfig: invalidConfig(t)})
+		}, connectortest.Options{Config: server.cfg, InvalidConfig: invalidConfig(t), Operations: operationExamples})
 	})
 
 	// The plugin dies while CreateSalesOrder waits on a frozen Tryton; after the

@@ -3,7 +3,9 @@
 // A plugin author implements the Connector interface (embedding Unimplemented for the
 // methods the ERP does not support), declares the matching capabilities in Describe and
 // calls Serve from the plugin's main function. Rapport launches the binary through
-// hashicorp/go-plugin and talks to it over gRPC using protocol version 1 (package pb/v1).
+// hashicorp/go-plugin and talks to it over gRPC: protocol version 1 (package pb/v1) has
+// the fixed ERP methods, version 2 adds the described operations of Invoke (package
+// pb/v2). Serve offers both, so a plugin works with older and newer Rapport alike.
 //
 // This package never imports the rest of Rapport, so plugins stay small and independent
 // of the CRM's release cycle.
@@ -44,6 +46,9 @@ type Connector interface {
 	ListInvoices(ctx context.Context, req ListInvoicesRequest) (ListInvoicesResponse, error)
 	// ListPayments pages through received payments, used for monetary value and RFM analysis.
 	ListPayments(ctx context.Context, req ListPaymentsRequest) (ListPaymentsResponse, error)
+	// Invoke runs one of the operations listed in DescribeResponse.Operations with a JSON
+	// input, for what the ERP offers beyond the methods above (protocol version 2).
+	Invoke(ctx context.Context, req InvokeRequest) (InvokeResponse, error)
 }
 
 // Capability names one optional part of the Connector interface. Rapport checks the
@@ -87,6 +92,8 @@ type DescribeResponse struct {
 	Vendor       string          // who maintains the plugin
 	Capabilities []Capability    // which optional methods work
 	ConfigSchema json.RawMessage // JSON Schema (2020-12) of the configuration object
+	// Operations are the connector's own methods, called through Invoke; see Operation.
+	Operations []Operation
 }
 
 // Has reports whether the connector declared capability c.
@@ -284,9 +291,19 @@ type ListPaymentsResponse struct {
 // keeps compiling when a later SDK version adds methods.
 type Unimplemented struct{}
 
-// Health reports healthy; connectors that can check their ERP should override it.
-func (Unimplemented) Health(context.Context, HealthRequest) (HealthResponse, error) {
+// Health reports healthy unless ctx is already done (then it returns ctx's error, as
+// every method must); connectors that can check their ERP should override it.
+func (Unimplemented) Health(ctx context.Context, _ HealthRequest) (HealthResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return HealthResponse{}, err
+	}
 	return HealthResponse{OK: true}, nil
+}
+
+// Invoke answers every operation as unknown by default; a connector that lists
+// operations in Describe overrides it.
+func (Unimplemented) Invoke(_ context.Context, req InvokeRequest) (InvokeResponse, error) {
+	return InvokeResponse{}, UnknownOperation(req.Operation)
 }
 
 // FindCustomers is not supported by default.

@@ -6,29 +6,37 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	pb "github.com/rapportcrm/rapport/plugins/sdk/connector/pb/v1"
+	pb2 "github.com/rapportcrm/rapport/plugins/sdk/connector/pb/v2"
 	"google.golang.org/grpc"
 )
 
-// GRPCPlugin binds a Connector to go-plugin's gRPC transport for protocol version 1.
+// GRPCPlugin binds a Connector to go-plugin's gRPC transport for one protocol version.
 // The plugin side sets Impl; the host side leaves it nil and receives a Connector
 // from Dispense that forwards every call over gRPC.
 type GRPCPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	Impl Connector
+	// Protocol is the version this plugin set speaks: 1 (the fixed methods) or 2 (plus
+	// the Operations service behind Invoke). Zero means 1.
+	Protocol int
 }
 
-// GRPCServer registers the implementation on the plugin's gRPC server.
+// GRPCServer registers the implementation on the plugin's gRPC server: the version-1
+// service always, the version-2 Operations service too from protocol 2 on.
 func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	if p.Impl == nil {
 		return fmt.Errorf("connector plugin: no implementation to serve")
 	}
 	pb.RegisterConnectorServer(s, NewGRPCServer(p.Impl))
+	if p.Protocol >= 2 {
+		pb2.RegisterOperationsServer(s, &operationsServer{impl: p.Impl})
+	}
 	return nil
 }
 
 // GRPCClient returns the host-side Connector that talks to the plugin process.
 func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return NewGRPCClient(c), nil
+	return NewGRPCClientVersion(c, p.Protocol), nil
 }
 
 // NewGRPCServer adapts a Connector to the generated protocol-version-1 server
@@ -36,9 +44,18 @@ func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 func NewGRPCServer(impl Connector) pb.ConnectorServer { return &grpcServer{impl: impl} }
 
 // NewGRPCClient returns a Connector that calls a protocol-version-1 server over conn
-// and turns gRPC status errors back into typed *Error values.
-func NewGRPCClient(conn grpc.ClientConnInterface) Connector {
-	return &grpcClient{c: pb.NewConnectorClient(conn)}
+// and turns gRPC status errors back into typed *Error values. Its Invoke answers
+// Unsupported, as a version-1 plugin has no operations.
+func NewGRPCClient(conn grpc.ClientConnInterface) Connector { return NewGRPCClientVersion(conn, 1) }
+
+// NewGRPCClientVersion is NewGRPCClient for a server negotiated at protocol version
+// protocol; from 2 on, Describe lists the plugin's operations and Invoke calls them.
+func NewGRPCClientVersion(conn grpc.ClientConnInterface, protocol int) Connector {
+	c := &grpcClient{c: pb.NewConnectorClient(conn), protocol: max(protocol, 1)}
+	if protocol >= 2 {
+		c.ops = pb2.NewOperationsClient(conn)
+	}
+	return c
 }
 
 type grpcServer struct {
@@ -133,7 +150,9 @@ func (s *grpcServer) ListPayments(ctx context.Context, req *pb.ListPaymentsReque
 }
 
 type grpcClient struct {
-	c pb.ConnectorClient
+	c        pb.ConnectorClient
+	ops      pb2.OperationsClient // nil below protocol 2
+	protocol int
 }
 
 // clampInt32 keeps limits inside the wire type; limits beyond int32 are clamped by the
@@ -154,8 +173,16 @@ func (c *grpcClient) Describe(ctx context.Context, _ DescribeRequest) (DescribeR
 	if err != nil {
 		return DescribeResponse{}, fromStatus(err)
 	}
-	return DescribeResponse{Name: r.GetName(), Version: r.GetVersion(), Vendor: r.GetVendor(),
-		Capabilities: capsFromPB(r.GetCapabilities()), ConfigSchema: r.GetConfigSchema()}, nil
+	d := DescribeResponse{Name: r.GetName(), Version: r.GetVersion(), Vendor: r.GetVendor(),
+		Capabilities: capsFromPB(r.GetCapabilities()), ConfigSchema: r.GetConfigSchema()}
+	if c.ops != nil {
+		ops, err := c.ops.ListOperations(ctx, &pb2.ListOperationsRequest{})
+		if err != nil {
+			return DescribeResponse{}, fromStatus(err)
+		}
+		d.Operations = mapSlice(ops.GetOperations(), operationFromPB)
+	}
+	return d, nil
 }
 
 func (c *grpcClient) Configure(ctx context.Context, req ConfigureRequest) (ConfigureResponse, error) {
@@ -233,4 +260,46 @@ func (c *grpcClient) ListPayments(ctx context.Context, req ListPaymentsRequest) 
 		return ListPaymentsResponse{}, fromStatus(err)
 	}
 	return ListPaymentsResponse{Payments: mapSlice(r.GetPayments(), paymentFromPB), NextCursor: r.GetNextCursor()}, nil
+}
+
+func (c *grpcClient) Invoke(ctx context.Context, req InvokeRequest) (InvokeResponse, error) {
+	if c.ops == nil {
+		return InvokeResponse{}, &Error{Kind: KindUnsupported, Message: fmt.Sprintf(
+			"operation %q: the plugin speaks connector protocol %d, which has no operations (rebuild it with a newer SDK)", req.Operation, c.protocol)}
+	}
+	r, err := c.ops.Invoke(ctx, &pb2.InvokeRequest{Operation: req.Operation, Input: req.Input, IdempotencyKey: req.IdempotencyKey})
+	if err != nil {
+		return InvokeResponse{}, fromStatus(err)
+	}
+	return InvokeResponse{Output: r.GetOutput()}, nil
+}
+
+// operationsServer serves protocol version 2's Operations service from a Connector.
+type operationsServer struct {
+	pb2.UnimplementedOperationsServer
+	impl Connector
+}
+
+func (s *operationsServer) ListOperations(ctx context.Context, _ *pb2.ListOperationsRequest) (*pb2.ListOperationsResponse, error) {
+	r, err := s.impl.Describe(ctx, DescribeRequest{})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb2.ListOperationsResponse{Operations: mapSlice(r.Operations, operationToPB)}, nil
+}
+
+func (s *operationsServer) Invoke(ctx context.Context, req *pb2.InvokeRequest) (*pb2.InvokeResponse, error) {
+	r, err := s.impl.Invoke(ctx, InvokeRequest{Operation: req.GetOperation(), Input: req.GetInput(), IdempotencyKey: req.GetIdempotencyKey()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb2.InvokeResponse{Output: r.Output}, nil
+}
+
+func operationToPB(o Operation) *pb2.Operation {
+	return &pb2.Operation{Name: o.Name, Description: o.Description, InputSchema: o.Input, OutputSchema: o.Output}
+}
+
+func operationFromPB(o *pb2.Operation) Operation {
+	return Operation{Name: o.GetName(), Description: o.GetDescription(), Input: o.GetInputSchema(), Output: o.GetOutputSchema()}
 }

@@ -41,9 +41,13 @@ func (f *fake) CreateSalesOrder(ctx context.Context, req CreateSalesOrderRequest
 	return CreateSalesOrderResponse{}, ctx.Err()
 }
 
-func dial(t *testing.T, impl Connector) Connector {
+func dial(t *testing.T, impl Connector) Connector { return dialProtocol(t, impl, 1) }
+
+// dialProtocol connects to impl served at one protocol version, as the host does after
+// go-plugin negotiated it.
+func dialProtocol(t *testing.T, impl Connector, protocol int) Connector {
 	t.Helper()
-	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{PluginName: &GRPCPlugin{Impl: impl}})
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{PluginName: &GRPCPlugin{Impl: impl, Protocol: protocol}})
 	t.Cleanup(func() { client.Close() })
 	raw, err := client.Dispense(PluginName)
 	if err != nil {

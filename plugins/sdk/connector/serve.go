@@ -13,9 +13,11 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// ProtocolVersion is the newest connector protocol this SDK speaks. A future version 2
-// is added beside it in PluginSets, so hosts keep launching version-1 plugins.
-const ProtocolVersion = 1
+// ProtocolVersion is the newest connector protocol this SDK speaks. Version 1 has the
+// fixed ERP methods; version 2 adds the described operations behind Invoke. Each version
+// has its entry in PluginSets, so hosts keep launching version-1 plugins and plugins
+// built with this SDK still work with hosts that only know version 1.
+const ProtocolVersion = 2
 
 // PluginName is the key under which the connector is dispensed from a plugin set.
 const PluginName = "connector"
@@ -31,10 +33,15 @@ var Handshake = plugin.HandshakeConfig{
 
 // PluginSets returns the protocol versions a host accepts, each with its plugin set.
 // go-plugin negotiates the highest version both sides share.
-func PluginSets() map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{
-		1: {PluginName: &GRPCPlugin{}},
+func PluginSets() map[int]plugin.PluginSet { return pluginSets(nil) }
+
+// pluginSets builds one plugin set per protocol version, serving impl (nil on the host).
+func pluginSets(impl Connector) map[int]plugin.PluginSet {
+	sets := make(map[int]plugin.PluginSet, ProtocolVersion)
+	for v := 1; v <= ProtocolVersion; v++ {
+		sets[v] = plugin.PluginSet{PluginName: &GRPCPlugin{Impl: impl, Protocol: v}}
 	}
+	return sets
 }
 
 // NewLogger returns the logger a plugin should use: JSON lines on stderr, which the host
@@ -65,9 +72,7 @@ func ServeWithLogger(impl Connector, logger hclog.Logger) {
 			MagicCookieKey:   Handshake.MagicCookieKey,
 			MagicCookieValue: Handshake.MagicCookieValue,
 		},
-		VersionedPlugins: map[int]plugin.PluginSet{
-			1: {PluginName: &GRPCPlugin{Impl: impl}},
-		},
+		VersionedPlugins: pluginSets(impl),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.ChainUnaryInterceptor(recoverInterceptor(logger)))
 			return grpc.NewServer(opts...)

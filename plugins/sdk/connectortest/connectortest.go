@@ -2,7 +2,9 @@
 // author calls Run from a Go test with a factory for their connector; the harness then
 // checks what Rapport relies on: the self-description and config schema, every declared
 // capability (and that undeclared ones answer Unsupported), paging, idempotent sales
-// order creation, error kinds, and that an expired context deadline is honoured.
+// order creation, error kinds, every described operation (its schemas, an example call
+// whose output matches the output schema, unknown operations answering Unsupported),
+// and that an expired context deadline is honoured.
 //
 // The factory may return the implementation itself (in-process) or a connector reached
 // through Rapport's plugin host (out of process); both must pass.
@@ -16,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +37,11 @@ type Options struct {
 	CustomerID string
 	// CallTimeout bounds each call the harness makes; zero means 30 seconds.
 	CallTimeout time.Duration
+	// Operations holds an example input for each operation the connector describes,
+	// by operation name. The harness invokes every operation with its example and
+	// checks the output against the operation's output schema; an operation without an
+	// example fails the suite, so every operation is exercised.
+	Operations map[string]json.RawMessage
 }
 
 // Factory returns a fresh, unconfigured connector for one subtest.
@@ -57,6 +65,7 @@ func Run(t *testing.T, newConnector Factory, opts Options) {
 	t.Run("Paging", h.testPaging)
 	t.Run("NotFound", h.testNotFound)
 	t.Run("Invalid", h.testInvalid)
+	t.Run("Operations", h.testOperations)
 	t.Run("ExpiredDeadline", h.testDeadline)
 }
 
@@ -130,17 +139,40 @@ func (h *harness) testDescribe(t *testing.T) {
 			t.Errorf("Describe: unknown capability %q", c)
 		}
 	}
-	schema, err := compileSchema(d.ConfigSchema)
+	schema, err := compileSchema("config", d.ConfigSchema)
 	if err != nil {
 		t.Fatalf("Describe: config schema: %v", err)
 	}
 	if err := validate(schema, h.opts.Config); err != nil {
 		t.Errorf("Options.Config does not satisfy the connector's own schema: %v", err)
 	}
+	seen := map[string]bool{}
+	for _, op := range d.Operations {
+		if !connector.ValidOperationName(op.Name) {
+			t.Errorf("Describe: operation name %q: want lower-case words joined by dots, e.g. prices.quote", op.Name)
+		}
+		if seen[op.Name] {
+			t.Errorf("Describe: operation %q listed twice", op.Name)
+		}
+		seen[op.Name] = true
+		if len(op.Input) > 0 {
+			s, err := compileSchema(op.Name+".input", op.Input)
+			if err != nil {
+				t.Errorf("Describe: operation %q input schema: %v", op.Name, err)
+			} else if err := validate(s, json.RawMessage(`[]`)); err == nil {
+				t.Errorf("Describe: operation %q input schema accepts an array; inputs are JSON objects (\"type\": \"object\")", op.Name)
+			}
+		}
+		if len(op.Output) > 0 {
+			if _, err := compileSchema(op.Name+".output", op.Output); err != nil {
+				t.Errorf("Describe: operation %q output schema: %v", op.Name, err)
+			}
+		}
+	}
 }
 
-// compileSchema compiles a connector's configuration schema.
-func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
+// compileSchema compiles one of a connector's JSON Schemas; name tells them apart.
+func compileSchema(name string, raw json.RawMessage) (*jsonschema.Schema, error) {
 	if len(raw) == 0 {
 		return nil, errors.New("empty schema")
 	}
@@ -148,11 +180,12 @@ func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse schema: %w", err)
 	}
+	url := "connectortest:///" + name + ".json"
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("connector-config.json", doc); err != nil {
+	if err := c.AddResource(url, doc); err != nil {
 		return nil, fmt.Errorf("add schema: %w", err)
 	}
-	s, err := c.Compile("connector-config.json")
+	s, err := c.Compile(url)
 	if err != nil {
 		return nil, fmt.Errorf("compile schema: %w", err)
 	}
@@ -526,5 +559,57 @@ func (h *harness) testDeadline(t *testing.T) {
 	check("Health", err)
 	for _, capb := range d.Capabilities {
 		check(string(capb), call(ctx, c, capb))
+	}
+	for _, op := range d.Operations {
+		if in, ok := h.opts.Operations[op.Name]; ok {
+			_, err := c.Invoke(ctx, connector.InvokeRequest{Operation: op.Name, Input: in, IdempotencyKey: uniq("k")})
+			check("operation "+op.Name, err)
+		}
+	}
+}
+
+// testOperations invokes every described operation with its example input and checks
+// the output against the output schema; an operation nobody describes must answer
+// Unsupported.
+func (h *harness) testOperations(t *testing.T) {
+	c, d := h.configured(t)
+	ctx := h.ctx(t)
+	missing := uniq("connectortest.missing")
+	missing = strings.ReplaceAll(missing, "-", "_")
+	_, err := c.Invoke(ctx, connector.InvokeRequest{Operation: missing, Input: json.RawMessage(`{}`)})
+	wantKind(t, "Invoke(an operation the connector does not describe)", err, connector.ErrUnsupported)
+	for name := range h.opts.Operations {
+		if _, ok := d.Operation(name); !ok {
+			t.Errorf("Options.Operations has an example for %q, which the connector does not describe", name)
+		}
+	}
+	for _, op := range d.Operations {
+		t.Run(op.Name, func(t *testing.T) {
+			in, ok := h.opts.Operations[op.Name]
+			if !ok {
+				t.Fatalf("no example input for operation %q: add one to Options.Operations", op.Name)
+			}
+			if len(op.Input) > 0 {
+				if s, err := compileSchema(op.Name+".input", op.Input); err == nil {
+					if err := validate(s, in); err != nil {
+						t.Fatalf("the example input of %q does not satisfy its input schema: %v", op.Name, err)
+					}
+				}
+			}
+			r, err := c.Invoke(ctx, connector.InvokeRequest{Operation: op.Name, Input: in, IdempotencyKey: uniq("k")})
+			if err != nil {
+				t.Fatalf("Invoke(%s, example): %v", op.Name, err)
+			}
+			if !json.Valid(r.Output) {
+				t.Fatalf("Invoke(%s): output is not JSON: %q", op.Name, r.Output)
+			}
+			if len(op.Output) > 0 {
+				if s, err := compileSchema(op.Name+".output", op.Output); err == nil {
+					if err := validate(s, r.Output); err != nil {
+						t.Errorf("Invoke(%s): output %s does not satisfy the output schema: %v", op.Name, r.Output, err)
+					}
+				}
+			}
+		})
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/cmd/rapport/stack"
 	"github.com/rapportcrm/rapport/plugins/host"
+	"github.com/rapportcrm/rapport/plugins/sdk/connector"
 )
 
 // AdminEmail and AdminPassword are the bootstrap administrator's credentials in every test stack.
@@ -208,7 +209,7 @@ func InstallPlugin(dataDir, name, pkg string) error {
 	if err != nil {
 		return fmt.Errorf("stacktest: %w", err)
 	}
-	manifest, err := json.Marshal(host.Manifest{Name: name, Binary: "connector", SHA256: sum, ProtocolVersion: 1})
+	manifest, err := json.Marshal(host.Manifest{Name: name, Binary: "connector", SHA256: sum, ProtocolVersion: connector.ProtocolVersion})
 	if err != nil {
 		return fmt.Errorf("stacktest: %w", err)
 	}

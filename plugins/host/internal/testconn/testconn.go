@@ -18,12 +18,12 @@ import (
 // Config is the test connector's configuration.
 type Config struct {
 	Dir           string `json:"dir"`
-	Mode          string `json:"mode,omitempty"`            // "" or "hang"
+	Mode          string `json:"mode,omitempty"`            // "", "hang", or "bad-output" (operations break their output schema)
 	CreateDelayMS int    `json:"create_delay_ms,omitempty"` // pause after persisting a new order
 }
 
 const schema = `{"type":"object","required":["dir"],"additionalProperties":false,
- "properties":{"dir":{"type":"string","minLength":1},"mode":{"enum":["","hang"]},
+ "properties":{"dir":{"type":"string","minLength":1},"mode":{"enum":["","hang","bad-output"]},
  "create_delay_ms":{"type":"integer","minimum":0},"api_key":{"type":"string","writeOnly":true}}}`
 
 // StoreFile is the JSON file, inside Config.Dir, holding the created orders.
@@ -42,11 +42,47 @@ type Connector struct {
 	cfg Config
 }
 
-// Describe declares orders.get, orders.list and orders.create.
+// CountOp is the test connector's described operation: how many orders a customer has.
+var CountOp = connector.Operation{Name: "orders.count", Description: "Counts a customer's orders.",
+	Input:  json.RawMessage(`{"type":"object","required":["customerId"],"additionalProperties":false,"properties":{"customerId":{"type":"string","minLength":1}}}`),
+	Output: json.RawMessage(`{"type":"object","required":["count"],"properties":{"count":{"type":"integer","minimum":0}}}`)}
+
+// Describe declares orders.get, orders.list and orders.create, and the orders.count operation.
 func (c *Connector) Describe(context.Context, connector.DescribeRequest) (connector.DescribeResponse, error) {
 	return connector.DescribeResponse{Name: "testplugin", Version: "0.0.1", Vendor: "Rapport tests",
 		Capabilities: []connector.Capability{connector.CapGetOrder, connector.CapListOrders, connector.CapCreateSalesOrder},
-		ConfigSchema: json.RawMessage(schema)}, nil
+		ConfigSchema: json.RawMessage(schema), Operations: []connector.Operation{CountOp}}, nil
+}
+
+// Invoke runs orders.count; in mode "bad-output" it answers a count that is a string.
+func (c *Connector) Invoke(ctx context.Context, req connector.InvokeRequest) (connector.InvokeResponse, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return connector.InvokeResponse{}, err
+	}
+	if req.Operation != CountOp.Name {
+		return connector.InvokeResponse{}, connector.UnknownOperation(req.Operation)
+	}
+	var in struct {
+		CustomerID string `json:"customerId"`
+	}
+	if err := req.Decode(&in); err != nil {
+		return connector.InvokeResponse{}, err
+	}
+	if cfg.Mode == "bad-output" {
+		return connector.Output(map[string]string{"count": "many"})
+	}
+	s, err := Load(cfg.Dir)
+	if err != nil {
+		return connector.InvokeResponse{}, connector.Internal("%w", err)
+	}
+	n := 0
+	for _, o := range s.Orders {
+		if o.CustomerID == in.CustomerID {
+			n++
+		}
+	}
+	return connector.Output(map[string]int{"count": n})
 }
 
 // Configure stores the configuration.
