@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
 	"github.com/rapportcrm/rapport/workflows/process"
@@ -167,8 +168,9 @@ func waitCompleted(b *testing.B, env *stacktest.Env, id string) {
 	b.Fatalf("instance %s did not complete within a minute", id)
 }
 
-// seedWaiting starts n instances of bench-wait through the starter (32 at a time) and waits until the
-// last ones wait at their user task.
+// seedWaiting starts n instances of bench-wait through the starter (32 at a time) and waits until all
+// of them wait at their user task: the starts return before the instances ran their first step, and on
+// a busy machine the last started is not the last to arrive.
 func seedWaiting(b *testing.B, env *stacktest.Env, n int) {
 	b.Helper()
 	b.StopTimer()
@@ -177,21 +179,15 @@ func seedWaiting(b *testing.B, env *stacktest.Env, n int) {
 	var next atomic.Int64
 	var failed atomic.Int64
 	var wg sync.WaitGroup
-	var last string
-	var mu sync.Mutex
 	for range 32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				st, err := env.Stack.Starter.Start(ctx, process.StartRequest{Ref: process.Ref{Key: "bench-wait"}, Cause: process.CauseAPI, Once: "seed-" + strconv.FormatInt(i, 10)})
+				_, err := env.Stack.Starter.Start(ctx, process.StartRequest{Ref: process.Ref{Key: "bench-wait"}, Cause: process.CauseAPI, Once: "seed-" + strconv.FormatInt(i, 10)})
 				if err != nil {
 					failed.Add(1)
-					continue
 				}
-				mu.Lock()
-				last = st.ID
-				mu.Unlock()
 			}
 		}()
 	}
@@ -199,7 +195,17 @@ func seedWaiting(b *testing.B, env *stacktest.Env, n int) {
 	if failed.Load() > 0 {
 		b.Fatalf("%d of %d waiting instances failed to start", failed.Load(), n)
 	}
-	waitUserTask(b, env, last)
+	query := "RapportProcessKey = 'bench-wait' AND RapportActiveElements = 'Task_Wait' AND ExecutionStatus = 'Running'"
+	var waiting int64
+	for deadline := time.Now().Add(30 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		resp, err := env.Temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: "rapport", Query: query})
+		if err == nil {
+			if waiting = resp.GetCount(); waiting >= int64(n) {
+				return
+			}
+		}
+	}
+	b.Fatalf("%d of %d instances wait at their user task after 30 minutes", waiting, n)
 }
 
 // BenchmarkRecordsGetPatch compares reading and patching one lead through the API (HTTP, authentication,
