@@ -30,6 +30,10 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		"RapportAssignees":      enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 		"RapportEntity":         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		"RapportRecordID":       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		// RapportIncident is the text of an instance's open incidents (element, type, message).
+		"RapportIncident": enumspb.INDEXED_VALUE_TYPE_TEXT,
+		// RapportCorrelationKeys lists "<message>|<key>" of the instance's open message subscriptions.
+		"RapportCorrelationKeys": enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 	}
 }
 

@@ -32,11 +32,13 @@ import (
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/identity"
+	"github.com/rapportcrm/rapport/engine/inbox"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/engine/telemetry"
 	"github.com/rapportcrm/rapport/plugins/host"
+	"github.com/rapportcrm/rapport/workflows/instances"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
@@ -83,6 +85,12 @@ type Deps struct {
 	// Starter starts process instances and Messages correlates messages (both with Processes).
 	Starter  *process.Starter
 	Messages *messages.Publisher
+	// Inbox is the materialised task inbox; Instances lists, describes and operates instances (both
+	// with Processes).
+	Inbox     *inbox.Store
+	Instances *instances.Service
+	// ExternalTasks serves REST workers the external tasks of processes; nil leaves their routes out.
+	ExternalTasks *process.ExternalTasks
 	// Notifications holds in-app notifications; nil leaves their routes out.
 	Notifications *notifications.Store
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.
@@ -169,6 +177,16 @@ func New(deps Deps) *Server {
 	s.registerConnectors()
 	if deps.Processes != nil {
 		s.registerProcesses()
+		s.registerSimulate()
+	}
+	if deps.Instances != nil {
+		s.registerInstances()
+	}
+	if deps.Inbox != nil {
+		s.registerTasks()
+	}
+	if deps.ExternalTasks != nil {
+		s.registerExternalTasks()
 	}
 	if deps.Notifications != nil {
 		s.registerNotifications()

@@ -104,7 +104,7 @@ func TestConnectorTasksValidatedAtDeploy(t *testing.T) {
 		{"fixed method with a field its request lacks", "deploy-erp", "GetOrder", []string{"Number"}, `"Number" is not a field of GetOrder`},
 		{"unknown method", "deploy-erp", "DropTables", nil, "unknown method"},
 		{"a connector not configured yet is checked when it runs", "not-yet", "FindCustomers", []string{"Anything"}, ""},
-		{"no operation header", "deploy-erp", "", nil, "operation headers are required"},
+		{"no operation header", "deploy-erp", "", nil, `needs the header "operation"`},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

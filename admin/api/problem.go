@@ -109,6 +109,9 @@ func installProblemErrors() {
 		}
 		huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
 			p := problemFromHuma(status, msg, errs)
+			if ctx != nil && msg == "request body is required" && strings.HasPrefix(ctx.URL().Path, "/api/v1/processes") {
+				p = emptyBPMN() // name what is missing rather than Huma's generic answer
+			}
 			if ctx != nil {
 				p.Instance = ctx.URL().Path
 				p.RequestID = requestIDOf(ctx)

@@ -17,6 +17,7 @@ import (
 // instanceView is what these tests read of GET /api/v1/instances/{id}.
 type instanceView struct {
 	Status         string         `json:"status"`
+	EndElement     string         `json:"endElement"`
 	BusinessKey    string         `json:"businessKey"`
 	Variables      map[string]any `json:"variables"`
 	ActiveElements []string       `json:"activeElements"`

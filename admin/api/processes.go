@@ -43,9 +43,11 @@ type DefinitionView struct {
 // hold) and the identity its instances would run as, or why the caller may not publish it.
 type ValidationReport struct {
 	Valid          bool                      `json:"valid"`
-	Key            string                    `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines."`
+	Key            string                    `json:"key,omitempty" doc:"The process key (BPMN process ID) the document defines: the first when it defines several."`
+	Keys           []string                  `json:"keys,omitempty" doc:"Every process key a deployment of the document stores (its executable processes)."`
 	Hash           string                    `json:"hash,omitempty"`
 	Problems       []ElementProblem          `json:"problems"`
+	Warnings       []ElementProblem          `json:"warnings" doc:"What compiles but deserves attention: undeclared variables, listeners and other settings Rapport does not run, pools that are not deployed."`
 	Requirements   []definitions.Requirement `json:"requirements,omitempty" doc:"Permissions the process's tasks need, with the elements needing each."`
 	RunAs          *definitions.RunAs        `json:"runAs,omitempty" doc:"The identity the caller publishing it would give its instances."`
 	PublishRefusal string                    `json:"publishRefusal,omitempty" doc:"Why the caller may not publish it as it stands."`
@@ -69,12 +71,12 @@ func elementProblems(ps []bpmn.Problem) []ElementProblem {
 // first request started).
 type StartedInstance = process.Started
 
-// TaskView is an open user task of some instance; ID is what /api/v1/tasks/{id}/complete takes.
-type TaskView struct {
-	ID         string `json:"id"`
-	InstanceID string `json:"instanceId"`
-	ProcessKey string `json:"processKey"`
-	process.UserTask
+// DeployResult is the draft of the document's (first) process, every process the upload stored, and
+// the warnings.
+type DeployResult struct {
+	definitions.Definition
+	Processes []definitions.Definition `json:"processes" doc:"The draft of every executable process of the document; publish each by its key."`
+	Warnings  []ElementProblem         `json:"warnings"`
 }
 
 type bpmnInput struct {
@@ -120,8 +122,9 @@ type messageInput struct {
 	Body struct {
 		ID             string         `json:"messageId,omitempty" maxLength:"255" doc:"Makes a start the message causes happen once: a retried message with the same ID starts nothing new."`
 		Name           string         `json:"name" minLength:"1" maxLength:"255"`
-		CorrelationKey string         `json:"correlationKey" minLength:"1" maxLength:"255" doc:"The business key of the instances the message is for."`
+		CorrelationKey string         `json:"correlationKey" minLength:"1" maxLength:"255" doc:"The business key of the instances the message is for, or the value of the correlation key (zeebe:subscription correlationKey) their message catch events wait for."`
 		Variables      map[string]any `json:"variables,omitempty"`
+		TimeToLive     *int64         `json:"timeToLive,omitempty" minimum:"0" maximum:"2592000000" doc:"Milliseconds an instance with no matching subscription yet keeps the message for one to come (default one hour; 0: not kept)."`
 	}
 }
 
@@ -159,17 +162,12 @@ func (s *Server) registerProcesses() {
 		Summary: "Start an instance", DefaultStatus: http.StatusCreated,
 		Description: "Starts a published version (the latest unless one is named) with variables, checked against the declared variable types."},
 		Access{Permission: "instances.start"}, s.startInstance)
-	Register(s, huma.Operation{OperationID: "get-instance", Method: http.MethodGet, Path: "/api/v1/instances/{id}", Tags: tags,
-		Summary: "An instance's state", Description: "Where the instance stands, its variables, incidents, open tasks and the history of elements entered and left. An instance started from a record is visible only to callers who may read that record (or operate instances); fields hidden from the caller are removed from every record value in the variables. An instance the caller may not see is answered like one that does not exist (404)."},
-		Access{Permission: "instances.read"}, s.getInstance)
-	Register(s, huma.Operation{OperationID: "list-tasks", Method: http.MethodGet, Path: "/api/v1/tasks", Tags: tags,
-		Summary: "My open tasks", Description: "Open user tasks assigned to the caller (as assignee or candidate user) in running instances."},
-		Access{Permission: "tasks.read"}, s.listTasks)
 	Register(s, huma.Operation{OperationID: "complete-task", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/complete", Tags: tags,
 		Summary: "Complete a user task", Description: "Validated synchronously by the instance: unknown task, a caller who is not the assignee or a candidate, or form output of the wrong type is refused and changes nothing."},
 		Access{Permission: "tasks.complete"}, s.completeTask)
 	Register(s, huma.Operation{OperationID: "correlate-message", Method: http.MethodPost, Path: "/api/v1/messages", Tags: tags,
-		Summary: "Correlate a message", Description: "Delivers a BPMN message to the running instances whose business key is the correlation key."},
+		Summary: "Correlate a message", Description: "Delivers a BPMN message to the running instances whose business key is the correlation key and to those whose message catch waits for this message with this correlation key value; " +
+			"answers how many consumed it (a subscription took it) and how many buffered it for timeToLive. When no running instance received it, it starts the processes whose message start event catches it."},
 		Access{Permission: "messages.correlate"}, s.correlateMessage)
 }
 
@@ -199,8 +197,17 @@ func processProblem(err error) error {
 		return NewProblem(http.StatusNotFound, err.Error())
 	case errors.Is(err, definitions.ErrNoDraft):
 		return Typed(http.StatusConflict, "no-draft", err.Error())
+	case errors.Is(err, definitions.ErrEmpty):
+		return emptyBPMN()
 	}
 	return startProblem(err)
+}
+
+// emptyBPMN answers a BPMN upload without a document.
+func emptyBPMN() *Problem {
+	p := Typed(http.StatusBadRequest, "bpmn-empty", definitions.ErrEmpty.Error())
+	p.Errors = []FieldError{{Pointer: "", Message: "the body is empty; send the BPMN XML as application/xml"}}
+	return p
 }
 
 // startProblem maps what publishing and starting refuse: authority (403 for what the caller lacks, 422
@@ -232,11 +239,7 @@ func startProblem(err error) error {
 		p.Errors = []FieldError{{Pointer: "/owners", Message: err.Error()}}
 		return p
 	case errors.As(err, &ve):
-		p := Typed(http.StatusUnprocessableEntity, "validation", "the start variables do not match the process's declared variables")
-		for _, pr := range ve.Problems {
-			p.Errors = append(p.Errors, FieldError{Pointer: "/variables/" + pr.Name, Message: pr.Reason})
-		}
-		return p
+		return variablesProblem("the start variables do not match the process's declared variables", ve)
 	case errors.Is(err, process.ErrNoSuchStart):
 		return Typed(http.StatusUnprocessableEntity, "validation", err.Error())
 	}
@@ -249,26 +252,32 @@ func (s *Server) validateProcess(ctx context.Context, in *bpmnInput) (*struct{ B
 	switch {
 	case err == nil:
 		rep := ValidationReport{Valid: true, Key: pv.Model.ProcessID, Hash: pv.Model.Hash, Problems: []ElementProblem{},
-			Requirements: pv.Requirements, RunAs: pv.RunAs}
+			Warnings: elementProblems(pv.Warnings), Requirements: pv.Requirements, RunAs: pv.RunAs}
+		for _, m := range pv.Models {
+			rep.Keys = append(rep.Keys, m.ProcessID)
+		}
 		if pv.Refusal != nil {
 			rep.PublishRefusal = pv.Refusal.Error()
 		}
 		return &struct{ Body ValidationReport }{Body: rep}, nil
 	case errors.As(err, &ie):
-		return &struct{ Body ValidationReport }{Body: ValidationReport{Problems: elementProblems(ie.Problems)}}, nil
+		return &struct{ Body ValidationReport }{Body: ValidationReport{Problems: elementProblems(ie.Problems), Warnings: []ElementProblem{}}}, nil
 	default:
 		return nil, processProblem(err)
 	}
 }
 
-func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Body definitions.Definition }, error) {
-	d, err := s.deps.Processes.Deploy(ctx, in.RawBody, PrincipalFrom(ctx).User.ID)
+func (s *Server) deployProcess(ctx context.Context, in *bpmnInput) (*struct{ Body DeployResult }, error) {
+	dep, err := s.deps.Processes.Deploy(ctx, in.RawBody, PrincipalFrom(ctx).User.ID)
+	for _, d := range dep.Definitions {
+		s.record(ctx, audit.Event{Action: "process.deploy", Outcome: audit.OutcomeSuccess,
+			Target: audit.Target{Type: "process", ID: d.Key}, Details: map[string]any{"draftHash": d.DraftHash, "name": d.Name}})
+	}
 	if err != nil {
 		return nil, processProblem(err)
 	}
-	s.record(ctx, audit.Event{Action: "process.deploy", Outcome: audit.OutcomeSuccess,
-		Target: audit.Target{Type: "process", ID: d.Key}, Details: map[string]any{"draftHash": d.DraftHash, "name": d.Name}})
-	return &struct{ Body definitions.Definition }{Body: d}, nil
+	out := DeployResult{Definition: dep.Definitions[0], Processes: dep.Definitions, Warnings: elementProblems(dep.Warnings)}
+	return &struct{ Body DeployResult }{Body: out}, nil
 }
 
 func (s *Server) listProcesses(ctx context.Context, _ *struct{}) (*struct{ Body []definitions.Definition }, error) {
@@ -408,78 +417,6 @@ func (s *Server) startInstance(ctx context.Context, in *startInput) (*struct{ Bo
 	return &struct{ Body StartedInstance }{Body: st}, nil
 }
 
-func (s *Server) getInstance(ctx context.Context, in *instanceInput) (*struct{ Body process.Snapshot }, error) {
-	binding, err := s.readableInstance(ctx, in.ID)
-	if err != nil {
-		return nil, err
-	}
-	val, err := s.deps.Temporal.QueryWorkflow(ctx, in.ID, "", process.QueryState)
-	if err != nil {
-		return nil, instanceProblem(err, in.ID)
-	}
-	var snap process.Snapshot
-	if err := val.Get(&snap); err != nil {
-		return nil, fmt.Errorf("decode instance state: %w", err)
-	}
-	if err := s.redactSnapshot(ctx, binding, &snap); err != nil {
-		return nil, err
-	}
-	return &struct{ Body process.Snapshot }{Body: snap}, nil
-}
-
-func instanceProblem(err error, id string) error {
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return NewProblem(http.StatusNotFound, "no instance "+id)
-	}
-	return fmt.Errorf("instance %s: %w", id, err)
-}
-
-func (s *Server) listTasks(ctx context.Context, _ *struct{}) (*struct{ Body []TaskView }, error) {
-	me := PrincipalFrom(ctx).User
-	ids, groups := []string{me.ID, me.Email}, append(slices.Clone(me.Teams), me.Roles...)
-	keys := process.InboxKeys(ids, groups)
-	quoted := make([]string, len(keys))
-	for i, k := range keys {
-		quoted[i] = messages.Quote(k)
-	}
-	out := []TaskView{}
-	var token []byte
-	for pages := 0; pages < 10; pages++ {
-		resp, err := s.deps.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: s.deps.Namespace, PageSize: 100, NextPageToken: token,
-			Query: fmt.Sprintf("RapportAssignees IN (%s) AND ExecutionStatus = 'Running'", strings.Join(quoted, ", ")),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list instances: %w", err)
-		}
-		for _, ex := range resp.GetExecutions() {
-			id := ex.GetExecution().GetWorkflowId()
-			val, err := s.deps.Temporal.QueryWorkflow(ctx, id, "", process.QueryUserTasks)
-			if err != nil {
-				continue // the instance ended between the list and the query
-			}
-			var tasks []process.UserTask
-			if err := val.Get(&tasks); err != nil {
-				return nil, fmt.Errorf("decode tasks of %s: %w", id, err)
-			}
-			key := ""
-			if sa := ex.GetSearchAttributes().GetIndexedFields()["RapportProcessKey"]; sa != nil {
-				key = strings.Trim(string(sa.GetData()), `"`)
-			}
-			for _, t := range tasks {
-				if t.OfferedTo(ids, groups) {
-					out = append(out, TaskView{ID: id + "~" + t.ID, InstanceID: id, ProcessKey: key, UserTask: t})
-				}
-			}
-		}
-		if token = resp.GetNextPageToken(); len(token) == 0 {
-			break
-		}
-	}
-	return &struct{ Body []TaskView }{Body: out}, nil
-}
-
 func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}, error) {
 	instanceID, taskID, ok := strings.Cut(in.ID, "~")
 	if !ok || instanceID == "" || taskID == "" {
@@ -578,13 +515,19 @@ func (s *Server) mayOperate(ctx context.Context, p *Principal, instanceID string
 }
 
 func (s *Server) correlateMessage(ctx context.Context, in *messageInput) (*deliveredOutput, error) {
-	res, err := s.deps.Messages.Publish(ctx, messages.Message{Name: in.Body.Name, CorrelationKey: in.Body.CorrelationKey,
-		Variables: in.Body.Variables, ID: in.Body.ID})
+	msg := messages.Message{Name: in.Body.Name, CorrelationKey: in.Body.CorrelationKey, Variables: in.Body.Variables, ID: in.Body.ID}
+	if ttl := in.Body.TimeToLive; ttl != nil {
+		msg.TimeToLive = time.Duration(*ttl) * time.Millisecond
+		if *ttl == 0 {
+			msg.TimeToLive = -1 // not kept
+		}
+	}
+	res, err := s.deps.Messages.Publish(ctx, msg)
 	if err != nil {
 		return nil, processProblem(err)
 	}
 	s.record(ctx, audit.Event{Action: "message.correlate", Outcome: audit.OutcomeSuccess,
 		Target: audit.Target{Type: "message", ID: in.Body.Name}, Details: map[string]any{"correlationKey": in.Body.CorrelationKey,
-			"delivered": res.Delivered, "started": res.Started}})
+			"consumed": res.Consumed, "buffered": res.Buffered, "delivered": res.Delivered, "started": res.Started}})
 	return &deliveredOutput{Body: res}, nil
 }

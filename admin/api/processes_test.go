@@ -14,6 +14,7 @@ import (
 
 	"github.com/rapportcrm/rapport/admin/api"
 	"github.com/rapportcrm/rapport/engine/identity"
+	"github.com/rapportcrm/rapport/engine/inbox"
 )
 
 // TestProcessLifecycle deploys a Camunda Modeler 5 style process, publishes it, starts an instance, finds
@@ -97,16 +98,16 @@ func TestProcessLifecycle(t *testing.T) {
 	json.Unmarshal(body, &started)
 
 	// The task shows up in the approver's inbox once the instance has reached it and visibility caught up.
-	var tasks []api.TaskView
+	var tasks []inbox.PageItem
 	deadline := time.Now().Add(30 * time.Second)
 	for len(tasks) == 0 && time.Now().Before(deadline) {
 		_, body = do(http.MethodGet, "/api/v1/tasks", nil)
-		json.Unmarshal(body, &tasks)
+		tasks = inboxItems(t, body)
 		if len(tasks) == 0 {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	if len(tasks) != 1 || tasks[0].Element != "Task_Approve" || tasks[0].InstanceID != started.ID {
+	if len(tasks) != 1 || tasks[0].Element != "Task_Approve" || tasks[0].Instance != started.ID {
 		t.Fatalf("tasks = %s", body)
 	}
 	taskPath := "/api/v1/tasks/" + tasks[0].ID + "/complete"
@@ -409,11 +410,11 @@ func TestTaskCompletionNeedsTheRightPerson(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("start: %d %s", status, body)
 	}
-	var tasks []api.TaskView
+	var tasks []inbox.PageItem
 	deadline := time.Now().Add(30 * time.Second)
 	for len(tasks) == 0 && time.Now().Before(deadline) {
 		_, body, _ = env.Do(ctx, http.MethodGet, "/api/v1/tasks", users["ann"], nil)
-		json.Unmarshal(body, &tasks)
+		tasks = inboxItems(t, body)
 		time.Sleep(200 * time.Millisecond)
 	}
 	if len(tasks) != 1 {

@@ -205,7 +205,9 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 // an agent works "my day", completes a task form, edits a lead (history, conflicts, inline errors) and
 // moves it on the leads board; an analyst extends the lead schema and writes, tests and publishes a
 // scoring rule set; an administrator imports leads from CSV, creates a role with a hidden field and a
-// user with it, who never sees that field; and every main page passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
+// user with it, who never sees that field; an analyst imports a Camunda Modeler file into the process
+// designer, fixes the problems shown on the diagram in the properties panel, publishes, sees the diff of a
+// second version and starts it from the generated form (in English and Russian); and every main page passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
 func TestBrowserJourneys(t *testing.T) {
 	requireBrowser(t)
 	fx := setup(t)
@@ -249,6 +251,40 @@ func TestBrowserJourneys(t *testing.T) {
 		raw, _ := json.Marshal(role["fields"])
 		if !strings.Contains(string(raw), `"hidden":["budget"]`) {
 			t.Errorf("the role's field rules: %s", raw)
+		}
+	})
+	t.Run("designer", func(t *testing.T) {
+		call(t, http.MethodPost, "/api/v1/rulesets", env.AdminToken, map[string]any{"key": "designer-score", "kind": "scoring", "entity": "lead",
+			"rules": []any{map[string]any{"name": "partner", "when": `source == "partner"`, "points": 40}},
+			"tests": []any{map[string]any{"name": "a partner lead", "input": map[string]any{"source": "partner"}, "expect": map[string]any{"score": 40}}}}, http.StatusCreated)
+		call(t, http.MethodPost, "/api/v1/rulesets/designer-score/publish", env.AdminToken, nil, http.StatusCreated)
+		journey(t, "designer", map[string]any{"analyst": fx.analyst, "ruleset": "designer-score"})
+		// What the browser drew reached the server: two versions, the second with the renamed task, the
+		// condition as fixed in the panel's expression editor, the task type and the rule set picked there.
+		for _, lang := range []string{"en", "ru"} {
+			key := "e2e-triage-" + lang
+			def := call(t, http.MethodGet, "/api/v1/processes/"+key, env.AdminToken, nil, http.StatusOK)
+			if def["latestVersion"] != float64(2) {
+				t.Errorf("%s: latest version %v, want 2", key, def["latestVersion"])
+			}
+			// The instance started from the generated form runs version 2 (the count is eventually consistent).
+			started := 0.0
+			for deadline := time.Now().Add(15 * time.Second); started == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				for _, v := range call(t, http.MethodGet, "/api/v1/processes/"+key, env.AdminToken, nil, http.StatusOK)["versions"].([]any) {
+					if v := v.(map[string]any); v["version"] == float64(2) {
+						started = v["total"].(float64)
+					}
+				}
+			}
+			if started != 1 {
+				t.Errorf("%s: %v instances of version 2 started, want 1", key, started)
+			}
+			xml := env.Call(t, http.MethodGet, "/api/v1/processes/"+key+"/versions/2/xml", env.AdminToken, nil)
+			for _, want := range []string{"Mark as hot lead", "score &gt;= 50", `type="record.get"`, `key="designer-score"`, `resultVariable="rating"`} {
+				if !strings.Contains(string(xml.Raw), want) {
+					t.Errorf("%s version 2 lacks %s:\n%s", key, want, xml.Raw)
+				}
+			}
 		}
 	})
 	t.Run("pages", func(t *testing.T) {

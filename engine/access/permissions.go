@@ -31,6 +31,7 @@ const (
 	InstancesOperate  = "instances.operate"
 	InstancesStart    = "instances.start"
 	MessagesCorrelate = "messages.correlate"
+	ExternalTasksWork = "externaltasks.work"
 	RulesetsEvaluate  = "rulesets.evaluate"
 	TasksRead         = "tasks.read"
 	TasksComplete     = "tasks.complete"
@@ -95,6 +96,7 @@ func Catalogue() []PermissionInfo {
 		{Name: InstancesStart, Description: "start process instances"},
 		{Name: MessagesCorrelate, Description: "send BPMN messages to running processes (and start message-started ones)"},
 		{Name: RulesetsEvaluate, Description: "evaluate published rule sets (integrations)"},
+		{Name: ExternalTasksWork, Description: "fetch, lock and finish external tasks of processes (workers over REST); sees the variables of those tasks"},
 		{Name: TasksRead, Description: "see tasks in the inbox"},
 		{Name: TasksComplete, Description: "complete tasks assigned to oneself"},
 		{Name: UsersManage, Description: "invite, change and disable users; manage teams"},

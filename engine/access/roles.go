@@ -136,7 +136,7 @@ func BuiltInRoles() []Role {
 			Permissions: []string{SchemasRead, RulesetsRead, ProcessesRead, InstancesRead, TasksRead, "records.*.read", AnalyticsRead}, Scopes: all},
 		{Name: RoleIntegration, Description: "Plugins and external systems; its API tokens narrow it to named permissions.",
 			Permissions: []string{SchemasRead, "records.*.read", "records.*.write", "records.*.export", ImportsRun, TokensCreate,
-				InstancesStart, MessagesCorrelate, RulesetsEvaluate},
+				InstancesStart, MessagesCorrelate, RulesetsEvaluate, ExternalTasksWork},
 			Scopes: all},
 	}
 	for i := range roles {

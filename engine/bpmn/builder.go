@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/rapportcrm/rapport/engine/tasktypes"
 )
 
 // builder compiles one process while collecting problems. Its maps are lookups only; every output is
@@ -26,10 +28,16 @@ type builder struct {
 	// warnings are accepted but worth the analyst's attention (undeclared variables typed any).
 	warnings []Problem
 	inferred map[string]bool
+	tasks    *tasktypes.Registry
 }
 
 func (b *builder) problem(id, format string, args ...any) {
 	b.problems = append(b.problems, Problem{ElementID: id, Reason: fmt.Sprintf(format, args...)})
+}
+
+// warn records what compiles but deserves the analyst's attention.
+func (b *builder) warn(id, format string, args ...any) {
+	b.warnings = append(b.warnings, Problem{ElementID: id, Reason: fmt.Sprintf(format, args...)})
 }
 
 func compileProcess(defs *Definitions, proc *Process, opts Options) (model *Model, problems, warnings []Problem) {
@@ -55,6 +63,7 @@ func compileProcess(defs *Definitions, proc *Process, opts Options) (model *Mode
 	}
 	b.indexLanes(proc.Lanes)
 	b.variables()
+	b.processWarnings()
 	b.addScope(-1, -1, proc.Elements, proc.Flows)
 	b.scanTrigger()
 	b.implicitVariables()
@@ -189,11 +198,9 @@ func (b *builder) implicitVariables() {
 		if e.ZeebeScript != nil {
 			add(e.ZeebeScript.ResultVariable, "any")
 		}
-		if e.Ruleset != nil {
-			add(e.Ruleset.ResultVariable, "any")
-		}
-		if e.CalledDecision != nil {
-			add(e.CalledDecision.ResultVariable, "any")
+		if ref := rulesetOf(e); ref != nil && ref.ResultVariable != "" && !isJob(e) {
+			add(ref.ResultVariable, "any")
+			b.shapeRulesetResult(*ref)
 		}
 		if e.Loop != nil {
 			add(e.Loop.InputElement, "any")
@@ -271,6 +278,9 @@ func exprSource(s string) (src string, isExpr bool) {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "=") {
 		return strings.TrimSpace(s[1:]), true
+	}
+	if inner, ok := camunda7Expression(s); ok {
+		return inner, true // Camunda 7's ${...}: read like an "=" expression
 	}
 	return s, false
 }

@@ -1,5 +1,7 @@
 package bpmn
 
+import "github.com/rapportcrm/rapport/engine/expression"
+
 // Namespaces Parse understands. Elements of other namespaces (DI, vendor extensions) are skipped.
 const (
 	// NamespaceBPMN is the BPMN 2.0 model namespace every executable document's root must use.
@@ -117,6 +119,9 @@ type Process struct {
 	Forms []EmbeddedForm `json:"forms,omitempty"`
 	// Unknown lists unrecognised rapport: extension elements on the process, reported by Validate.
 	Unknown []string `json:"unknown,omitempty"`
+	// Ignored lists vendor extensions of the process Rapport does not run (execution listeners),
+	// reported as warnings.
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // EmbeddedForm is one zeebe:userTaskForm; Schema is the Camunda Forms JSON text.
@@ -142,6 +147,9 @@ type VariableDecl struct {
 	// Default is an optional expression evaluated when a start request omits the variable.
 	Default string `json:"default,omitempty"`
 	Line    int    `json:"line,omitempty"`
+	// Shape, when known, types the variable field by field for expression checks (a rule set's result,
+	// a task's result); it is not kept in the compiled model.
+	Shape *expression.Type `json:"-"`
 }
 
 // SequenceFlow connects two flow nodes of the same scope; Condition is the expression source text
@@ -210,6 +218,8 @@ type EventDefinition struct {
 	MessageRef string           `json:"messageRef,omitempty"`
 	ErrorRef   string           `json:"errorRef,omitempty"`
 	LinkName   string           `json:"linkName,omitempty"`
+	// ExternalTopic is a Camunda 7 external task topic on a message event definition.
+	ExternalTopic string `json:"externalTopic,omitempty"`
 }
 
 // TimerKind says how a timer's value is to be read.
@@ -264,6 +274,8 @@ type Extensions struct {
 	// ZeebeDueDate is zeebe:taskSchedule dueDate; RapportDueDate is rapport:dueDate expression.
 	ZeebeDueDate   string `json:"zeebeDueDate,omitempty"`
 	RapportDueDate string `json:"rapportDueDate,omitempty"`
+	// ZeebePriority is zeebe:priorityDefinition priority (a number from 0 to 100, or an expression).
+	ZeebePriority string `json:"zeebePriority,omitempty"`
 	// RecordTrigger makes a start event fire when a record is created or updated.
 	RecordTrigger *RecordTrigger `json:"recordTrigger,omitempty"`
 	// FormFields are the typed fields a user task's completion must supply.
@@ -273,6 +285,10 @@ type Extensions struct {
 	Assignments []ScriptAssignment `json:"assignments,omitempty"`
 	Unknown     []string           `json:"unknown,omitempty"`
 	Properties  []Header           `json:"properties,omitempty"`
+	// C7 holds Camunda 7 (camunda:) settings that Rapport maps or reports.
+	C7 *Camunda7 `json:"camunda7,omitempty"`
+	// Ignored names the vendor extensions Rapport does not run (listeners, ...), reported as warnings.
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // TaskDefinition is zeebe:taskDefinition: the task type selects the built-in behaviour; Retries is the

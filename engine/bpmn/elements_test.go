@@ -121,10 +121,22 @@ func TestEndEvents(t *testing.T) {
 			}},
 		{name: "error without ref", process: start + `<bpmn:endEvent id="E"><bpmn:errorEventDefinition/></bpmn:endEvent>` + chain("S", "E"),
 			wantErr: []Problem{{"E", "no errorRef"}}},
-		{name: "message end unsupported", process: start + `<bpmn:endEvent id="E"><bpmn:messageEventDefinition/></bpmn:endEvent>` + chain("S", "E"),
-			wantErr: []Problem{{"E", "message end events are not supported"}}},
-		{name: "dead end task", process: start + service("T", "notify") + chain("S", "T"),
-			wantErr: []Problem{{"T", "no outgoing sequence flow"}}},
+		{name: "message end without job or message", process: start + `<bpmn:endEvent id="E"><bpmn:messageEventDefinition/></bpmn:endEvent>` + chain("S", "E"),
+			wantErr: []Problem{{"E", "a message end event needs a job"}}},
+		{name: "message end as a job", process: start + `<bpmn:endEvent id="E"><bpmn:extensionElements><zeebe:taskDefinition type="send-mail"/></bpmn:extensionElements><bpmn:messageEventDefinition/></bpmn:endEvent>` + chain("S", "E"),
+			node: "E", kind: KindServiceTask, check: func(t *testing.T, m *Model, n *Node) {
+				if n.Task == nil || n.Task.Type != "send-mail" || !n.Task.External || len(n.Outgoing) != 0 {
+					t.Errorf("task = %+v", n.Task)
+				}
+			}},
+		{name: "message end publishes", process: varsKey + start + `<bpmn:endEvent id="E"><bpmn:messageEventDefinition messageRef="M"/></bpmn:endEvent>` + chain("S", "E"), root: msgReply,
+			node: "E", kind: KindMessageThrow},
+		{name: "implicit end of a task", process: start + service("T", "notify") + chain("S", "T"),
+			node: "T", kind: KindServiceTask},
+		{name: "gateway without outgoing flow", process: start + `<bpmn:exclusiveGateway id="G"/>` + chain("S", "G"),
+			wantErr: []Problem{{"G", "a gateway needs an outgoing sequence flow"}}},
+		{name: "end event with outgoing flow", process: start + `<bpmn:endEvent id="E"><bpmn:extensionElements><zeebe:taskDefinition type="x"/></bpmn:extensionElements><bpmn:messageEventDefinition/></bpmn:endEvent>` + service("T", "notify") + chain("S", "E", "T"),
+			wantErr: []Problem{{"E", "end events cannot have outgoing flows"}}},
 	})
 }
 
@@ -154,8 +166,39 @@ func TestTasks(t *testing.T) {
 		{name: "bad retry policy", process: start + `<bpmn:serviceTask id="T"><bpmn:extensionElements><zeebe:taskDefinition type="notify" retries="many"/>
 			<rapport:retryPolicy initialInterval="5s" backoffCoefficient="0.5" maximumAttempts="0"/></bpmn:extensionElements></bpmn:serviceTask>` + end + chain("S", "T", "E"),
 			wantErr: []Problem{{"T", "retries=\"many\""}, {"T", "initialInterval"}, {"T", "backoffCoefficient"}, {"T", "maximumAttempts"}}},
-		{name: "undefined task type", process: start + service("T", "send.fax") + end + chain("S", "T", "E"),
-			wantErr: []Problem{{"T", `undefined task type "send.fax"`}}},
+		{name: "external task", process: start + service("T", "send.fax") + end + chain("S", "T", "E"),
+			node: "T", kind: KindServiceTask, check: func(t *testing.T, m *Model, n *Node) {
+				if n.Task.Type != "send.fax" || !n.Task.External {
+					t.Errorf("task = %+v", n.Task)
+				}
+			}},
+		{name: "external task type from an expression", process: varsKey + start + service("T", "=key") + end + chain("S", "T", "E"),
+			node: "T", kind: KindServiceTask, check: func(t *testing.T, m *Model, n *Node) {
+				if n.Task.Type != "" || n.Task.TypeExpression != "key" || !n.Task.External {
+					t.Errorf("task = %+v", n.Task)
+				}
+			}},
+		{name: "camunda rest connector runs as http", process: start + `<bpmn:serviceTask id="T"><bpmn:extensionElements>
+			<zeebe:taskDefinition type="io.camunda:http-json:1"/>
+			<zeebe:ioMapping><zeebe:input source="https://example.com/x" target="url"/><zeebe:input source="GET" target="method"/><zeebe:input source="noAuth" target="authentication.type"/></zeebe:ioMapping>
+			<zeebe:taskHeaders><zeebe:header key="resultVariable" value="answer"/><zeebe:header key="resultExpression" value="={code: response.status}"/></zeebe:taskHeaders>
+			</bpmn:extensionElements></bpmn:serviceTask>` + end + chain("S", "T", "E"),
+			node: "T", kind: KindServiceTask, check: func(t *testing.T, m *Model, n *Node) {
+				if n.Task.Type != "http" || n.Task.Written != "io.camunda:http-json:1" || n.Task.External {
+					t.Errorf("task = %+v", n.Task)
+				}
+				if len(n.Outputs) != 2 || n.Outputs[0].Target != "answer" || n.Outputs[0].Source != "result" || n.Outputs[1].Target != "code" {
+					t.Errorf("outputs = %+v", n.Outputs)
+				}
+			}},
+		{name: "camunda 7 external task", process: start + `<bpmn:serviceTask id="T" camunda:type="external" camunda:topic="charge-card"/>` + end + chain("S", "T", "E"),
+			node: "T", kind: KindServiceTask, check: func(t *testing.T, m *Model, n *Node) {
+				if n.Task.Type != "charge-card" || !n.Task.External {
+					t.Errorf("task = %+v", n.Task)
+				}
+			}},
+		{name: "camunda 7 java delegate", process: start + `<bpmn:serviceTask id="T" camunda:class="com.example.Charge"/>` + end + chain("S", "T", "E"),
+			wantErr: []Problem{{"T", "Java delegate"}}},
 		{name: "missing task definition", process: start + `<bpmn:serviceTask id="T"/>` + end + chain("S", "T", "E"),
 			wantErr: []Problem{{"T", "no task type"}}},
 		{name: "io mapping expression error", process: start + `<bpmn:serviceTask id="T"><bpmn:extensionElements><zeebe:taskDefinition type="notify"/>
@@ -259,8 +302,12 @@ func TestTasks(t *testing.T) {
 					t.Errorf("manual task = %+v", n)
 				}
 			}},
-		{name: "send task unsupported", process: start + `<bpmn:sendTask id="T2"/>` + end + chain("S", "T2", "E"),
-			wantErr: []Problem{{"T2", "send tasks"}}},
+		{name: "send task without type", process: start + `<bpmn:sendTask id="T2"/>` + end + chain("S", "T2", "E"),
+			wantErr: []Problem{{"T2", "send task has no task type"}}},
+		{name: "send task is a job", process: start + `<bpmn:sendTask id="T2"><bpmn:extensionElements><zeebe:taskDefinition type="send-policy"/></bpmn:extensionElements></bpmn:sendTask>` + end + chain("S", "T2", "E"),
+			node: "T2", kind: KindServiceTask},
+		{name: "business rule task as a job", process: start + `<bpmn:businessRuleTask id="T2"><bpmn:extensionElements><zeebe:taskDefinition type="decide"/></bpmn:extensionElements></bpmn:businessRuleTask>` + end + chain("S", "T2", "E"),
+			node: "T2", kind: KindServiceTask},
 		{name: "standard loop unsupported", process: start + `<bpmn:serviceTask id="T"><bpmn:extensionElements><zeebe:taskDefinition type="notify"/></bpmn:extensionElements><bpmn:standardLoopCharacteristics/></bpmn:serviceTask>` + end + chain("S", "T", "E"),
 			wantErr: []Problem{{"T", "standardLoopCharacteristics"}}},
 	})
@@ -271,8 +318,13 @@ func TestExtraTaskTypes(t *testing.T) {
 	if ps := Validate(defs, Options{TaskTypes: []string{"send.fax"}}); len(ps) != 0 {
 		t.Fatalf("problems with extra task type: %v", ps)
 	}
-	if ps := Validate(defs, Options{}); !hasProblem(ps, "T", "undefined task type") {
-		t.Fatalf("want undefined task type without the option, got %v", ps)
+	m, ps := CompileWith(defs, Options{TaskTypes: []string{"send.fax"}})
+	if len(ps) != 0 || m.Node("T").Task.External {
+		t.Fatalf("a type Rapport's handlers run is not external: %+v %v", m.Node("T").Task, ps)
+	}
+	m, ps = CompileWith(defs, Options{})
+	if len(ps) != 0 || !m.Node("T").Task.External {
+		t.Fatalf("without the option the type is an external task: %v", ps)
 	}
 }
 
@@ -301,6 +353,12 @@ func TestGateways(t *testing.T) {
 		{name: "condition not boolean", process: exclusive(` default="F_G_B"`, condFlow("G", "A", "=amount"), flow("G", "B")),
 			wantErr: []Problem{{"F_G_A", "does not compile"}}},
 		{name: "camunda 7 juel condition", process: exclusive(` default="F_G_B"`, condFlow("G", "A", "${amount > 5}"), flow("G", "B")),
+			node: "G", kind: KindExclusiveGateway, check: func(t *testing.T, m *Model, n *Node) {
+				if c := m.Flows[n.Outgoing[0]].Condition; c != "amount > 5" {
+					t.Errorf("condition = %q", c)
+				}
+			}},
+		{name: "camunda 7 juel condition that is not an expression", process: exclusive(` default="F_G_B"`, condFlow("G", "A", "${amount >>> 5}"), flow("G", "B")),
 			wantErr: []Problem{{"F_G_A", "does not compile"}}},
 		{name: "parallel fork and join", process: start + `<bpmn:parallelGateway id="Fork"/><bpmn:parallelGateway id="Join"/>` + service("A", "notify") + service("B", "notify") + end +
 			chain("S", "Fork", "A", "Join", "E") + flow("Fork", "B") + flow("B", "Join"),
@@ -361,7 +419,11 @@ func TestIntermediateEvents(t *testing.T) {
 				}
 			}},
 		{name: "message catch without correlation key", process: start + `<bpmn:intermediateCatchEvent id="W"><bpmn:messageEventDefinition messageRef="M"/></bpmn:intermediateCatchEvent>` + end + chain("S", "W", "E"),
-			root: `<bpmn:message id="M" name="reply"/>`, wantErr: []Problem{{"W", "no correlation key"}}},
+			root: `<bpmn:message id="M" name="reply"/>`, node: "W", kind: KindMessageCatch, check: func(t *testing.T, m *Model, n *Node) {
+				if n.Message.CorrelationKey != "" || !hasProblem(m.Warnings, "W", "no correlation key") {
+					t.Errorf("message = %+v, warnings = %v", n.Message, m.Warnings)
+				}
+			}},
 		{name: "message throw", process: varsKey + start + `<bpmn:intermediateThrowEvent id="W"><bpmn:messageEventDefinition messageRef="M"/></bpmn:intermediateThrowEvent>` + end + chain("S", "W", "E"), root: msgReply,
 			node: "W", kind: KindMessageThrow},
 		{name: "link", process: start + `<bpmn:intermediateThrowEvent id="LT"><bpmn:linkEventDefinition name="next"/></bpmn:intermediateThrowEvent>
@@ -441,7 +503,7 @@ func TestSubProcesses(t *testing.T) {
 				}
 			}},
 		{name: "embedded without start", process: start + `<bpmn:subProcess id="Sub">` + service("ST", "notify") + `</bpmn:subProcess>` + end + chain("S", "Sub", "E"),
-			wantErr: []Problem{{"Sub", "exactly one none start event"}, {"ST", "unreachable"}}},
+			wantErr: []Problem{{"Sub", "exactly one none start event"}}},
 		{name: "flow across scopes", process: start + `<bpmn:subProcess id="Sub">` + inner + flow("ST", "E") + `</bpmn:subProcess>` + end + chain("S", "Sub", "E"),
 			wantErr: []Problem{{"F_ST_E", "across a sub-process boundary"}}},
 		{name: "event sub-process message non-interrupting", process: varsKey + start + service("T", "notify") + end + chain("S", "T", "E") +

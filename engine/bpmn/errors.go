@@ -40,6 +40,8 @@ const (
 	ErrDuplicateID ErrorKind = "duplicate_id"
 	// ErrInvalidChild means an element appears where BPMN 2.0 does not allow it or is not a BPMN element.
 	ErrInvalidChild ErrorKind = "invalid_child"
+	// ErrUnboundPrefix means an element or attribute uses a namespace prefix no xmlns declares.
+	ErrUnboundPrefix ErrorKind = "unbound_prefix"
 	// ErrTooDeep means elements are nested deeper than any real diagram needs.
 	ErrTooDeep ErrorKind = "too_deep"
 )

@@ -25,6 +25,9 @@ func DefaultExprChecker(entities EntityTypes) ExprChecker {
 		key.WriteString(site.Entity)
 		for _, v := range site.Variables {
 			key.WriteString("\x00" + v.Name + ":" + v.Type)
+			if v.Shape != nil {
+				key.WriteString("=" + v.Shape.String())
+			}
 		}
 		mu.Lock()
 		env, ok := envs[key.String()]
@@ -49,7 +52,10 @@ func DefaultExprChecker(entities EntityTypes) ExprChecker {
 func newSiteEnv(site ExprSite, entities EntityTypes) *expression.Env {
 	vars := make(map[string]*expression.Type, len(site.Variables)+1)
 	for _, v := range site.Variables {
-		vars[v.Name] = expression.Scalar(kindOf(v.Type))
+		vars[v.Name] = expression.Scalar(KindOf(v.Type))
+		if v.Shape != nil {
+			vars[v.Name] = v.Shape
+		}
 	}
 	if site.Entity != "" {
 		t := expression.Scalar(expression.KindAny)
@@ -65,7 +71,9 @@ func newSiteEnv(site ExprSite, entities EntityTypes) *expression.Env {
 	return expression.NewEnv(vars)
 }
 
-func kindOf(t string) expression.Kind {
+// KindOf is the expression kind of a declared variable or form field type (aliases included), so the
+// validator, the interpreter and the dry run type a declared name alike.
+func KindOf(t string) expression.Kind {
 	switch normalizeType(t) {
 	case "string":
 		return expression.KindString

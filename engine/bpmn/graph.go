@@ -25,7 +25,7 @@ func (b *builder) checkFlows() {
 				for _, fi := range n.Outgoing {
 					f := &b.m.Flows[fi]
 					if f.Condition == "" && !f.IsDefault {
-						b.problem(e.ID, "%s gateway has several outgoing flows but flow %q has neither a condition nor default status",
+						b.problem(e.ID, "%s gateway has several outgoing flows but flow %q has neither a condition nor default status; give it a condition or make it the gateway's default flow",
 							strings.TrimSuffix(string(n.Kind), "Gateway"), f.ID)
 					}
 				}
@@ -106,7 +106,7 @@ func (b *builder) checkScopes() {
 
 func (b *builder) processStarts(s *Scope) {
 	if len(s.Starts) == 0 {
-		b.problem(b.proc.ID, "process has no start event")
+		b.problem(b.proc.ID, "process has no start event; add a none start event (or a timer or message start event) where it begins")
 	}
 	nones := 0
 	for _, st := range s.Starts {
@@ -244,24 +244,37 @@ func (b *builder) checkReachability() {
 		}
 	}
 	for i, n := range b.m.Nodes {
-		if !reached[i] {
-			b.problem(n.ID, "unreachable: no path leads here from a start event")
+		// In a scope without a start event (or inside one) every node is unreachable; the missing
+		// start is the problem to fix, reported once.
+		if !reached[i] && b.startsAbove(n.Scope) {
+			b.problem(n.ID, "unreachable: no path leads here from a start event; connect it with a sequence flow or remove it")
 		}
 	}
 }
 
-// checkEnds reports paths that stop anywhere but at an end event.
+// startsAbove reports whether scope si and every scope enclosing it have a start event.
+func (b *builder) startsAbove(si int) bool {
+	for ; si >= 0; si = b.m.Scopes[si].Parent {
+		if len(b.m.Scopes[si].Starts) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkEnds checks where paths end. As in Camunda 8, an activity or event without outgoing flows
+// ends its path there (an implicit end, like a none end event); a gateway cannot end a path.
 func (b *builder) checkEnds() {
 	for i := range b.m.Nodes {
 		n := b.m.Nodes[i]
 		switch {
-		case n.Kind.IsEnd():
+		case n.Kind.IsEnd() || b.els[i].Type == "endEvent":
 			if len(n.Outgoing) > 0 {
 				b.problem(n.ID, "end events cannot have outgoing flows")
 			}
 		case n.Kind == KindLinkThrow || n.Kind == KindEventSubProcess:
-		case len(n.Outgoing) == 0:
-			b.problem(n.ID, "has no outgoing sequence flow; only end events may end a path")
+		case n.Kind.IsGateway() && len(n.Outgoing) == 0:
+			b.problem(n.ID, "a gateway needs an outgoing sequence flow; connect it to the next element or to an end event")
 		}
 		if n.Kind.IsBoundary() && len(n.Incoming) > 0 {
 			b.problem(n.ID, "boundary events cannot have incoming flows")

@@ -53,6 +53,11 @@ func (k Kind) IsStart() bool {
 // IsEnd reports whether k is an end event kind.
 func (k Kind) IsEnd() bool { return k == KindEndNone || k == KindEndTerminate || k == KindEndError }
 
+// IsGateway reports whether k is a gateway kind.
+func (k Kind) IsGateway() bool {
+	return k == KindExclusiveGateway || k == KindParallelGateway || k == KindInclusiveGateway || k == KindEventGateway
+}
+
 // IsBoundary reports whether k is a boundary event kind.
 func (k Kind) IsBoundary() bool {
 	return k == KindBoundaryTimer || k == KindBoundaryMessage || k == KindBoundaryError
@@ -200,11 +205,14 @@ type Node struct {
 	Script  []Assignment   `json:"script,omitempty"`
 	Call    *CallSpec      `json:"call,omitempty"`
 	Trigger *RecordTrigger `json:"trigger,omitempty"`
-	Loop    *LoopSpec      `json:"loop,omitempty"`
-	Inputs  []Mapping      `json:"inputs,omitempty"`
-	Outputs []Mapping      `json:"outputs,omitempty"`
-	Retry   *RetryPolicy   `json:"retry,omitempty"`
-	Headers []Header       `json:"headers,omitempty"`
+	// StartForm are the typed fields of a start event's form (zeebe:formDefinition or Camunda 7
+	// camunda:formData): a start request must supply the required ones with the right types.
+	StartForm []FormField  `json:"startForm,omitempty"`
+	Loop      *LoopSpec    `json:"loop,omitempty"`
+	Inputs    []Mapping    `json:"inputs,omitempty"`
+	Outputs   []Mapping    `json:"outputs,omitempty"`
+	Retry     *RetryPolicy `json:"retry,omitempty"`
+	Headers   []Header     `json:"headers,omitempty"`
 }
 
 // Timer is a parsed timer. Expression is set when the value is an expression (written "=..."),
@@ -230,9 +238,19 @@ type ErrorSpec struct {
 	Name string `json:"name,omitempty"`
 }
 
-// TaskSpec is a service task's built-in type and static headers.
+// TaskSpec is a job's task type: a built-in one (run by Rapport's handler of that type) or an
+// external task (run by a worker outside Rapport).
 type TaskSpec struct {
+	// Type is the task type the job runs as (an alias resolved: io.camunda:http-json:1 runs as http);
+	// empty when TypeExpression computes it.
 	Type string `json:"type"`
+	// Written is the type as the diagram names it, when it differs from Type.
+	Written string `json:"written,omitempty"`
+	// External marks a type no built-in handler runs: a Temporal activity of that name on the external
+	// task queue, or fetch-and-lock over REST.
+	External bool `json:"external,omitempty"`
+	// TypeExpression computes the (external) type when the job starts (Zeebe's type="=...").
+	TypeExpression string `json:"typeExpression,omitempty"`
 }
 
 // Mapping copies the value of an expression into a variable (zeebe:input / zeebe:output).
@@ -258,12 +276,14 @@ func (e Expr) IsZero() bool { return e.Literal == "" && e.Expression == "" }
 
 // UserTaskSpec says who may complete a user task, by when, and what the completion must contain.
 type UserTaskSpec struct {
-	Assignee        Expr        `json:"assignee,omitzero"`
-	CandidateGroups Expr        `json:"candidateGroups,omitzero"`
-	CandidateUsers  Expr        `json:"candidateUsers,omitzero"`
-	DueDate         Expr        `json:"dueDate,omitzero"`
-	FormKey         string      `json:"formKey,omitempty"`
-	Fields          []FormField `json:"fields,omitempty"`
+	Assignee        Expr `json:"assignee,omitzero"`
+	CandidateGroups Expr `json:"candidateGroups,omitzero"`
+	CandidateUsers  Expr `json:"candidateUsers,omitzero"`
+	DueDate         Expr `json:"dueDate,omitzero"`
+	// Priority orders inboxes: a number from 0 to 100 (higher first) or an expression giving one.
+	Priority Expr        `json:"priority,omitzero"`
+	FormKey  string      `json:"formKey,omitempty"`
+	Fields   []FormField `json:"fields,omitempty"`
 }
 
 // CallSpec names the process a call activity starts (a literal id or an expression).

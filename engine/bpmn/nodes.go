@@ -2,14 +2,13 @@ package bpmn
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
 // unsupportedReasons explains, per BPMN element type outside the subset, what to use instead.
 func unsupportedReason(typ string) string {
 	switch typ {
-	case "sendTask":
-		return "send tasks are not supported; use a message throw event or a service task of type notify or http"
 	case "complexGateway":
 		return "complex gateways are not supported; use an inclusive gateway"
 	case "adHocSubProcess":
@@ -20,6 +19,25 @@ func unsupportedReason(typ string) string {
 	return fmt.Sprintf("element type %s is not supported", typ)
 }
 
+// eventAlternative says what to draw instead of an event definition Rapport does not run.
+func eventAlternative(def string) string {
+	switch def {
+	case "signal":
+		return "use a message event instead (sent with POST /api/v1/messages or a message throw event)"
+	case "conditional":
+		return "wait for a message the change sends instead, or check the condition in an exclusive gateway after a timer"
+	case "escalation":
+		return "use an error end event and an error boundary event instead"
+	case "compensate":
+		return "undo the work on the path of an error boundary event instead"
+	case "cancel":
+		return "transactions are not supported; use an error end event and an error boundary event instead"
+	case "message", "timer", "error", "link", "terminate":
+		return "this element cannot carry it here; see engine/bpmn/README.md for where each event may stand"
+	}
+	return "use a timer, message or error event instead"
+}
+
 // classify sets each node's Kind from its BPMN type and event definition.
 func (b *builder) classify(i int) {
 	e := b.els[i]
@@ -27,7 +45,7 @@ func (b *builder) classify(i int) {
 	n.Kind = KindUnsupported
 	def := ""
 	if len(e.EventDefinitions) > 1 {
-		b.problem(e.ID, "events with several event definitions (multiple/parallel multiple) are not supported")
+		b.problem(e.ID, "events with several event definitions (multiple/parallel multiple) are not supported; keep one definition, or use an event-based gateway with one event per definition")
 		return
 	}
 	if len(e.EventDefinitions) == 1 {
@@ -35,14 +53,17 @@ func (b *builder) classify(i int) {
 	}
 	unsupportedDef := func(what string) {
 		if def == "" {
-			b.problem(e.ID, "%s without an event definition is not supported", what)
+			b.problem(e.ID, "%s without an event definition is not supported; add a timer, message or error event definition", what)
 			return
 		}
-		b.problem(e.ID, "%s %s events are not supported", def, what)
+		b.problem(e.ID, "%s %s events are not supported; %s", def, what, eventAlternative(def))
 	}
 	switch e.Type {
 	case "task", "manualTask":
 		n.Kind, n.PassThrough = KindScriptTask, true
+		if isJob(e) {
+			n.Kind, n.PassThrough = KindServiceTask, false
+		}
 	case "startEvent":
 		switch def {
 		case "":
@@ -67,6 +88,17 @@ func (b *builder) classify(i int) {
 			n.Kind = KindEndTerminate
 		case "error":
 			n.Kind = KindEndError
+		case "message":
+			// As in Camunda 8, a message end event with a task definition is a job; without one,
+			// Rapport publishes the message it references, and the path ends there.
+			switch {
+			case isJob(e):
+				n.Kind = KindServiceTask
+			case e.EventDefinitions[0].MessageRef != "":
+				n.Kind = KindMessageThrow
+			default:
+				b.problem(e.ID, "a message end event needs a job (<zeebe:taskDefinition type=\"...\"/>, as in Camunda 8) or a messageRef naming the message to publish")
+			}
 		default:
 			unsupportedDef("end")
 		}
@@ -85,6 +117,9 @@ func (b *builder) classify(i int) {
 		switch def {
 		case "message":
 			n.Kind = KindMessageThrow
+			if isJob(e) {
+				n.Kind = KindServiceTask // a job, as in Camunda 8
+			}
 		case "link":
 			n.Kind = KindLinkThrow
 		case "":
@@ -103,14 +138,20 @@ func (b *builder) classify(i int) {
 		default:
 			unsupportedDef("boundary")
 		}
-	case "serviceTask":
+	case "serviceTask", "sendTask":
 		n.Kind = KindServiceTask
 	case "userTask":
 		n.Kind = KindUserTask
 	case "businessRuleTask":
 		n.Kind = KindBusinessRuleTask
+		if isJob(e) {
+			n.Kind = KindServiceTask // a job worker decides, as in Camunda 8
+		}
 	case "scriptTask":
 		n.Kind = KindScriptTask
+		if isJob(e) {
+			n.Kind = KindServiceTask
+		}
 	case "receiveTask":
 		n.Kind = KindReceiveTask
 	case "callActivity":
@@ -135,10 +176,10 @@ func (b *builder) classify(i int) {
 		b.problem(e.ID, "<%s> is not supported", u)
 	}
 	if e.IsForCompensation {
-		b.problem(e.ID, "compensation handlers are not supported")
+		b.problem(e.ID, "compensation handlers are not supported; %s", eventAlternative("compensate"))
 	}
 	if e.ParallelMultiple {
-		b.problem(e.ID, "parallel multiple events are not supported")
+		b.problem(e.ID, "parallel multiple events are not supported; keep one event definition")
 	}
 	for _, u := range e.Unknown {
 		b.problem(e.ID, "unknown Rapport extension element <%s>", u)
@@ -163,6 +204,10 @@ func (b *builder) checkNode(i int) {
 		b.mappings(i)
 		return
 	}
+	b.extensionWarnings(i)
+	if n.Kind.IsStart() && n.Scope == 0 {
+		b.startForm(i)
+	}
 	switch n.Kind {
 	case KindStartRecord:
 		b.recordTrigger(i)
@@ -179,7 +224,7 @@ func (b *builder) checkNode(i int) {
 	case KindMessageCatch:
 		n.Message = b.message(e.ID, def.MessageRef, true)
 	case KindMessageThrow:
-		n.Message = b.message(e.ID, def.MessageRef, true)
+		n.Message = b.message(e.ID, def.MessageRef, false)
 	case KindLinkCatch, KindLinkThrow:
 		n.LinkName = strings.TrimSpace(def.LinkName)
 		if n.LinkName == "" {
@@ -204,6 +249,13 @@ func (b *builder) checkNode(i int) {
 		b.problem(e.ID, "rapport:recordTrigger is only allowed on a none start event")
 	}
 	b.mappings(i)
+	if n.Kind == KindServiceTask && n.Task != nil && !n.Task.External {
+		written := n.Task.Written
+		if written == "" {
+			written = n.Task.Type
+		}
+		b.connectorResult(i, written)
+	}
 	b.loop(i)
 	if e.Default != "" && n.Kind != KindExclusiveGateway && n.Kind != KindInclusiveGateway && n.Kind != KindUnsupported {
 		b.problem(e.ID, "default flows are only supported on exclusive and inclusive gateways")
@@ -221,6 +273,10 @@ func (b *builder) recordTrigger(i int) {
 	t := *e.RecordTrigger
 	if t.Entity == "" {
 		b.problem(e.ID, "rapport:recordTrigger needs an entity")
+	} else if lookup := b.opts.TaskEnv.Entity; lookup != nil {
+		if _, ok := lookup(t.Entity); !ok {
+			b.problem(e.ID, "rapport:recordTrigger entity %q does not exist; create its schema first or name an existing entity", t.Entity)
+		}
 	}
 	if t.On != "created" && t.On != "updated" {
 		b.problem(e.ID, "rapport:recordTrigger on=%q: want created or updated", t.On)
@@ -309,11 +365,12 @@ func (b *builder) message(id, ref string, needKey bool) *MessageSpec {
 	spec := &MessageSpec{Name: name}
 	if strings.TrimSpace(msg.CorrelationKey) == "" {
 		if needKey {
-			b.problem(id, "message %q has no correlation key: add <zeebe:subscription correlationKey=\"=...\"/> to the message", ref)
+			b.warn(id, "message %q has no correlation key, so it reaches the instance only by its business key; add <zeebe:subscription correlationKey=\"=...\"/> to the message to correlate on a variable", ref)
 		}
 		return spec
 	}
-	spec.CorrelationKey = b.expr(id, "correlation key", msg.CorrelationKey, ResultAny)
+	// As in Camunda 8, a key without "=" is a static value: every instance waits for that key.
+	spec.CorrelationKey = b.mappingSource(id, "correlation key", msg.CorrelationKey, nil)
 	return spec
 }
 
@@ -370,49 +427,6 @@ func (b *builder) boundary(i int, def *EventDefinition) {
 	default:
 		n.AttachedTo = host
 		b.m.Nodes[host].Boundaries = append(b.m.Nodes[host].Boundaries, i)
-	}
-}
-
-func (b *builder) serviceTask(i int) {
-	e := b.els[i]
-	n := &b.m.Nodes[i]
-	types := append(BuiltinTaskTypes(), b.opts.TaskTypes...)
-	td := e.TaskDefinition
-	if td == nil || strings.TrimSpace(td.Type) == "" {
-		b.problem(e.ID, "service task has no task type: add <zeebe:taskDefinition type=\"...\"/> with one of %s", strings.Join(types, ", "))
-		return
-	}
-	typ := strings.TrimSpace(td.Type)
-	known := false
-	for _, t := range types {
-		known = known || t == typ
-	}
-	if !known {
-		b.problem(e.ID, "undefined task type %q; known types are %s", typ, strings.Join(types, ", "))
-	}
-	n.Task = &TaskSpec{Type: typ}
-	seen := map[string]bool{}
-	for _, h := range e.Headers {
-		if h.Key == "" {
-			b.problem(e.ID, "task header without a key")
-			continue
-		}
-		if seen[h.Key] {
-			b.problem(e.ID, "duplicate task header %q", h.Key)
-		}
-		seen[h.Key] = true
-	}
-	n.Headers = e.Headers
-	n.Retry = b.retryPolicy(e)
-	if b.opts.CheckTask != nil && known {
-		inputs := make([]Mapping, 0, len(e.Inputs))
-		for _, in := range e.Inputs {
-			src, _ := exprSource(in.Source)
-			inputs = append(inputs, Mapping{Source: src, Target: strings.TrimSpace(in.Target)})
-		}
-		if err := b.opts.CheckTask(typ, e.Headers, inputs); err != nil {
-			b.problem(e.ID, "%s task: %v", typ, err)
-		}
 	}
 }
 
@@ -478,7 +492,7 @@ func (b *builder) retryPolicy(e *Element) *RetryPolicy {
 func (b *builder) userTask(i int) {
 	e := b.els[i]
 	u := &UserTaskSpec{}
-	if a := e.Assignment; a != nil {
+	if a := camunda7Assignment(e); a != nil {
 		u.Assignee = b.valueOrExpr(e.ID, "assignee", a.Assignee, ResultString)
 		u.CandidateGroups = b.valueOrExpr(e.ID, "candidate groups", a.CandidateGroups, ResultAny)
 		u.CandidateUsers = b.valueOrExpr(e.ID, "candidate users", a.CandidateUsers, ResultAny)
@@ -494,14 +508,32 @@ func (b *builder) userTask(i int) {
 			}
 		}
 	}
+	if p := strings.TrimSpace(e.ZeebePriority); p != "" {
+		u.Priority = b.valueOrExpr(e.ID, "priority", p, ResultAny)
+		if l := u.Priority.Literal; l != "" {
+			if n, err := strconv.Atoi(l); err != nil || n < 0 || n > 100 {
+				b.problem(e.ID, "zeebe:priorityDefinition priority=%q: want a whole number from 0 to 100 or an expression", l)
+			}
+		}
+	}
 	if f := e.Form; f != nil {
 		u.FormKey = firstNonEmpty(f.FormKey, f.FormID, f.ExternalReference)
 	}
+	if u.FormKey == "" && e.C7 != nil {
+		u.FormKey = e.C7.FormKey
+	}
+	u.Fields = b.formFields(e, u.FormKey)
+	b.m.Nodes[i].User = u
+}
+
+// formFields are the typed fields of a user task's or start event's form: rapport:formFields (or a
+// Camunda 7 camunda:formData), else the fields of the embedded Camunda form its form key names.
+func (b *builder) formFields(e *Element, formKey string) []FormField {
 	fields := e.FormFields
-	if id, ok := strings.CutPrefix(u.FormKey, embeddedFormPrefix); ok {
+	if id, ok := strings.CutPrefix(formKey, embeddedFormPrefix); ok {
 		form := b.embeddedForm(id)
 		if form == nil {
-			b.problem(e.ID, "form key %q names no zeebe:userTaskForm in the process", u.FormKey)
+			b.problem(e.ID, "form key %q names no zeebe:userTaskForm in the process", formKey)
 		} else if len(fields) == 0 {
 			derived, err := camundaFormFields(form.Schema)
 			if err != nil {
@@ -509,7 +541,10 @@ func (b *builder) userTask(i int) {
 			}
 			fields = derived
 		}
+	} else if formKey != "" && len(fields) == 0 && e.Form != nil && e.Form.FormKey == "" {
+		b.warn(e.ID, "the form %q is stored outside the diagram (a linked form), so its fields are not checked; declare them with <rapport:formFields>", formKey)
 	}
+	var out []FormField
 	seen := map[string]bool{}
 	for _, f := range fields {
 		if !identRe.MatchString(f.Name) {
@@ -527,9 +562,9 @@ func (b *builder) userTask(i int) {
 			continue
 		}
 		f.Type = t
-		u.Fields = append(u.Fields, f)
+		out = append(out, f)
 	}
-	b.m.Nodes[i].User = u
+	return out
 }
 
 func (b *builder) embeddedForm(id string) *EmbeddedForm {
@@ -550,14 +585,26 @@ func firstNonEmpty(vals ...string) string {
 	return ""
 }
 
+// rulesetOf is the rule set a business rule task names: rapport:ruleset, zeebe:calledDecision or
+// Camunda 7's camunda:decisionRef.
+func rulesetOf(e *Element) *RulesetRef {
+	switch {
+	case e.Ruleset != nil:
+		r := *e.Ruleset
+		return &r
+	case e.CalledDecision != nil:
+		return &RulesetRef{Key: e.CalledDecision.DecisionID, ResultVariable: e.CalledDecision.ResultVariable}
+	case e.C7 != nil && e.C7.DecisionRef != "":
+		return &RulesetRef{Key: e.C7.DecisionRef, ResultVariable: e.C7.ResultVariable}
+	}
+	return nil
+}
+
 func (b *builder) businessRuleTask(i int) {
 	e := b.els[i]
 	var r RulesetRef
-	switch {
-	case e.Ruleset != nil:
-		r = *e.Ruleset
-	case e.CalledDecision != nil:
-		r = RulesetRef{Key: e.CalledDecision.DecisionID, ResultVariable: e.CalledDecision.ResultVariable}
+	if ref := rulesetOf(e); ref != nil {
+		r = *ref
 	}
 	r.Key = strings.TrimSpace(r.Key)
 	if r.Key == "" {
@@ -572,6 +619,9 @@ func (b *builder) businessRuleTask(i int) {
 	}
 	if r.ResultVariable != "" && !pathRe.MatchString(r.ResultVariable) {
 		b.problem(e.ID, "result variable %q is not a variable name", r.ResultVariable)
+	}
+	if b.opts.CheckTaskTypes {
+		b.checkTask(e.ID, "business rule task", b.rulesTask(r))
 	}
 	b.m.Nodes[i].Rules = &r
 }
@@ -632,8 +682,9 @@ func (b *builder) mappings(i int) {
 		return out
 	}
 	n.Inputs = conv("input", e.Inputs, nil)
-	// Output sources read the activity's result (task output, rule result, form submission) as `result`.
-	n.Outputs = conv("output", e.Outputs, []VariableDecl{{Name: ResultVar, Type: "any"}})
+	// Output sources read the activity's result (task output, rule result, form submission) as `result`,
+	// typed when the task type knows its shape.
+	n.Outputs = conv("output", e.Outputs, []VariableDecl{{Name: ResultVar, Type: "any", Shape: b.resultShape(i)}})
 }
 
 func (b *builder) loop(i int) {

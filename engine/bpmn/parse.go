@@ -31,9 +31,9 @@ func ParseBytes(data []byte) (*Definitions, error) {
 			Reason: fmt.Sprintf("root element is <%s>, want a BPMN 2.0 <definitions> element", root.name.Local)}}}
 	}
 	if root.name.Space != nsBPMN {
-		reason := "root <definitions> is not in the BPMN 2.0 model namespace " + nsBPMN
+		reason := "root <definitions> is not in the BPMN 2.0 model namespace " + nsBPMN + "; declare it (xmlns:bpmn=\"" + nsBPMN + "\" with a bpmn: prefix, or xmlns=\"" + nsBPMN + "\")"
 		if root.name.Space != "" {
-			reason = fmt.Sprintf("root <definitions> is in namespace %q, want %s", root.name.Space, nsBPMN)
+			reason = fmt.Sprintf("root <definitions> is in namespace %q, want %s; export the diagram as BPMN 2.0 XML", root.name.Space, nsBPMN)
 		}
 		return nil, &ParseError{Kind: ErrMissingNamespace, Line: root.line, Problems: []Problem{{
 			ElementID: root.attr("id"), Reason: reason}}}
@@ -79,7 +79,7 @@ func (p *parser) checkIDs(n *xnode) {
 				p.dupLine = n.line
 			}
 			p.dups = append(p.dups, Problem{ElementID: id, Reason: fmt.Sprintf(
-				"duplicate id %q on <%s> at line %d (first used at line %d)", id, n.name.Local, n.line, first)})
+				"duplicate id %q on <%s> at line %d (first used at line %d); give each element an id of its own", id, n.name.Local, n.line, first)})
 		} else {
 			p.seen[id] = n.line
 		}
@@ -106,7 +106,7 @@ func (p *parser) invalidChild(parent, child *xnode) {
 		id = parent.attr("id")
 	}
 	p.invalid = append(p.invalid, Problem{ElementID: id, Reason: fmt.Sprintf(
-		"invalid child element %s of <%s> at line %d", what, parent.name.Local, child.line)})
+		"invalid child element %s of <%s> at line %d; remove it, or put vendor settings inside <bpmn:extensionElements>", what, parent.name.Local, child.line)})
 }
 
 // isBPMN reports whether n is an element of the BPMN model namespace; elements without a namespace are
@@ -178,6 +178,11 @@ func (p *parser) process(n *xnode) *Process {
 	for _, ext := range extensionChildren(n) {
 		if ext.name.Space == nsZeebe && ext.name.Local == "userTaskForm" {
 			proc.Forms = append(proc.Forms, EmbeddedForm{ID: ext.attr("id"), Schema: ext.body()})
+			continue
+		}
+		if (ext.name.Space == nsZeebe && ext.name.Local != "versionTag" && ext.name.Local != "properties") ||
+			(ext.name.Space == nsCamunda && ext.name.Local != "properties") {
+			proc.Ignored = append(proc.Ignored, prefixOf(ext.name.Space)+":"+ext.name.Local)
 			continue
 		}
 		if ext.name.Space != nsRapport {
@@ -294,6 +299,7 @@ func (p *parser) element(n *xnode) *Element {
 		CalledElementAttr: n.attr("calledElement"),
 		MessageRef:        n.attr("messageRef"),
 	}
+	e.C7 = camunda7Attrs(n)
 	container := isContainer(e.Type)
 	for _, c := range n.children {
 		if foreign(c) {
@@ -337,6 +343,9 @@ func (p *parser) element(n *xnode) *Element {
 func eventDefinition(n *xnode) EventDefinition {
 	d := EventDefinition{Type: strings.TrimSuffix(n.name.Local, "EventDefinition"), ID: n.attr("id"),
 		MessageRef: n.attr("messageRef"), ErrorRef: n.attr("errorRef"), LinkName: n.attr("name")}
+	if n.attrNS(nsCamunda, "type") == "external" {
+		d.ExternalTopic = strings.TrimSpace(n.attrNS(nsCamunda, "topic"))
+	}
 	if d.Type == "timer" {
 		t := &TimerDefinition{}
 		for _, c := range n.children {
@@ -390,6 +399,8 @@ func (p *parser) extensions(n *xnode, x *Extensions) {
 			zeebeExtension(c, x)
 		case nsRapport:
 			rapportExtension(c, x)
+		case nsCamunda:
+			camundaExtension(c, x)
 		}
 	}
 }
@@ -438,6 +449,13 @@ func zeebeExtension(c *xnode, x *Extensions) {
 		x.ZeebeScript = &ZeebeScript{Expression: c.attr("expression"), ResultVariable: c.attr("resultVariable")}
 	case "taskSchedule":
 		x.ZeebeDueDate = c.attr("dueDate")
+	case "priorityDefinition":
+		x.ZeebePriority = c.attr("priority")
+	case "userTask", "versionTag", "linkedResources":
+		// Camunda's own user task implementation, a version label, linked resources: nothing to run.
+	default:
+		// Listeners, ad-hoc settings, payload mappings and the like are not run: Validate warns.
+		x.Ignored = append(x.Ignored, "zeebe:"+c.name.Local)
 	}
 }
 

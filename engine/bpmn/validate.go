@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/rapportcrm/rapport/engine/tasktypes"
 )
 
 // ExprResult is the kind of value an expression site needs, so a checker can require a boolean
@@ -47,7 +49,18 @@ type Options struct {
 	CheckExpr ExprChecker
 	// SkipExpressions disables expression compilation (structure is still checked).
 	SkipExpressions bool
-	// TaskTypes are service task types accepted in addition to the built-in ones (e.g. from plugins).
+	// Tasks is the task type catalogue: the built-in types a service task may name, what each must be
+	// given and what it returns; nil is tasktypes.Builtin(). A type that is not in it is an external
+	// task.
+	Tasks *tasktypes.Registry
+	// CheckTaskTypes applies the catalogue's checks to every job of a built-in type — the headers and
+	// inputs it requires, each type's own Validate with TaskEnv, typed results — as a deployment does.
+	CheckTaskTypes bool
+	// TaskEnv is what task type checks look up (entities, rule sets, connectors); a nil lookup skips
+	// the checks that need it.
+	TaskEnv tasktypes.Env
+	// TaskTypes are more service task types Rapport's own handlers run (not external tasks), without a
+	// description (tests, plugins).
 	TaskTypes []string
 	// CheckTask, when set, validates a service task's configuration for its type (required headers,
 	// known connector ids...), so each task implementation owns its own rules; a returned error becomes
@@ -57,8 +70,7 @@ type Options struct {
 
 // BuiltinTaskTypes are the service task types Rapport runs without plugins.
 func BuiltinTaskTypes() []string {
-	return []string{"record.create", "record.update", "record.get", "record.find", "rules.evaluate", "task.create",
-		"notify", "http", "connector"}
+	return tasktypes.Builtin().IDs()
 }
 
 // VariableTypes are the type names accepted for declared variables and form fields (the expression
@@ -128,28 +140,63 @@ func Check(defs *Definitions, opts Options) (problems, warnings []Problem) {
 		_, problems, warnings := compileProcess(defs, p, opts)
 		return problems, warnings
 	}
-	procs := runnableProcesses(defs)
-	if len(procs) == 0 {
-		return []Problem{{ElementID: defs.ID, Reason: "the document defines no process with flow elements"}}, nil
-	}
-	for _, p := range procs {
-		_, ps, ws := compileProcess(defs, p, opts)
-		problems = append(problems, ps...)
-		warnings = append(warnings, ws...)
-	}
+	_, problems, warnings = CompileAll(defs, opts)
 	return problems, warnings
 }
 
-// runnableProcesses are the processes with at least one flow element; empty pools of a collaboration
-// (black-box participants drawn as processes) are skipped.
-func runnableProcesses(defs *Definitions) []*Process {
-	var out []*Process
-	for _, p := range defs.Processes {
-		if len(p.Elements) > 0 || len(p.Flows) > 0 {
-			out = append(out, p)
+// CompileAll compiles every process of the document that runs (see Runnable), as a deployment does:
+// the models in document order, or every problem of every process; warnings either way (a pool that is
+// not executable and so not deployed among them).
+func CompileAll(defs *Definitions, opts Options) (models []*Model, problems, warnings []Problem) {
+	if defs == nil {
+		return nil, []Problem{{Reason: "no definitions"}}, nil
+	}
+	procs, skipped := Runnable(defs)
+	if len(procs) == 0 {
+		return nil, []Problem{{ElementID: defs.ID, Reason: "the document defines no process with flow elements; draw a process with a start event"}}, nil
+	}
+	for _, p := range skipped {
+		warnings = append(warnings, Problem{ElementID: p.ID, Reason: fmt.Sprintf(
+			"process %q is not executable (isExecutable is not true), so it is not deployed; set isExecutable=\"true\" to deploy it too", p.ID)})
+	}
+	for _, p := range procs {
+		o := opts
+		o.ProcessID = p.ID
+		m, ps, ws := compileProcess(defs, p, o)
+		problems = append(problems, ps...)
+		warnings = append(warnings, ws...)
+		if m != nil {
+			models = append(models, m)
 		}
 	}
-	return out
+	if len(problems) > 0 {
+		return nil, problems, warnings
+	}
+	return models, nil, warnings
+}
+
+// Runnable lists the processes a deployment compiles, in document order: those marked executable, or,
+// when the document marks none (bpmn-js writes isExecutable="false" by default), every process with
+// flow elements. Empty pools of a collaboration (black-box participants) never run; skipped are the
+// processes with flow elements left out because others are executable.
+func Runnable(defs *Definitions) (procs, skipped []*Process) {
+	var drawn []*Process
+	for _, p := range defs.Processes {
+		if len(p.Elements) > 0 || len(p.Flows) > 0 {
+			drawn = append(drawn, p)
+		}
+	}
+	for _, p := range drawn {
+		if p.Executable {
+			procs = append(procs, p)
+		} else {
+			skipped = append(skipped, p)
+		}
+	}
+	if len(procs) == 0 {
+		return drawn, nil
+	}
+	return procs, skipped
 }
 
 // Compile validates the process processID of defs (expressions checked by DefaultExprChecker) and
@@ -166,9 +213,18 @@ func CompileWith(defs *Definitions, opts Options) (*Model, []Problem) {
 	}
 	var proc *Process
 	if opts.ProcessID == "" {
-		procs := runnableProcesses(defs)
-		if len(procs) != 1 {
-			return nil, []Problem{{ElementID: defs.ID, Reason: fmt.Sprintf("the document has %d processes with flow elements; name the one to compile", len(procs))}}
+		procs, _ := Runnable(defs)
+		switch len(procs) {
+		case 0:
+			return nil, []Problem{{ElementID: defs.ID, Reason: "the document defines no process with flow elements; draw a process with a start event"}}
+		case 1:
+		default:
+			ids := make([]string, len(procs))
+			for i, p := range procs {
+				ids[i] = p.ID
+			}
+			return nil, []Problem{{ElementID: defs.ID, Reason: fmt.Sprintf(
+				"the document has %d executable processes (%s); compile them with CompileAll, or name one in Options.ProcessID", len(procs), strings.Join(ids, ", "))}}
 		}
 		proc = procs[0]
 	} else if proc = defs.Process(opts.ProcessID); proc == nil {

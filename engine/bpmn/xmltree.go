@@ -72,6 +72,11 @@ func decodeTree(data []byte) (*xnode, error) {
 	var (
 		root  *xnode
 		stack []*xnode
+		// scopes holds, per open element, the namespace URIs declared on it or above, so a prefix
+		// nobody declared (which encoding/xml leaves as the element's namespace) is reported
+		// instead of the element being skipped as a foreign one.
+		scopes  [][]string
+		unbound unboundPrefixes
 	)
 	for {
 		tok, err := dec.Token()
@@ -90,6 +95,9 @@ func decodeTree(data []byte) (*xnode, error) {
 		case xml.StartElement:
 			line, _ := dec.InputPos()
 			n := &xnode{name: t.Name, attrs: t.Attr, line: line}
+			declared := declaredNamespaces(scopes, t.Attr)
+			scopes = append(scopes, declared)
+			unbound.check(t, declared, line, nearestID(stack, n))
 			if len(stack) == 0 {
 				if root != nil {
 					return nil, &ParseError{Kind: ErrMalformed, Line: line, Problems: []Problem{{Reason: "malformed XML: more than one root element"}}}
@@ -107,6 +115,7 @@ func decodeTree(data []byte) (*xnode, error) {
 		case xml.EndElement:
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
+				scopes = scopes[:len(scopes)-1]
 			}
 		case xml.CharData:
 			if len(stack) > 0 {
@@ -120,7 +129,96 @@ func decodeTree(data []byte) (*xnode, error) {
 	if root == nil {
 		return nil, &ParseError{Kind: ErrMalformed, Problems: []Problem{{Reason: "malformed XML: no root element"}}}
 	}
+	if len(unbound.problems) > 0 {
+		return nil, &ParseError{Kind: ErrUnboundPrefix, Line: unbound.line, Problems: unbound.problems}
+	}
 	return root, nil
+}
+
+// wellKnownNamespaces are the namespaces modelers bind to these prefixes, suggested when a document
+// uses one of them without declaring it.
+var wellKnownNamespaces = map[string]string{
+	"bpmn": nsBPMN, "bpmn2": nsBPMN, "zeebe": nsZeebe, "camunda": nsCamunda, "rapport": nsRapport,
+	"bpmndi": nsBPMNDI, "dc": nsDC, "di": nsDI, "modeler": nsModeler, "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+}
+
+// declaredNamespaces is the namespace URIs in scope for an element: its parent's and those its own
+// xmlns attributes declare.
+func declaredNamespaces(scopes [][]string, attrs []xml.Attr) []string {
+	var parent []string
+	if len(scopes) > 0 {
+		parent = scopes[len(scopes)-1]
+	}
+	var own []string
+	for _, a := range attrs {
+		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+			own = append(own, a.Value)
+		}
+	}
+	if len(own) == 0 {
+		return parent
+	}
+	return append(append([]string{"http://www.w3.org/XML/1998/namespace"}, parent...), own...)
+}
+
+// unboundPrefixes collects one problem per prefix used without a declaration.
+type unboundPrefixes struct {
+	seen     []string
+	problems []Problem
+	line     int
+}
+
+// nearestID is the id of n or of its closest ancestor that has one, so a problem of an element
+// without an id still names where it is.
+func nearestID(stack []*xnode, n *xnode) string {
+	if id := n.attr("id"); id != "" {
+		return id
+	}
+	for i := len(stack) - 1; i >= 0; i-- {
+		if id := stack[i].attr("id"); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+func (u *unboundPrefixes) check(t xml.StartElement, declared []string, line int, id string) {
+	isDeclared := func(space string) bool {
+		if space == "" || space == "xmlns" || space == "http://www.w3.org/XML/1998/namespace" {
+			return true
+		}
+		for _, d := range declared {
+			if d == space {
+				return true
+			}
+		}
+		return false
+	}
+	report := func(prefix, what string) {
+		for _, s := range u.seen {
+			if s == prefix {
+				return
+			}
+		}
+		u.seen = append(u.seen, prefix)
+		if u.line == 0 {
+			u.line = line
+		}
+		fix := fmt.Sprintf("declare it on <definitions> with xmlns:%s=\"...\"", prefix)
+		if ns, ok := wellKnownNamespaces[prefix]; ok {
+			fix = fmt.Sprintf("add xmlns:%s=%q to <definitions>", prefix, ns)
+		}
+		u.problems = append(u.problems, Problem{ElementID: id, Reason: fmt.Sprintf(
+			"the prefix %q of %s at line %d is not declared, so the element would be ignored; %s", prefix, what, line, fix)})
+	}
+	if !isDeclared(t.Name.Space) {
+		report(t.Name.Space, "<"+t.Name.Space+":"+t.Name.Local+">")
+	}
+	for _, a := range t.Attr {
+		if !isDeclared(a.Name.Space) {
+			report(a.Name.Space, fmt.Sprintf("the attribute %s:%s of <%s>", a.Name.Space, a.Name.Local, t.Name.Local))
+		}
+	}
 }
 
 // charsetReader accepts the single-byte encodings older modelers declare besides UTF-8; anything else

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/bpmn"
+	"github.com/rapportcrm/rapport/engine/tasktypes"
 )
 
 // ConnectorsCall is the permission a process needs to run a connector task; a user needs it to publish
@@ -21,14 +22,16 @@ const ConnectorsCall = access.ConnectorsCall
 // calls are bounded by the outbound policy, notifications reach only users, and external task types
 // are run by workers outside Rapport.
 const (
-	TaskRecordCreate   = "record.create"
-	TaskRecordUpdate   = "record.update"
-	TaskRecordGet      = "record.get"
-	TaskRecordFind     = "record.find"
-	TaskCreate         = "task.create"
-	TaskConnector      = "connector"
-	TaskRulesEvaluate  = "rules.evaluate"
-	TaskMessagePublish = "message.publish"
+	TaskRecordCreate = tasktypes.RecordCreate
+	TaskRecordUpdate = tasktypes.RecordUpdate
+	TaskRecordGet    = tasktypes.RecordGet
+	TaskRecordFind   = tasktypes.RecordFind
+	TaskCreate       = tasktypes.TaskCreate
+	// TaskClose closes the open Task records an instance created, when it is cancelled.
+	TaskClose          = "task.close"
+	TaskConnector      = tasktypes.Connector
+	TaskRulesEvaluate  = tasktypes.RulesEvaluate
+	TaskMessagePublish = tasktypes.MessagePublish
 )
 
 // TaskEntity is the entity Task records have; task.create writes them.
@@ -54,7 +57,7 @@ func TaskPermissions(taskType, entity string, fields []string) []string {
 		return write(entity)
 	case TaskRecordGet, TaskRecordFind:
 		return []string{access.RecordPermission(entity, access.ActionRead)}
-	case TaskCreate:
+	case TaskCreate, TaskClose:
 		return write(TaskEntity)
 	case TaskConnector:
 		return []string{ConnectorsCall}
@@ -75,7 +78,7 @@ type Requirement struct {
 // Requirements derives from a model every permission its instances need: reading the records that
 // start it, and each permission of its service, business rule and message throw tasks. The list is
 // sorted by permission; it is what a publisher must hold and is shown before publishing.
-func Requirements(m *bpmn.Model) []Requirement {
+func Requirements(models ...*bpmn.Model) []Requirement {
 	byPerm := map[string][]string{}
 	add := func(el string, perms ...string) {
 		for _, p := range perms {
@@ -84,6 +87,19 @@ func Requirements(m *bpmn.Model) []Requirement {
 			}
 		}
 	}
+	for _, m := range models {
+		addModel(m, add)
+	}
+	out := make([]Requirement, 0, len(byPerm))
+	for p, els := range byPerm {
+		out = append(out, Requirement{Permission: p, Elements: els})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Permission < out[j].Permission })
+	return out
+}
+
+// addModel adds the requirements of one model.
+func addModel(m *bpmn.Model, add func(el string, perms ...string)) {
 	for i := range m.Nodes {
 		n := &m.Nodes[i]
 		switch n.Kind {
@@ -101,12 +117,6 @@ func Requirements(m *bpmn.Model) []Requirement {
 			add(n.ID, TaskPermissions(TaskMessagePublish, "", nil)...)
 		}
 	}
-	out := make([]Requirement, 0, len(byPerm))
-	for p, els := range byPerm {
-		out = append(out, Requirement{Permission: p, Elements: els})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Permission < out[j].Permission })
-	return out
 }
 
 // staticEntity is the entity a record task names in its header, or "" when an input mapping sets it

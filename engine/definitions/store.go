@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
+	"github.com/rapportcrm/rapport/engine/tasktypes"
 )
 
 // MaxXMLSize caps a deployed BPMN document; real diagrams with DI are far smaller.
@@ -107,6 +108,10 @@ type Options struct {
 	// CheckTask validates each service task's configuration against deployment policy (the outbound
 	// HTTP policy refuses URLs it would never call); a refusal is a problem naming the element.
 	CheckTask func(taskType string, headers []bpmn.Header, inputs []bpmn.Mapping) error
+	// Tasks is the task type catalogue (nil: tasktypes.Builtin()); TaskEnv what its checks look up
+	// at deploy (entities, rule sets, connectors), so a task naming one that does not exist is refused.
+	Tasks   *tasktypes.Registry
+	TaskEnv tasktypes.Env
 }
 
 // Store reads and writes process definitions.
@@ -137,37 +142,79 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// Check parses, validates and compiles a document, returning the model or every problem at once.
-func (s *Store) Check(xml []byte) (*bpmn.Model, error) {
+// Checked is a valid document: the model of every process it deploys (document order) and what
+// deserves the analyst's attention.
+type Checked struct {
+	Models   []*bpmn.Model
+	Warnings []bpmn.Problem
+}
+
+// Model returns the model of the process key, or nil.
+func (c *Checked) Model(key string) *bpmn.Model {
+	for _, m := range c.Models {
+		if m.ProcessID == key {
+			return m
+		}
+	}
+	return nil
+}
+
+// ErrEmpty refuses a deployment without a document.
+var ErrEmpty = errors.New("the request holds no BPMN document: send the XML of a <bpmn:definitions> as the body")
+
+// Check parses, validates and compiles a document — every executable process of it — returning the
+// models or every problem at once.
+func (s *Store) Check(xml []byte) (*Checked, error) {
+	if len(bytes.TrimSpace(xml)) == 0 {
+		return nil, ErrEmpty
+	}
 	defs, err := bpmn.Parse(bytes.NewReader(xml), MaxXMLSize)
 	if err != nil {
 		return nil, err
 	}
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.opts.Entities), CheckTask: s.opts.CheckTask})
+	models, problems, warnings := bpmn.CompileAll(defs, s.compileOptions())
 	if len(problems) > 0 {
 		return nil, &InvalidError{Problems: problems}
 	}
-	return model, nil
+	return &Checked{Models: models, Warnings: warnings}, nil
 }
 
-// Deploy stores a valid document as the draft of the process it defines (its key is the BPMN process
-// ID). An invalid document is refused whole and changes nothing. The first deployer of a key owns it.
-func (s *Store) Deploy(ctx context.Context, xml []byte, by string) (Definition, error) {
-	model, err := s.Check(xml)
+// compileOptions are the checks of a deployment: typed expressions, deployment policy and the task
+// type catalogue with what it looks up.
+func (s *Store) compileOptions() bpmn.Options {
+	return bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.opts.Entities), CheckTask: s.opts.CheckTask,
+		Tasks: s.opts.Tasks, TaskEnv: s.opts.TaskEnv, CheckTaskTypes: true}
+}
+
+// Deployed is what one upload stored: the draft of every process of the document, and the warnings.
+type Deployed struct {
+	Definitions []Definition
+	Warnings    []bpmn.Problem
+}
+
+// Deploy stores a valid document as the draft of every process it deploys (each key is a BPMN process
+// ID; a call activity and its callee often share a file). An invalid document is refused whole and
+// changes nothing. The first deployer of a key owns it.
+func (s *Store) Deploy(ctx context.Context, xml []byte, by string) (Deployed, error) {
+	checked, err := s.Check(xml)
 	if err != nil {
-		return Definition{}, err
+		return Deployed{}, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	var d Definition
-	err = s.defs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: model.ProcessID}}, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "name", Value: model.Name}, {Key: "draftHash", Value: model.Hash},
-			{Key: "draftXml", Value: string(xml)}, {Key: "updatedAt", Value: now}, {Key: "updatedBy", Value: by}}},
-		{Key: "$setOnInsert", Value: bson.D{{Key: "latestVersion", Value: 0}, {Key: "owners", Value: []string{OwnerUser + by}}}},
-	}, options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&d)
-	if err != nil {
-		return Definition{}, fmt.Errorf("processes: save draft: %w", err)
+	out := Deployed{Warnings: checked.Warnings}
+	for _, model := range checked.Models {
+		var d Definition
+		err = s.defs.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: model.ProcessID}}, bson.D{
+			{Key: "$set", Value: bson.D{{Key: "name", Value: model.Name}, {Key: "draftHash", Value: model.Hash},
+				{Key: "draftXml", Value: string(xml)}, {Key: "updatedAt", Value: now}, {Key: "updatedBy", Value: by}}},
+			{Key: "$setOnInsert", Value: bson.D{{Key: "latestVersion", Value: 0}, {Key: "owners", Value: []string{OwnerUser + by}}}},
+		}, options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&d)
+		if err != nil {
+			return out, fmt.Errorf("processes: save draft of %s: %w", model.ProcessID, err)
+		}
+		out.Definitions = append(out.Definitions, d)
 	}
-	return d, nil
+	return out, nil
 }
 
 // PublishRequest says who publishes and which role the version's instances act with.
@@ -208,9 +255,13 @@ func (s *Store) Publish(ctx context.Context, key string, req PublishRequest) (Pu
 		}
 	}
 	// The draft was valid when deployed, but the schemas it is typed against may have changed since.
-	model, err := s.Check([]byte(d.DraftXML))
+	checked, err := s.Check([]byte(d.DraftXML))
 	if err != nil {
 		return Published{}, err
+	}
+	model := checked.Model(key)
+	if model == nil {
+		return Published{}, fmt.Errorf("%w: the draft of %q no longer defines that process", ErrNotFound, key)
 	}
 	reqs := Requirements(model)
 	for attempt := 0; attempt < 5; attempt++ {
@@ -239,8 +290,11 @@ func (s *Store) Publish(ctx context.Context, key string, req PublishRequest) (Pu
 			return Published{}, fmt.Errorf("processes: advance latest version: %w", err)
 		}
 		out := Published{Version: v}
+		for _, w := range model.Warnings {
+			out.Warnings = append(out.Warnings, w.String())
+		}
 		if s.opts.OnPublish != nil {
-			out.Warnings = s.opts.OnPublish(ctx, v, model)
+			out.Warnings = append(out.Warnings, s.opts.OnPublish(ctx, v, model)...)
 		}
 		return out, nil
 	}
@@ -259,10 +313,14 @@ func (s *Store) runAs(req PublishRequest, key string, n int, reqs []Requirement)
 	return RunAs{Principal: PrincipalID(key, n), Role: role, Permissions: Permissions(reqs), Teams: req.By.Teams, Publisher: req.By.UserID}, nil
 }
 
-// Preview is what publishing a document would mean for a publisher: the permissions its tasks need,
-// and either the identity it would run as or why the publisher may not publish it.
+// Preview is what publishing a document would mean for a publisher: the permissions its tasks need
+// (of every process it deploys), and either the identity it would run as or why the publisher may not
+// publish it.
 type Preview struct {
+	// Model is the document's first process; Models all it deploys.
 	Model        *bpmn.Model
+	Models       []*bpmn.Model
+	Warnings     []bpmn.Problem
 	Requirements []Requirement
 	RunAs        *RunAs
 	Refusal      error
@@ -270,11 +328,12 @@ type Preview struct {
 
 // Preview checks a document like Check and tells the publisher what publishing it would take.
 func (s *Store) Preview(xml []byte, p Publisher, role string) (Preview, error) {
-	model, err := s.Check(xml)
+	checked, err := s.Check(xml)
 	if err != nil {
 		return Preview{}, err
 	}
-	out := Preview{Model: model, Requirements: Requirements(model)}
+	model := checked.Models[0]
+	out := Preview{Model: model, Models: checked.Models, Warnings: checked.Warnings, Requirements: Requirements(checked.Models...)}
 	run, err := s.runAs(PublishRequest{By: p, RunAsRole: role}, model.ProcessID, 0, out.Requirements)
 	if err != nil {
 		out.Refusal = err
@@ -458,8 +517,8 @@ func (s *Store) Load(ctx context.Context, key string, version int) (*bpmn.Model,
 		return nil, 0, fmt.Errorf("processes: parse %q v%d: %w", key, v.Version, err)
 	}
 	// Published versions were checked when published; compile without re-typing expressions so a later
-	// schema change never makes a running version unloadable.
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{SkipExpressions: true})
+	// schema change never makes a running version unloadable. A document may hold several processes.
+	model, problems := bpmn.CompileWith(defs, bpmn.Options{ProcessID: key, SkipExpressions: true, Tasks: s.opts.Tasks})
 	if len(problems) > 0 {
 		return nil, 0, fmt.Errorf("processes: compile %q v%d: %w", key, v.Version, &InvalidError{Problems: problems})
 	}

@@ -44,3 +44,18 @@ func quoteExpr(s string) string {
 	}
 	return "`" + s + "`"
 }
+
+// ContextKeys returns the keys of a FEEL expression that is a context literal ({a: x, "b": y}) in
+// the order written, so a caller can store each entry (Camunda connectors' resultExpression); ok is
+// false for any other expression or one that does not parse.
+func ContextKeys(src string) (keys []string, ok bool) {
+	n, err := parse(src)
+	if err != nil {
+		return nil, false
+	}
+	c, isContext := n.(*contextLit)
+	if !isContext {
+		return nil, false
+	}
+	return append([]string(nil), c.keys...), true
+}

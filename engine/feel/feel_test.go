@@ -218,6 +218,10 @@ var feelCases = []struct {
 		{feel: `today()`, want: time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)},
 		{feel: `duration("P1Y")`, isErr: "years-and-months"},
 		{feel: `date and time("yesterday")`, isErr: "cannot read"},
+		{feel: `date and time("1970-01-01T00:00Z")`, expr: `date("1970-01-01T00:00:00Z")`, want: time.Unix(0, 0).UTC()},
+		{feel: `(now() - date and time("2025-03-14T09:00:00Z")) / duration("PT1S")`, expr: `(((now - date("2025-03-14T09:00:00Z"))).Seconds() / (duration("1s")).Seconds())`, want: 1800.0},
+		{feel: `duration("PT1H") / @"PT1M"`, want: 60.0},
+		{feel: `date and time("2025-03-14T10:30")`, expr: `date("2025-03-14T10:30:00")`, want: time.Date(2025, 3, 14, 10, 30, 0, 0, time.UTC)},
 		{feel: `time("08:00:00")`, isErr: `function 'time'`},
 	}},
 	{"https://docs.camunda.io/docs/components/modeler/feel/language-guide/feel-expressions-introduction/", []feelCase{

@@ -289,6 +289,14 @@ func (g *gen) temporalLiteral(pos int, s, construct string) {
 			return
 		}
 	}
+	// Seconds may be left out (Camunda's examples write "1970-01-01T00:00Z"); the value is written
+	// out with them.
+	for _, l := range []struct{ in, out string }{{"2006-01-02T15:04Z07:00", time.RFC3339}, {"2006-01-02T15:04", "2006-01-02T15:04:05"}} {
+		if t, err := time.Parse(l.in, s); err == nil {
+			g.w("date(", strconv.Quote(t.Format(l.out)), ")")
+			return
+		}
+	}
 	g.fail(pos, construct, "cannot read "+strconv.Quote(s)+" as a date (YYYY-MM-DD), a date and time (YYYY-MM-DDThh:mm:ss with Z, an offset or @Zone) or a duration (PnDTnHnMnS)")
 }
 

@@ -231,6 +231,17 @@ var binaryOps = map[string]string{"or": "||", "and": "&&", "=": "==", "!=": "!="
 
 func (g *gen) binary(n *binary) {
 	top := node(n) == g.root
+	if n.op == "/" && isDurationLiteral(n.r) {
+		// Dividing a duration by a duration is a number in FEEL ((now() - start) / duration("PT1S")
+		// counts seconds); expr has no such operator, so both are measured in seconds.
+		g.w("((")
+		g.node(n.l)
+		g.mark(n.pos)
+		g.w(").Seconds() / (")
+		g.node(n.r)
+		g.w(").Seconds())")
+		return
+	}
 	if !top {
 		g.w("(")
 	}
@@ -241,6 +252,21 @@ func (g *gen) binary(n *binary) {
 	if !top {
 		g.w(")")
 	}
+}
+
+// isDurationLiteral reports whether n is a duration written literally: duration("P...") or @"P...".
+func isDurationLiteral(n node) bool {
+	switch v := n.(type) {
+	case *temporal:
+		return strings.HasPrefix(v.val, "P") || strings.HasPrefix(v.val, "-P")
+	case *call:
+		if v.fn != "duration" || len(v.args) != 1 {
+			return false
+		}
+		s, ok := v.args[0].(*strLit)
+		return ok && (strings.HasPrefix(s.val, "P") || strings.HasPrefix(s.val, "-P"))
+	}
+	return false
 }
 
 // name writes a variable reference: a bound name, a property of the filter's current element, or a

@@ -232,6 +232,9 @@ func (r *runner) addTimer(s *Subscription, n *bpmn.Node, t *Token) bool {
 	}
 	s.ID = r.nextID()
 	s.FireAt = at
+	if r.at(levelOperations) {
+		s.Since = r.now()
+	}
 	r.st.Subs = append(r.st.Subs, s)
 	r.startTimer(s)
 	return true
@@ -305,11 +308,14 @@ func matches(s *Subscription, m MessageRequest) bool {
 // expired ones are dropped before any subscription looks at the buffer (a reply that arrived for an
 // earlier round of a loop does not answer a later one once it expired). The first release kept the
 // last 100 forever.
-func (r *runner) deliver(m MessageRequest) {
+func (r *runner) deliver(m MessageRequest) MessageOutcome {
 	for _, s := range r.st.Subs {
 		if matches(s, m) {
+			if r.at(levelOperations) {
+				r.note(r.model.Nodes[s.Node].ID, EventMessage, s.Token, Operator{}, m.Name+keyText(m.CorrelationKey))
+			}
 			r.fire(s, m.Variables)
-			return
+			return MessageOutcome{Consumed: true}
 		}
 	}
 	if !r.at(levelIssue12) {
@@ -317,11 +323,11 @@ func (r *runner) deliver(m MessageRequest) {
 		if len(r.st.Messages) > maxBuffered {
 			r.st.Messages = slices.Delete(r.st.Messages, 0, len(r.st.Messages)-maxBuffered)
 		}
-		return
+		return MessageOutcome{Buffered: true}
 	}
 	ttl := m.TimeToLive
 	if ttl < 0 {
-		return
+		return MessageOutcome{}
 	}
 	if ttl == 0 {
 		ttl = r.opts.MessageTTL
@@ -345,7 +351,25 @@ func (r *runner) deliver(m MessageRequest) {
 	if len(r.st.Messages) > maxBuffered {
 		r.st.Messages = slices.Delete(r.st.Messages, 0, len(r.st.Messages)-maxBuffered)
 	}
+	return MessageOutcome{Buffered: true}
 }
+
+// correlationKeys is what RapportCorrelationKeys holds: CorrelationEntry of every open message
+// subscription with a correlation key, within the list budget, so a message reaches the instances
+// waiting for its key whatever their business key.
+func (r *runner) correlationKeys() []string {
+	var keys []string
+	for _, s := range r.st.Subs {
+		if s.Kind == subMessage && s.Key != "" {
+			keys = append(keys, CorrelationEntry(s.Message, s.Key))
+		}
+	}
+	return boundedList(keys)
+}
+
+// CorrelationEntry is the RapportCorrelationKeys entry of a subscription to message name with a
+// correlation key.
+func CorrelationEntry(name, key string) string { return name + "|" + key }
 
 // expireMessages drops buffered messages whose time to live has passed (workflow time).
 func (r *runner) expireMessages() {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +41,11 @@ type (
 	// TaskList creates a Task record for a person (task.create).
 	TaskList interface {
 		CreateTask(ctx context.Context, req TaskRequest) (map[string]any, error)
+	}
+	// TaskCloser is a TaskList that also closes the open Task records named by the input ids
+	// (task.close, a cancelled instance's cleanup).
+	TaskCloser interface {
+		CloseTasks(ctx context.Context, req TaskRequest) (map[string]any, error)
 	}
 	// Notifier sends an in-app notification (notify).
 	Notifier interface {
@@ -102,7 +109,10 @@ func NewDefaultRegistry(s Services) *Registry {
 		}))
 	}
 	if s.Tasks != nil {
-		r.Register("task.create", TaskHandlerFunc(s.Tasks.CreateTask))
+		r.Register(TypeTaskCreate, TaskHandlerFunc(s.Tasks.CreateTask))
+		if c, ok := s.Tasks.(TaskCloser); ok {
+			r.Register(TypeTaskClose, TaskHandlerFunc(c.CloseTasks))
+		}
 	}
 	if s.Notifier != nil {
 		r.Register("notify", TaskHandlerFunc(func(ctx context.Context, req TaskRequest) (map[string]any, error) {
@@ -162,9 +172,12 @@ func without(m map[string]any, keys ...string) map[string]any {
 // DefaultHTTPTimeout bounds an http task that sets no timeout header.
 const DefaultHTTPTimeout = 30 * time.Second
 
-// HTTPHandler runs http tasks: headers url, method (default GET, POST when there is a body) and
-// timeout (ISO 8601 or Go duration); inputs url and method override the headers, body is sent as
-// JSON, headers (an object) become request headers. The result is {status, body, headers}; a body
+// HTTPHandler runs http tasks and Camunda's REST connector (io.camunda:http-json:1): headers url,
+// method (default GET, POST when there is a body) and timeout (ISO 8601 or Go duration); inputs url
+// and method override the headers, body is sent as JSON, headers (an object) become request headers,
+// queryParameters (an object) are added to the URL, authentication {type: noAuth | basic (username,
+// password) | bearer (token)} authenticates, and readTimeoutInSeconds or connectionTimeoutInSeconds
+// bound the call when no timeout header does. The result is {status, body, headers}; a body
 // that is JSON is decoded. 5xx answers and network errors are retried by the task's retry policy; 4xx
 // answers are results, so the process decides what they mean.
 type HTTPHandler struct {
@@ -184,6 +197,20 @@ func (h HTTPHandler) Handle(ctx context.Context, req TaskRequest) (map[string]an
 			return nil, &BPMNError{Code: "CONFIG", Message: fmt.Sprintf("http timeout %q: %v", t, err)}
 		}
 		timeout = d
+	} else if secs, ok := seconds(firstOf(req.Inputs["readTimeoutInSeconds"], ""), firstOf(req.Inputs["connectionTimeoutInSeconds"], "")); ok {
+		timeout = secs // Camunda's REST connector
+	}
+	if qp, ok := req.Inputs["queryParameters"].(map[string]any); ok && len(qp) > 0 {
+		u, err := neturl.Parse(url)
+		if err != nil {
+			return nil, &BPMNError{Code: "CONFIG", Message: fmt.Sprintf("http url %q: %v", url, err)}
+		}
+		q := u.Query()
+		for _, k := range sortedKeys(qp) {
+			q.Set(k, fmt.Sprint(qp[k]))
+		}
+		u.RawQuery = q.Encode()
+		url = u.String()
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -210,6 +237,17 @@ func (h HTTPHandler) Handle(ctx context.Context, req TaskRequest) (map[string]an
 	if hs, ok := req.Inputs["headers"].(map[string]any); ok {
 		for _, k := range sortedKeys(hs) {
 			hreq.Header.Set(k, fmt.Sprint(hs[k]))
+		}
+	}
+	if auth, ok := req.Inputs["authentication"].(map[string]any); ok {
+		switch typ := fmt.Sprint(auth["type"]); typ {
+		case "basic":
+			hreq.SetBasicAuth(fmt.Sprint(auth["username"]), fmt.Sprint(auth["password"]))
+		case "bearer":
+			hreq.Header.Set("Authorization", "Bearer "+fmt.Sprint(auth["token"]))
+		case "noAuth", "<nil>":
+		default:
+			return nil, &BPMNError{Code: "CONFIG", Message: fmt.Sprintf("http authentication type %q is not supported; use noAuth, basic or bearer", typ)}
 		}
 	}
 	client := h.Client
@@ -246,6 +284,31 @@ func (h HTTPHandler) Handle(ctx context.Context, req TaskRequest) (map[string]an
 	}
 	out["headers"] = headers
 	return out, nil
+}
+
+// seconds is the first of the values that is a positive number of seconds.
+func seconds(vals ...any) (time.Duration, bool) {
+	for _, v := range vals {
+		var n float64
+		switch x := v.(type) {
+		case float64:
+			n = x
+		case int:
+			n = float64(x)
+		case string:
+			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+			if err != nil {
+				continue
+			}
+			n = f
+		default:
+			continue
+		}
+		if n > 0 {
+			return time.Duration(n * float64(time.Second)), true
+		}
+	}
+	return 0, false
 }
 
 func parseTimeout(s string) (time.Duration, error) {

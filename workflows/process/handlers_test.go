@@ -22,7 +22,7 @@ func TestHTTPHandler(t *testing.T) {
 			var in map[string]any
 			_ = json.NewDecoder(r.Body).Decode(&in)
 			w.Header().Set("X-Method", r.Method)
-			_ = json.NewEncoder(w).Encode(map[string]any{"got": in["name"], "auth": r.Header.Get("Authorization")})
+			_ = json.NewEncoder(w).Encode(map[string]any{"got": in["name"], "auth": r.Header.Get("Authorization"), "query": r.URL.RawQuery})
 		case "/missing":
 			http.Error(w, "nope", http.StatusNotFound)
 		case "/down":
@@ -48,6 +48,24 @@ func TestHTTPHandler(t *testing.T) {
 					t.Errorf("out %v", out)
 				}
 			}},
+		{"Camunda's REST connector inputs", TaskRequest{Type: "http", Headers: map[string]string{"url": srv.URL + "/echo"},
+			Inputs: map[string]any{"method": "GET", "queryParameters": map[string]any{"q": "a b", "n": 2.0},
+				"authentication": map[string]any{"type": "basic", "username": "ann", "password": "pw"}, "readTimeoutInSeconds": 5.0}}, 200, false, false,
+			func(t *testing.T, out map[string]any) {
+				body := out["body"].(map[string]any)
+				if body["auth"] != "Basic YW5uOnB3" || body["query"] != "n=2&q=a+b" {
+					t.Errorf("out %v", out)
+				}
+			}},
+		{"bearer authentication", TaskRequest{Headers: map[string]string{"url": srv.URL + "/echo"},
+			Inputs: map[string]any{"method": "GET", "authentication": map[string]any{"type": "bearer", "token": "t0k"}}}, 200, false, false,
+			func(t *testing.T, out map[string]any) {
+				if out["body"].(map[string]any)["auth"] != "Bearer t0k" {
+					t.Errorf("out %v", out)
+				}
+			}},
+		{"unsupported authentication", TaskRequest{Headers: map[string]string{"url": srv.URL + "/echo"},
+			Inputs: map[string]any{"authentication": map[string]any{"type": "oauth-client-credentials-flow"}}}, 0, true, false, nil},
 		{"4xx is a result", TaskRequest{Headers: map[string]string{"url": srv.URL + "/missing"}}, 404, false, false,
 			func(t *testing.T, out map[string]any) {
 				if out["body"] != "nope\n" {

@@ -179,6 +179,7 @@ func newEnvWithActivities(t *testing.T, acts *Activities) *testsuite.TestWorkflo
 	env.RegisterActivityWithOptions(acts.ExecuteTask, activity.RegisterOptions{Name: TaskActivityName})
 	env.RegisterActivityWithOptions(acts.LoadModel, activity.RegisterOptions{Name: LoadActivityName})
 	env.RegisterActivityWithOptions(acts.LoadCalendars, activity.RegisterOptions{Name: CalendarsActivityName})
+	env.RegisterActivityWithOptions(acts.WriteInbox, activity.RegisterOptions{Name: InboxActivityName})
 	return env
 }
 

@@ -26,12 +26,19 @@ type event struct {
 	reply    *reply
 	// attempt is the attempt a failed task reported (0 when unknown).
 	attempt int
+	// op is an operator's change, applied by the main loop (behaviour level independent: it exists only
+	// when an operator sent it).
+	op func() error
+	// inboxSeq is the snapshot an inbox write finished for.
+	inboxSeq int64
 }
 
 // reply is how the main loop answers an update handler waiting for its event to be applied.
 type reply struct {
 	done bool
 	err  error
+	// value is what the update answers besides its error (a message's outcome).
+	value any
 }
 
 // runner is one execution of Run: the persisted State plus worker-local helpers (the event queue,
@@ -62,6 +69,15 @@ type runner struct {
 	// cancelling are the cancellation requests sent to children an earlier run started; the run
 	// neither ends nor continues as new before they are delivered.
 	cancelling []workflow.Future
+	// suspendPending is set from when a suspend is accepted until it is applied, so completions
+	// validated in between are refused too.
+	suspendPending bool
+	// inboxBusy is set while an inbox write is in flight (inboxFuture); inboxAcked is the last
+	// snapshot written; closing releases updates waiting for the inbox as the instance closes.
+	inboxBusy   bool
+	inboxFuture workflow.Future
+	inboxAcked  int64
+	closing     bool
 }
 
 // Run is the interpreter workflow: it runs one instance of any compiled BPMN process until an end event
@@ -116,6 +132,7 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 			break
 		}
 		r.publish()
+		r.syncInbox()
 		if r.shouldContinueAsNew() {
 			next := r.in
 			next.Model = r.model
@@ -123,7 +140,7 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 			next.Variables = nil
 			return Result{}, workflow.NewContinueAsNewError(ctx, WorkflowName, next)
 		}
-		if err := workflow.Await(ctx, func() bool { return len(r.queue) > 0 }); err != nil {
+		if err := workflow.Await(ctx, r.hasWork); err != nil {
 			return r.cancelled(err)
 		}
 	}
@@ -132,6 +149,8 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 		r.refuseQueued() // updates queued behind the end get their answer (and arrive no more)
 		r.awaitCancels(ctx)
 	}
+	r.flushInbox(ctx)
+	r.closing = true
 	// Let update handlers waiting for their event return before the instance closes.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return r.cancelled(err)
@@ -231,12 +250,18 @@ func (r *runner) register() error {
 	}); err != nil {
 		return fmt.Errorf("set user task query: %w", err)
 	}
+	if err := r.registerOperations(); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateCompleteTask,
 		func(ctx workflow.Context, req CompleteTaskRequest) error {
 			return r.enqueue(ctx, event{kind: "complete", complete: &req})
 		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CompleteTaskRequest) error {
 			if err := r.ended(); err != nil {
 				return err
+			}
+			if r.suspended() {
+				return ErrSuspended
 			}
 			return r.validateCompletion(req)
 		}}); err != nil {
@@ -252,11 +277,28 @@ func (r *runner) register() error {
 			if r.incident(req.IncidentID) == nil {
 				return fmt.Errorf("no open incident %d", req.IncidentID)
 			}
+			if len(req.Inputs) > 0 {
+				if err := r.checkRetryInputs(req); err != nil {
+					return err
+				}
+			}
 			return r.validateVariables(req.Variables)
 		}}); err != nil {
 		return fmt.Errorf("set retry update: %w", err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateSetVariables,
+	if r.at(levelOperations) {
+		if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateSetVariables,
+			func(ctx workflow.Context, req SetVariablesRequest) (SetVariablesResult, error) {
+				return operate(r, ctx, func() (SetVariablesResult, error) { return r.setVariables(req) })
+			}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req SetVariablesRequest) error {
+				if err := r.ended(); err != nil {
+					return err
+				}
+				return r.validateVariables(req.Variables)
+			}}); err != nil {
+			return fmt.Errorf("set variables update: %w", err)
+		}
+	} else if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateSetVariables,
 		func(_ workflow.Context, req SetVariablesRequest) error {
 			if err := r.ended(); err != nil {
 				return err
@@ -270,6 +312,26 @@ func (r *runner) register() error {
 			return r.validateVariables(req.Variables)
 		}}); err != nil {
 		return fmt.Errorf("set variables update: %w", err)
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateDeliverMessage,
+		func(ctx workflow.Context, req MessageRequest) (MessageOutcome, error) {
+			ev := messageEvent(req)
+			ev.reply = &reply{}
+			if err := r.enqueue(ctx, ev); err != nil {
+				return MessageOutcome{}, err
+			}
+			out, _ := ev.reply.value.(MessageOutcome)
+			return out, nil
+		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req MessageRequest) error {
+			if err := r.ended(); err != nil {
+				return err
+			}
+			if req.Name == "" {
+				return errors.New("a message needs a name")
+			}
+			return nil
+		}}); err != nil {
+		return fmt.Errorf("set message update: %w", err)
 	}
 	r.signals = listen(r, SignalMessage, messageEvent)
 	if r.at(levelIssue12) {
@@ -321,10 +383,15 @@ func (r *runner) enqueue(ctx workflow.Context, ev event) error {
 	if err := r.ended(); err != nil {
 		return err
 	}
-	ev.reply = &reply{}
+	if ev.reply == nil {
+		ev.reply = &reply{}
+	}
 	r.queue = append(r.queue, ev)
 	if err := workflow.Await(ctx, func() bool { return ev.reply.done }); err != nil {
 		return fmt.Errorf("wait for the instance: %w", err)
+	}
+	if ev.reply.err == nil {
+		r.awaitInbox(ctx)
 	}
 	return ev.reply.err
 }
@@ -390,6 +457,14 @@ func (r *runner) resume() {
 // drain walks ready tokens and queued events until nothing is left to do without waiting.
 func (r *runner) drain() {
 	for !r.done {
+		if r.st.Suspended { // an operator holds the instance: only operations apply
+			ev, ok := r.nextUnheld()
+			if !ok {
+				return
+			}
+			r.handle(ev)
+			continue
+		}
 		if t := r.nextReady(); t != nil {
 			r.enter(t)
 			continue
@@ -423,10 +498,7 @@ func (r *runner) nextID() int {
 }
 
 func (r *runner) record(element, what string, token int) {
-	r.st.History = append(r.st.History, HistoryEntry{Element: element, Event: what, Token: token, Time: r.now()})
-	if over := len(r.st.History) - r.opts.HistoryLimit; over > 0 {
-		r.st.History = slices.Delete(r.st.History, 0, over)
-	}
+	r.note(element, what, token, Operator{}, "")
 }
 
 func (r *runner) newScope(scope, parent, host int, isEvent bool) *ScopeInstance {
@@ -492,8 +564,15 @@ func (r *runner) raise(t *Token, element, kind, msg string) *Incident {
 
 // handle applies one event.
 func (r *runner) handle(ev event) {
+	if ev.kind == "inbox" {
+		r.inboxDone(ev.inboxSeq, ev.err)
+		return
+	}
 	r.work++
 	switch ev.kind {
+	case "op":
+		ev.reply.err = ev.op()
+		ev.reply.done = true
 	case "timer", "activity", "child":
 		s := r.sub(ev.sub)
 		if s == nil {
@@ -502,6 +581,9 @@ func (r *runner) handle(ev event) {
 		switch ev.kind {
 		case "timer":
 			r.st.Steps = 0
+			if r.at(levelOperations) {
+				r.record(r.model.Nodes[s.Node].ID, EventTimerFired, s.Token)
+			}
 			r.fire(s, nil)
 		case "activity":
 			r.activityDone(s, ev.output, ev.err, ev.attempt)
@@ -511,7 +593,10 @@ func (r *runner) handle(ev event) {
 		}
 	case "message":
 		r.st.Steps = 0
-		r.deliver(*ev.message)
+		out := r.deliver(*ev.message)
+		if ev.reply != nil {
+			ev.reply.value, ev.reply.done = out, true
+		}
 	case "complete":
 		r.st.Steps = 0
 		ev.reply.err = r.completeTask(*ev.complete)
@@ -554,8 +639,15 @@ func (r *runner) retry(req RetryRequest) error {
 		r.merge(req.Variables)
 	}
 	r.st.Incidents = slices.DeleteFunc(r.st.Incidents, func(o *Incident) bool { return o.ID == in.ID })
-	r.record(in.Element, "retried", in.Token)
+	if r.at(levelOperations) {
+		r.note(in.Element, EventRetried, in.Token, req.Operator, "")
+	} else {
+		r.record(in.Element, "retried", in.Token)
+	}
 	if t := r.token(in.Token); t != nil {
+		if len(req.Inputs) > 0 && r.at(levelOperations) {
+			t.Inputs = req.Inputs
+		}
 		if r.at(levelIssue12) {
 			r.retryToken(t)
 			return nil
@@ -592,6 +684,9 @@ func (r *runner) retryToken(t *Token) {
 func (r *runner) status() string {
 	if r.done {
 		return r.st.Status
+	}
+	if r.st.Suspended {
+		return StateSuspended
 	}
 	if len(r.st.Incidents) > 0 {
 		return StateIncident
@@ -636,10 +731,13 @@ func (r *runner) cancelled(err error) (Result, error) {
 				r.cancelSub(s)
 			}
 		}
+		r.closeTaskRecords("")
 		r.awaitCancels(r.ctx)
 		r.refuseQueued()
 	}
 	r.publish()
+	r.flushInbox(r.ctx)
+	r.closing = true
 	if errors.Is(err, workflow.ErrCanceled) || temporal.IsCanceledError(err) {
 		return Result{State: StateCancelled, Variables: r.st.Variables}, err
 	}
@@ -653,6 +751,9 @@ func (r *runner) shouldContinueAsNew() bool {
 	}
 	if !info.GetContinueAsNewSuggested() && info.GetCurrentHistoryLength() < r.opts.ContinueAfterEvents {
 		return false
+	}
+	if r.inboxBusy {
+		return false // continue once the inbox write is done (a later event)
 	}
 	for _, s := range r.st.Subs {
 		// A task is short and cannot be waited for by another run; a child reports its end by signal

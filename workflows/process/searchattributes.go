@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -20,6 +21,9 @@ var (
 	saAssign   = temporal.NewSearchAttributeKeyKeywordList("RapportAssignees")
 	saEntity   = temporal.NewSearchAttributeKeyKeyword("RapportEntity")
 	saRecord   = temporal.NewSearchAttributeKeyKeyword("RapportRecordID")
+	// saIncident is the text of the open incidents (behaviour level 2), for finding instances by cause.
+	saIncident = temporal.NewSearchAttributeKeyString("RapportIncident")
+	saCorr     = temporal.NewSearchAttributeKeyKeywordList("RapportCorrelationKeys")
 )
 
 // SearchAttributes are the attributes whoever starts an instance sets in its start options (the API,
@@ -117,6 +121,21 @@ func (r *runner) publish() {
 		}
 		set("active", fmt.Sprint(active), func() temporal.SearchAttributeUpdate { return saActive.ValueSet(active) })
 		set("assignees", fmt.Sprint(who), func() temporal.SearchAttributeUpdate { return saAssign.ValueSet(who) })
+		if r.at(levelOperations) {
+			if text := incidentText(r.st.Incidents); text != "" || r.lastSA["incident"] != "" {
+				set("incident", text, func() temporal.SearchAttributeUpdate {
+					if text == "" {
+						return saIncident.ValueUnset()
+					}
+					return saIncident.ValueSet(text)
+				})
+			}
+		}
+		if r.at(levelIssue13) {
+			if keys := r.correlationKeys(); len(keys) > 0 || r.lastSA["corr"] != "" {
+				set("corr", fmt.Sprint(keys), func() temporal.SearchAttributeUpdate { return saCorr.ValueSet(keys) })
+			}
+		}
 	}
 	if len(ups) > 0 {
 		if err := workflow.UpsertTypedSearchAttributes(r.ctx, ups...); err != nil {
@@ -181,6 +200,26 @@ func boundedList(lists ...[]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// incidentText is what RapportIncident holds: each open incident's element, type and message, cut to
+// stay within the bound the server accepts.
+func incidentText(ins []*Incident) string {
+	var b strings.Builder
+	for _, in := range ins {
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "%s %s %s: %s", in.Element, in.Kind, in.ErrorType, in.Message)
+		if b.Len() >= listBudget {
+			break
+		}
+	}
+	s := b.String()
+	if len(s) > listBudget {
+		s = strings.ToValidUTF8(s[:listBudget], "")
+	}
+	return s
 }
 
 // InboxKeys are the RapportAssignees entries under which a person finds the instances with tasks for

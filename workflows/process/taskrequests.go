@@ -30,6 +30,12 @@ func (r *runner) taskRequest(t *Token, n *bpmn.Node) (TaskRequest, error) {
 	if err != nil {
 		return req, err
 	}
+	if len(t.Inputs) > 0 && r.at(levelOperations) { // a retry with changed task input
+		for _, k := range sortedKeys(t.Inputs) {
+			inputs[k] = t.Inputs[k]
+		}
+		t.Inputs = nil
+	}
 	req.Inputs = inputs
 	switch n.Kind {
 	case bpmn.KindServiceTask:
@@ -80,6 +86,13 @@ func (r *runner) startTask(t *Token, n *bpmn.Node) {
 		r.raise(t, n.ID, IncidentExpression, err.Error())
 		return
 	}
+	var ext *ExternalTask
+	if r.at(levelIssue13) && n.Kind == bpmn.KindServiceTask && n.Task != nil && n.Task.External {
+		if ext, err = r.externalTask(t, n, req); err != nil {
+			r.raise(t, n.ID, IncidentExpression, err.Error())
+			return
+		}
+	}
 	s := &Subscription{ID: r.nextID(), Kind: subActivity, Token: t.ID, Node: n.Index}
 	r.st.Subs = append(r.st.Subs, s)
 	r.armBoundaries(t, n)
@@ -89,12 +102,25 @@ func (r *runner) startTask(t *Token, n *bpmn.Node) {
 	if d, err := parseTimeout(req.Headers["timeout"]); err == nil && d+10*time.Second > timeout {
 		timeout = d + 10*time.Second // a task's own timeout (http) must fit in the attempt
 	}
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
 		RetryPolicy:         retryPolicy(n),
 		ActivityID:          fmt.Sprintf("%s#%d", n.ID, s.ID),
-	})
+	}
 	id := s.ID
+	if ext != nil {
+		opts.TaskQueue, opts.StartToCloseTimeout = r.opts.ExternalTaskQueue, r.opts.ExternalTaskTimeout
+		if q := req.Headers[HeaderTaskQueue]; q != "" {
+			opts.TaskQueue = q
+		}
+		workflow.Go(workflow.WithActivityOptions(ctx, opts), func(ctx workflow.Context) {
+			var out map[string]any
+			err := workflow.ExecuteActivity(ctx, ext.Type, *ext).Get(ctx, &out)
+			r.queue = append(r.queue, event{kind: "activity", sub: id, output: out, err: err})
+		})
+		return
+	}
+	ctx = workflow.WithActivityOptions(ctx, opts)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		var res TaskResult
 		err := workflow.ExecuteActivity(ctx, TaskActivityName, req).Get(ctx, &res)
@@ -152,11 +178,22 @@ func (r *runner) activityDone(s *Subscription, out map[string]any, err error, at
 		}
 		r.setVar(t, n.Rules.ResultVariable, v)
 		_ = r.x.coerce(r.st.Variables)
+	case r.at(levelIssue13) && n.Kind == bpmn.KindServiceTask && n.Task != nil && n.Task.External && len(n.Outputs) == 0:
+		// As in Zeebe, a job's variables land in the process unless the task maps its outputs.
+		for _, k := range sortedKeys(out) {
+			r.setVar(t, k, out[k])
+		}
+		_ = r.x.coerce(r.st.Variables)
 	case n.Kind == bpmn.KindCallActivity && (n.Call == nil || n.Call.PropagateAllChildVariables || len(n.Outputs) == 0):
 		for _, k := range sortedKeys(out) {
 			r.setVar(t, k, out[k])
 		}
 		_ = r.x.coerce(r.st.Variables)
+	}
+	if r.at(levelOperations) && n.Task != nil && n.Task.Type == TypeTaskCreate {
+		if id, ok := out["id"].(string); ok && id != "" {
+			r.st.TaskRecords = append(r.st.TaskRecords, id) // closed if the instance is cancelled
+		}
 	}
 	var result any
 	if out != nil {

@@ -17,6 +17,10 @@ import (
 const (
 	TypeRulesEvaluate  = "rules.evaluate"
 	TypeMessagePublish = "message.publish"
+	// TypeTaskCreate makes a Task record (its id is remembered); TypeTaskClose closes the open ones
+	// among the Task records named by the input ids, as the instance's cleanup when it is cancelled.
+	TypeTaskCreate = "task.create"
+	TypeTaskClose  = "task.close"
 )
 
 // TaskRequest is what the generic task activity receives: the task type selecting the handler, the
@@ -101,6 +105,8 @@ type Activities struct {
 	Store    DefinitionStore
 	// Calendars are the business calendars expressions may name; nil gives instances none.
 	Calendars CalendarStore
+	// Inbox is the store user tasks are mirrored into; nil writes nothing.
+	Inbox InboxWriter
 }
 
 // ExecuteTask is the one generic activity: it dispatches on the task type. Unknown types and BPMN

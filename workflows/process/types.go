@@ -32,6 +32,8 @@ const (
 	QueryState = "state"
 	// QueryUserTasks returns the open user tasks.
 	QueryUserTasks = "userTasks"
+	// QueryInbox returns the instance's user tasks as the inbox mirrors them (InboxSnapshot).
+	QueryInbox = "inbox"
 
 	// UpdateCompleteTask completes a user task (CompleteTaskRequest); refused synchronously when wrong.
 	UpdateCompleteTask = "completeTask"
@@ -39,6 +41,24 @@ const (
 	UpdateRetryIncident = "retryIncident"
 	// UpdateSetVariables changes process variables of a running instance (SetVariablesRequest).
 	UpdateSetVariables = "setVariables"
+	// UpdateSuspend and UpdateResume pause and continue an instance (OperatorRequest).
+	UpdateSuspend = "suspend"
+	UpdateResume  = "resume"
+	// UpdateCancel ends an instance as cancelled after its cleanup (OperatorRequest).
+	UpdateCancel = "cancel"
+	// UpdateAssignTask reassigns, unassigns, claims or unclaims a user task (AssignRequest).
+	UpdateAssignTask = "assignTask"
+	// UpdateSkipTask completes a failed task with a given output (SkipRequest).
+	UpdateSkipTask = "skipTask"
+	// UpdateCorrelate delivers a message an instance waits for, on someone's behalf (CorrelateRequest).
+	UpdateCorrelate = "correlate"
+	// UpdateMove cancels tokens at some elements and activates others (MoveRequest).
+	UpdateMove = "move"
+	// UpdateMigrate moves the instance to another version of its process (MigrateRequest).
+	UpdateMigrate = "migrate"
+	// UpdateDeliverMessage delivers a BPMN message (MessageRequest) and answers its MessageOutcome:
+	// whether a subscription consumed it or it was buffered for one to come.
+	UpdateDeliverMessage = "deliverMessage"
 
 	// SignalMessage delivers a BPMN message (MessageRequest) to the instance.
 	SignalMessage = "message"
@@ -58,6 +78,12 @@ const (
 	StateIncident  = "incident"
 	StateCompleted = "completed"
 	StateCancelled = "cancelled"
+	// StateSuspended is an instance an operator paused (UpdateSuspend).
+	StateSuspended = "suspended"
+	// StateTerminated and StateFailed are never set by the instance itself: Temporal ended it (an
+	// operator's terminate, a child's unhandled error). The API derives them from the execution status.
+	StateTerminated = "terminated"
+	StateFailed     = "failed"
 )
 
 // Ref names a published process version in the definition store; Version 0 means the latest.
@@ -84,6 +110,12 @@ type Options struct {
 	// MessagesPerName bounds the buffered messages of one name (the oldest are dropped); default 10.
 	// At most 100 messages are buffered in all.
 	MessagesPerName int `json:"messagesPerName,omitempty"`
+	// ExternalTaskQueue is the Temporal task queue of external tasks (service tasks of types Rapport
+	// does not run) whose task names no queue in its taskQueue header; default ExternalTaskQueue.
+	ExternalTaskQueue string `json:"externalTaskQueue,omitempty"`
+	// ExternalTaskTimeout is the start-to-close timeout of one attempt of an external task: how long
+	// a worker may hold it; default 24 hours.
+	ExternalTaskTimeout time.Duration `json:"externalTaskTimeout,omitempty"`
 }
 
 // DefaultMessageTTL is how long a message nobody waits for stays buffered by default.
@@ -107,6 +139,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MessageTTL <= 0 {
 		o.MessageTTL = DefaultMessageTTL
+	}
+	if o.ExternalTaskQueue == "" {
+		o.ExternalTaskQueue = ExternalTaskQueue
+	}
+	if o.ExternalTaskTimeout <= 0 {
+		o.ExternalTaskTimeout = DefaultExternalTaskTimeout
 	}
 	if o.MessagesPerName <= 0 {
 		o.MessagesPerName = 10
@@ -200,6 +238,9 @@ type Token struct {
 	// Armed lists the boundary events armed for the activity the token is in, so a later iteration or
 	// a retry does not arm them again (their timers keep their due times).
 	Armed []int `json:"armed,omitempty"`
+	// Inputs replace the evaluated input mappings of the next task the token runs (a retry with
+	// changed task input, behaviour level 2).
+	Inputs map[string]any `json:"inputs,omitempty"`
 }
 
 // LoopState is how far a multi-instance activity got: the collection it runs over, the index of the
@@ -250,6 +291,8 @@ type Subscription struct {
 	Key     string    `json:"key,omitempty"`
 	// Child is the workflow id of the child instance a call activity runs.
 	Child string `json:"child,omitempty"`
+	// Since is when a timer was armed (behaviour level 2), so a changed duration is counted from then.
+	Since time.Time `json:"since,omitzero"`
 }
 
 const (
@@ -262,17 +305,20 @@ const (
 
 // UserTask is an open task for a person, completed through UpdateCompleteTask.
 type UserTask struct {
-	ID              string           `json:"id"`
-	Element         string           `json:"element"`
-	Name            string           `json:"name,omitempty"`
-	Token           int              `json:"token"`
-	Assignee        string           `json:"assignee,omitempty"`
-	CandidateGroups []string         `json:"candidateGroups,omitempty"`
-	CandidateUsers  []string         `json:"candidateUsers,omitempty"`
-	DueDate         time.Time        `json:"dueDate,omitzero"`
-	FormKey         string           `json:"formKey,omitempty"`
-	Fields          []bpmn.FormField `json:"fields,omitempty"`
-	Created         time.Time        `json:"created"`
+	ID              string    `json:"id"`
+	Element         string    `json:"element"`
+	Name            string    `json:"name,omitempty"`
+	Token           int       `json:"token"`
+	Assignee        string    `json:"assignee,omitempty"`
+	CandidateGroups []string  `json:"candidateGroups,omitempty"`
+	CandidateUsers  []string  `json:"candidateUsers,omitempty"`
+	DueDate         time.Time `json:"dueDate,omitzero"`
+	// Priority orders an inbox (0–100, higher first; zeebe:priorityDefinition, default 50 at behaviour
+	// level 2, 0 before).
+	Priority int              `json:"priority,omitempty"`
+	FormKey  string           `json:"formKey,omitempty"`
+	Fields   []bpmn.FormField `json:"fields,omitempty"`
+	Created  time.Time        `json:"created"`
 }
 
 // Incident is a token stopped at an element until someone retries it (UpdateRetryIncident). Message is
@@ -305,12 +351,25 @@ const (
 	IncidentUnsupported    = "unsupported"
 )
 
-// HistoryEntry records an element entered, left or cancelled at workflow time.
+// HistoryEntry records an element entered, left or cancelled at workflow time, and (behaviour level 2)
+// timers fired, messages consumed, tasks completed and every operator action with who and why: the
+// instance's timeline. Element is empty for what concerns the whole instance.
 type HistoryEntry struct {
 	Element string    `json:"element"`
 	Event   string    `json:"event"`
 	Token   int       `json:"token"`
 	Time    time.Time `json:"time"`
+	// By is who did it (a user ID) and Reason why, for people's and operators' actions.
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Detail says more: the message name, the variables changed, the version migrated to.
+	Detail string `json:"detail,omitempty"`
+}
+
+// MessageOutcome is what became of a message an instance received.
+type MessageOutcome struct {
+	Consumed bool `json:"consumed"`
+	Buffered bool `json:"buffered"`
 }
 
 // MessageRequest is the payload of SignalMessage. TimeToLive is how long the message stays buffered
@@ -329,22 +388,28 @@ type BufferedMessage struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
-// CompleteTaskRequest is the argument of UpdateCompleteTask.
+// CompleteTaskRequest is the argument of UpdateCompleteTask. Reason is set when an operator completes
+// the task on someone's behalf.
 type CompleteTaskRequest struct {
 	TaskID    string         `json:"taskId"`
 	Variables map[string]any `json:"variables,omitempty"`
 	By        string         `json:"by,omitempty"`
+	Reason    string         `json:"reason,omitempty"`
 }
 
-// RetryRequest is the argument of UpdateRetryIncident; Variables are set before the element re-runs.
+// RetryRequest is the argument of UpdateRetryIncident; Variables are set before the element re-runs,
+// Inputs (behaviour level 2) replace the task's evaluated input mappings for the next attempt.
 type RetryRequest struct {
 	IncidentID int            `json:"incidentId"`
 	Variables  map[string]any `json:"variables,omitempty"`
+	Inputs     map[string]any `json:"inputs,omitempty"`
+	Operator
 }
 
 // SetVariablesRequest is the argument of UpdateSetVariables.
 type SetVariablesRequest struct {
 	Variables map[string]any `json:"variables"`
+	Operator
 }
 
 // State is everything the instance knows; it is carried across continue-as-new and is what queries
@@ -367,6 +432,14 @@ type State struct {
 	Level int `json:"level,omitempty"`
 	// Calendars are the business calendars the model's expressions use, read once at start.
 	Calendars []calendar.Spec `json:"calendars,omitempty"`
+	// Suspended is set while an operator holds the instance (UpdateSuspend): no element is entered,
+	// what arrives waits.
+	Suspended bool `json:"suspended,omitempty"`
+	// TaskRecords are the Task records task.create made (behaviour level 2), closed when the instance
+	// is cancelled.
+	TaskRecords []string `json:"taskRecords,omitempty"`
+	// Inbox is how far the materialised inbox mirrors the user tasks (behaviour level 2).
+	Inbox InboxMark `json:"inbox,omitzero"`
 }
 
 // Snapshot is the answer to QueryState: the state plus the element ids tokens rest at.

@@ -17,6 +17,9 @@ func (r *runner) startUserTask(t *Token, n *bpmn.Node) {
 		id = fmt.Sprintf("%s.%d.%d", n.ID, t.ID, t.Loop.Index)
 	}
 	u := &UserTask{ID: id, Element: n.ID, Name: n.Name, Token: t.ID, Created: r.now()}
+	if r.at(levelOperations) {
+		u.Priority = DefaultPriority
+	}
 	if spec := n.User; spec != nil {
 		u.FormKey = spec.FormKey
 		u.Fields = spec.Fields
@@ -33,6 +36,7 @@ func (r *runner) startUserTask(t *Token, n *bpmn.Node) {
 			}},
 			{spec.CandidateGroups, func(v any) error { u.CandidateGroups = stringList(v); return nil }},
 			{spec.CandidateUsers, func(v any) error { u.CandidateUsers = stringList(v); return nil }},
+			{r.priorityExpr(spec), func(v any) error { return setPriority(u, v) }},
 			{spec.DueDate, func(v any) error {
 				switch d := v.(type) {
 				case time.Time:
@@ -127,7 +131,11 @@ func (r *runner) completeTask(req CompleteTaskRequest) error {
 		return fmt.Errorf("user task %s has no token", req.TaskID)
 	}
 	n := &r.model.Nodes[t.Node]
-	r.record(n.ID, "completed by "+req.By, t.ID)
+	if r.at(levelOperations) {
+		r.note(n.ID, EventCompleted, t.ID, Operator{By: req.By, Reason: req.Reason}, "")
+	} else {
+		r.record(n.ID, "completed by "+req.By, t.ID)
+	}
 	if r.at(levelIssue12) {
 		r.dropWork(t, false) // the task is done, whatever its completion raises
 		vars := make(map[string]any, len(u.Fields)+len(req.Variables))
@@ -161,4 +169,41 @@ func (u *UserTask) OfferedTo(ids, groups []string) bool {
 		return slices.ContainsFunc(l, func(s string) bool { return slices.Contains(of, s) })
 	}
 	return (u.Assignee != "" && slices.Contains(ids, u.Assignee)) || in(u.CandidateUsers, ids) || in(u.CandidateGroups, groups)
+}
+
+// DefaultPriority is the priority of a user task whose element names none (as in Zeebe).
+const DefaultPriority = 50
+
+// priorityExpr is the task's priority expression at behaviour level 2 (none before).
+func (r *runner) priorityExpr(spec *bpmn.UserTaskSpec) bpmn.Expr {
+	if !r.at(levelOperations) {
+		return bpmn.Expr{}
+	}
+	return spec.Priority
+}
+
+// setPriority sets a task's priority from a number between 0 and 100.
+func setPriority(u *UserTask, v any) error {
+	var p float64
+	switch n := v.(type) {
+	case nil:
+		return nil
+	case int:
+		p = float64(n)
+	case int64:
+		p = float64(n)
+	case float64:
+		p = n
+	case string:
+		if _, err := fmt.Sscanf(n, "%g", &p); err != nil {
+			return fmt.Errorf("priority %q is not a number", n)
+		}
+	default:
+		return fmt.Errorf("priority is %T, not a number", v)
+	}
+	if p < 0 || p > 100 {
+		return fmt.Errorf("priority %v is not between 0 and 100", p)
+	}
+	u.Priority = int(p)
+	return nil
 }

@@ -31,8 +31,18 @@ const (
 	// output mappings; the business key of record-started instances; continue-as-new while call
 	// activities run; incident causes.
 	levelIssue12 = 1
+	// levelOperations is issue 15: the timeline records timers fired, messages consumed, completions and
+	// operator actions with who and why; user tasks are mirrored into the inbox store through an
+	// activity and carry a priority; incidents are searchable (RapportIncident); Task records the
+	// instance created are closed when it is cancelled; retries may replace a task's input; timers
+	// remember when they were armed.
+	levelOperations = 2
+	// levelIssue13 runs service tasks of types Rapport does not run as external tasks (an activity of
+	// the type's name on the external task queue, whose result variables are merged when the task
+	// maps no outputs) rather than as incidents of the generic task activity.
+	levelIssue13 = 3
 	// levelLatest is the level new instances run at.
-	levelLatest = levelIssue12
+	levelLatest = levelIssue13
 )
 
 // behaviourLevel asks Temporal which level this run executes (a marker in new histories, the first

@@ -154,7 +154,7 @@ func entityOf(req process.TaskRequest) string {
 
 // writes are the task types whose effect the audit log records.
 var writes = []string{definitions.TaskRecordCreate, definitions.TaskRecordUpdate, definitions.TaskCreate,
-	definitions.TaskConnector, definitions.TaskMessagePublish}
+	definitions.TaskClose, definitions.TaskConnector, definitions.TaskMessagePublish}
 
 func (g *Guard) audit(ctx context.Context, id Identity, req process.TaskRequest, out any, err error) {
 	if !slices.Contains(writes, req.Type) {

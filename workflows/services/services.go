@@ -199,6 +199,31 @@ func (t Tasks) CreateTask(ctx context.Context, req process.TaskRequest) (map[str
 	return t.Records.Create(ctx, "task", fields)
 }
 
+// CloseTasks cancels the open Task records among the input ids (a cancelled instance's cleanup); closed
+// and missing ones are left as they are. It answers with the IDs it closed.
+func (t Tasks) CloseTasks(ctx context.Context, req process.TaskRequest) (map[string]any, error) {
+	ids, _ := req.Inputs["ids"].([]any)
+	closed := []any{}
+	for _, v := range ids {
+		id, _ := v.(string)
+		if id == "" {
+			continue
+		}
+		rec, err := t.Records.Get(ctx, "task", id)
+		if err != nil {
+			continue // deleted meanwhile, or out of the process's reach: nothing to close
+		}
+		if st, _ := rec["status"].(string); st != "open" && st != "inProgress" {
+			continue
+		}
+		if _, err := t.Records.Update(ctx, "task", id, map[string]any{"status": "cancelled"}); err != nil {
+			return nil, fmt.Errorf("close task %s: %w", id, err)
+		}
+		closed = append(closed, id)
+	}
+	return map[string]any{"closed": closed}, nil
+}
+
 // Connectors implements process.Connectors through the plugin host.
 type Connectors struct{ Resolver connections.Resolver }
 

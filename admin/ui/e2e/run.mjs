@@ -9,6 +9,7 @@ const journeys = {
   analyst: () => import('./journeys/analyst.mjs'),
   admin: () => import('./journeys/admin.mjs'),
   pages: () => import('./journeys/pages.mjs'),
+  designer: () => import('./journeys/designer.mjs'),
 };
 if (!journeys[name]) {
   console.error('unknown journey ' + name);

@@ -16,6 +16,8 @@ export const pages: Record<string, Loader> = {
   rulesets: () => import('./pages/Rulesets.svelte'),
   ruleset: () => import('./pages/RulesetEditor.svelte'),
   calendars: () => import('./pages/Calendars.svelte'),
+  processes: () => import('./pages/Processes.svelte'),
+  process: () => import('./pages/ProcessDesigner.svelte'),
   users: () => import('./pages/Users.svelte'),
   teams: () => import('./pages/Teams.svelte'),
   roles: () => import('./pages/Roles.svelte'),
@@ -49,6 +51,8 @@ export function resolve(parts: string[]): { page: string; params: Record<string,
       return b ? { page: 'ruleset', params: { key: b } } : { page: 'rulesets', params: {} };
     case 'calendars':
       return { page: 'calendars', params: {} };
+    case 'processes':
+      return b ? { page: 'process', params: { key: b } } : { page: 'processes', params: {} };
     case 'admin':
       if (b === 'roles' && c) return { page: 'role', params: { name: c } };
       return { page: b || 'users', params: {} };

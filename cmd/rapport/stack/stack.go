@@ -40,7 +40,9 @@ import (
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
+	"github.com/rapportcrm/rapport/engine/externaltasks"
 	"github.com/rapportcrm/rapport/engine/identity"
+	"github.com/rapportcrm/rapport/engine/inbox"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/outbound"
 	"github.com/rapportcrm/rapport/engine/records"
@@ -48,12 +50,14 @@ import (
 	"github.com/rapportcrm/rapport/engine/schema"
 	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
+	"github.com/rapportcrm/rapport/engine/tasktypes"
 	"github.com/rapportcrm/rapport/engine/telemetry"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
 	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
 	"github.com/rapportcrm/rapport/workflows/devserver"
 	"github.com/rapportcrm/rapport/workflows/erpsync"
+	"github.com/rapportcrm/rapport/workflows/instances"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 	"github.com/rapportcrm/rapport/workflows/schedules"
@@ -164,8 +168,16 @@ type Stack struct {
 	enforcer   *rulesets.Enforcer
 	// Notifications are the in-app notifications processes send.
 	Notifications *notifications.Store
+	// Inbox is the materialised task inbox the instances write; Instances lists, describes and
+	// operates them.
+	Inbox     *inbox.Store
+	Instances *instances.Service
+	// ExternalTasks are the external tasks parked for REST workers.
+	ExternalTasks *process.ExternalTasks
 	worker        worker.Worker
-	http          *api.Server
+	// bridge polls the external task queue and parks its tasks for REST workers.
+	bridge worker.Worker
+	http   *api.Server
 	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
 	Plugins    *host.Host
 	Connectors *connections.Store
@@ -287,11 +299,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				return err
 			}
 			return connectorTasks.CheckTask(taskType, headers, inputs)
-		}})
+		}, TaskEnv: s.taskEnv()})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startOutbox(ctx); err != nil {
+		return nil, err
+	}
+	s.ExternalTasks = &process.ExternalTasks{Store: externaltasks.New(s.DB, s.Backend()), Temporal: s.Temporal}
+	if err := s.ExternalTasks.Store.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
 	if s.ferret != nil {
@@ -301,6 +317,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.log.Warn("index the embedded store's collections by _id", "error", err)
 		}
 	}
+	s.Inbox = inbox.New(s.DB, inbox.Options{Backend: s.Backend(), Names: inbox.RecordNames(s.Records),
+		Forms: inbox.ModelForms{Models: s.Processes}})
+	s.Instances = &instances.Service{Temporal: s.Temporal, Namespace: cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
+		Definitions: s.Processes, Inbox: s.Inbox}
 	if err := s.serveMetrics(); err != nil {
 		return nil, err
 	}
@@ -311,7 +331,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second,
 			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
-		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets})
+		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets,
+			Inbox: process.InboxStore{Store: s.Inbox}})
+		instances.RegisterBatches(s.worker, &instances.BatchActivities{Service: s.Instances, Audit: s.Audit})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},
 			Records:  s.Records, State: s.DB.Collection("erp_sync"),
@@ -320,6 +342,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err := s.worker.Start(); err != nil {
 			s.worker = nil
 			return nil, fmt.Errorf("start worker: %w", err)
+		}
+		s.bridge = worker.New(s.Temporal, process.ExternalTaskQueue, worker.Options{WorkerStopTimeout: 5 * time.Second})
+		process.RegisterBridge(s.bridge, &process.Bridge{Store: s.ExternalTasks.Store})
+		if err := s.bridge.Start(); err != nil {
+			s.bridge = nil
+			return nil, fmt.Errorf("start external task bridge: %w", err)
 		}
 	}
 	if cfg.Serve {
@@ -609,6 +637,58 @@ func (s *Stack) entityTypes(entity string) (*expression.Type, bool) {
 	return expression.ObjectOf(schema.EnvFor(info.Entity).Vars()), true
 }
 
+// taskEnv is what the task type checks look up when a process is deployed: entities (their record
+// types and enum values), rule sets and configured connectors. A lookup that fails for another reason
+// than "not found" does not refuse the process.
+func (s *Stack) taskEnv() tasktypes.Env {
+	lookup := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 10*time.Second)
+	}
+	return tasktypes.Env{
+		Entity: func(name string) (tasktypes.Entity, bool) {
+			ctx, cancel := lookup()
+			defer cancel()
+			info, err := s.Records.Schema(ctx, name)
+			if errors.Is(err, records.ErrNotFound) {
+				return tasktypes.Entity{}, false
+			}
+			if err != nil {
+				return tasktypes.Entity{}, true
+			}
+			out := tasktypes.Entity{Type: expression.ObjectOf(schema.EnvFor(info.Entity).Vars()), Enums: map[string][]string{}}
+			for _, f := range info.Entity.Fields {
+				if f.Type == schema.TypeEnum {
+					for _, o := range f.Options {
+						out.Enums[f.Name] = append(out.Enums[f.Name], o.Value)
+					}
+				}
+			}
+			return out, true
+		},
+		Ruleset: func(key string) (tasktypes.Ruleset, bool) {
+			ctx, cancel := lookup()
+			defer cancel()
+			info, err := s.Rulesets.Get(ctx, key)
+			if errors.Is(err, rulesets.ErrNotFound) {
+				return tasktypes.Ruleset{}, false
+			}
+			if err != nil {
+				return tasktypes.Ruleset{}, true
+			}
+			return tasktypes.Ruleset{Kind: string(info.Kind), Entity: info.Entity}, true
+		},
+		Connector: func(name string) bool {
+			if s.Connectors == nil {
+				return true
+			}
+			ctx, cancel := lookup()
+			defer cancel()
+			_, ok, err := s.Connectors.Get(ctx, name)
+			return ok || err != nil
+		},
+	}
+}
+
 // WorkerInterceptors are the interceptors of the process worker: process metrics, and the guard that
 // checks every task against its process's run-as identity. (Tracing comes with the client.)
 func (s *Stack) WorkerInterceptors() []interceptor.WorkerInterceptor {
@@ -640,7 +720,7 @@ func (s *Stack) serve() error {
 	}
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
-		Starter: s.Starter, Messages: s.Messages,
+		Starter: s.Starter, Messages: s.Messages, Inbox: s.Inbox, Instances: s.Instances, ExternalTasks: s.ExternalTasks,
 		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
@@ -778,6 +858,10 @@ func (s *Stack) Stop(ctx context.Context) {
 			s.log.Warn("HTTP server", "error", err)
 		}
 		s.http = nil
+	}
+	if s.bridge != nil {
+		s.bridge.Stop()
+		s.bridge = nil
 	}
 	if s.worker != nil {
 		s.worker.Stop()

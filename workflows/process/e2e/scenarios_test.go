@@ -14,6 +14,7 @@ import (
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -240,7 +241,26 @@ func TestScenarios(t *testing.T) {
 				complete(t, s, id, process.CompleteTaskRequest{TaskID: waitTask(t, s, id, "Approve")}, true)
 			}, "Done", true, nil},
 	}
+	// A Camunda job of a type Rapport does not run: an external task a worker on the external task
+	// queue implements; its result variables land in the process.
+	payment := parse(t, []byte(doc("payment", startEvent+`
+    <bpmn:serviceTask id="Charge"><bpmn:extensionElements><zeebe:taskDefinition type="charge-card" retries="1" /><zeebe:ioMapping><zeebe:input source="=amount * 100" target="cents" /></zeebe:ioMapping></bpmn:extensionElements><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="Done"><bpmn:incoming>F1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F0" sourceRef="Start" targetRef="Charge" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Charge" targetRef="Done" />`, "")), "payment")
+	scenarios = append(scenarios, scenario{"external-task", process.Input{Model: payment, BusinessKey: "SO-1", Variables: map[string]any{"amount": 2.5}},
+		func(t *testing.T, s *stack, id string) {
+			w := worker.New(s.c, process.ExternalTaskQueue, worker.Options{})
+			w.RegisterActivityWithOptions(func(_ context.Context, task process.ExternalTask) (map[string]any, error) {
+				return map[string]any{"receipt": fmt.Sprintf("R-%s-%v", task.BusinessKey, task.Variables["cents"])}, nil
+			}, activity.RegisterOptions{Name: "charge-card"})
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.Stop)
+		}, "Done", false, map[string]string{"receipt": "R-SO-1-250"}})
 	scenarios = append(scenarios, elementScenarios(t, store)...)
+	scenarios = append(scenarios, operationScenarios(t)...)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			s.mu.Lock()

@@ -22,6 +22,8 @@ export const PAGES = [
   ['rulesets', '/rulesets'],
   ['ruleset-new', '/rulesets/new?key=route&kind=decision_table&entity=lead'],
   ['calendars', '/calendars'],
+  ['processes', '/processes'],
+  ['process-designer', '/processes/e2e-call'],
   ['users', '/admin/users'],
   ['teams', '/admin/teams'],
   ['roles', '/admin/roles'],

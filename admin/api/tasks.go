@@ -1,0 +1,211 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/audit"
+	"github.com/rapportcrm/rapport/engine/inbox"
+	"github.com/rapportcrm/rapport/workflows/instances"
+	"github.com/rapportcrm/rapport/workflows/process"
+)
+
+// The task inbox: a person's open user tasks read from the materialised inbox (engine/inbox, a few reads
+// by _id whatever the number of instances), and claiming, unclaiming and reassigning a task. Completing
+// one is in processes.go.
+
+type listTasksInput struct {
+	View       string    `query:"view" enum:"all,mine,claimable" doc:"all (default): mine and claimable; mine: assigned to me; claimable: unassigned, offered to me or my groups."`
+	Group      string    `query:"group" maxLength:"255" doc:"Only tasks offered to this group of mine (a team or role)."`
+	ProcessKey string    `query:"processKey" maxLength:"255"`
+	DueBefore  time.Time `query:"dueBefore" doc:"Only tasks due before this time (RFC 3339)."`
+	Entity     string    `query:"entity" maxLength:"100" doc:"Only tasks of instances bound to records of this entity."`
+	Record     string    `query:"record" maxLength:"100" doc:"Only tasks of instances bound to this record."`
+	Sort       string    `query:"sort" enum:"priority,due,-due,created,-created" doc:"priority (default): highest first, then earliest due."`
+	Limit      int       `query:"limit" minimum:"0" maximum:"200" doc:"Page size (default 50)."`
+	Cursor     string    `query:"cursor" maxLength:"2000" doc:"The next value of the previous page."`
+}
+
+type taskInput struct {
+	ID string `path:"id" maxLength:"400" doc:"Task ID from GET /api/v1/tasks."`
+}
+
+type assignTaskInput struct {
+	ID   string `path:"id" maxLength:"400"`
+	Body struct {
+		Assignee string `json:"assignee,omitempty" maxLength:"255" doc:"The new assignee's user ID; empty unassigns."`
+		Reason   string `json:"reason" minLength:"1" maxLength:"1000"`
+	}
+}
+
+type assignedOutput struct {
+	Body process.AssignResult
+}
+
+func (s *Server) registerTasks() {
+	tags := []string{"tasks"}
+	Register(s, huma.Operation{OperationID: "list-tasks", Method: http.MethodGet, Path: "/api/v1/tasks", Tags: tags,
+		Summary: "My task inbox",
+		Description: "Open user tasks assigned to the caller, and unassigned ones offered to the caller or a group of theirs (team or role), " +
+			"filtered, sorted and paged, with counts, each with its form and the display name of the record it is about."},
+		Access{Permission: access.TasksRead}, s.listTasks)
+	Register(s, huma.Operation{OperationID: "claim-task", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/claim", Tags: tags,
+		Summary: "Claim a task", Description: "Assigns an unassigned task offered to the caller (or a group of theirs) to the caller; 409 when someone claimed it first."},
+		Access{Permission: access.TasksComplete}, s.claimTask)
+	Register(s, huma.Operation{OperationID: "unclaim-task", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/unclaim", Tags: tags,
+		Summary: "Give a claimed task back", Description: "Unassigns a task assigned to the caller, so its candidates may claim it."},
+		Access{Permission: access.TasksComplete}, s.unclaimTask)
+	Register(s, huma.Operation{OperationID: "assign-task", Method: http.MethodPost, Path: "/api/v1/tasks/{id}/assign", Tags: tags,
+		Summary: "Reassign a task", Description: "A process operator (instances.operate and an owner of the process) gives the task to someone else or unassigns it, with a reason."},
+		Access{Permission: access.InstancesOperate}, s.assignTask)
+	Register(s, huma.Operation{OperationID: "rebuild-inbox", Method: http.MethodPost, Path: "/api/v1/tasks/rebuild", Tags: tags,
+		Summary: "Rebuild the task inbox",
+		Description: "Maintenance: asks every running instance with open user tasks for them and writes them to the inbox, and removes the tasks of instances that no longer run " +
+			"(after the inbox store was lost, or an instance could not write to it). One query per instance: run it rarely."},
+		Access{Permission: access.SystemSettings}, s.rebuildInbox)
+}
+
+func (s *Server) rebuildInbox(ctx context.Context, _ *struct{}) (*struct{ Body instances.Rebuilt }, error) {
+	out, err := s.deps.Instances.RebuildInbox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, audit.Event{Action: "inbox.rebuild", Outcome: audit.OutcomeSuccess, Target: audit.Target{Type: "inbox"},
+		Details: map[string]any{"written": out.Written, "removed": out.Removed}})
+	return &struct{ Body instances.Rebuilt }{Body: out}, nil
+}
+
+// viewer is the caller as the inbox knows people: user ID and e-mail, teams and roles.
+func viewer(p *Principal) inbox.Viewer {
+	u := p.User
+	return inbox.Viewer{IDs: []string{u.ID, u.Email}, Groups: append(slices.Clone(u.Teams), u.Roles...)}
+}
+
+func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*struct{ Body inbox.Page }, error) {
+	page, err := s.deps.Inbox.Read(ctx, viewer(PrincipalFrom(ctx)), inbox.Query{View: in.View, Group: in.Group, ProcessKey: in.ProcessKey,
+		DueBefore: in.DueBefore, Entity: in.Entity, RecordID: in.Record, Sort: in.Sort, Limit: in.Limit, Cursor: in.Cursor})
+	var pe *inbox.ParamError
+	if errors.As(err, &pe) {
+		p := Typed(http.StatusBadRequest, "inbox-query-invalid", pe.Error())
+		p.Errors = []FieldError{{Parameter: pe.Param, Message: pe.Msg}}
+		return nil, p
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A record's name comes from one of its fields: a reader that field is hidden from gets none.
+	decisions := map[string]access.Decision{}
+	for i := range page.Items {
+		it := &page.Items[i].Item
+		if it.RecordName == "" {
+			continue
+		}
+		d, ok := decisions[it.Entity]
+		if !ok {
+			d = s.recordDecision(ctx, it.Entity)
+			decisions[it.Entity] = d
+		}
+		if !d.Can(access.ActionRead) || slices.Contains(d.HiddenFields(), it.NameField) {
+			it.RecordName = ""
+		}
+	}
+	return &struct{ Body inbox.Page }{Body: page}, nil
+}
+
+// splitTaskID reads <instance>~<task>.
+func splitTaskID(id string) (string, string, error) {
+	instanceID, taskID, ok := strings.Cut(id, "~")
+	if !ok || instanceID == "" || taskID == "" {
+		return "", "", NewProblem(http.StatusNotFound, "no task "+id)
+	}
+	return instanceID, taskID, nil
+}
+
+// claimTask and unclaimTask change a task's assignee for the caller: a claim from nobody to the
+// caller, an unclaim from the caller to nobody; each conditional on the assignee it saw.
+func (s *Server) claimTask(ctx context.Context, in *taskInput) (*assignedOutput, error) {
+	return s.reassignOwn(ctx, in.ID, "task.claim", func(p *Principal, t process.UserTask) (string, string, error) {
+		v := viewer(p)
+		offered := slices.ContainsFunc(t.CandidateUsers, func(u string) bool { return slices.Contains(v.IDs, u) }) ||
+			slices.ContainsFunc(t.CandidateGroups, func(g string) bool { return slices.Contains(v.Groups, g) })
+		switch {
+		case t.Assignee != "" && slices.Contains(v.IDs, t.Assignee):
+			return "", "", Typed(http.StatusConflict, "claimed-already", "the task is yours already")
+		case t.Assignee != "":
+			return "", "", Typed(http.StatusConflict, "claimed-already", "someone else has the task")
+		case !offered:
+			s.record(ctx, audit.Event{Action: "task.claim", Outcome: audit.OutcomeDenied, Target: audit.Target{Type: "task", ID: in.ID}})
+			return "", "", Typed(http.StatusForbidden, "not-a-candidate", "the task is not offered to you or a group of yours")
+		}
+		return "", p.User.ID, nil
+	})
+}
+
+func (s *Server) unclaimTask(ctx context.Context, in *taskInput) (*assignedOutput, error) {
+	return s.reassignOwn(ctx, in.ID, "task.unclaim", func(p *Principal, t process.UserTask) (string, string, error) {
+		if t.Assignee == "" || !slices.Contains(viewer(p).IDs, t.Assignee) {
+			return "", "", Typed(http.StatusConflict, "not-claimed", "the task is not assigned to you")
+		}
+		return t.Assignee, "", nil
+	})
+}
+
+// reassignOwn reads the open task, lets decide say from whom to whom it goes (or refuse), reassigns it
+// conditionally and audits the change.
+func (s *Server) reassignOwn(ctx context.Context, id, action string, decide func(*Principal, process.UserTask) (from, to string, err error)) (*assignedOutput, error) {
+	instanceID, taskID, err := splitTaskID(id)
+	if err != nil {
+		return nil, err
+	}
+	p := PrincipalFrom(ctx)
+	t, err := s.openTask(ctx, instanceID, taskID)
+	if err != nil {
+		return nil, err
+	}
+	from, to, err := decide(p, t)
+	if err != nil {
+		return nil, err
+	}
+	reason := "claimed"
+	if to == "" {
+		reason = "given back"
+	}
+	res, err := s.deps.Instances.Reassign(ctx, instanceID, taskID, from, to, process.Operator{By: p.User.ID, Reason: reason})
+	if err != nil {
+		return nil, taskError(err, id)
+	}
+	s.record(ctx, audit.Event{Action: action, Outcome: audit.OutcomeSuccess, Target: audit.Target{Type: "task", ID: id},
+		Before: map[string]any{"assignee": res.Before}, After: map[string]any{"assignee": res.After}})
+	return &assignedOutput{Body: res}, nil
+}
+
+func (s *Server) assignTask(ctx context.Context, in *assignTaskInput) (*instanceOutcome, error) {
+	instanceID, taskID, err := splitTaskID(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.operate(ctx, instanceID, instances.Operation{Kind: instances.OpAssign, Reason: in.Body.Reason, TaskID: taskID, Assignee: in.Body.Assignee})
+	if err != nil {
+		return nil, err
+	}
+	return &instanceOutcome{Body: out}, nil
+}
+
+// taskError maps a refused claim: the task is gone or someone came first (409).
+func taskError(err error, id string) error {
+	var refused *instances.Refused
+	if errors.As(err, &refused) {
+		return Typed(http.StatusConflict, "task-refused", refused.Msg)
+	}
+	if errors.Is(err, instances.ErrNotFound) {
+		return NewProblem(http.StatusNotFound, "no task "+id)
+	}
+	return err
+}

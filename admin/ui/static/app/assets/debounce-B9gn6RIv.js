@@ -1,0 +1,1 @@
+function e(e,t,n,r){let i,a=0,o=async()=>{let e=++a;try{let r=await t();e===a&&n(r)}catch(t){e===a&&r(t)}};return{schedule(){clearTimeout(i),i=setTimeout(o,e)},cancel(){clearTimeout(i),a++}}}export{e as t};

@@ -1,0 +1,1 @@
+export{t as createExprEditor}from"./expr-C14L5AOx.js";

@@ -1,0 +1,1 @@
+function e(e){let t=t=>{let n=[...e.querySelectorAll(`[role=tab]`)],r=n.indexOf(document.activeElement);if(r<0)return;let i={ArrowRight:r+1,ArrowLeft:r-1,Home:0,End:n.length-1}[t.key];if(i===void 0)return;t.preventDefault();let a=n[(i+n.length)%n.length];a.focus(),a.click()};return e.addEventListener(`keydown`,t),{destroy:()=>e.removeEventListener(`keydown`,t)}}export{e as t};
