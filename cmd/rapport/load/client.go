@@ -273,13 +273,15 @@ func (c *client) someLead() string {
 
 // claim picks an open task no other request of this run is completing.
 func (c *client) claim(inbox []byte) string {
-	var tasks []struct{ ID string }
-	if json.Unmarshal(inbox, &tasks) != nil {
+	var page struct {
+		Items []struct{ ID string }
+	}
+	if json.Unmarshal(inbox, &page) != nil {
 		return ""
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, t := range tasks {
+	for _, t := range page.Items {
 		if !c.claimed[t.ID] {
 			c.claimed[t.ID] = true
 			return t.ID

@@ -201,15 +201,17 @@ func TestTraceOfLeadToConnectorAndMetrics(t *testing.T) {
 // completeFirstTask completes the administrator's only open task once it shows up.
 func completeFirstTask(t *testing.T, env *stacktest.Env) {
 	t.Helper()
-	var tasks []struct{ ID string }
-	for deadline := time.Now().Add(time.Minute); len(tasks) == 0; {
+	var page struct {
+		Items []struct{ ID string }
+	}
+	for deadline := time.Now().Add(time.Minute); len(page.Items) == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("no open task after a minute")
 		}
-		json.Unmarshal(mustCall(t, env, http.MethodGet, "/api/v1/tasks", nil, http.StatusOK).Raw, &tasks)
+		json.Unmarshal(mustCall(t, env, http.MethodGet, "/api/v1/tasks", nil, http.StatusOK).Raw, &page)
 		time.Sleep(200 * time.Millisecond)
 	}
-	mustCall(t, env, http.MethodPost, "/api/v1/tasks/"+tasks[0].ID+"/complete", map[string]any{}, http.StatusNoContent)
+	mustCall(t, env, http.MethodPost, "/api/v1/tasks/"+page.Items[0].ID+"/complete", map[string]any{}, http.StatusNoContent)
 }
 
 func mustCall(t *testing.T, env *stacktest.Env, method, path string, body any, want int) stacktest.Response {

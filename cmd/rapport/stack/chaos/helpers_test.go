@@ -272,10 +272,12 @@ func (w *world) completeTasks() int {
 	if status != http.StatusOK {
 		return 0
 	}
-	var tasks []struct{ ID string }
-	json.Unmarshal(raw, &tasks)
+	var page struct {
+		Items []struct{ ID string }
+	}
+	json.Unmarshal(raw, &page)
 	n := 0
-	for _, task := range tasks {
+	for _, task := range page.Items {
 		if status, _, _ := w.call(http.MethodPost, "/api/v1/tasks/"+task.ID+"/complete", map[string]any{}); status == http.StatusNoContent {
 			n++
 		}
