@@ -31,16 +31,19 @@ import (
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/definitions"
+	"github.com/rapportcrm/rapport/engine/forms"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/inbox"
 	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
+	"github.com/rapportcrm/rapport/engine/surveys"
 	"github.com/rapportcrm/rapport/engine/telemetry"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows/instances"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
+	"github.com/rapportcrm/rapport/workflows/services"
 )
 
 // Version is reported in the OpenAPI document.
@@ -91,12 +94,22 @@ type Deps struct {
 	Instances *instances.Service
 	// ExternalTasks serves REST workers the external tasks of processes; nil leaves their routes out.
 	ExternalTasks *process.ExternalTasks
-	// Notifications holds in-app notifications; nil leaves their routes out.
+	// Notifications holds notifications, their templates and webhooks; nil leaves their routes out.
 	Notifications *notifications.Store
+	// DevOutbox exposes the development mail outbox (rapport dev without --smtp-url).
+	DevOutbox bool
 	// Records stores entity schemas and records; nil leaves the schema and record routes out.
 	Records *records.Store
 	// Rulesets stores rule sets and business calendars; nil leaves the rule set and calendar routes out.
 	Rulesets *rulesets.Store
+	// Forms keeps the public web forms; nil leaves their routes out.
+	Forms *forms.Store
+	// Surveys keeps the satisfaction surveys behind the public survey page; nil leaves it out.
+	Surveys *surveys.Store
+	// PublicURL is where people reach Rapport, for links in answers.
+	PublicURL string
+	// Cadences starts follow-up cadences in bulk; nil leaves the route out.
+	Cadences *services.Cadences
 	// Analytics computes the analytics reports; nil leaves their routes out.
 	Analytics *analytics.Engine
 	// Telemetry receives request metrics and spans (see observe.go); nil measures nothing.
@@ -109,6 +122,8 @@ type Server struct {
 	app  *fiber.App
 	api  huma.API
 	rate *rateLimiter
+	// surveyRate limits the public survey page per client address.
+	surveyRate *rateLimiter
 }
 
 // New builds the Fiber application with every route registered.
@@ -124,7 +139,8 @@ func New(deps Deps) *Server {
 		deps.BodyLimit = 16 << 20
 	}
 	deps = securityDefaults(deps)
-	s := &Server{deps: deps, rate: newRateLimiter(deps.RateLimit, time.Now)}
+	s := &Server{deps: deps, rate: newRateLimiter(deps.RateLimit, time.Now),
+		surveyRate: newRateLimiter(RateLimit{PerSecond: 0.2, Burst: 20}, time.Now)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "rapport",
 		BodyLimit:             deps.BodyLimit,
@@ -190,6 +206,19 @@ func New(deps Deps) *Server {
 	}
 	if deps.Notifications != nil {
 		s.registerNotifications()
+		s.registerMessaging()
+	}
+	if deps.Forms != nil {
+		s.registerForms()
+	}
+	if deps.Surveys != nil {
+		s.registerSurveys()
+	}
+	if deps.Records != nil {
+		s.registerMyDay()
+	}
+	if deps.Cadences != nil {
+		s.registerCadences()
 	}
 	if deps.Analytics != nil {
 		s.registerAnalytics()

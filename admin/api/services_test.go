@@ -41,6 +41,14 @@ func TestServiceTasksEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	deployAndPublish(t, xml, "onboard-customer")
+	if status, body := do(http.MethodPut, "/api/v1/notification-templates/customer-onboarded", map[string]any{
+		"channels": []string{"inapp"},
+		"texts": map[string]any{
+			"en": map[string]any{"subject": "Customer onboarded", "body": "Company {{.companyId}} is onboarded."},
+			"ru": map[string]any{"subject": "Клиент подключён", "body": "Компания {{.companyId}} подключена."}},
+	}); status != http.StatusOK {
+		t.Fatalf("save template: %d %s", status, body)
+	}
 	var me api.UserView
 	_, raw := do(http.MethodGet, "/api/v1/auth/me", nil)
 	json.Unmarshal(raw, &me)
@@ -83,8 +91,8 @@ func TestServiceTasksEndToEnd(t *testing.T) {
 		t.Errorf("connector result not mapped: %v", snap.Variables["erpCustomers"])
 	}
 	status, body = do(http.MethodGet, "/api/v1/notifications?unread=true", nil)
-	if status != http.StatusOK || !strings.Contains(string(body), "customer-onboarded") || !strings.Contains(string(body), companyID) {
-		t.Fatalf("notification: %d %s", status, body)
+	if status != http.StatusOK || !strings.Contains(string(body), "customer-onboarded") || !strings.Contains(string(body), "Company "+companyID+" is onboarded.") {
+		t.Fatalf("notification not rendered through its template: %d %s", status, body)
 	}
 	var notes []struct{ ID, Template string }
 	json.Unmarshal(body, &notes)

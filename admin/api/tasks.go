@@ -82,14 +82,14 @@ func (s *Server) rebuildInbox(ctx context.Context, _ *struct{}) (*struct{ Body i
 	return &struct{ Body instances.Rebuilt }{Body: out}, nil
 }
 
-// viewer is the caller as the inbox knows people: user ID and e-mail, teams and roles.
-func viewer(p *Principal) inbox.Viewer {
+// inboxViewer is the caller as the inbox knows people: user ID and e-mail, teams and roles.
+func inboxViewer(p *Principal) inbox.Viewer {
 	u := p.User
 	return inbox.Viewer{IDs: []string{u.ID, u.Email}, Groups: append(slices.Clone(u.Teams), u.Roles...)}
 }
 
 func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*struct{ Body inbox.Page }, error) {
-	page, err := s.deps.Inbox.Read(ctx, viewer(PrincipalFrom(ctx)), inbox.Query{View: in.View, Group: in.Group, ProcessKey: in.ProcessKey,
+	page, err := s.deps.Inbox.Read(ctx, inboxViewer(PrincipalFrom(ctx)), inbox.Query{View: in.View, Group: in.Group, ProcessKey: in.ProcessKey,
 		DueBefore: in.DueBefore, Entity: in.Entity, RecordID: in.Record, Sort: in.Sort, Limit: in.Limit, Cursor: in.Cursor})
 	var pe *inbox.ParamError
 	if errors.As(err, &pe) {
@@ -132,7 +132,7 @@ func splitTaskID(id string) (string, string, error) {
 // caller, an unclaim from the caller to nobody; each conditional on the assignee it saw.
 func (s *Server) claimTask(ctx context.Context, in *taskInput) (*assignedOutput, error) {
 	return s.reassignOwn(ctx, in.ID, "task.claim", func(p *Principal, t process.UserTask) (string, string, error) {
-		v := viewer(p)
+		v := inboxViewer(p)
 		offered := slices.ContainsFunc(t.CandidateUsers, func(u string) bool { return slices.Contains(v.IDs, u) }) ||
 			slices.ContainsFunc(t.CandidateGroups, func(g string) bool { return slices.Contains(v.Groups, g) })
 		switch {
@@ -150,7 +150,7 @@ func (s *Server) claimTask(ctx context.Context, in *taskInput) (*assignedOutput,
 
 func (s *Server) unclaimTask(ctx context.Context, in *taskInput) (*assignedOutput, error) {
 	return s.reassignOwn(ctx, in.ID, "task.unclaim", func(p *Principal, t process.UserTask) (string, string, error) {
-		if t.Assignee == "" || !slices.Contains(viewer(p).IDs, t.Assignee) {
+		if t.Assignee == "" || !slices.Contains(inboxViewer(p).IDs, t.Assignee) {
 			return "", "", Typed(http.StatusConflict, "not-claimed", "the task is not assigned to you")
 		}
 		return t.Assignee, "", nil

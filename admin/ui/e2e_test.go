@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
+	"github.com/rapportcrm/rapport/engine/notifications"
 )
 
 var env *stacktest.Env
@@ -144,8 +145,15 @@ func setup(t *testing.T) fixtures {
 	started := call(t, http.MethodPost, "/api/v1/processes/e2e-call/instances", env.AdminToken,
 		map[string]any{"variables": map[string]any{"agentId": fx.agent.ID}}, http.StatusCreated)
 	fx.instanceID = started["id"].(string)
-	if err := env.Stack.Notifications.Send(context.Background(), "e2e-reminder", fx.agent.ID, "lead-call-reminder", fx.instanceID,
-		map[string]any{"title": "Call Olga Petrova today", "entity": "lead", "recordId": fx.lead["id"]}); err != nil {
+	reminder := notifications.Template{Key: "lead-call-reminder", Channels: []string{"inapp"}, Texts: map[string]notifications.Text{
+		"en": {Subject: "{{.title}}", Body: "Lead {{.record.name}} waits for your call."},
+		"ru": {Subject: "{{.title}}", Body: "Лид {{.record.name}} ждёт звонка."}}}
+	if _, err := env.Stack.Notifications.SaveTemplate(context.Background(), reminder, fx.agent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Stack.Notifications.Send(context.Background(), notifications.Request{Key: "e2e-reminder", To: fx.agent.ID,
+		Template: "lead-call-reminder", Source: fx.instanceID,
+		Data: map[string]any{"title": "Call Olga Petrova today", "entity": "lead", "recordId": fx.lead["id"], "record": fx.lead}}); err != nil {
 		t.Fatal(err)
 	}
 	fx.userTask = "Call the new lead"

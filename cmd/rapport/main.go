@@ -129,13 +129,16 @@ func workerCommand(stdout, stderr io.Writer) *cli.Command {
 	}
 }
 
-// pluginFlags locate the connector plugins and the key that encrypts their secrets, and say where
-// processes may send HTTP requests; every command that publishes or runs processes takes them.
+// pluginFlags locate the connector plugins and the key that encrypts their secrets, say where processes
+// may send HTTP requests and mail, and where people reach Rapport; every command that publishes or runs
+// processes takes them.
 func pluginFlags(dirUsage string) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "plugins-dir", Usage: dirUsage, Sources: cli.EnvVars("RAPPORT_PLUGINS_DIR")},
 		&cli.StringFlag{Name: "secret-key", Usage: "base64 of 32 random bytes that encrypt connector secrets at rest (`openssl rand -base64 32`)", Sources: cli.EnvVars("RAPPORT_SECRET_KEY")},
 		&cli.StringSliceFlag{Name: "http-allow", Usage: "private hosts and networks http service tasks may reach besides public addresses: CIDRs, addresses or host names, each optionally with :port (e.g. 10.20.0.0/16, erp.internal:8443, *.corp.example); loopback, link-local, RFC 1918 and ULA addresses and Rapport's own ports are refused otherwise", Sources: cli.EnvVars("RAPPORT_HTTP_ALLOW")},
+		&cli.StringFlag{Name: "smtp-url", Usage: "mail server of notifications: smtp://user:password@host:587?from=crm@example.com (STARTTLS), smtps://... (TLS); without it `rapport dev` keeps mail in an outbox readable at /api/v1/dev/outbox", Sources: cli.EnvVars("RAPPORT_SMTP_URL")},
+		&cli.StringFlag{Name: "public-url", Usage: "where people reach Rapport, e.g. https://crm.example.com (links in notifications and survey mails; default: the HTTP address)", Sources: cli.EnvVars("RAPPORT_PUBLIC_URL")},
 	}
 }
 
@@ -143,6 +146,8 @@ func applyPluginFlags(cmd *cli.Command, cfg *stack.Config) {
 	cfg.PluginsDir = cmd.String("plugins-dir")
 	cfg.SecretKey = cmd.String("secret-key")
 	cfg.HTTPAllow = cmd.StringSlice("http-allow")
+	cfg.SMTPURL = cmd.String("smtp-url")
+	cfg.PublicURL = cmd.String("public-url")
 }
 
 // telemetryFlags say where metrics are served and traces sent. Metrics have a listener of their own

@@ -32,6 +32,10 @@ const (
 	TaskConnector      = tasktypes.Connector
 	TaskRulesEvaluate  = tasktypes.RulesEvaluate
 	TaskMessagePublish = tasktypes.MessagePublish
+	// The CRM processes' task types (workflows/services).
+	TaskRecordMatch = "record.match"
+	TaskRulesAssign = "rules.assign"
+	TaskLeadConvert = "lead.convert"
 )
 
 // TaskEntity is the entity Task records have; task.create writes them.
@@ -55,8 +59,22 @@ func TaskPermissions(taskType, entity string, fields []string) []string {
 	switch taskType {
 	case TaskRecordCreate, TaskRecordUpdate:
 		return write(entity)
-	case TaskRecordGet, TaskRecordFind:
+	case TaskRecordGet, TaskRecordFind, TaskRecordMatch:
 		return []string{access.RecordPermission(entity, access.ActionRead)}
+	case TaskRulesAssign:
+		return []string{access.RulesetsEvaluate, access.RecordPermission(entity, access.ActionRead)}
+	case TaskLeadConvert:
+		out := []string{}
+		// It reads the lead and links the records it creates or finds, and a reference is checked in the
+		// writer's read scope.
+		for _, e := range []string{"company", "contact", "deal", "lead"} {
+			out = append(out, access.RecordPermission(e, access.ActionRead), access.RecordPermission(e, access.ActionWrite))
+		}
+		// The new records get the lead's owner.
+		for _, e := range []string{"company", "contact", "deal"} {
+			out = append(out, access.RecordPermission(e, access.ActionAssign))
+		}
+		return out
 	case TaskCreate, TaskClose:
 		return write(TaskEntity)
 	case TaskConnector:

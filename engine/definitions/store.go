@@ -112,6 +112,8 @@ type Options struct {
 	// at deploy (entities, rule sets, connectors), so a task naming one that does not exist is refused.
 	Tasks   *tasktypes.Registry
 	TaskEnv tasktypes.Env
+	// TaskTypes are the service task types the worker runs besides bpmn.BuiltinTaskTypes.
+	TaskTypes []string
 }
 
 // Store reads and writes process definitions.
@@ -183,7 +185,7 @@ func (s *Store) Check(xml []byte) (*Checked, error) {
 // type catalogue with what it looks up.
 func (s *Store) compileOptions() bpmn.Options {
 	return bpmn.Options{CheckExpr: bpmn.DefaultExprChecker(s.opts.Entities), CheckTask: s.opts.CheckTask,
-		Tasks: s.opts.Tasks, TaskEnv: s.opts.TaskEnv, CheckTaskTypes: true}
+		Tasks: s.opts.Tasks, TaskEnv: s.opts.TaskEnv, CheckTaskTypes: true, TaskTypes: s.opts.TaskTypes}
 }
 
 // Deployed is what one upload stored: the draft of every process of the document, and the warnings.
@@ -518,7 +520,7 @@ func (s *Store) Load(ctx context.Context, key string, version int) (*bpmn.Model,
 	}
 	// Published versions were checked when published; compile without re-typing expressions so a later
 	// schema change never makes a running version unloadable. A document may hold several processes.
-	model, problems := bpmn.CompileWith(defs, bpmn.Options{ProcessID: key, SkipExpressions: true, Tasks: s.opts.Tasks})
+	model, problems := bpmn.CompileWith(defs, bpmn.Options{ProcessID: key, SkipExpressions: true, Tasks: s.opts.Tasks, TaskTypes: s.opts.TaskTypes})
 	if len(problems) > 0 {
 		return nil, 0, fmt.Errorf("processes: compile %q v%d: %w", key, v.Version, &InvalidError{Problems: problems})
 	}

@@ -210,6 +210,19 @@ func (s *Store) UserByID(ctx context.Context, id string) (*User, error) {
 	return &u, nil
 }
 
+// UserByEmail loads the user with an email address (compared normalised); ErrNotFound if there is none.
+// Notifications sent to an address reach the user who has it.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
+	var u User
+	if err := s.users.FindOne(ctx, bson.D{{Key: "email", Value: NormalizeEmail(email)}}).Decode(&u); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("identity: load user: %w", err)
+	}
+	return &u, nil
+}
+
 // CountUsers tells whether the installation has been bootstrapped.
 func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 	n, err := s.users.CountDocuments(ctx, bson.D{})

@@ -20,7 +20,6 @@ import (
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/connections"
-	"github.com/rapportcrm/rapport/engine/notifications"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/plugins/host"
@@ -384,16 +383,4 @@ func (r Rules) Evaluate(ctx context.Context, key, version string, input map[stri
 		return nil, &process.BPMNError{Code: CodeValidation, Message: err.Error()}
 	}
 	return out.Result(), nil
-}
-
-// Notifier implements process.Notifier with in-app notifications.
-type Notifier struct{ Store *notifications.Store }
-
-// Notify stores a notification for a user, once per task execution.
-func (n Notifier) Notify(ctx context.Context, to, template string, data map[string]any) error {
-	if to == "" {
-		return &process.BPMNError{Code: CodeValidation, Message: "a notify task needs a recipient (input or header \"to\")"}
-	}
-	wf, key := callKey(ctx)
-	return n.Store.Send(ctx, key, to, template, wf, data)
 }

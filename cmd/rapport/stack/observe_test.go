@@ -103,7 +103,7 @@ func TestTraceOfLeadToConnectorAndMetrics(t *testing.T) {
 	spans := tracetest.NewInMemoryExporter()
 	cfg := stacktest.Config(dir)
 	cfg.TraceExporter, cfg.MetricsAddr = spans, "127.0.0.1:0"
-	env, err := stacktest.StartConfig(ctx, cfg)
+	env, err := stacktest.StartWith(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/externaltasks"
+	"github.com/rapportcrm/rapport/engine/forms"
 	"github.com/rapportcrm/rapport/engine/identity"
 	"github.com/rapportcrm/rapport/engine/inbox"
 	"github.com/rapportcrm/rapport/engine/notifications"
@@ -50,6 +51,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/schema"
 	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
+	"github.com/rapportcrm/rapport/engine/surveys"
 	"github.com/rapportcrm/rapport/engine/tasktypes"
 	"github.com/rapportcrm/rapport/engine/telemetry"
 	"github.com/rapportcrm/rapport/plugins/host"
@@ -109,6 +111,16 @@ type Config struct {
 	// PluginsDir holds connector plugins (one folder each with a plugin.json); empty disables plugins.
 	// In embedded mode an empty value means DataDir/plugins.
 	PluginsDir string
+	// SMTPURL is the mail server notifications are sent through (smtp://user:pass@host:587?from=addr,
+	// smtps://...); empty keeps mail in the development outbox in embedded mode and sends none otherwise.
+	SMTPURL string
+	// NoProcessTemplates leaves the shipped CRM processes uninstalled (test stacks of packages that deploy
+	// processes of their own under the same keys); everything else shipped is installed.
+	NoProcessTemplates bool
+	// PublicURL is where people reach Rapport (links in notifications and surveys); empty uses the
+	// HTTP server's own address.
+	PublicURL string
+
 	// SecretKey (base64, 32 bytes) encrypts connector secrets at rest. In embedded mode, when empty, a
 	// key is generated once into DataDir/secret.key.
 	SecretKey string
@@ -166,7 +178,7 @@ type Stack struct {
 	stopOutbox context.CancelFunc
 	outboxDone chan struct{}
 	enforcer   *rulesets.Enforcer
-	// Notifications are the in-app notifications processes send.
+	// Notifications are what processes send people: templates, in-app, mail, webhooks.
 	Notifications *notifications.Store
 	// Inbox is the materialised task inbox the instances write; Instances lists, describes and
 	// operates them.
@@ -174,10 +186,15 @@ type Stack struct {
 	Instances *instances.Service
 	// ExternalTasks are the external tasks parked for REST workers.
 	ExternalTasks *process.ExternalTasks
-	worker        worker.Worker
 	// bridge polls the external task queue and parks its tasks for REST workers.
 	bridge worker.Worker
-	http   *api.Server
+	// Forms keeps the public web forms; Surveys the satisfaction surveys.
+	Forms   *forms.Store
+	Surveys *surveys.Store
+	// DevOutbox is true when mail goes to the development outbox instead of a mail server.
+	DevOutbox bool
+	worker    worker.Worker
+	http      *api.Server
 	// Plugins runs connector plugins (nil without a plugins directory); Connectors stores instances.
 	Plugins    *host.Host
 	Connectors *connections.Store
@@ -266,6 +283,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err := s.bootstrapAdmin(ctx); err != nil {
 			return nil, err
 		}
+		if err := s.listen(); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.startPlugins(ctx); err != nil {
 		return nil, err
@@ -275,8 +295,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.Records.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install entity schemas: %w", err)
 	}
-	s.Notifications = notifications.New(s.DB)
-	if err := s.Notifications.EnsureIndexes(ctx); err != nil {
+	if err := s.startNotifications(ctx); err != nil {
 		return nil, err
 	}
 	s.Rulesets = rulesets.New(s.DB, rulesets.Options{Entities: s.Records})
@@ -284,6 +303,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("install rule sets: %w", err)
 	}
 	s.enforcer = s.Rulesets.NewEnforcer()
+	s.Forms = forms.New(s.DB, s.Records, s.Records)
+	if err := s.installDefaults(ctx); err != nil {
+		return nil, fmt.Errorf("install the shipped defaults: %w", err)
+	}
 	if s.Analytics, err = analytics.New(ctx, s.DB, analytics.Options{Records: s.Records, Rulesets: s.Rulesets, Backend: s.Backend(), Logger: s.log}); err != nil {
 		return nil, err
 	}
@@ -299,7 +322,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				return err
 			}
 			return connectorTasks.CheckTask(taskType, headers, inputs)
-		}, TaskEnv: s.taskEnv()})
+		}, TaskEnv: s.taskEnv(), TaskTypes: services.CRMTaskTypes()})
 	if err := s.Processes.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -310,6 +333,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.ExternalTasks.Store.EnsureIndexes(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.Serve && !cfg.NoProcessTemplates {
+		if err := s.installProcesses(ctx); err != nil {
+			return nil, fmt.Errorf("install the process templates: %w", err)
+		}
+	}
+	s.startSurveys()
 	if s.ferret != nil {
 		// Every collection exists now: make their by-_id operations index lookups before serving (new
 		// collections are indexed by the embedded store's own loop).
@@ -704,12 +733,17 @@ func (s *Stack) TaskRegistry() *process.Registry {
 		Records:    recs,
 		Rules:      services.Rules{Rulesets: s.Rulesets, Records: recs},
 		Tasks:      services.Tasks{Records: recs},
-		Notifier:   services.Notifier{Store: s.Notifications},
 		Connectors: services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
 		Messages:   services.Messages{Publisher: s.Messages},
 		HTTP:       outbound.NewClient(s.outbound, outbound.Limits{}),
 	})
 	reg.Register(services.TypeRecordFind, services.Find{Records: recs})
+	reg.Register(services.TypeRecordMatch, services.Match{Records: recs})
+	reg.Register(services.TypeRulesAssign, services.Assign{Rulesets: s.Rulesets, Records: recs, Users: s.Users,
+		Cursors: s.DB.Collection("assignment_cursors"), Backend: s.Backend()})
+	reg.Register(services.TypeLeadConvert, services.Convert{Records: recs})
+	reg.Register(services.TypeSurveyCreate, services.SurveyCreate{Surveys: s.Surveys, BaseURL: s.PublicURL()})
+	reg.Register(services.TypeNotify, services.Notify{Store: s.Notifications, Records: recs, BaseURL: s.PublicURL()})
 	return reg
 }
 
@@ -721,13 +755,23 @@ func (s *Stack) serve() error {
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
 		Starter: s.Starter, Messages: s.Messages, Inbox: s.Inbox, Instances: s.Instances, ExternalTasks: s.ExternalTasks,
-		Logger: s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
+		DevOutbox: s.DevOutbox, Forms: s.Forms, Surveys: s.Surveys, PublicURL: s.PublicURL(),
+		Cadences: &services.Cadences{Records: s.Records, Starter: s.Starter, Jobs: s.DB.Collection("cadence_jobs"), Logger: s.log},
+		Logger:   s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
 		Plugins: s.Plugins, Connectors: s.Connectors, Sealer: s.sealer,
 		Access: s.Access, Audit: s.Audit, CORSOrigins: s.cfg.CORSOrigins, RateLimit: s.cfg.RateLimit,
 		TrustedProxies: trusted, Telemetry: s.Telemetry,
 	})
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.http.Serve(s.ln) }()
+	return nil
+}
+
+// listen opens the HTTP listener before anything else needs the server's address (links in
+// notifications, the outbound policy refusing our own port); serve starts answering on it.
+func (s *Stack) listen() error {
 	addr := s.cfg.HTTPAddr
 	if addr == "" {
 		addr = "127.0.0.1:8080"
@@ -739,8 +783,6 @@ func (s *Stack) serve() error {
 	s.ln = ln
 	s.BaseURL = "http://" + ln.Addr().String()
 	s.outbound.RefuseOwnPorts(portOf(ln.Addr().String()))
-	s.served = make(chan error, 1)
-	go func() { s.served <- s.http.Serve(ln) }()
 	return nil
 }
 
@@ -858,11 +900,14 @@ func (s *Stack) Stop(ctx context.Context) {
 			s.log.Warn("HTTP server", "error", err)
 		}
 		s.http = nil
+	} else if s.ln != nil {
+		s.ln.Close() // opened but never served: the start failed in between
 	}
 	if s.bridge != nil {
 		s.bridge.Stop()
 		s.bridge = nil
 	}
+	s.ln = nil
 	if s.worker != nil {
 		s.worker.Stop()
 		s.worker = nil

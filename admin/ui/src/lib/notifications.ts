@@ -1,10 +1,14 @@
-// In-app notifications as processes send them (a template name and its data), made readable.
+// In-app notifications as processes send them: the rendered subject and body when there are, else the
+// template name and its data made readable.
 import { href } from './router.svelte';
 
 export interface Notification {
   id: string;
   to: string;
   template: string;
+  /** The template's text rendered for the recipient; older notifications have none. */
+  subject?: string;
+  body?: string;
   data?: Record<string, any>;
   source?: string;
   createdAt: string;
@@ -15,7 +19,7 @@ export interface Notification {
 export function describe(n: Notification, _lang: string): { title: string; detail: string; link: string } {
   const d = n.data || {};
   const words = n.template.replace(/[-_.]/g, ' ');
-  const title = String(d.title || d.subject || d.message || words.charAt(0).toUpperCase() + words.slice(1));
+  const title = String(n.subject || d.title || d.subject || d.message || words.charAt(0).toUpperCase() + words.slice(1));
   const entity = d.entity || d.relatedEntity;
   const id = d.recordId || d.relatedId || d.id;
   const link = entity && id ? href(`/records/${entity}/${id}`) : '';
@@ -23,5 +27,10 @@ export function describe(n: Notification, _lang: string): { title: string; detai
     .filter(([k, v]) => !['title', 'subject', 'message', 'entity', 'relatedEntity', 'recordId', 'relatedId', 'id'].includes(k) && typeof v !== 'object')
     .map(([k, v]) => `${k}: ${v}`)
     .join(', ');
+  if (n.body) {
+    // The rendered text, without the line that only repeats the link.
+    const text = n.body.split('\n').filter((l) => !/^https?:\/\/\S+$/.test(l.trim())).join(' ').trim();
+    return { title, detail: text, link };
+  }
   return { title, detail, link };
 }

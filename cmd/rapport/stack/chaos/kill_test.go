@@ -83,7 +83,7 @@ func TestChaosKillWorker(t *testing.T) {
 	if err := stacktest.InstallPlugin(cfg.DataDir, "testplugin", testPlugin); err != nil {
 		t.Fatal(err)
 	}
-	env, err := stacktest.StartConfig(ctx, cfg)
+	env, err := stacktest.StartWith(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestChaosStoreUnreachable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	env, err := stacktest.StartConfig(ctx, quietConfig(t))
+	env, err := stacktest.StartWith(ctx, quietConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestChaosTemporalUnreachable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	env, err := stacktest.StartConfig(ctx, quietConfig(t))
+	env, err := stacktest.StartWith(ctx, quietConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestChaosPluginKilledMidTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.MetricsAddr = "127.0.0.1:0"
-	env, err := stacktest.StartConfig(ctx, cfg)
+	env, err := stacktest.StartWith(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

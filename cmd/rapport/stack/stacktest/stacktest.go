@@ -66,23 +66,24 @@ func Config(dataDir string) stack.Config {
 		// Tests and benchmarks send far more requests per user than people do; the limiter has its own
 		// test on a server of its own.
 		RateLimit: api.RateLimit{PerSecond: 1e6, Burst: 1_000_000},
-		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		// Packages deploy processes of their own (some under the templates' keys); MainWithTemplates
+		// installs the shipped ones.
+		NoProcessTemplates: true,
+		Logger:             slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 }
 
 // Start brings a stack up in dataDir and logs the administrator in.
-func Start(ctx context.Context, dataDir string) (*Env, error) {
-	return StartConfig(ctx, Config(dataDir))
-}
+func Start(ctx context.Context, dataDir string) (*Env, error) { return StartWith(ctx, Config(dataDir)) }
 
-// StartConfig is Start with a configuration of the test's own (Config's, changed), e.g. with metrics
-// served or spans recorded.
-func StartConfig(ctx context.Context, cfg stack.Config) (*Env, error) {
+// StartWith brings up a stack with cfg and logs the administrator in.
+func StartWith(ctx context.Context, cfg stack.Config) (*Env, error) {
+	dataDir := cfg.DataDir
 	s, err := stack.Start(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("stacktest: start: %w", err)
 	}
-	e := &Env{Stack: s, DataDir: cfg.DataDir, BaseURL: s.BaseURL, DB: s.DB, Temporal: s.Temporal, HTTP: &http.Client{Timeout: 60 * time.Second}}
+	e := &Env{Stack: s, DataDir: dataDir, BaseURL: s.BaseURL, DB: s.DB, Temporal: s.Temporal, HTTP: &http.Client{Timeout: 60 * time.Second}}
 	token, err := e.Login(ctx, AdminEmail, AdminPassword)
 	if err != nil {
 		s.Stop(context.Background())
@@ -185,13 +186,25 @@ func (e *Env) Stop() { e.Stack.Stop(context.Background()) }
 // Main is a TestMain body: it starts a stack in a temporary directory, stores it in *env, runs the tests
 // and stops it. A stack that fails to start fails the whole package.
 func Main(m *testing.M, env **Env) {
-	os.Exit(run(m, env, nil))
+	os.Exit(run(m, env, nil, nil))
+}
+
+// MainWithTemplates is Main for a stack as a fresh installation has it: the shipped process templates
+// are installed and published on start. configure, when set, changes the configuration first (e.g. a
+// mail server).
+func MainWithTemplates(m *testing.M, env **Env, configure func(*stack.Config)) {
+	os.Exit(run(m, env, nil, func(c *stack.Config) {
+		c.NoProcessTemplates = false
+		if configure != nil {
+			configure(c)
+		}
+	}))
 }
 
 // MainWith is Main with a step that prepares the data directory before the stack starts, e.g. installing
 // plugins with InstallPlugin.
 func MainWith(m *testing.M, env **Env, prepare func(dataDir string) error) {
-	os.Exit(run(m, env, prepare))
+	os.Exit(run(m, env, prepare, nil))
 }
 
 // InstallPlugin builds the Go main package pkg into dataDir/plugins/name with a plugin.json manifest
@@ -219,7 +232,7 @@ func InstallPlugin(dataDir, name, pkg string) error {
 	return nil
 }
 
-func run(m *testing.M, env **Env, prepare func(string) error) int {
+func run(m *testing.M, env **Env, prepare func(string) error, configure func(*stack.Config)) int {
 	dir, err := os.MkdirTemp("", "rapport-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stacktest:", err)
@@ -233,7 +246,11 @@ func run(m *testing.M, env **Env, prepare func(string) error) int {
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	e, err := Start(ctx, dir)
+	cfg := Config(dir)
+	if configure != nil {
+		configure(&cfg)
+	}
+	e, err := StartWith(ctx, cfg)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

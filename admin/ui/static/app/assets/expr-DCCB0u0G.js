@@ -1,1 +1,0 @@
-export{t as createExprEditor}from"./expr-C14L5AOx.js";

@@ -1,0 +1,1 @@
+export{t as createExprEditor}from"./expr-DJ8uGxjS.js";

@@ -1,0 +1,124 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/definitions"
+	"github.com/rapportcrm/rapport/engine/forms"
+	"github.com/rapportcrm/rapport/engine/notifications"
+	"github.com/rapportcrm/rapport/engine/rules"
+	"github.com/rapportcrm/rapport/engine/rules/calendar"
+	"github.com/rapportcrm/rapport/engine/rulesets"
+	"github.com/rapportcrm/rapport/schemas"
+)
+
+// SystemActor is who the shipped defaults are created and published by.
+const SystemActor = "system"
+
+// installDefaults installs what Rapport ships, in dependency order, each only when nothing with its
+// name exists yet — an analyst's edits (new versions) are never overwritten, and several servers may
+// start at once: business calendars, rule sets (published), notification templates, public forms.
+func (s *Stack) installDefaults(ctx context.Context) error {
+	cals, err := schemas.Calendars()
+	if err != nil {
+		return err
+	}
+	for _, d := range cals {
+		var spec calendar.Spec
+		if err := json.Unmarshal(d.JSON, &spec); err != nil {
+			return fmt.Errorf("default calendar %s: %w", d.Name, err)
+		}
+		if _, err := s.Rulesets.CreateCalendar(ctx, spec, SystemActor); err != nil && !errors.Is(err, rulesets.ErrExists) {
+			return fmt.Errorf("install calendar %s: %w", d.Name, err)
+		}
+	}
+	defs, err := schemas.Rules()
+	if err != nil {
+		return err
+	}
+	for _, d := range defs {
+		rs, err := rules.ParseRuleSet(d.JSON)
+		if err != nil {
+			return fmt.Errorf("default rule set %s: %w", d.Name, err)
+		}
+		if _, err := s.Rulesets.Create(ctx, rs, SystemActor); err != nil {
+			if errors.Is(err, rulesets.ErrExists) {
+				continue
+			}
+			return fmt.Errorf("install rule set %s: %w", d.Name, err)
+		}
+		_, report, err := s.Rulesets.Publish(ctx, rs.Key, SystemActor, "shipped with Rapport", 0, time.Now())
+		if err != nil && !errors.Is(err, rulesets.ErrUnchanged) && !errors.Is(err, rulesets.ErrConflict) {
+			if report != nil {
+				b, _ := json.Marshal(report)
+				return fmt.Errorf("publish rule set %s: %w: %s", d.Name, err, b)
+			}
+			return fmt.Errorf("publish rule set %s: %w", d.Name, err)
+		}
+	}
+	tpls, err := schemas.Notifications()
+	if err != nil {
+		return err
+	}
+	for _, d := range tpls {
+		var t notifications.Template
+		if err := json.Unmarshal(d.JSON, &t); err != nil {
+			return fmt.Errorf("default notification template %s: %w", d.Name, err)
+		}
+		if err := s.Notifications.InstallTemplate(ctx, t); err != nil {
+			return err
+		}
+	}
+	fs, err := schemas.Forms()
+	if err != nil {
+		return err
+	}
+	for _, d := range fs {
+		var f forms.Form
+		if err := json.Unmarshal(d.JSON, &f); err != nil {
+			return fmt.Errorf("default form %s: %w", d.Name, err)
+		}
+		if err := s.Forms.Install(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// installProcesses deploys and publishes the shipped process templates that do not exist yet, owned
+// and published by the first administrator: analysts edit them like any process (an edit is a new
+// version; running instances keep theirs). A key that exists, even as a draft, is left alone.
+func (s *Stack) installProcesses(ctx context.Context) error {
+	email := s.cfg.AdminEmail
+	if email == "" {
+		email = "admin@localhost"
+	}
+	admin, err := s.Users.UserByEmail(ctx, email)
+	if err != nil {
+		return fmt.Errorf("the administrator %s: %w", email, err)
+	}
+	procs, err := schemas.Processes()
+	if err != nil {
+		return err
+	}
+	for _, d := range procs {
+		if _, err := s.Processes.Get(ctx, d.Name); err == nil {
+			continue
+		} else if !errors.Is(err, definitions.ErrNotFound) {
+			return err
+		}
+		if _, err := s.Processes.Deploy(ctx, d.JSON, admin.ID); err != nil {
+			return fmt.Errorf("deploy %s: %w", d.Name, err)
+		}
+		if _, err := s.Processes.Publish(ctx, d.Name, definitions.PublishRequest{By: access.Subject{UserID: admin.ID, Roles: admin.Roles, Teams: admin.Teams}}); err != nil {
+			return fmt.Errorf("publish %s: %w", d.Name, err)
+		}
+		s.log.Info("installed process template", "process", d.Name)
+	}
+	return nil
+}
