@@ -38,6 +38,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/engine/surveys"
+	"github.com/rapportcrm/rapport/engine/telemetry"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows/instances"
 	"github.com/rapportcrm/rapport/workflows/messages"
@@ -111,6 +112,8 @@ type Deps struct {
 	Cadences *services.Cadences
 	// Analytics computes the analytics reports; nil leaves their routes out.
 	Analytics *analytics.Engine
+	// Telemetry receives request metrics and spans (see observe.go); nil measures nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Server is the configured HTTP application.
@@ -152,6 +155,7 @@ func New(deps Deps) *Server {
 		Immutable: true,
 	})
 	s.app.Use(requestid.New())
+	s.app.Use(s.observe)
 	s.app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, e any) {
@@ -263,7 +267,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	default:
 		id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
 		s.deps.Logger.Error("request failed", "requestId", id, "path", c.Path(), "error", err)
-		p = NewProblem(http.StatusInternalServerError, "internal error; quote the request ID when reporting it")
+		if p = unavailable(err); p == nil {
+			p = NewProblem(http.StatusInternalServerError, "internal error; quote the request ID when reporting it")
+		}
 	}
 	return writeProblem(c, p)
 }

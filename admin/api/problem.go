@@ -125,6 +125,11 @@ func problemFromHuma(status int, msg string, errs []error) *Problem {
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
+	if status == http.StatusInternalServerError {
+		if p := unavailable(errors.Join(errs...)); p != nil {
+			return p
+		}
+	}
 	p := NewProblem(status, msg)
 	for _, e := range errs {
 		if e == nil {

@@ -629,6 +629,9 @@ func (s *Server) rulesetsError(ctx context.Context, err error) error {
 		return NewProblem(http.StatusServiceUnavailable, "the request was cancelled")
 	}
 	s.deps.Logger.Error("rule set request failed", "requestId", ClientFrom(ctx).RequestID, "error", err)
+	if p := unavailable(err); p != nil {
+		return p
+	}
 	return NewProblem(http.StatusInternalServerError, "internal error; quote the request ID when reporting it")
 }
 

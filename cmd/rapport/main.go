@@ -50,7 +50,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "log format: text, json, or auto (text on a terminal, JSON otherwise)", Sources: cli.EnvVars("RAPPORT_LOG_FORMAT")},
 		},
 		Commands: []*cli.Command{devCommand(stdout, stderr), serverCommand(stdout, stderr), workerCommand(stdout, stderr), pluginCommand(stdout, stderr),
-			recordsCommand(stdout, stderr)},
+			recordsCommand(stdout, stderr), loadCommand(stdout, stderr)},
 	}
 }
 
@@ -64,7 +64,7 @@ func devCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "mongo-addr", Value: "127.0.0.1:27017", Usage: "loopback address of the embedded FerretDB (MongoDB wire protocol)", Sources: cli.EnvVars("RAPPORT_DEV_MONGO_ADDR")},
 			&cli.StringFlag{Name: "temporal-addr", Value: "127.0.0.1:7233", Usage: "loopback address of the embedded Temporal frontend", Sources: cli.EnvVars("RAPPORT_DEV_TEMPORAL_ADDR")},
 			&cli.StringFlag{Name: "embedded-log-level", Value: "warn", Usage: "minimum level of the embedded servers' logs", Sources: cli.EnvVars("RAPPORT_EMBEDDED_LOG_LEVEL")},
-		}, append(append(adminFlags(), namespaceFlag()), pluginFlags("connector plugins directory (default: <data-dir>/plugins; secret key generated into <data-dir>/secret.key)")...)...),
+		}, append(append(append(adminFlags(), namespaceFlag()), pluginFlags("connector plugins directory (default: <data-dir>/plugins; secret key generated into <data-dir>/secret.key)")...), telemetryFlags("127.0.0.1:9464")...)...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			logger, err := newLogger(cmd, stderr)
 			if err != nil {
@@ -82,6 +82,7 @@ func devCommand(stdout, stderr io.Writer) *cli.Command {
 			}
 			applyAdminFlags(cmd, &cfg)
 			applyPluginFlags(cmd, &cfg)
+			applyTelemetryFlags(cmd, &cfg)
 			return run(ctx, cfg, logger, stdout)
 		},
 	}
@@ -93,7 +94,7 @@ func serverCommand(stdout, stderr io.Writer) *cli.Command {
 		Usage: "run the HTTP API and admin UI against an external MongoDB and Temporal cluster",
 		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: "http-addr", Value: "0.0.0.0:8080", Usage: "address of the HTTP API and admin UI", Sources: cli.EnvVars("RAPPORT_HTTP_ADDR")},
-		}, externalFlags()...), append(adminFlags(), pluginFlags("connector plugins directory; empty disables connectors")...)...),
+		}, externalFlags()...), append(append(adminFlags(), pluginFlags("connector plugins directory; empty disables connectors")...), telemetryFlags("")...)...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			logger, err := newLogger(cmd, stderr)
 			if err != nil {
@@ -103,6 +104,7 @@ func serverCommand(stdout, stderr io.Writer) *cli.Command {
 			cfg.Serve, cfg.HTTPAddr = true, cmd.String("http-addr")
 			applyAdminFlags(cmd, &cfg)
 			applyPluginFlags(cmd, &cfg)
+			applyTelemetryFlags(cmd, &cfg)
 			return run(ctx, cfg, logger, stdout)
 		},
 	}
@@ -112,7 +114,7 @@ func workerCommand(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:  "worker",
 		Usage: "run the Temporal worker that executes processes, against an external MongoDB and Temporal cluster",
-		Flags: append(externalFlags(), pluginFlags("connector plugins directory; empty disables connectors")...),
+		Flags: append(append(externalFlags(), pluginFlags("connector plugins directory; empty disables connectors")...), telemetryFlags("")...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			logger, err := newLogger(cmd, stderr)
 			if err != nil {
@@ -121,6 +123,7 @@ func workerCommand(stdout, stderr io.Writer) *cli.Command {
 			cfg := externalConfig(cmd)
 			cfg.Work = true
 			applyPluginFlags(cmd, &cfg)
+			applyTelemetryFlags(cmd, &cfg)
 			return run(ctx, cfg, logger, stdout)
 		},
 	}
@@ -145,6 +148,22 @@ func applyPluginFlags(cmd *cli.Command, cfg *stack.Config) {
 	cfg.HTTPAllow = cmd.StringSlice("http-allow")
 	cfg.SMTPURL = cmd.String("smtp-url")
 	cfg.PublicURL = cmd.String("public-url")
+}
+
+// telemetryFlags say where metrics are served and traces sent. Metrics have a listener of their own
+// (the worker has no API; Prometheus scrapes without a token; the network decides who reads them).
+func telemetryFlags(metricsDefault string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "metrics-addr", Value: metricsDefault, Usage: "address serving Prometheus metrics at /metrics, apart from the API (empty: none); bind it to a private interface", Sources: cli.EnvVars("RAPPORT_METRICS_ADDR")},
+		&cli.StringFlag{Name: "otlp-endpoint", Usage: "OTLP/gRPC collector receiving traces, host:port or URL (empty: no traces, at no cost)", Sources: cli.EnvVars("RAPPORT_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")},
+		&cli.BoolFlag{Name: "otlp-insecure", Usage: "send traces without TLS (a collector on the same host or private network)", Sources: cli.EnvVars("RAPPORT_OTLP_INSECURE")},
+	}
+}
+
+func applyTelemetryFlags(cmd *cli.Command, cfg *stack.Config) {
+	cfg.MetricsAddr = cmd.String("metrics-addr")
+	cfg.OTLPEndpoint = cmd.String("otlp-endpoint")
+	cfg.OTLPInsecure = cmd.Bool("otlp-insecure")
 }
 
 func namespaceFlag() cli.Flag {

@@ -59,6 +59,17 @@ type Options struct {
 	// ScanInterval is how often the plugins directory is checked for changes, which are
 	// then applied as by Rescan (default 2s; negative disables the watch).
 	ScanInterval time.Duration
+	// Observer is told of every call and launch, for metrics and traces; nil observes nothing.
+	Observer Observer
+}
+
+// Observer watches the host from outside (Rapport's telemetry implements it).
+type Observer interface {
+	// PluginCall is called as a call through an instance begins; the call runs with the returned
+	// context (carrying e.g. a span) and done is called with its error and that error's kind name.
+	PluginCall(ctx context.Context, plugin, instance, method string) (_ context.Context, done func(err error, kind string))
+	// PluginLaunched is called after a plugin process started; restart is false for its first start.
+	PluginLaunched(plugin string, restart bool)
 }
 
 func (o *Options) setDefaults() {

@@ -140,8 +140,19 @@ func (in *Instance) do(ctx context.Context, method string, check func(*descripti
 	return in.run(ctx, method, check, func(ctx context.Context, _ *generation, c connector.Connector) error { return fn(ctx, c) })
 }
 
-// run is do for calls that need the generation they run on.
-func (in *Instance) run(ctx context.Context, method string, check func(*description) error, fn func(context.Context, *generation, connector.Connector) error) error {
+// run is do for calls that need the generation they run on. The host's observer sees every call.
+func (in *Instance) run(ctx context.Context, method string, check func(*description) error, fn func(context.Context, *generation, connector.Connector) error) (err error) {
+	if o := in.h.opts.Observer; o != nil {
+		var done func(error, string)
+		ctx, done = o.PluginCall(ctx, in.Plugin(), in.name, method)
+		defer func() {
+			if err != nil {
+				done(err, connector.KindOf(err).String())
+			} else {
+				done(nil, "")
+			}
+		}()
+	}
 	ctx, cancel := context.WithTimeout(ctx, in.h.opts.CallTimeout)
 	defer cancel()
 	g := in.enter()

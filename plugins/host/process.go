@@ -211,8 +211,12 @@ func (p *process) launch(ctx context.Context) error {
 			return fmt.Errorf("plugin %q instance %q: configure after launch: %w", m.Name, p.instance, err)
 		}
 	}
+	restart := !p.startedAt.IsZero()
 	p.client, p.conn, p.startedAt = client, conn, time.Now()
 	p.log.Info("plugin started", "pid", p.pid(), "protocol", client.NegotiatedVersion(), "sha256", m.SHA256)
+	if o := p.h.opts.Observer; o != nil {
+		o.PluginLaunched(m.Name, restart)
+	}
 	return nil
 }
 

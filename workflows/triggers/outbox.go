@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/storage"
@@ -49,6 +50,8 @@ type entry struct {
 	// FailedAt marks work that can never be delivered (the process or its start event is gone); it is
 	// kept for operators and no longer retried.
 	FailedAt time.Time `bson:"failedAt,omitempty"`
+	// Trace is the trace context of the write (W3C headers), so the starts join the request's trace.
+	Trace map[string]string `bson:"trace,omitempty"`
 }
 
 // Dispatcher is the records store's change hook (records.Options.OnChange): it matches a change,
@@ -65,6 +68,9 @@ type Dispatcher struct {
 	kick      chan entry
 	// Poll is how often the loop looks for entries due for a retry; default one second.
 	Poll time.Duration
+	// Propagator, when set, stores the writer's trace context with each entry and continues it when the
+	// entry is delivered.
+	Propagator propagation.TextMapPropagator
 
 	mu      sync.Mutex
 	running bool
@@ -97,6 +103,11 @@ func (d *Dispatcher) RecordChanged(ctx context.Context, entity, on string, rec m
 	now := d.now().UTC().Truncate(time.Millisecond)
 	e := entry{ID: fmt.Sprintf("%s/%s@%v", entity, recordID, rec["version"]), Entity: entity, On: on, RecordID: recordID,
 		Work: string(raw), NextAt: now, CreatedAt: now}
+	if d.Propagator != nil {
+		if c := (propagation.MapCarrier{}); d.inject(ctx, c) {
+			e.Trace = c
+		}
+	}
 	// The record is already stored: try hard (and past a cancelled request) to store its work too.
 	wctx := context.WithoutCancel(ctx)
 	for attempt := 0; ; attempt++ {
@@ -189,6 +200,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e entry) {
 		d.fail(ctx, e, e.Done, fmt.Errorf("decode the outbox entry: %w", err), true)
 		return
 	}
+	if d.Propagator != nil && len(e.Trace) > 0 {
+		ctx = d.Propagator.Extract(ctx, propagation.MapCarrier(e.Trace))
+	}
 	done := slices.Clone(e.Done)
 	var transient, permanent []error
 	for i := range len(w.Starts) + len(w.Messages) {
@@ -216,6 +230,12 @@ func (d *Dispatcher) deliver(ctx context.Context, e entry) {
 			d.log.Warn("delete a delivered outbox entry", "id", e.ID, "error", err)
 		}
 	}
+}
+
+// inject writes ctx's trace context into c and tells whether there was one.
+func (d *Dispatcher) inject(ctx context.Context, c propagation.MapCarrier) bool {
+	d.Propagator.Inject(ctx, c)
+	return len(c) > 0
 }
 
 func (d *Dispatcher) deliverItem(ctx context.Context, w Work, i int) error {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
@@ -51,6 +53,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/storage/ferret"
 	"github.com/rapportcrm/rapport/engine/surveys"
 	"github.com/rapportcrm/rapport/engine/tasktypes"
+	"github.com/rapportcrm/rapport/engine/telemetry"
 	"github.com/rapportcrm/rapport/plugins/host"
 	"github.com/rapportcrm/rapport/workflows"
 	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
@@ -121,6 +124,14 @@ type Config struct {
 	// SecretKey (base64, 32 bytes) encrypts connector secrets at rest. In embedded mode, when empty, a
 	// key is generated once into DataDir/secret.key.
 	SecretKey string
+
+	// MetricsAddr serves Prometheus metrics at /metrics on a listener of its own; empty serves none.
+	MetricsAddr string
+	// OTLPEndpoint receives traces over OTLP/gRPC (OTLPInsecure: without TLS); empty exports none.
+	OTLPEndpoint string
+	OTLPInsecure bool
+	// TraceExporter receives every span synchronously instead (tests use an in-memory exporter).
+	TraceExporter sdktrace.SpanExporter
 
 	Logger *slog.Logger
 	// Console receives the start-up banner and a generated admin password; nil discards.
@@ -203,6 +214,11 @@ type Stack struct {
 	TemporalAddr string
 	// BaseURL is the HTTP server's root URL, empty when not serving.
 	BaseURL string
+	// Telemetry holds the process's metrics and tracer; MetricsURL is where the metrics are served
+	// (empty without Config.MetricsAddr).
+	Telemetry  *telemetry.Telemetry
+	MetricsURL string
+	metrics    *http.Server
 }
 
 // Start brings the configured parts up in dependency order; on any failure it takes down what it
@@ -229,6 +245,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.Stop(context.Background())
 		}
 	}()
+	if err := s.startTelemetry(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.Embedded {
 		if err := s.startEmbedded(ctx); err != nil {
 			return nil, err
@@ -331,6 +350,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Forms: inbox.ModelForms{Models: s.Processes}})
 	s.Instances = &instances.Service{Temporal: s.Temporal, Namespace: cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		Definitions: s.Processes, Inbox: s.Inbox}
+	if err := s.serveMetrics(); err != nil {
+		return nil, err
+	}
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
 			return nil, err
@@ -372,11 +394,7 @@ func (s *Stack) startEmbedded(ctx context.Context) error {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	embeddedLog := slog.New(levelFilter{Handler: s.log.Handler(), min: s.cfg.EmbeddedLogLevel})
-	f, err := ferret.Start(ctx, ferret.Config{
-		Dir: filepath.Join(s.cfg.DataDir, "mongo"), Addr: s.cfg.EmbeddedMongoAddr,
-		Logger: embeddedLog.With("component", "ferretdb"),
-	})
+	f, err := ferret.Start(ctx, s.ferretConfig(s.cfg.EmbeddedMongoAddr))
 	if err != nil {
 		return err
 	}
@@ -443,7 +461,7 @@ func (s *Stack) startPlugins(ctx context.Context) error {
 	}
 	// The host watches the directory: plugins installed or upgraded while Rapport runs are picked up
 	// without a restart (POST /api/v1/plugins/rescan applies them at once).
-	if s.Plugins, err = host.New(host.Options{Dir: dir, Logger: s.log.With("component", "plugins")}); err != nil {
+	if s.Plugins, err = host.New(host.Options{Dir: dir, Logger: s.log.With("component", "plugins"), Observer: s.Telemetry}); err != nil {
 		return err
 	}
 	if err := s.Plugins.Restore(ctx, s.Connectors, s.sealer); err != nil {
@@ -471,16 +489,31 @@ func devSecretKey(path string) (string, error) {
 	return text, nil
 }
 
+// storeSelectionTimeout bounds how long a store operation waits for a reachable server: while the store
+// is down, requests fail within it (the API answers 503) instead of hanging for the whole operation
+// timeout. A MongoDB replica set elects a new primary within it as a rule.
+const storeSelectionTimeout = 5 * time.Second
+
 func (s *Stack) connectMongo(ctx context.Context) error {
-	c, err := mongo.Connect(options.Client().ApplyURI(s.MongoURI).SetAppName("rapport").SetTimeout(30 * time.Second))
+	c, err := mongo.Connect(options.Client().ApplyURI(s.MongoURI).SetAppName("rapport").SetTimeout(30 * time.Second).
+		SetServerSelectionTimeout(storeSelectionTimeout).SetMonitor(s.Telemetry.StoreMonitor()))
 	if err != nil {
 		return fmt.Errorf("connect to MongoDB: %w", err)
 	}
 	s.mongo = c
+	// A store that is still starting (docker compose, a restarting replica set) gets 30 s, although one
+	// ping gives up after the server selection timeout.
 	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := c.Ping(pingCtx, nil); err != nil {
-		return fmt.Errorf("ping MongoDB: %w", err)
+	for {
+		err := c.Ping(pingCtx, nil)
+		if err == nil {
+			break
+		}
+		if pingCtx.Err() != nil {
+			return fmt.Errorf("ping MongoDB: %w", err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	s.DB = c.Database(s.cfg.MongoDatabase)
 	return nil
@@ -492,6 +525,11 @@ func (s *Stack) connectTemporal(ctx context.Context) error {
 		Namespace: s.cfg.TemporalNamespace,
 		Logger:    sdklog.NewStructuredLogger(slog.New(levelFilter{Handler: s.log.Handler(), min: slog.LevelWarn}).With("component", "temporal-sdk")),
 	}
+	tracing, err := s.temporalTracing()
+	if err != nil {
+		return err
+	}
+	opts.Interceptors = tracing
 	if s.cfg.TemporalTLS.Enabled {
 		tlsCfg, err := s.cfg.TemporalTLS.load()
 		if err != nil {
@@ -564,6 +602,9 @@ func (s *Stack) startOutbox(ctx context.Context) error {
 	s.Messages = &messages.Publisher{Temporal: s.Temporal, Starts: s.Processes, Starter: s.Starter, Namespace: s.cfg.TemporalNamespace}
 	matcher := triggers.NewMatcher(s.Processes, triggers.RefsFrom(s.recordRefs))
 	s.Outbox = triggers.NewDispatcher(s.DB, matcher, s.Starter, s.Messages, s.log.With("component", "outbox"))
+	if s.Telemetry.Tracing() {
+		s.Outbox.Propagator = s.Telemetry.Propagator()
+	}
 	if err := s.Outbox.EnsureIndexes(ctx); err != nil {
 		return err
 	}
@@ -578,6 +619,7 @@ func (s *Stack) startOutbox(ctx context.Context) error {
 
 // recordChanged writes the process work of a stored record change to the outbox.
 func (s *Stack) recordChanged(ctx context.Context, entity, op string, rec records.Record) error {
+	s.Telemetry.RecordWritten(entity, op)
 	if s.Outbox == nil {
 		return nil
 	}
@@ -676,11 +718,11 @@ func (s *Stack) taskEnv() tasktypes.Env {
 	}
 }
 
-// WorkerInterceptors are the interceptors of the process worker: the guard that checks every task
-// against its process's run-as identity.
+// WorkerInterceptors are the interceptors of the process worker: process metrics, and the guard that
+// checks every task against its process's run-as identity. (Tracing comes with the client.)
 func (s *Stack) WorkerInterceptors() []interceptor.WorkerInterceptor {
 	guard := &services.Guard{RunAs: s.Processes, Access: s.Access, Users: s.Users, Audit: s.Audit}
-	return []interceptor.WorkerInterceptor{guard.Interceptor()}
+	return []interceptor.WorkerInterceptor{&processMetrics{t: s.Telemetry}, guard.Interceptor()}
 }
 
 // TaskRegistry wires every task type of the process interpreter to Rapport's stores and plugins; the
@@ -720,7 +762,7 @@ func (s *Stack) serve() error {
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
 		Plugins: s.Plugins, Connectors: s.Connectors, Sealer: s.sealer,
 		Access: s.Access, Audit: s.Audit, CORSOrigins: s.cfg.CORSOrigins, RateLimit: s.cfg.RateLimit,
-		TrustedProxies: trusted,
+		TrustedProxies: trusted, Telemetry: s.Telemetry,
 	})
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(s.ln) }()
@@ -780,6 +822,41 @@ func (s *Stack) StartEmbeddedTemporal(ctx context.Context) error {
 	return nil
 }
 
+// StopEmbeddedStore stops the embedded FerretDB while the rest of the stack keeps running, as a store
+// outage would; StartEmbeddedStore brings it back on the same address and files. Chaos tests use them to
+// show that the API answers 503 meanwhile and loses no acknowledged write.
+func (s *Stack) StopEmbeddedStore() error {
+	if s.ferret == nil {
+		return errors.New("no embedded store is running")
+	}
+	s.ferret.Stop()
+	s.ferret = nil
+	return nil
+}
+
+// StartEmbeddedStore starts the embedded FerretDB again after StopEmbeddedStore; the MongoDB client
+// reconnects by itself.
+func (s *Stack) StartEmbeddedStore(ctx context.Context) error {
+	if !s.cfg.Embedded || s.ferret != nil {
+		return errors.New("the embedded store is not stopped")
+	}
+	u, err := url.Parse(s.MongoURI)
+	if err != nil {
+		return fmt.Errorf("store address %s: %w", s.MongoURI, err)
+	}
+	f, err := ferret.Start(ctx, s.ferretConfig(u.Host))
+	if err != nil {
+		return err
+	}
+	s.ferret = f
+	return nil
+}
+
+func (s *Stack) ferretConfig(addr string) ferret.Config {
+	return ferret.Config{Dir: filepath.Join(s.cfg.DataDir, "mongo"), Addr: addr,
+		Logger: slog.New(levelFilter{Handler: s.log.Handler(), min: s.cfg.EmbeddedLogLevel}).With("component", "ferretdb")}
+}
+
 func (s *Stack) devserverConfig(addr string) devserver.Config {
 	return devserver.Config{
 		DatabaseFile:     filepath.Join(s.cfg.DataDir, "temporal.db"),
@@ -800,12 +877,19 @@ func (s *Stack) Banner() {
 	}
 	fmt.Fprintf(w, "  Temporal frontend: %s (namespace %s)\n", s.TemporalAddr, s.cfg.TemporalNamespace)
 	fmt.Fprintf(w, "  MongoDB URI:       %s (database %s)\n", s.MongoURI, s.cfg.MongoDatabase)
+	if s.MetricsURL != "" {
+		fmt.Fprintf(w, "  Metrics:           %s\n", s.MetricsURL)
+	}
 }
 
 // Stop takes the stack down in reverse order: stop taking requests and drain them, stop the worker
 // (letting running activities finish), close clients, then stop the embedded servers so their files are
 // consistent. It is safe on a partly started stack.
 func (s *Stack) Stop(ctx context.Context) {
+	if s.metrics != nil {
+		_ = s.metrics.Close()
+		s.metrics = nil
+	}
 	if s.http != nil {
 		shutdownCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		if err := s.http.Shutdown(shutdownCtx); err != nil {
@@ -867,6 +951,9 @@ func (s *Stack) Stop(ctx context.Context) {
 	if s.ferret != nil {
 		s.ferret.Stop()
 		s.ferret = nil
+	}
+	if err := s.Telemetry.Shutdown(ctx); err != nil {
+		s.log.Warn("telemetry shutdown", "error", err)
 	}
 }
 

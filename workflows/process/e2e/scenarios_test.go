@@ -64,6 +64,7 @@ func (s *stack) startWorker(t testing.TB) {
 	s.w = worker.New(s.c, workflows.TaskQueue, worker.Options{})
 	process.Register(s.w, s.acts)
 	s.w.RegisterWorkflow(Handwritten)
+	s.w.RegisterWorkflow(HandwrittenWaiting)
 	s.w.RegisterActivity(Noop)
 	if err := s.w.Start(); err != nil {
 		t.Fatal(err)
