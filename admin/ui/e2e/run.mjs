@@ -9,6 +9,8 @@ const journeys = {
   analyst: () => import('./journeys/analyst.mjs'),
   admin: () => import('./journeys/admin.mjs'),
   pages: () => import('./journeys/pages.mjs'),
+  analytics: () => import('./journeys/analytics.mjs'),
+  'analytics-scopes': () => import('./journeys/analytics-scopes.mjs'),
 };
 if (!journeys[name]) {
   console.error('unknown journey ' + name);
