@@ -232,14 +232,13 @@ func seedAnalytics(t *testing.T) analyticsSeed {
 	return s
 }
 
-// TestAnalyticsDashboards opens every analytics dashboard in Chromium on the seeded records: an
-// administrator changes the period, team, grouping, CLV assumptions and process version and sees the
-// figures change, recomputes the segments, and exports each chart's CSV; every dashboard passes axe-core
-// in English (and two in Russian); the agent sees only their own records' figures and no process
-// figures; a user whose role hides the order amount gets a refusal naming it on the customer dashboards
-// while the others work.
-func TestAnalyticsDashboards(t *testing.T) {
-	requireBrowser(t)
+// analyticsJourneys (run by TestBrowserJourneys) opens every analytics dashboard in Chromium on the
+// seeded records: an administrator changes the period, team, grouping, CLV assumptions and process
+// version and sees the figures change, recomputes the segments and sees the segment moves, and exports
+// each chart's CSV; every dashboard passes axe-core in English (and two in Russian); the agent sees only
+// their own records' figures and no process figures; a user whose role hides the order amount gets a
+// refusal naming it on the customer dashboards while the others work.
+func analyticsJourneys(t *testing.T) {
 	s := seedAnalytics(t)
 	admin := map[string]any{"email": stacktest.AdminEmail, "password": stacktest.AdminPassword}
 	t.Run("admin", func(t *testing.T) {

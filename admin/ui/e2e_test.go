@@ -205,7 +205,8 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 // an agent works "my day", completes a task form, edits a lead (history, conflicts, inline errors) and
 // moves it on the leads board; an analyst extends the lead schema and writes, tests and publishes a
 // scoring rule set; an administrator imports leads from CSV, creates a role with a hidden field and a
-// user with it, who never sees that field; and every main page passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
+// user with it, who never sees that field; every main page passes axe-core; and the analytics dashboards show
+// the figures of seeded orders, leads, complaints and processes (analyticsJourneys). CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
 func TestBrowserJourneys(t *testing.T) {
 	requireBrowser(t)
 	fx := setup(t)
@@ -254,4 +255,5 @@ func TestBrowserJourneys(t *testing.T) {
 	t.Run("pages", func(t *testing.T) {
 		journey(t, "pages", map[string]any{"admin": admin, "lead": fx.lead})
 	})
+	t.Run("analytics", analyticsJourneys)
 }

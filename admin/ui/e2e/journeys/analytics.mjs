@@ -11,6 +11,8 @@
 //   Grid: R5 F5 Gamma, R4 F4 Alpha, R3 F1 Delta, R2 F1 Beta, R1 F1 Epsilon. The shipped decision table:
 //   Gamma (5,5,5) and Alpha (4,4,4) champions, Delta (3,1,3) needs attention, Beta (2,1,2) hibernating,
 //   Epsilon (1,1,1) lost.
+//   Segment moves: the run gives each customer its first segment, a move from none: → champions 2, →
+//   needs attention, → hibernating, → lost 1 each, 5 in all.
 //   Pareto: top ⌈20% × 5⌉ = 1 customer, Gamma 8000 ÷ 14250 = 56.1%; north: Alpha 4000 ÷ 4500 = 88.9%.
 //   CLV = revenue ÷ years × lifetime (2024 has 366 days, a year 365): lifetime 3 → 11967.21 + 1495.90 +
 //   23934.43 + 4487.70 + 747.95 = 42633.19 ÷ 5 = 8,526.64; lifetime 1 → 3989.07 + 498.63 + 7978.14 +
@@ -75,7 +77,16 @@ export async function download(page, card) {
 /** The chart of a card has drawn (an SVG with shapes) and is named for assistive technology. */
 export async function drawn(page, card) {
   const chart = page.locator(`[data-testid="card-${card}"] [data-testid=chart]`);
-  await chart.locator('svg path').first().waitFor();
+  // A shape with an area (the first paths may be axis lines, which have no width or no height).
+  const sel = `[data-testid="card-${card}"] [data-testid=chart] svg path`;
+  try {
+    await page.waitForFunction((s) => [...document.querySelectorAll(s)].some((p) => {
+      const b = p.getBoundingClientRect();
+      return b.width > 1 && b.height > 1;
+    }), sel, { timeout: 20000 });
+  } catch {
+    throw new Error(`chart ${card} drew no shape`);
+  }
   const label = await chart.getAttribute('aria-label');
   expect((await chart.getAttribute('role')) === 'img' && label && label.length > 20, `chart ${card}: role/label ${label}`);
   return label;
@@ -129,7 +140,21 @@ export default async function (browser) {
   const top = await text(page, '[data-testid=table-customers]');
   expect(top.indexOf('Gamma Steel') >= 0 && top.indexOf('Gamma Steel') < top.indexOf('Alpha Trading'), `largest customers: ${top}`);
 
-  let csv = await download(page, 'rfm-grid');
+  // The run's moves: every customer got its first segment (from none), in this month.
+  await page.waitForFunction(() => document.querySelector('[data-testid=moves-total]')?.textContent.trim() === '5 moves');
+  const moved = Object.fromEntries((await rows(page, 'segment-moves')).map((r) => [r[2], [r[1], r[3]]]));
+  expect(JSON.stringify(moved) === JSON.stringify({ champions: ['(no segment)', '2'], hibernating: ['(no segment)', '1'], lost: ['(no segment)', '1'], 'needs attention': ['(no segment)', '1'] }),
+    `segment moves table: ${JSON.stringify(moved)}`);
+  const sankeyMoves = await drawn(page, 'segment-moves');
+  expect(sankeyMoves.includes('(no segment) → champions: 2') && sankeyMoves.includes('(no segment) → lost: 1'), `segment moves label: ${sankeyMoves}`);
+  let csv = await download(page, 'segment-moves');
+  expect(csv.name === 'segment-moves.csv' && csv.lines.length === 6 && csv.lines[0] === 'record,at,from,to,rule,by,via' &&
+    csv.lines.slice(1).every((l) => l.includes(',,') && l.includes('rfm-segments-company')), `segment moves CSV: ${csv.body}`);
+  await page.locator('#an-moves-days').selectOption('30');
+  await page.waitForFunction(() => document.querySelector('[data-testid=moves-total]')?.textContent.trim() === '5 moves');
+  expect(new URL(await page.locator('[data-testid="card-segment-moves"] a[download]').getAttribute('href'), base).searchParams.get('from') !== null, 'the moves export follows the days');
+
+  csv = await download(page, 'rfm-grid');
   expect(csv.name === 'rfm.csv' && csv.lines.length === 6 && csv.lines[0].startsWith('customer,name,segment') && csv.body.includes('Epsilon Retail'),
     `RFM CSV ${csv.name}: ${csv.body}`);
 

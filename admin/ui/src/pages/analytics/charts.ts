@@ -24,7 +24,7 @@ export function bars(
   const cat = { type: 'category' as const, data: categories, axisLabel: { interval: 0, hideOverlap: true }, inverse: !!o.horizontal };
   const val = { type: 'value' as const, axisLabel: { formatter: (v: number) => (o.axisFormat ? o.axisFormat(v) : String(v)) } };
   return {
-    grid: { left: o.horizontal ? 8 : 40, right: 24, top: series.length > 1 ? 36 : 16, bottom: 8, containLabel: true },
+    grid: { left: o.horizontal ? 8 : 40, right: 24, top: series.length > 1 ? 36 : 16, bottom: 8, outerBoundsMode: 'same', outerBoundsContain: 'all' },
     legend: series.length > 1 ? { top: 0 } : undefined,
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, confine: true },
     xAxis: o.horizontal ? val : cat,
@@ -43,4 +43,42 @@ export function bars(
 /** A summary of labelled figures for the chart's accessible name: "a: 1, b: 2". */
 export function pairs(items: [string, string][]): string {
   return items.map(([k, v]) => `${k}: ${v}`).join(', ') + '.';
+}
+
+/** A Sankey diagram of moves between values: the value before on the left, the value after on the right
+ * (the same value may be on both sides, so nodes are keyed by side). */
+export function sankey(moves: { from: string; to: string; count: number }[], from: (v: string) => string, to: (v: string) => string, fmt: (n: number) => string): ChartOption {
+  const names = new Map<string, string>();
+  const nodes: { name: string; depth: number }[] = [];
+  const node = (id: string, label: string, depth: number) => {
+    if (!names.has(id)) {
+      names.set(id, label);
+      nodes.push({ name: id, depth });
+    }
+    return id;
+  };
+  const links = moves.map((x) => ({ source: node('from:' + x.from, from(x.from), 0), target: node('to:' + x.to, to(x.to), 1), value: x.count }));
+  return {
+    tooltip: {
+      trigger: 'item',
+      confine: true,
+      formatter: (p: any) =>
+        esc(p.dataType === 'edge' ? `${names.get(p.data.source)} → ${names.get(p.data.target)}: ${fmt(p.value)}` : `${names.get(p.name)}: ${fmt(p.value)}`),
+    },
+    series: [
+      {
+        type: 'sankey',
+        left: 8,
+        right: 140,
+        top: 8,
+        bottom: 8,
+        nodeAlign: 'justify',
+        emphasis: { focus: 'adjacency' },
+        lineStyle: { color: 'gradient', opacity: 0.35 },
+        label: { color: '#1b1f24', formatter: (p: any) => `${names.get(p.name)}: ${fmt(p.value)}` },
+        data: nodes,
+        links,
+      },
+    ],
+  };
 }

@@ -170,3 +170,13 @@ export interface SegmentRunStatus {
   result?: { customers: number; scored: number; changed: number; failed: number; segments: Record<string, number>; errors?: string[] };
   error?: string;
 }
+
+export interface MovesReport {
+  entity: string;
+  field: string;
+  period: Period;
+  total: number;
+  transitions: Transition[];
+  byMonth: Transition[];
+  latest: { record: string; at: string; from: string; to: string; rule?: string; by?: string; via?: string }[];
+}
