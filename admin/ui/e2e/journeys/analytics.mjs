@@ -26,8 +26,17 @@
 //   reopened 1 of 2 resolved (50%).
 //   Process an-review: Wait 1, 2, 3 s and an incident (v1), 4 s (v2): all versions 5 runs, mean 2.5 s,
 //   incident rate 20%; version 1: 4 runs, mean 2 s, 25%. One instance, of version 2.
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { base, params, newPage, signIn, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
+
+/** With RAPPORT_SCREENSHOTS set (make screenshots), saves a screenshot of the whole page there. */
+export async function shot(page, name) {
+  const dir = process.env.RAPPORT_SCREENSHOTS;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
 
 /** Waits until the headline figure `key` reads exactly `want`. */
 export async function kpi(page, key, want) {
@@ -147,12 +156,15 @@ export default async function (browser) {
     `segment moves table: ${JSON.stringify(moved)}`);
   const sankeyMoves = await drawn(page, 'segment-moves');
   expect(sankeyMoves.includes('(no segment) → champions: 2') && sankeyMoves.includes('(no segment) → lost: 1'), `segment moves label: ${sankeyMoves}`);
+  const drawnSegments = await page.locator('[data-testid="card-segment-moves"] svg text').allTextContents();
+  expect(['(no segment): 5', 'champions: 2', 'lost: 1'].every((l) => drawnSegments.includes(l)), `the Sankey's segments: ${JSON.stringify(drawnSegments)}`);
   let csv = await download(page, 'segment-moves');
   expect(csv.name === 'segment-moves.csv' && csv.lines.length === 6 && csv.lines[0] === 'record,at,from,to,rule,by,via' &&
     csv.lines.slice(1).every((l) => l.includes(',,') && l.includes('rfm-segments-company')), `segment moves CSV: ${csv.body}`);
   await page.locator('#an-moves-days').selectOption('30');
   await page.waitForFunction(() => document.querySelector('[data-testid=moves-total]')?.textContent.trim() === '5 moves');
   expect(new URL(await page.locator('[data-testid="card-segment-moves"] a[download]').getAttribute('href'), base).searchParams.get('from') !== null, 'the moves export follows the days');
+  await shot(page, 'en-analytics-customers');
 
   csv = await download(page, 'rfm-grid');
   expect(csv.name === 'rfm.csv' && csv.lines.length === 6 && csv.lines[0].startsWith('customer,name,segment') && csv.body.includes('Epsilon Retail'),
@@ -188,6 +200,7 @@ export default async function (browser) {
   csv = await download(page, 'clv');
   expect(csv.name === 'clv.csv' && csv.lines.length === 6 && csv.body.includes('7978.14'), `CLV CSV (lifetime 1): ${csv.body}`);
   await checkA11y(page, 'value');
+  await shot(page, 'en-analytics-value');
 
   // Loyalty ladder: the last 12 months, then the north team.
   await page.locator('nav.dashboards a', { hasText: 'Loyalty ladder' }).click();
@@ -206,10 +219,12 @@ export default async function (browser) {
   await drawn(page, 'ladder');
   const sankey = await drawn(page, 'transitions');
   expect(sankey.includes('Prospect → Customer: 1') && sankey.includes('(new record) → Prospect: 1'), `Sankey label: ${sankey}`);
-  expect((await text(page, '[data-testid="card-transitions"] svg')).includes('Customer'), 'the Sankey draws its stages');
+  const drawnStages = await page.locator('[data-testid="card-transitions"] svg text').allTextContents();
+  expect(['(new record): 2', 'Prospect: 1', 'Customer: 1', 'Client: 1'].every((l) => drawnStages.includes(l)), `the Sankey's stages: ${JSON.stringify(drawnStages)}`);
   csv = await download(page, 'transitions');
   expect(csv.name === 'loyalty.csv' && csv.lines.length === 1 + 6 + 4 && csv.lines[2].startsWith('stage,,,customer,1'), `loyalty CSV: ${csv.body}`);
   await checkA11y(page, 'loyalty');
+  await shot(page, 'en-analytics-loyalty');
 
   // Sales funnel: north leads, grouped by source; then the agent's deals.
   await page.locator('nav.dashboards a', { hasText: 'Sales funnel' }).click();
@@ -226,6 +241,7 @@ export default async function (browser) {
   csv = await download(page, 'funnel-groups');
   expect(csv.name === 'funnel.csv' && csv.lines.length === 1 + 4 * 3 && csv.lines[1].startsWith('(total),new,3'), `funnel CSV: ${csv.body}`);
   await checkA11y(page, 'sales');
+  await shot(page, 'en-analytics-sales');
   await page.getByRole('button', { name: 'Clear North' }).click();
   await page.locator('[data-testid=filters] label', { hasText: 'Records' }).locator('select').selectOption('deal');
   await pick(page, '#an-owner', 'an.agent', /an\.agent/);
@@ -248,6 +264,7 @@ export default async function (browser) {
   csv = await download(page, 'sla');
   expect(csv.name === 'service.csv' && csv.lines[1].startsWith('(total),,,2,1,1,0,0.5'), `service CSV: ${csv.body}`);
   await checkA11y(page, 'service');
+  await shot(page, 'en-analytics-service');
   await page.getByRole('button', { name: 'Clear North' }).click();
   await apply(page);
   await page.waitForFunction(() => Number(document.querySelector('[data-kpi="complaints"] dd')?.textContent) >= 4);
@@ -264,6 +281,7 @@ export default async function (browser) {
   expect(wait[1] === '5' && wait[4] === '20%' && wait[5] === '2.5 s', `Wait, all versions: ${wait}`);
   await drawn(page, 'durations');
   await drawn(page, 'incidents');
+  expect(JSON.stringify(await row(page, 'incidents', 'Wait for the customer')) === JSON.stringify(['Wait for the customer', '5', '1', '20%']), 'incident table');
   await page.locator('#an-version').selectOption('1');
   await apply(page);
   await kpi(page, 'instances', '0');
@@ -272,17 +290,30 @@ export default async function (browser) {
   csv = await download(page, 'durations');
   expect(csv.name === 'process-elements.csv' && csv.lines.length === 3 && csv.lines[2].startsWith('Wait,4,3,1,0.25,2000'), `process CSV: ${csv.body}`);
   await checkA11y(page, 'processes');
+  await shot(page, 'en-analytics-processes');
 
-  // Russian: the words of two dashboards, and axe-core on them.
+  // Russian: every dashboard in Russian words and number formats, with its chart drawn and named in
+  // Russian, and axe-core on each.
   await page.locator('header select').selectOption('ru');
-  await open(page, `/analytics/service?team=${seed.north}`);
-  await kpi(page, 'ack', '50 %');
-  expect((await text(page, 'main h1')).startsWith('Обслуживание'), `Russian heading: ${await text(page, 'main h1')}`);
-  await checkA11y(page, 'service (ru)');
-  await open(page, '/analytics/customers?from=2024-01-01&to=2024-12-31');
-  await kpi(page, 'revenue', '14 250');
+  const cyrillic = /[а-яё]/i;
+  for (const [name, addr, key, want, card] of [
+    ['customers', '/analytics/customers?from=2024-01-01&to=2024-12-31', 'revenue', '14 250', 'rfm-grid'],
+    ['value', '/analytics/value?from=2024-01-01&to=2024-12-31', 'top-share', '56,1 %', 'pareto'],
+    ['loyalty', `/analytics/loyalty?team=${seed.north}`, 'total', '2', 'transitions'],
+    ['sales', `/analytics/sales?team=${seed.north}`, 'win-rate', '50 %', 'funnel'],
+    ['service', `/analytics/service?team=${seed.north}`, 'ack-hours', '1,25 ч', 'sla'],
+    ['processes', `/analytics/processes?key=${seed.process}`, 'instances', '1', 'durations'],
+  ]) {
+    await open(page, addr);
+    await kpi(page, key, want);
+    const h1 = await text(page, 'main h1');
+    expect(cyrillic.test(h1), `${name}: Russian heading: ${h1}`);
+    const label = await drawn(page, card);
+    expect(cyrillic.test(label), `${name}: Russian chart name: ${label}`);
+    await checkA11y(page, `${name} (ru)`);
+    await shot(page, `ru-analytics-${name}`);
+  }
   expect((await text(page, 'nav.sidebar')).includes('Аналитика'), 'Russian navigation');
-  await checkA11y(page, 'customers (ru)');
   noErrors(page);
   await page.context().close();
 }

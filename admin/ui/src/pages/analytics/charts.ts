@@ -19,10 +19,17 @@ export function esc(s: string): string {
 export function bars(
   categories: string[],
   series: { name: string; values: number[]; format: (n: number) => string }[],
-  o: { horizontal?: boolean; axisFormat?: (n: number) => string; stack?: boolean } = {},
+  o: { horizontal?: boolean; axisFormat?: (n: number) => string; stack?: boolean; max?: number } = {},
 ): ChartOption {
   const cat = { type: 'category' as const, data: categories, axisLabel: { interval: 0, hideOverlap: true }, inverse: !!o.horizontal };
-  const val = { type: 'value' as const, axisLabel: { formatter: (v: number) => (o.axisFormat ? o.axisFormat(v) : String(v)) } };
+  // Counts get whole-number ticks; shares a fixed top (100%).
+  const counts = series.every((s) => s.values.every(Number.isInteger));
+  const val = {
+    type: 'value' as const,
+    minInterval: counts ? 1 : undefined,
+    max: o.max,
+    axisLabel: { formatter: (v: number) => (o.axisFormat ? o.axisFormat(v) : String(v)) },
+  };
   return {
     grid: { left: o.horizontal ? 8 : 40, right: 24, top: series.length > 1 ? 36 : 16, bottom: 8, outerBoundsMode: 'same', outerBoundsContain: 'all' },
     legend: series.length > 1 ? { top: 0 } : undefined,
