@@ -36,6 +36,25 @@ export function csvHref(path: string, query: Query): string {
   return url(path + '/csv', query);
 }
 
+/** A dashboard's filters: `query` as the address holds them (what the reports show), `values` as the
+ * filter form edits them, reset to the address whenever it changes; `load` (the reports) runs then too.
+ * Create it while the dashboard initialises: it starts an effect that lives as long as the dashboard. */
+export class Filtered {
+  #keys: string[];
+  #defaults: Record<string, string>;
+  query = $derived.by(() => readFilters(this.#keys, this.#defaults));
+  values = $state<Record<string, string>>({});
+
+  constructor(keys: string[], defaults: Record<string, string>, load: () => void) {
+    this.#keys = keys;
+    this.#defaults = defaults;
+    $effect(() => {
+      this.values = { ...this.query };
+      load();
+    });
+  }
+}
+
 /** The dashboard's filters as the address holds them, with defaults for those it lacks. */
 export function readFilters(keys: string[], defaults: Record<string, string> = {}): Record<string, string> {
   const q = route.current.query;
