@@ -221,6 +221,10 @@ export default async function (browser) {
   expect(sankey.includes('Prospect → Customer: 1') && sankey.includes('(new record) → Prospect: 1'), `Sankey label: ${sankey}`);
   const drawnStages = await page.locator('[data-testid="card-transitions"] svg text').allTextContents();
   expect(['(new record): 2', 'Prospect: 1', 'Customer: 1', 'Client: 1'].every((l) => drawnStages.includes(l)), `the Sankey's stages: ${JSON.stringify(drawnStages)}`);
+  // The figures open from the keyboard.
+  await page.locator('[data-testid="card-transitions"] summary').focus();
+  await page.keyboard.press('Enter');
+  expect(await page.locator('[data-testid="card-transitions"] details').evaluate((d) => d.open), 'Enter opens the figures of the moves');
   csv = await download(page, 'transitions');
   expect(csv.name === 'loyalty.csv' && csv.lines.length === 1 + 6 + 4 && csv.lines[2].startsWith('stage,,,customer,1'), `loyalty CSV: ${csv.body}`);
   await checkA11y(page, 'loyalty');
