@@ -122,8 +122,9 @@ func New(deps Deps) *Server {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ErrorHandler:          s.handleError,
-		// Path parameters and headers are copied out of fasthttp's reused buffers: a handler (or anything
-		// it hands a string to, like the plugin host's instance names) may keep them after the request.
+		// Path parameters, headers and bodies are copied out of fasthttp's request buffer, which is
+		// reused for the next request on the connection: a string kept after a request (a cache key, an
+		// import job's entity) would otherwise change under its keeper.
 		Immutable: true,
 	})
 	s.app.Use(requestid.New())
@@ -155,6 +156,7 @@ func New(deps Deps) *Server {
 
 	s.registerHealth()
 	s.registerAuth()
+	s.registerPreferences()
 	s.registerAccess()
 	s.registerSchemas()
 	s.registerRecords()

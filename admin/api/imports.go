@@ -105,9 +105,9 @@ func (s *Server) registerImports() {
 		OperationID: "getImportJob", Method: http.MethodGet, Path: "/api/v1/imports/{entity}/{job}", Tags: tags,
 		Summary: "An import job's progress", Errors: []int{http.StatusNotFound},
 	}, Access{Permission: permRecordsRead}, func(ctx context.Context, in *jobPath) (*jobOutput, error) {
-		j, err := s.deps.Records.Job(ctx, in.Entity, in.Job)
+		j, err := s.importJob(ctx, in.Entity, in.Job)
 		if err != nil {
-			return nil, s.recordsError(ctx, err)
+			return nil, err
 		}
 		return &jobOutput{Body: j}, nil
 	})
@@ -115,8 +115,8 @@ func (s *Server) registerImports() {
 		OperationID: "getImportResults", Method: http.MethodGet, Path: "/api/v1/imports/{entity}/{job}/results", Tags: tags,
 		Summary: "An import job's row results (CSV)", Errors: []int{http.StatusNotFound},
 	}, Access{Permission: permRecordsRead}, func(ctx context.Context, in *jobPath) (*streamOutput, error) {
-		if _, err := s.deps.Records.Job(ctx, in.Entity, in.Job); err != nil {
-			return nil, s.recordsError(ctx, err)
+		if _, err := s.importJob(ctx, in.Entity, in.Job); err != nil {
+			return nil, err
 		}
 		return s.stream("text/csv; charset=utf-8", in.Job+"-results.csv", func(ctx context.Context, w io.Writer) error {
 			return s.deps.Records.WriteJobResults(ctx, in.Entity, in.Job, w)
@@ -128,8 +128,12 @@ func (s *Server) registerImports() {
 		Errors: []int{http.StatusBadRequest, http.StatusNotFound},
 	}, Access{Permission: permRecordsExport}, func(ctx context.Context, in *exportInput) (*streamOutput, error) {
 		d := s.recordDecision(ctx, in.Entity)
-		p := records.ListParams{Filter: in.Filter, Sort: in.Sort, Fields: in.Fields, Scope: d.Filter(access.ActionExport), Strip: d.Strip}
-		if _, err := s.deps.Records.Compile(ctx, in.Entity, p); err != nil {
+		p := records.ListParams{Filter: in.Filter, Sort: in.Sort, Fields: in.Fields, Access: &d}
+		info, err := s.deps.Records.Schema(ctx, in.Entity)
+		if err != nil {
+			return nil, s.recordsError(ctx, err)
+		}
+		if _, err := s.deps.Records.CompileExport(ctx, info.Entity, p); err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
 		if in.Format == "jsonl" {
@@ -180,20 +184,44 @@ func (s *Server) importRecords(ctx context.Context, in *importInput) (*importOut
 	if err != nil {
 		return nil, err
 	}
+	// Every row is checked as the API's create would check it for this user.
+	o, _ := s.writeOptions(ctx, "")
 	if in.DryRun {
-		rep, err := s.deps.Records.DryRunImport(ctx, in.Entity, data, mapping)
+		rep, err := s.deps.Records.DryRunImport(ctx, in.Entity, data, mapping, o)
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
 		return &importOutput{Status: http.StatusOK, Body: rep}, nil
 	}
-	o, _ := s.writeOptions(ctx, "")
-	o.Actor.Via = "import"
-	job, err := s.deps.Records.StartImport(ctx, in.Entity, data, mapping, o.Actor)
+	job, err := s.deps.Records.StartImport(ctx, in.Entity, data, mapping, o)
 	if err != nil {
 		return nil, s.recordsError(ctx, err)
 	}
 	return &importOutput{Status: http.StatusAccepted, Location: "/api/v1/imports/" + in.Entity + "/" + job.ID, Body: job}, nil
+}
+
+// importJob returns an import job the caller may see: one it started, or any when it runs imports and
+// reads every record of the entity. Another user's job is not found (its rows name records and errors).
+func (s *Server) importJob(ctx context.Context, entity, id string) (records.ImportJob, error) {
+	j, err := s.deps.Records.Job(ctx, entity, id)
+	if err != nil {
+		return records.ImportJob{}, s.recordsError(ctx, err)
+	}
+	p := PrincipalFrom(ctx)
+	if p == nil {
+		return records.ImportJob{}, notFoundJob(id)
+	}
+	if j.CreatedBy == p.User.ID {
+		return j, nil
+	}
+	if s.allows(p, access.ImportsRun) && s.recordDecision(ctx, entity).Scope(access.ActionRead) == access.ScopeAll {
+		return j, nil
+	}
+	return records.ImportJob{}, notFoundJob(id)
+}
+
+func notFoundJob(id string) *Problem {
+	return NewProblem(http.StatusNotFound, fmt.Sprintf("import job %q: not found", id))
 }
 
 // readUpload takes the CSV from a text/csv body or a multipart form (parts "file" and "mapping").

@@ -2,16 +2,14 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/records"
-	"github.com/rapportcrm/rapport/engine/schema"
 )
 
 // Record permissions name the entity: records.lead.read, records.lead.write, records.lead.delete.
@@ -108,8 +106,7 @@ func (s *Server) registerRecords() {
 	}, Access{Permission: permRecordsRead}, func(ctx context.Context, in *listRecordsInput) (*listRecordsOutput, error) {
 		d := s.recordDecision(ctx, in.Entity)
 		page, err := s.deps.Records.List(ctx, in.Entity, records.ListParams{Filter: in.Filter, Sort: in.Sort, Fields: in.Fields,
-			Cursor: in.Cursor, Limit: in.Limit, Count: in.Count, Deleted: in.Deleted,
-			Scope: d.Filter(access.ActionRead), Strip: d.Strip})
+			Cursor: in.Cursor, Limit: in.Limit, Count: in.Count, Deleted: in.Deleted, Access: &d})
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
@@ -146,7 +143,6 @@ func (s *Server) registerRecords() {
 			return nil, err
 		}
 		d := s.recordDecision(ctx, in.Entity)
-		o.Scope = d.Filter(access.ActionDelete)
 		r, err := s.deps.Records.Delete(ctx, in.Entity, in.ID, o)
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
@@ -163,7 +159,6 @@ func (s *Server) registerRecords() {
 			return nil, err
 		}
 		d := s.recordDecision(ctx, in.Entity)
-		o.Scope = d.Filter(access.ActionDelete)
 		r, err := s.deps.Records.Restore(ctx, in.Entity, in.ID, o)
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
@@ -188,13 +183,7 @@ func (s *Server) registerRecords() {
 			return nil, s.recordsError(ctx, err)
 		}
 		for i := range page.Items {
-			visible := page.Items[i].Changes[:0]
-			for _, c := range page.Items[i].Changes {
-				if !d.Hidden(c.Field) {
-					visible = append(visible, c)
-				}
-			}
-			page.Items[i].Changes = visible
+			page.Items[i].Changes = visibleChanges(d, page.Items[i].Changes)
 		}
 		return &historyOutput{Body: page}, nil
 	})
@@ -212,7 +201,7 @@ func (s *Server) registerRecords() {
 		}
 		inter := s.recordDecision(ctx, records.TimelineEntity)
 		page, err := s.deps.Records.Timeline(ctx, in.Entity, in.ID, records.ListParams{Fields: in.Fields, Cursor: in.Cursor, Limit: in.Limit,
-			Scope: inter.Filter(access.ActionRead), Strip: inter.Strip})
+			Access: &inter})
 		if err != nil {
 			return nil, s.recordsError(ctx, err)
 		}
@@ -226,25 +215,24 @@ func notFound(entity, id string) *Problem {
 	return NewProblem(http.StatusNotFound, fmt.Sprintf("%s %q: not found", entity, id))
 }
 
-// checkWrite refuses (403) a create or patch touching fields the caller may not write. System fields
-// are left to validation, which reports them as not writable (422).
-func checkWrite(d access.Decision, changes map[string]any) error {
-	user := make(map[string]any, len(changes))
-	for k, v := range changes {
-		if !schema.IsSystemField(k) {
-			user[k] = v
+// visibleChanges strips a history entry's field changes for the reader: a hidden field's change goes
+// whole, a visible field keeps its before and after values without their hidden parts (at any depth),
+// and a change left with nothing visible to show is dropped, so not even the fact of it leaks.
+func visibleChanges(d access.Decision, changes []records.FieldChange) []records.FieldChange {
+	out := changes[:0]
+	for _, c := range changes {
+		if d.Hidden(c.Field) {
+			continue
 		}
-	}
-	err := d.CheckWrite(user)
-	var fe *access.FieldError
-	if errors.As(err, &fe) {
-		p := Typed(http.StatusForbidden, "field-forbidden", fmt.Sprintf("you may not write %s of %s records", strings.Join(fe.Fields, ", "), d.Entity))
-		for _, f := range fe.Fields {
-			p.Errors = append(p.Errors, FieldError{Pointer: "/" + strings.ReplaceAll(f, ".", "/"), Message: "may not be written by you"})
+		before := d.Strip(map[string]any{c.Field: c.Before})[c.Field]
+		after := d.Strip(map[string]any{c.Field: c.After})[c.Field]
+		if reflect.DeepEqual(before, after) {
+			continue
 		}
-		return p
+		c.Before, c.After = before, after
+		out = append(out, c)
 	}
-	return err
+	return out
 }
 
 func recordOut(status int, r records.Record) *recordOutput {
@@ -255,9 +243,12 @@ func recordOut(status int, r records.Record) *recordOutput {
 	return out
 }
 
-// writeOptions describes the caller for history and parses If-Match.
+// writeOptions describes the caller for history and access (its decision on every entity the write
+// touches: the record's, referenced ones, duplicates) and parses If-Match.
 func (s *Server) writeOptions(ctx context.Context, ifMatch string) (records.WriteOptions, error) {
-	o := records.WriteOptions{Actor: records.ChangedBy{Via: "api"}}
+	o := records.WriteOptions{Actor: records.ChangedBy{Via: "api"}, Access: func(entity string) access.Decision {
+		return s.recordDecision(ctx, entity)
+	}}
 	if p := PrincipalFrom(ctx); p != nil {
 		o.Actor.User = p.User.ID
 	}
@@ -274,9 +265,6 @@ func (s *Server) writeOptions(ctx context.Context, ifMatch string) (records.Writ
 func (s *Server) createRecord(ctx context.Context, in *createRecordInput) (*recordOutput, error) {
 	rec := in.Body
 	d := s.recordDecision(ctx, in.Entity)
-	if err := checkWrite(d, rec); err != nil {
-		return nil, err
-	}
 	o, err := s.writeOptions(ctx, "")
 	if err != nil {
 		return nil, err
@@ -297,14 +285,10 @@ func (s *Server) createRecord(ctx context.Context, in *createRecordInput) (*reco
 func (s *Server) patchRecord(ctx context.Context, in *patchRecordInput) (*recordOutput, error) {
 	patch := in.Body
 	d := s.recordDecision(ctx, in.Entity)
-	if err := checkWrite(d, patch); err != nil {
-		return nil, err
-	}
 	o, err := s.writeOptions(ctx, in.IfMatch)
 	if err != nil {
 		return nil, err
 	}
-	o.Scope = d.Filter(access.ActionWrite)
 	r, err := s.deps.Records.Patch(ctx, in.Entity, in.ID, patch, o)
 	if err != nil {
 		return nil, s.recordsError(ctx, err)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/audit"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -220,6 +221,7 @@ func (s *Server) recordsError(ctx context.Context, err error) error {
 		brk   *records.BreakingError
 		perr  *records.ParamError
 		ierr  *records.ImportFormatError
+		ferr  *access.FieldError
 		probl *Problem
 	)
 	switch {
@@ -233,8 +235,18 @@ func (s *Server) recordsError(ctx context.Context, err error) error {
 		return p
 	case errors.As(err, &dup):
 		p := Typed(http.StatusConflict, "duplicate", dup.Error())
+		msg := "matches another record"
 		if dup.ExistingID != "" {
-			p.Errors = []FieldError{{Pointer: "/" + dup.Field, Message: "matches the existing record " + dup.ExistingID}}
+			msg = "matches the existing record " + dup.ExistingID
+		}
+		if !strings.Contains(dup.Field, " ") {
+			p.Errors = []FieldError{{Pointer: "/" + dup.Field, Message: msg}}
+		}
+		return p
+	case errors.As(err, &ferr):
+		p := Typed(http.StatusForbidden, "field-forbidden", fmt.Sprintf("you may not write %s of %s records", strings.Join(ferr.Fields, ", "), ferr.Entity))
+		for _, f := range ferr.Fields {
+			p.Errors = append(p.Errors, FieldError{Pointer: "/" + strings.ReplaceAll(f, ".", "/"), Message: "may not be written by you"})
 		}
 		return p
 	case errors.As(err, &derr):

@@ -49,7 +49,8 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "minimum level of Rapport's logs: debug, info, warn, error", Sources: cli.EnvVars("RAPPORT_LOG_LEVEL")},
 			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "log format: text, json, or auto (text on a terminal, JSON otherwise)", Sources: cli.EnvVars("RAPPORT_LOG_FORMAT")},
 		},
-		Commands: []*cli.Command{devCommand(stdout, stderr), serverCommand(stdout, stderr), workerCommand(stdout, stderr), pluginCommand(stdout, stderr)},
+		Commands: []*cli.Command{devCommand(stdout, stderr), serverCommand(stdout, stderr), workerCommand(stdout, stderr), pluginCommand(stdout, stderr),
+			recordsCommand(stdout, stderr)},
 	}
 }
 

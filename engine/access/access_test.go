@@ -271,6 +271,11 @@ func TestFieldRules(t *testing.T) {
 		if !reflect.DeepEqual(rec, want) {
 			t.Errorf("stripped %v, want %v", rec, want)
 		}
+		inList := map[string]any{"cost": []any{map[string]any{"internal": 1, "list": 2}, "plain"}}
+		d.Strip(inList)
+		if want := map[string]any{"cost": []any{map[string]any{"list": 2}, "plain"}}; !reflect.DeepEqual(inList, want) {
+			t.Errorf("stripped inside a list %v, want %v", inList, want)
+		}
 		if !d.Hidden("cost.internal.x") || d.Hidden("cost.list") {
 			t.Error("Hidden does not follow parents")
 		}
@@ -299,6 +304,9 @@ func TestFieldRules(t *testing.T) {
 		{"free fields pass", []string{"no-margin"}, map[string]any{"name": "y"}, nil},
 		{"hidden and read-only refused together", []string{"no-margin"}, map[string]any{"margin": 1, "stage": "won", "name": "y"}, []string{"margin", "stage"}},
 		{"nested hidden path refused", []string{"no-margin"}, map[string]any{"cost": map[string]any{"internal": 3}}, []string{"cost.internal"}},
+		{"a parent of a hidden path cannot be removed", []string{"no-margin"}, map[string]any{"cost": nil}, []string{"cost"}},
+		{"nor replaced by a list or a value", []string{"no-margin"}, map[string]any{"cost": []any{1}}, []string{"cost"}},
+		{"its visible parts stay writable", []string{"no-margin"}, map[string]any{"cost": map[string]any{"list": nil}}, nil},
 		{"owner to someone else needs assign", []string{RoleAgent}, map[string]any{"owner": "bob"}, []string{"owner"}},
 		{"owner to oneself is fine", []string{RoleAgent}, map[string]any{"owner": "u"}, nil},
 		{"manager may assign", []string{RoleManager}, map[string]any{"owner": "bob"}, nil},

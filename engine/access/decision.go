@@ -207,15 +207,34 @@ func StripPaths(rec map[string]any, paths map[string]bool) map[string]any {
 	return rec
 }
 
+// deletePath removes a dotted path from a record at every depth: through nested objects and through
+// every item of a list of objects.
 func deletePath(m map[string]any, path string) {
 	head, rest, nested := strings.Cut(path, ".")
 	if !nested {
 		delete(m, head)
 		return
 	}
-	if child, ok := m[head].(map[string]any); ok {
+	switch child := m[head].(type) {
+	case map[string]any:
 		deletePath(child, rest)
+	case []any:
+		for _, item := range child {
+			if im, ok := item.(map[string]any); ok {
+				deletePath(im, rest)
+			}
+		}
 	}
+}
+
+// hasDescendant reports whether the set holds a path below path ("secret.internal" below "secret").
+func hasDescendant(set map[string]bool, path string) bool {
+	for p := range set {
+		if strings.HasPrefix(p, path+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // FieldError names the fields a write may not touch; the API answers 403 with their names.
@@ -240,7 +259,11 @@ func (d Decision) CheckWrite(changes map[string]any) error {
 	walk = func(prefix string, m map[string]any) {
 		for k, v := range m {
 			path := prefix + k
-			if coveredBy(d.readOnly, path) {
+			child, isObject := v.(map[string]any)
+			// Replacing a whole value (null, a list, a scalar) also replaces what lies below it, so a
+			// read-only or hidden part below makes the parent read-only too; an object is checked part by
+			// part, as a merge patch applies it.
+			if coveredBy(d.readOnly, path) || (!isObject && hasDescendant(d.readOnly, path)) {
 				bad = append(bad, path)
 				continue
 			}
@@ -250,7 +273,7 @@ func (d Decision) CheckWrite(changes map[string]any) error {
 				}
 				continue
 			}
-			if child, ok := v.(map[string]any); ok {
+			if isObject {
 				walk(path+".", child)
 			}
 		}

@@ -40,6 +40,15 @@ type Engine struct {
 	opts Options
 }
 
+// flushHistory waits for the history entries of records just created, which the records store writes
+// after the create answered, before the history collection is read.
+func (e *Engine) flushHistory(ctx context.Context) error {
+	if e.opts.Records == nil {
+		return nil
+	}
+	return e.opts.Records.FlushHistory(ctx)
+}
+
 // New returns an engine over db, detecting the backend once unless Options.Backend names it.
 func New(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error) {
 	if opts.Now == nil {

@@ -144,6 +144,9 @@ func (e *Engine) Funnel(ctx context.Context, v Viewer, p FunnelParams) (*FunnelR
 		}
 	}
 	hist := bson.D{{Key: "entity", Value: p.Entity}, {Key: "changes.field", Value: def.field}, {Key: "at", Value: bson.D{{Key: "$gte", Value: p.Period.From}}}}
+	if err := e.flushHistory(ctx); err != nil {
+		return nil, err
+	}
 	err = scan(ctx, e.db.Collection(records.HistoryCollection), hist, []string{"recordId", "at", "seq", "changes"}, func(doc bson.Raw) error {
 		id, _ := lookupPlain(doc, "recordId").(string)
 		r := recs[id]

@@ -307,6 +307,9 @@ func (e *Engine) moves(ctx context.Context, v Viewer, entity, field string, p Pe
 	pairs := map[[2]string]int{}
 	months := map[[3]string]int{}
 	filter := bson.D{{Key: "entity", Value: entity}, {Key: "changes.field", Value: field}, p.within("at")}
+	if err := e.flushHistory(ctx); err != nil {
+		return nil, err
+	}
 	err = scan(ctx, e.db.Collection(records.HistoryCollection), filter, []string{"recordId", "at", "op", "actor", "changes"}, func(doc bson.Raw) error {
 		id, _ := lookupPlain(doc, "recordId").(string)
 		if inScope != nil && !inScope[id] {

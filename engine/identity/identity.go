@@ -83,6 +83,7 @@ type NewUser struct {
 type Store struct {
 	users    *mongo.Collection
 	sessions *mongo.Collection
+	prefs    *mongo.Collection
 	now      func() time.Time
 	params   *argon2id.Params
 	// dummyHash is compared against when an email is unknown, so the response time does not reveal
@@ -130,7 +131,7 @@ func NewStore(db *mongo.Database, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: prepare dummy hash: %w", err)
 	}
-	s := &Store{users: db.Collection("users"), sessions: db.Collection("sessions"), now: opts.Now, params: params, dummyHash: dummy,
+	s := &Store{users: db.Collection("users"), sessions: db.Collection("sessions"), prefs: db.Collection(PreferencesCollection), now: opts.Now, params: params, dummyHash: dummy,
 		backend: opts.Backend}
 	if s.backend == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

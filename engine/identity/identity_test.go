@@ -66,3 +66,26 @@ func TestTokensAreDistinctAndPrefixed(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckPreference(t *testing.T) {
+	tests := []struct {
+		key, value string
+		ok         bool
+	}{
+		{"views.lead", `[{"name":"Mine","query":"f_owner=me"}]`, true},
+		{"columns.contact", `["name","email"]`, true},
+		{"a", `null`, true},
+		{"", `1`, false},
+		{".hidden", `1`, false},
+		{"views/lead", `1`, false},
+		{strings.Repeat("k", 101), `1`, false},
+		{"views.lead", `{"unclosed":`, false},
+		{"views.lead", `"` + strings.Repeat("v", MaxPreferenceBytes) + `"`, false},
+	}
+	for _, tt := range tests {
+		err := CheckPreference(tt.key, []byte(tt.value))
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrInvalid)) {
+			t.Errorf("CheckPreference(%.20q, %.20q) = %v, want ok=%v", tt.key, tt.value, err, tt.ok)
+		}
+	}
+}

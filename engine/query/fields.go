@@ -65,6 +65,19 @@ func subFields(f schema.Field) Fields {
 	return out
 }
 
+// Without returns the fields minus the paths hide reports, so a reader's filter, sort and projection
+// can name only what it may read: a hidden path is unknown to it, with the same error as a path that
+// does not exist, so its existence is not revealed either.
+func (fs Fields) Without(hide func(path string) bool) Fields {
+	out := make(Fields, len(fs))
+	for k, v := range fs {
+		if !hide(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // Names returns the paths in sorted order, for error messages and docs.
 func (fs Fields) Names() []string {
 	out := make([]string, 0, len(fs))

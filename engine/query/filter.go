@@ -24,6 +24,10 @@ const (
 	MaxFilterNodes = 500
 )
 
+// MaxSafeInteger is the largest whole number a filter may compare with (2^53): records come as JSON,
+// whose numbers are exact only up to it, and a larger literal would wrap around when converted.
+const MaxSafeInteger = 1 << 53
+
 // Option adjusts translation.
 type Option func(*options)
 
@@ -466,16 +470,26 @@ func (t *translator) value(n ast.Node, path string, f schema.Field) (any, error)
 		if !ok {
 			return nil, t.errAt(n, "%s needs a whole number", path)
 		}
-		if !isInt {
-			if num != math.Trunc(num) || math.Abs(num) > 1<<53 {
-				return nil, t.errAt(n, "%s needs a whole number, not %v", path, num)
+		if !isInt && num != math.Trunc(num) {
+			return nil, t.errAt(n, "%s needs a whole number, not %v", path, num)
+		}
+		if i, exact := integer(n); exact {
+			if i > MaxSafeInteger || i < -MaxSafeInteger {
+				return nil, t.errAt(n, "%d is out of range: whole numbers go from -%d to %d", i, int64(MaxSafeInteger), int64(MaxSafeInteger))
 			}
+			return i, nil
+		}
+		if math.Abs(num) > MaxSafeInteger {
+			return nil, t.errAt(n, "%v is out of range: whole numbers go from -%d to %d", num, int64(MaxSafeInteger), int64(MaxSafeInteger))
 		}
 		return int64(num), nil
 	case schema.TypeDecimal:
 		num, _, ok := number(n)
 		if !ok {
 			return nil, t.errAt(n, "%s needs a number", path)
+		}
+		if math.IsInf(num, 0) || math.IsNaN(num) {
+			return nil, t.errAt(n, "%v is out of range", num)
 		}
 		return num, nil
 	case schema.TypeDate:
@@ -508,6 +522,27 @@ func (t *translator) str(n ast.Node, path string) (string, error) {
 		return s.Value, nil
 	}
 	return "", t.errAt(n, "%s needs a string in quotes", path)
+}
+
+// integer reads an integer literal exactly, with an optional sign; exact is false for anything else
+// (and for the one value whose negation does not fit).
+func integer(n ast.Node) (v int64, exact bool) {
+	switch x := n.(type) {
+	case *ast.IntegerNode:
+		return int64(x.Value), true
+	case *ast.UnaryNode:
+		if x.Operator == "-" || x.Operator == "+" {
+			v, ok := integer(x.Node)
+			if x.Operator == "-" {
+				if v == math.MinInt64 {
+					return 0, false
+				}
+				v = -v
+			}
+			return v, ok
+		}
+	}
+	return 0, false
 }
 
 // number reads an integer or float literal, with an optional unary minus.

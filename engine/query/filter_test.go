@@ -131,6 +131,10 @@ func TestParseFilterErrors(t *testing.T) {
 		{`vip > true`, 1, 5, "cannot be compared"},
 		{`score contains "1"`, 1, 7, "text fields"},
 		{`"абв" == имя`, 1, 10, `unknown field "имя"`},
+		{`score > 9223372036854775807`, 1, 9, "out of range"},
+		{`score < -9007199254740993`, 1, 9, "out of range"},
+		{`score > 1e300`, 1, 9, "out of range"},
+		{`rate > 1e999`, 1, 0, ""},
 		{strings.Repeat("a", MaxFilterLen+1), 1, 1, "limit"},
 		{strings.TrimSuffix(strings.Repeat(`score == 1 or `, 200), " or "), 1, 0, "too complex"},
 	}
@@ -201,5 +205,20 @@ func TestParseProjection(t *testing.T) {
 	var qe *Error
 	if _, err := ParseProjection("name,secret", fields, nil); !errors.As(err, &qe) || qe.Column != 6 {
 		t.Fatalf("unknown field error = %v", err)
+	}
+}
+
+func TestFieldsWithout(t *testing.T) {
+	hidden := func(p string) bool { return p == "score" || p == "address" || strings.HasPrefix(p, "address.") }
+	fields := testFields().Without(hidden)
+	for _, src := range []string{`score > 2000`, `score == 1234`, `address.city == "x"`, `address == nil`} {
+		_, err := ParseFilter(src, fields)
+		var qe *Error
+		if !errors.As(err, &qe) || !strings.Contains(qe.Message, "unknown field") {
+			t.Errorf("%s: %v, want an unknown field", src, err)
+		}
+	}
+	if _, err := ParseFilter(`name == "x"`, fields); err != nil {
+		t.Errorf("a visible field: %v", err)
 	}
 }

@@ -6,23 +6,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/schema"
 )
 
 // Export streams every record matching p (its Cursor and Limit are ignored) to fn, in p's sort order,
-// without holding the whole list in memory.
+// without holding the whole list in memory. The reader's export scope applies (p.Access).
 func (s *Store) Export(ctx context.Context, entity string, p ListParams, fn func(Record) error) error {
 	info, err := s.Schema(ctx, entity)
 	if err != nil {
 		return err
 	}
-	q, err := s.compile(info.Entity, p, nil)
+	q, err := s.CompileExport(ctx, info.Entity, p)
 	if err != nil {
 		return err
 	}
@@ -41,8 +43,8 @@ func (s *Store) Export(ctx context.Context, entity string, p ListParams, fn func
 			return fmt.Errorf("export %s: %w", entity, err)
 		}
 		r := toRecord(doc)
-		if p.Strip != nil {
-			r = p.Strip(r)
+		if p.Access != nil {
+			r = p.Access.Strip(r)
 		}
 		if err := fn(r); err != nil {
 			return err
@@ -52,6 +54,12 @@ func (s *Store) Export(ctx context.Context, entity string, p ListParams, fn func
 		return fmt.Errorf("export %s: %w", entity, err)
 	}
 	return nil
+}
+
+// CompileExport checks an export's parameters and translates them, with the reader's export scope, into
+// the query Export runs; the API calls it before it starts streaming, so bad parameters are a 400.
+func (s *Store) CompileExport(ctx context.Context, e schema.Entity, p ListParams) (Query, error) {
+	return s.compile(e, p, access.ActionExport)
 }
 
 // ExportColumns are the CSV columns of an export: the requested fields, or the record ID, every
@@ -89,7 +97,7 @@ func (s *Store) WriteCSV(ctx context.Context, entity string, p ListParams, w io.
 	n := 0
 	err = s.Export(ctx, entity, p, func(r Record) error {
 		for i, c := range cols {
-			row[i] = cellText(lookupPlain(r, c))
+			row[i] = Neutralise(cellText(lookupPlain(r, c)))
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write CSV: %w", err)
@@ -115,6 +123,30 @@ func (s *Store) WriteJSONLines(ctx context.Context, entity string, p ListParams,
 		}
 		return nil
 	})
+}
+
+// formulaStart are the characters a spreadsheet reads as the start of a formula (OWASP CSV injection).
+const formulaStart = "=+-@\t\r"
+
+// Neutralise makes a CSV cell safe to open in a spreadsheet: a cell starting with = + - @ tab or
+// carriage return gets a leading apostrophe, so it is shown as text instead of run as a formula. Plain
+// numbers ("-12.5") are left alone. Import takes the apostrophe off again (see convertCell).
+func Neutralise(cell string) string {
+	if cell == "" || !strings.ContainsRune(formulaStart, rune(cell[0])) {
+		return cell
+	}
+	if _, err := strconv.ParseFloat(cell, 64); err == nil {
+		return cell
+	}
+	return "'" + cell
+}
+
+// unneutralise undoes Neutralise on an imported cell.
+func unneutralise(cell string) string {
+	if len(cell) >= 2 && cell[0] == '\'' && strings.ContainsRune(formulaStart, rune(cell[1])) {
+		return cell[1:]
+	}
+	return cell
 }
 
 func lookupPlain(r Record, path string) any {

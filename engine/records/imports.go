@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/schema"
 )
 
@@ -120,6 +122,19 @@ type parsedRow struct {
 // parseCSV reads the upload and turns each row into a record by the mapping: the given one, else the
 // remembered one, else columns named like fields (by name or label, case-insensitively).
 func (s *Store) parseCSV(ctx context.Context, e schema.Entity, data []byte, m ImportMapping) ([]parsedRow, ImportMapping, []string, error) {
+	if m == nil {
+		var err error
+		if m, err = s.SavedMapping(ctx, e.Name); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return mapRows(e, data, m)
+}
+
+// mapRows is the CSV row mapper: it reads the header, resolves each column to a field path (m, else a
+// field named or labelled like the column), and converts every row's cells to a record. It reads
+// nothing but its input, so it can be fuzzed.
+func mapRows(e schema.Entity, data []byte, m ImportMapping) ([]parsedRow, ImportMapping, []string, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
@@ -132,11 +147,6 @@ func (s *Store) parseCSV(ctx context.Context, e schema.Entity, data []byte, m Im
 	}
 	if r.FieldsPerRecord = len(header); len(header) == 1 && strings.Count(header[0], ";") > 0 {
 		return nil, nil, nil, &ImportFormatError{Msg: "the file uses ';' as separator; export it with ','"}
-	}
-	if m == nil {
-		if m, err = s.SavedMapping(ctx, e.Name); err != nil {
-			return nil, nil, nil, err
-		}
 	}
 	cols := make([]string, len(header))
 	var ignored []string
@@ -182,7 +192,7 @@ func (s *Store) parseCSV(ctx context.Context, e schema.Entity, data []byte, m Im
 			if i >= len(cols) || cols[i] == "" || strings.TrimSpace(cell) == "" {
 				continue
 			}
-			setPath(out, cols[i], cellValue(e, cols[i], strings.TrimSpace(cell)))
+			setPath(out, cols[i], cellValue(e, cols[i], unneutralise(strings.TrimSpace(cell))))
 		}
 		rows = append(rows, parsedRow{row: n, record: out})
 	}
@@ -305,9 +315,28 @@ func rowKey(entity string, rec map[string]any) string {
 	return "import:" + hex.EncodeToString(h[:])
 }
 
-// DryRunImport validates every row (with reference and duplicate checks) and reports each row's errors;
-// nothing is written.
-func (s *Store) DryRunImport(ctx context.Context, entity string, data []byte, m ImportMapping) (DryRunReport, error) {
+// rowProblems turns a refused row into its errors: validation problems, or the fields the importing
+// user may not write (as the API's create would refuse them).
+func rowProblems(err error) ([]RecordError, bool) {
+	var verr *ValidationError
+	var fe *access.FieldError
+	switch {
+	case errors.As(err, &verr):
+		return recordErrors(verr.Problems), true
+	case errors.As(err, &fe):
+		out := make([]RecordError, len(fe.Fields))
+		for i, f := range fe.Fields {
+			out[i] = RecordError{Pointer: "/" + strings.ReplaceAll(f, ".", "/"), Message: "may not be written by you"}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// DryRunImport checks every row exactly as the import would — the importing user's access, validation
+// with reference lookups, the entity's rules, duplicates against stored records and earlier rows — and
+// reports each row's problems; nothing is written. o carries the importing user (Actor, Access).
+func (s *Store) DryRunImport(ctx context.Context, entity string, data []byte, m ImportMapping, o WriteOptions) (DryRunReport, error) {
 	v, err := s.validator(ctx, entity)
 	if err != nil {
 		return DryRunReport{}, err
@@ -316,30 +345,33 @@ func (s *Store) DryRunImport(ctx context.Context, entity string, data []byte, m 
 	if err != nil {
 		return DryRunReport{}, err
 	}
+	o = importOptions(o, "")
+	d := o.decision(entity)
 	rep := DryRunReport{Rows: len(rows), Mapping: used, Ignored: ignored, Problems: []RowReport{}}
-	opts := s.validateOpts(WriteOptions{Trusted: true})
+	inFile := map[string]bool{}
 	for _, r := range rows {
 		if r.errs != nil {
 			rep.Invalid++
 			rep.Problems = append(rep.Problems, RowReport{Row: r.row, Status: "invalid", Errors: recordErrors(r.errs)})
 			continue
 		}
-		norm, problems, err := v.Validate(ctx, r.record, schema.Create, opts...)
-		if err != nil {
-			return DryRunReport{}, fmt.Errorf("validate row %d: %w", r.row, err)
-		}
-		if len(problems) > 0 {
+		norm, err := s.prepare(ctx, v, r.record, o)
+		if errs, ok := rowProblems(err); ok {
 			rep.Invalid++
-			rep.Problems = append(rep.Problems, RowReport{Row: r.row, Status: "invalid", Errors: recordErrors(problems)})
+			rep.Problems = append(rep.Problems, RowReport{Row: r.row, Status: "invalid", Errors: errs})
 			continue
 		}
-		dup, err := s.findDuplicate(ctx, v, norm, "")
+		if err != nil {
+			return DryRunReport{}, fmt.Errorf("check row %d: %w", r.row, err)
+		}
+		dup, err := s.probeKeys(ctx, entity, v, recordKeys(v, norm), inFile, d)
 		if err != nil {
 			return DryRunReport{}, err
 		}
 		if dup != nil {
 			rep.Duplicates++
-			rep.Problems = append(rep.Problems, RowReport{Row: r.row, Status: "duplicate", Duplicate: dup.ExistingID})
+			rep.Problems = append(rep.Problems, RowReport{Row: r.row, Status: "duplicate", Duplicate: dup.ExistingID,
+				Errors: []RecordError{{Pointer: "/" + dup.Field, Message: "duplicates another record"}}})
 			continue
 		}
 		rep.Valid++
@@ -350,10 +382,48 @@ func (s *Store) DryRunImport(ctx context.Context, entity string, data []byte, m 
 	return rep, nil
 }
 
+// probeKeys reports, without claiming anything, whether a record's keys are held by a stored record or
+// by an earlier row of the same file (seen, which it extends).
+func (s *Store) probeKeys(ctx context.Context, entity string, v *schema.Validator, keys []recordKey, seen map[string]bool, d *access.Decision) (*DuplicateError, error) {
+	for _, k := range keys {
+		if seen[k.ID] {
+			return &DuplicateError{Field: k.Field}, nil
+		}
+		var kd keyDoc
+		err := s.db.Collection(KeysCollection).FindOne(ctx, bson.D{{Key: "_id", Value: k.ID}}).Decode(&kd)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the %s key: %w", k.Field, err)
+		}
+		if dup, err := s.heldBy(ctx, entity, v, k, kd, d); err != nil || dup != nil {
+			return dup, err
+		}
+	}
+	for _, k := range keys {
+		seen[k.ID] = true
+	}
+	return nil, nil
+}
+
+// importOptions are the write options of an import's rows: the importing user's, through "import".
+func importOptions(o WriteOptions, job string) WriteOptions {
+	o.Actor.Via, o.Actor.Import = "import", job
+	o.IfMatch, o.IdempotencyKey = 0, ""
+	return o
+}
+
+// importBatch is how many rows an import writes at once: each batch is one insert of idempotency
+// claims, one of keys and one of records, so the cost per row stays flat however large the file.
+const importBatch = 250
+
 // StartImport parses the upload, records a job and imports the rows in the background, updating the
-// job's progress in MongoDB. Re-importing the same rows creates no duplicates: each row's content is its
-// idempotency key, and dedupe keys catch rows matching records made elsewhere.
-func (s *Store) StartImport(ctx context.Context, entity string, data []byte, m ImportMapping, a ChangedBy) (ImportJob, error) {
+// job's progress after every batch. Each row goes through exactly the checks of the API's create for the
+// importing user (o: Actor and Access): access, validation, rules, references, duplicates. Re-importing
+// the same rows creates no duplicates: each row's content is its idempotency key, and record keys catch
+// rows matching records made elsewhere or earlier in the file.
+func (s *Store) StartImport(ctx context.Context, entity string, data []byte, m ImportMapping, o WriteOptions) (ImportJob, error) {
 	v, err := s.validator(ctx, entity)
 	if err != nil {
 		return ImportJob{}, err
@@ -363,103 +433,258 @@ func (s *Store) StartImport(ctx context.Context, entity string, data []byte, m I
 		return ImportJob{}, err
 	}
 	sum := sha256.Sum256(data)
-	job := ImportJob{ID: newID(), Entity: entity, State: "running", Total: len(rows), FileHash: hex.EncodeToString(sum[:]),
-		Mapping: used, CreatedAt: s.opts.Now().UTC(), CreatedBy: a.User, HeartbeatAt: s.opts.Now().UTC()}
+	now := s.opts.Now().UTC()
+	job := ImportJob{ID: newID(), Entity: v.Entity().Name, State: "running", Total: len(rows), FileHash: hex.EncodeToString(sum[:]),
+		Mapping: used, CreatedAt: now, CreatedBy: o.Actor.User, HeartbeatAt: now}
 	if _, err := s.db.Collection(ImportJobsCollection).InsertOne(ctx, job); err != nil {
 		return ImportJob{}, fmt.Errorf("record import job: %w", err)
 	}
 	if m != nil {
-		if err := s.SaveMapping(ctx, entity, used, a.User); err != nil {
+		if err := s.SaveMapping(ctx, job.Entity, used, o.Actor.User); err != nil {
 			return ImportJob{}, err
 		}
 	}
-	a.Import, a.Via = job.ID, "import"
+	o = importOptions(o, job.ID)
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
-		s.runImport(context.WithoutCancel(ctx), job, rows, a)
+		s.runImport(context.WithoutCancel(ctx), v, job, rows, o)
 	}()
 	return job, nil
 }
 
-func (s *Store) runImport(ctx context.Context, job ImportJob, rows []parsedRow, a ChangedBy) {
+// pendingRow is a valid row on its way into the store.
+type pendingRow struct {
+	rep  *RowReport
+	norm map[string]any
+	id   string
+	idem *idemDoc
+	keys []recordKey
+	// claimed are the keys this row holds so far, released if it does not get stored.
+	claimed []recordKey
+	done    bool
+}
+
+func (s *Store) runImport(ctx context.Context, v *schema.Validator, job ImportJob, rows []parsedRow, o WriteOptions) {
 	jobs := s.db.Collection(ImportJobsCollection)
-	results := s.db.Collection(ImportResultsCollection)
-	var batch []any
-	flush := func(final bool) error {
-		if len(batch) > 0 {
-			if _, err := results.InsertMany(ctx, batch, options.InsertMany().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
-				return fmt.Errorf("store import results: %w", err)
-			}
-			batch = batch[:0]
-		}
-		set := bson.D{{Key: "done", Value: job.Done}, {Key: "created", Value: job.Created}, {Key: "failed", Value: job.Failed},
-			{Key: "skipped", Value: job.Skipped}, {Key: "heartbeatAt", Value: s.opts.Now().UTC()}}
-		if final {
-			now := s.opts.Now().UTC()
-			set = append(set, bson.E{Key: "state", Value: "done"}, bson.E{Key: "finishedAt", Value: now})
-		}
-		if _, err := jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: job.ID}}, bson.D{{Key: "$set", Value: set}}); err != nil {
-			return fmt.Errorf("update import job: %w", err)
-		}
-		return nil
-	}
 	fail := func(err error) {
 		s.opts.Logger.Error("import job failed", "job", job.ID, "entity", job.Entity, "error", err)
 		_, _ = jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: job.ID}}, bson.D{{Key: "$set", Value: bson.D{
 			{Key: "state", Value: "failed"}, {Key: "error", Value: err.Error()}, {Key: "finishedAt", Value: s.opts.Now().UTC()}}}})
 	}
-	for _, r := range rows {
-		rep := RowReport{Row: r.row}
+	for start := 0; start < len(rows); start += importBatch {
+		select {
+		case <-s.stopping:
+			fail(errors.New(errInterrupted))
+			return
+		default:
+		}
+		batch := rows[start:min(start+importBatch, len(rows))]
+		reps, err := s.importBatch(ctx, v, batch, o)
+		if err != nil {
+			fail(err)
+			return
+		}
+		results := make([]any, len(reps))
+		for i, rep := range reps {
+			job.Done++
+			switch rep.Status {
+			case "created":
+				job.Created++
+			case "failed":
+				job.Failed++
+			default:
+				job.Skipped++
+			}
+			results[i] = bson.D{{Key: "_id", Value: fmt.Sprintf("%s/%d", job.ID, rep.Row)}, {Key: "job", Value: job.ID},
+				{Key: "row", Value: rep.Row}, {Key: "status", Value: rep.Status}, {Key: "recordId", Value: rep.RecordID},
+				{Key: "duplicate", Value: rep.Duplicate}, {Key: "errors", Value: rep.Errors}}
+		}
+		if _, err := s.db.Collection(ImportResultsCollection).InsertMany(ctx, results, options.InsertMany().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
+			fail(fmt.Errorf("store import results: %w", err))
+			return
+		}
+		set := bson.D{{Key: "done", Value: job.Done}, {Key: "created", Value: job.Created}, {Key: "failed", Value: job.Failed},
+			{Key: "skipped", Value: job.Skipped}, {Key: "heartbeatAt", Value: s.opts.Now().UTC()}}
+		if job.Done == job.Total {
+			set = append(set, bson.E{Key: "state", Value: "done"}, bson.E{Key: "finishedAt", Value: s.opts.Now().UTC()})
+		}
+		if _, err := jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: job.ID}}, bson.D{{Key: "$set", Value: set}}); err != nil {
+			fail(fmt.Errorf("update import job: %w", err))
+			return
+		}
+	}
+	if len(rows) == 0 {
+		now := s.opts.Now().UTC()
+		_, _ = jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: job.ID}}, bson.D{{Key: "$set", Value: bson.D{
+			{Key: "state", Value: "done"}, {Key: "finishedAt", Value: now}, {Key: "heartbeatAt", Value: now}}}})
+	}
+}
+
+// importBatch stores one batch of rows and returns each row's outcome. Rows are checked one by one
+// (prepare, as a create), then written together: idempotency claims, keys and records each with one
+// unordered insert, the few that collide resolved one by one.
+func (s *Store) importBatch(ctx context.Context, v *schema.Validator, batch []parsedRow, o WriteOptions) ([]RowReport, error) {
+	entity := v.Entity().Name
+	d := o.decision(entity)
+	reps := make([]RowReport, len(batch))
+	var pend []*pendingRow
+	now := s.opts.Now().UTC()
+	for i, r := range batch {
+		reps[i] = RowReport{Row: r.row}
+		rep := &reps[i]
 		if r.errs != nil {
 			rep.Status, rep.Errors = "failed", recordErrors(r.errs)
-		} else {
-			res, err := s.Create(ctx, job.Entity, r.record, WriteOptions{Actor: a, Trusted: true, IdempotencyKey: rowKey(job.Entity, r.record)})
-			var verr *ValidationError
-			var dup *DuplicateError
-			switch {
-			case err == nil && res.Replayed:
-				rep.Status, rep.RecordID, rep.Duplicate = "skipped", fmt.Sprint(res.Record[schema.SysID]), fmt.Sprint(res.Record[schema.SysID])
-			case err == nil:
-				rep.Status, rep.RecordID = "created", fmt.Sprint(res.Record[schema.SysID])
-			case errors.As(err, &verr):
-				rep.Status, rep.Errors = "failed", recordErrors(verr.Problems)
-			case errors.As(err, &dup):
-				rep.Status, rep.Duplicate = "skipped", dup.ExistingID
-			default:
-				fail(fmt.Errorf("row %d: %w", r.row, err))
-				return
-			}
+			continue
 		}
-		job.Done++
-		switch rep.Status {
-		case "created":
-			job.Created++
-		case "failed":
-			job.Failed++
+		norm, err := s.prepare(ctx, v, r.record, o)
+		if errs, ok := rowProblems(err); ok {
+			rep.Status, rep.Errors = "failed", errs
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("row %d: %w", r.row, err)
+		}
+		id := newID()
+		ro := o
+		ro.IdempotencyKey = rowKey(entity, r.record)
+		pend = append(pend, &pendingRow{rep: rep, norm: norm, id: id, keys: recordKeys(v, norm),
+			idem: &idemDoc{ID: s.idemID(entity, ro), RecordID: id, Hash: bodyHash(r.record), CreatedAt: now}})
+	}
+	// 1. Idempotency claims: a row imported before is skipped, naming its record.
+	idemDocs := make([]any, len(pend))
+	for i, p := range pend {
+		idemDocs[i] = p.idem
+	}
+	clash, err := insertAll(ctx, s.db.Collection(IdempotencyCollection), idemDocs)
+	if err != nil {
+		return nil, fmt.Errorf("claim import rows: %w", err)
+	}
+	for i := range clash {
+		p := pend[i]
+		res, replay, err := s.reclaim(ctx, entity, p.idem)
+		switch {
+		case err == nil && replay:
+			p.done = true
+			p.rep.Status = "skipped"
+			if d == nil || d.InScope(access.ActionRead, res.Record) {
+				p.rep.RecordID = fmt.Sprint(res.Record[schema.SysID])
+				p.rep.Duplicate = p.rep.RecordID
+			}
+		case err == nil:
+		case errors.Is(err, ErrInProgress):
+			p.done = true
+			p.rep.Status, p.rep.Errors = "failed", []RecordError{{Message: "another import of the same row is still running"}}
 		default:
-			job.Skipped++
-		}
-		batch = append(batch, bson.D{{Key: "_id", Value: fmt.Sprintf("%s/%d", job.ID, r.row)}, {Key: "job", Value: job.ID},
-			{Key: "row", Value: rep.Row}, {Key: "status", Value: rep.Status}, {Key: "recordId", Value: rep.RecordID},
-			{Key: "duplicate", Value: rep.Duplicate}, {Key: "errors", Value: rep.Errors}})
-		if len(batch) >= 100 {
-			if err := flush(false); err != nil {
-				fail(err)
-				return
-			}
+			return nil, err
 		}
 	}
-	if err := flush(true); err != nil {
-		fail(err)
+	// 2. Keys: the first row (or stored record) holding a value keeps it; later ones are duplicates.
+	var keyDocs []any
+	var owners []*pendingRow
+	var owned []recordKey
+	for _, p := range pend {
+		if p.done {
+			continue
+		}
+		for _, k := range p.keys {
+			keyDocs = append(keyDocs, keyDoc{ID: k.ID, RecordID: p.id, At: now})
+			owners, owned = append(owners, p), append(owned, k)
+		}
 	}
+	clash, err = insertAll(ctx, s.db.Collection(KeysCollection), keyDocs)
+	if err != nil {
+		return nil, fmt.Errorf("claim import keys: %w", err)
+	}
+	for i, p := range owners {
+		if !clash[i] {
+			p.claimed = append(p.claimed, owned[i])
+		}
+	}
+	for i, p := range owners {
+		if !clash[i] || p.done {
+			continue
+		}
+		took, err := s.claimKey(ctx, entity, v, owned[i], p.id, d)
+		var dup *DuplicateError
+		switch {
+		case errors.As(err, &dup):
+			p.done = true
+			p.rep.Status, p.rep.Duplicate = "skipped", dup.ExistingID
+		case err != nil:
+			return nil, err
+		case took:
+			p.claimed = append(p.claimed, owned[i])
+		}
+	}
+	// 3. Records.
+	var docs []any
+	var writers []*pendingRow
+	for _, p := range pend {
+		if p.done {
+			continue
+		}
+		docs = append(docs, s.newDoc(p.norm, p.id, o.Actor))
+		writers = append(writers, p)
+	}
+	clash, err = insertAll(ctx, s.coll(entity), docs)
+	if err != nil {
+		return nil, fmt.Errorf("insert %s: %w", entity, err)
+	}
+	for i, p := range writers {
+		if clash[i] {
+			p.rep.Status, p.rep.Errors = "failed", []RecordError{{Message: "a unique field duplicates another record"}}
+			continue
+		}
+		p.done = true
+		p.rep.Status, p.rep.RecordID = "created", p.id
+		rec := toRecord(docs[i].(bson.M))
+		s.history.add(ctx, createEntryOf(entity, rec, o.Actor))
+		s.changed(ctx, entity, "created", rec)
+	}
+	// Rows that were not stored give back what they claimed.
+	for _, p := range pend {
+		if p.rep.Status == "created" {
+			continue
+		}
+		s.releaseKeys(ctx, p.claimed, p.id)
+		if p.idem != nil {
+			// Conditional on this row's record ID: a claim naming an earlier import's record stays.
+			_, _ = s.be().DeleteIf(context.WithoutCancel(ctx), s.db.Collection(IdempotencyCollection), p.idem.ID, "recordId", p.id)
+		}
+	}
+	return reps, nil
+}
+
+// insertAll inserts docs with one unordered insert and reports which of them collided with an existing
+// _id (or unique index); any other failure is an error.
+func insertAll(ctx context.Context, coll *mongo.Collection, docs []any) (map[int]bool, error) {
+	clash := map[int]bool{}
+	if len(docs) == 0 {
+		return clash, nil
+	}
+	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return clash, nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+		return nil, err
+	}
+	for _, we := range bwe.WriteErrors {
+		if !mongo.IsDuplicateKeyError(we) {
+			return nil, err
+		}
+		clash[we.Index] = true
+	}
+	return clash, nil
 }
 
 // Job returns an import job of an entity.
 func (s *Store) Job(ctx context.Context, entity, id string) (ImportJob, error) {
 	var j ImportJob
-	err := s.db.Collection(ImportJobsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "entity", Value: entity}}).Decode(&j)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+	err := s.db.Collection(ImportJobsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&j)
+	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && j.Entity != entity {
 		return ImportJob{}, fmt.Errorf("import job %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
@@ -490,32 +715,46 @@ func (s *Store) failInterruptedJobs(ctx context.Context) error {
 	return nil
 }
 
-// WriteJobResults streams a job's row results as CSV: row, status, recordId, duplicate, errors.
+// WriteJobResults streams a job's row results as CSV: row, status, recordId, duplicate, errors. Results
+// are read by _id (job/row), so the cost follows the job's size, not every import ever run.
 func (s *Store) WriteJobResults(ctx context.Context, entity, id string, w io.Writer) error {
-	if _, err := s.Job(ctx, entity, id); err != nil {
+	j, err := s.Job(ctx, entity, id)
+	if err != nil {
 		return err
 	}
-	cur, err := s.db.Collection(ImportResultsCollection).Find(ctx, bson.D{{Key: "job", Value: id}}, options.Find().SetSort(bson.D{{Key: "row", Value: 1}}))
-	if err != nil {
-		return fmt.Errorf("read import results: %w", err)
-	}
-	defer cur.Close(ctx)
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"row", "status", "recordId", "duplicateOf", "errors"})
-	for cur.Next(ctx) {
-		var r RowReport
-		if err := cur.Decode(&r); err != nil {
-			return fmt.Errorf("decode import result: %w", err)
+	const chunk = 500
+	for from := 1; from <= j.Total; from += chunk {
+		var ids []string
+		for row := from; row < from+chunk && row <= j.Total; row++ {
+			ids = append(ids, fmt.Sprintf("%s/%d", id, row))
 		}
-		msgs := make([]string, len(r.Errors))
-		for i, e := range r.Errors {
-			msgs[i] = e.Pointer + ": " + e.Message
+		var got []RowReport
+		err := s.be().FindIDs(ctx, s.db.Collection(ImportResultsCollection), ids, nil, func(raw bson.Raw) error {
+			var r RowReport
+			if err := bson.Unmarshal(raw, &r); err != nil {
+				return fmt.Errorf("decode import result: %w", err)
+			}
+			got = append(got, r)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read import results: %w", err)
 		}
-		_ = cw.Write([]string{strconv.Itoa(r.Row), r.Status, r.RecordID, r.Duplicate, strings.Join(msgs, "; ")})
+		slices.SortFunc(got, func(a, b RowReport) int { return a.Row - b.Row })
+		for _, r := range got {
+			msgs := make([]string, len(r.Errors))
+			for i, e := range r.Errors {
+				msgs[i] = e.Pointer + ": " + e.Message
+			}
+			_ = cw.Write([]string{strconv.Itoa(r.Row), r.Status, r.RecordID, r.Duplicate, strings.Join(msgs, "; ")})
+		}
+		cw.Flush()
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
 		return fmt.Errorf("write import results: %w", err)
 	}
-	return cur.Err()
+	return nil
 }

@@ -2,7 +2,6 @@ package records
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/query"
 	"github.com/rapportcrm/rapport/engine/schema"
 )
@@ -31,10 +31,10 @@ type ListParams struct {
 	Count bool
 	// Deleted lists soft-deleted records instead of live ones.
 	Deleted bool
-	// Scope is a server-side filter ANDed with the client's (the records the caller may see); nil for all.
-	Scope bson.D
-	// Strip, when set, transforms every record before it leaves (removes fields the caller may not see).
-	Strip func(Record) Record
+	// Access is the reader's decision: its scope narrows the list (the export scope for exports), its
+	// hidden fields are stripped from every record and may not be named by the filter, sort or fields
+	// (they are unknown to the reader, nested paths too). nil reads everything (processes, tools).
+	Access *access.Decision
 }
 
 // RecordPage is one page of a list.
@@ -76,17 +76,25 @@ func (s *Store) Compile(ctx context.Context, entity string, p ListParams) (Query
 	if err != nil {
 		return Query{}, err
 	}
-	return s.compile(info.Entity, p, nil)
+	return s.compile(info.Entity, p, access.ActionRead)
 }
 
-func (s *Store) compile(e schema.Entity, p ListParams, extraSortable []string) (Query, error) {
+func (s *Store) compile(e schema.Entity, p ListParams, action string) (Query, error) {
 	fields := query.FieldsOf(e)
+	sortable := schema.SortableFields(e, extraSorts(e.Name)...)
+	if d := p.Access; d != nil {
+		unreadable := func(path string) bool { return hiddenTo(d, path) }
+		fields = fields.Without(unreadable)
+		sortable = slices.DeleteFunc(sortable, unreadable)
+	}
 	filter, err := query.ParseFilter(p.Filter, fields, query.Rename(rename), query.PhoneRegion(s.opts.PhoneRegion))
 	if err != nil {
 		return Query{}, &ParamError{Param: "filter", Err: err}
 	}
-	if len(p.Scope) > 0 {
-		filter = bson.D{{Key: "$and", Value: bson.A{filter, p.Scope}}}
+	if p.Access != nil {
+		if scope := p.Access.Filter(action); len(scope) > 0 {
+			filter = bson.D{{Key: "$and", Value: bson.A{filter, scope}}}
+		}
 	}
 	if p.Deleted {
 		filter = append(filter, bson.E{Key: schema.SysDeletedAt, Value: bson.D{{Key: "$ne", Value: nil}}})
@@ -97,13 +105,14 @@ func (s *Store) compile(e schema.Entity, p ListParams, extraSortable []string) (
 	if spec == "" {
 		spec = "-" + schema.SysUpdatedAt
 	}
-	sortable := append(schema.SortableFields(e), extraSortable...)
 	sortDoc, err := query.ParseSort(spec, sortable, rename)
 	if err != nil {
 		return Query{}, &ParamError{Param: "sort", Err: err}
 	}
 	if !slices.ContainsFunc(sortDoc, func(el bson.E) bool { return el.Key == "_id" }) {
-		sortDoc = append(sortDoc, bson.E{Key: "_id", Value: 1})
+		// The record ID breaks ties in the direction of the last key, so an index on the sort keys
+		// followed by _id serves the sort either way round.
+		sortDoc = append(sortDoc, bson.E{Key: "_id", Value: sortDoc[len(sortDoc)-1].Value})
 	}
 	proj, err := query.ParseProjection(p.Fields, fields, rename)
 	if err != nil {
@@ -130,6 +139,29 @@ func (s *Store) compile(e schema.Entity, p ListParams, extraSortable []string) (
 	return Query{Filter: filter, Sort: sortDoc, Projection: proj, Limit: limit}, nil
 }
 
+// extraSorts are the orders an entity is listed in beyond the default ones: a timeline's interactions
+// newest first by when they happened.
+func extraSorts(entity string) []schema.IndexKey {
+	if entity == TimelineEntity {
+		return []schema.IndexKey{{Field: "occurredAt", Order: -1}}
+	}
+	return nil
+}
+
+// hiddenTo reports whether a path is one the reader may not name: hidden itself, below a hidden field,
+// or above one (comparing or projecting a parent would reach the hidden part).
+func hiddenTo(d *access.Decision, path string) bool {
+	if d.Hidden(path) {
+		return true
+	}
+	for _, h := range d.HiddenFields() {
+		if strings.HasPrefix(h, path+".") {
+			return true
+		}
+	}
+	return false
+}
+
 func sortKeys(d bson.D) []string {
 	out := make([]string, len(d))
 	for i, e := range d {
@@ -144,38 +176,35 @@ func (s *Store) List(ctx context.Context, entity string, p ListParams) (RecordPa
 	if err != nil {
 		return RecordPage{}, err
 	}
-	var extra []string
-	if entity == TimelineEntity {
-		extra = []string{"occurredAt"}
-	}
-	q, err := s.compile(info.Entity, p, extra)
+	q, err := s.compile(info.Entity, p, access.ActionRead)
 	if err != nil {
 		return RecordPage{}, err
 	}
-	find := q.Filter
+	sl, err := s.cursors(ctx)
+	if err != nil {
+		return RecordPage{}, err
+	}
+	ad := entity + "\x00" + strings.Join(sortSpec(q.Sort), ",")
+	var after bson.A
 	if p.Cursor != "" {
-		after, err := decodeCursor(p.Cursor, q.Sort)
-		if err != nil {
+		if after, err = openCursor(sl, ad, p.Cursor, len(q.Sort)); err != nil {
 			return RecordPage{}, &ParamError{Param: "cursor", Err: err}
 		}
-		find = bson.D{{Key: "$and", Value: bson.A{q.Filter, after}}}
-	}
-	opts := options.Find().SetSort(q.Sort).SetLimit(int64(q.Limit) + 1)
-	if q.Projection != nil {
-		opts.SetProjection(q.Projection)
-	}
-	cur, err := s.coll(entity).Find(ctx, find, opts)
-	if err != nil {
-		return RecordPage{}, fmt.Errorf("list %s: %w", entity, err)
 	}
 	var docs []bson.M
-	if err := cur.All(ctx, &docs); err != nil {
-		return RecordPage{}, fmt.Errorf("list %s: %w", entity, err)
+	var total int64
+	if s.be().Embedded() {
+		docs, total, err = s.scanList(ctx, entity, q, after)
+	} else {
+		docs, total, err = s.indexedList(ctx, entity, q, after, p.Count)
+	}
+	if err != nil {
+		return RecordPage{}, err
 	}
 	page := RecordPage{Items: make([]Record, 0, len(docs))}
 	if len(docs) > q.Limit {
 		docs = docs[:q.Limit]
-		next, err := encodeCursor(docs[len(docs)-1], q.Sort)
+		next, err := encodeCursor(sl, ad, docs[len(docs)-1], q.Sort)
 		if err != nil {
 			return RecordPage{}, err
 		}
@@ -183,19 +212,43 @@ func (s *Store) List(ctx context.Context, entity string, p ListParams) (RecordPa
 	}
 	for _, d := range docs {
 		r := toRecord(d)
-		if p.Strip != nil {
-			r = p.Strip(r)
+		if p.Access != nil {
+			r = p.Access.Strip(r)
 		}
 		page.Items = append(page.Items, r)
 	}
 	if p.Count {
-		n, err := s.coll(entity).CountDocuments(ctx, q.Filter)
-		if err != nil {
-			return RecordPage{}, fmt.Errorf("count %s: %w", entity, err)
-		}
-		page.Total = &n
+		page.Total = &total
 	}
 	return page, nil
+}
+
+// indexedList reads one page the MongoDB way: the filter and the sort are served by the derived
+// indexes, so the server stops after limit+1 records, and a count is a second, index-only query.
+func (s *Store) indexedList(ctx context.Context, entity string, q Query, after bson.A, count bool) ([]bson.M, int64, error) {
+	find := q.Filter
+	if after != nil {
+		find = bson.D{{Key: "$and", Value: bson.A{q.Filter, afterCondition(q.Sort, after)}}}
+	}
+	opts := options.Find().SetSort(q.Sort).SetLimit(int64(q.Limit) + 1)
+	if q.Projection != nil {
+		opts.SetProjection(q.Projection)
+	}
+	cur, err := s.coll(entity).Find(ctx, find, opts)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
+	}
+	var docs []bson.M
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", entity, err)
+	}
+	var n int64
+	if count {
+		if n, err = s.coll(entity).CountDocuments(ctx, q.Filter); err != nil {
+			return nil, 0, fmt.Errorf("count %s: %w", entity, err)
+		}
+	}
+	return docs, n, nil
 }
 
 // lookup reads a dotted path from a decoded document.
@@ -222,18 +275,18 @@ func lookup(doc bson.M, path string) any {
 	return cur
 }
 
-// encodeCursor keeps the sort keys' values of the last record of a page, typed (BSON), in an opaque
-// base64url string together with the sort, so a cursor used with another sort is refused.
-func encodeCursor(last bson.M, sortDoc bson.D) (string, error) {
+// encodeCursor seals the sort keys' values of the last record of a page, typed (BSON), for the entity
+// and sort named by ad.
+func encodeCursor(sl *sealer, ad string, last bson.M, sortDoc bson.D) (string, error) {
 	vals := bson.A{}
 	for _, k := range sortKeys(sortDoc) {
 		vals = append(vals, lookup(last, k))
 	}
-	raw, err := bson.Marshal(bson.D{{Key: "s", Value: strings.Join(sortSpec(sortDoc), ",")}, {Key: "v", Value: vals}})
+	raw, err := bson.Marshal(bson.D{{Key: "v", Value: vals}})
 	if err != nil {
 		return "", fmt.Errorf("encode cursor: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(raw), nil
+	return sl.seal(ad, raw), nil
 }
 
 func sortSpec(d bson.D) []string {
@@ -244,30 +297,51 @@ func sortSpec(d bson.D) []string {
 	return out
 }
 
-var errBadCursor = errors.New("the cursor is malformed or belongs to another sort order")
+var errBadCursor = errors.New("the cursor is malformed, expired or belongs to another list; start from the first page")
 
-// decodeCursor rebuilds the "after the last record" condition for the sort: for keys k1..kn, records
-// with k1 beyond v1, or k1 equal and k2 beyond v2, and so on. Missing values sort first ascending (as in
-// MongoDB), so they are handled explicitly.
-func decodeCursor(c string, sortDoc bson.D) (bson.D, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
+// openCursor opens a cursor sealed for ad and returns the sort values it holds: exactly one per sort
+// key, each a scalar, so a cursor can only ever position a list.
+func openCursor(sl *sealer, ad, c string, keys int) (bson.A, error) {
+	raw, ok := sl.open(ad, c)
+	if !ok {
 		return nil, errBadCursor
 	}
 	var d struct {
-		S string `bson:"s"`
 		V bson.A `bson:"v"`
 	}
-	if err := bson.Unmarshal(raw, &d); err != nil || d.S != strings.Join(sortSpec(sortDoc), ",") || len(d.V) != len(sortDoc) {
+	if err := bson.Unmarshal(raw, &d); err != nil || len(d.V) != keys {
 		return nil, errBadCursor
 	}
+	for _, v := range d.V {
+		switch v.(type) {
+		case nil, string, int32, int64, float64, bool, bson.DateTime:
+		default:
+			return nil, errBadCursor
+		}
+	}
+	return d.V, nil
+}
+
+// decodeCursor opens a cursor and builds the filter of the records after it (see afterCondition).
+func decodeCursor(sl *sealer, ad, c string, sortDoc bson.D) (bson.D, error) {
+	vals, err := openCursor(sl, ad, c, len(sortDoc))
+	if err != nil {
+		return nil, err
+	}
+	return afterCondition(sortDoc, vals), nil
+}
+
+// afterCondition is the filter of the records after the one with sort values vals: for keys k1..kn,
+// records with k1 beyond v1, or k1 equal and k2 beyond v2, and so on. Missing values sort first
+// ascending (as in MongoDB), so they are handled explicitly.
+func afterCondition(sortDoc bson.D, vals bson.A) bson.D {
 	var or bson.A
 	for i, el := range sortDoc {
 		cond := bson.D{}
 		for j := 0; j < i; j++ {
-			cond = append(cond, bson.E{Key: sortDoc[j].Key, Value: d.V[j]})
+			cond = append(cond, bson.E{Key: sortDoc[j].Key, Value: vals[j]})
 		}
-		v := d.V[i]
+		v := vals[i]
 		desc := fmt.Sprint(el.Value) == "-1"
 		switch {
 		case !desc && v != nil:
@@ -285,7 +359,7 @@ func decodeCursor(c string, sortDoc bson.D) (bson.D, error) {
 		or = append(or, cond)
 	}
 	if len(or) == 0 {
-		return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{}}}}}, nil
+		return bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{}}}}}
 	}
-	return bson.D{{Key: "$or", Value: or}}, nil
+	return bson.D{{Key: "$or", Value: or}}
 }

@@ -8,18 +8,28 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 )
 
 // Record is a stored record as clients see it: the entity's fields plus the system fields (id, version,
 // createdAt, updatedAt, createdBy, updatedBy, deletedAt). Datetimes are time.Time.
 type Record = map[string]any
+
+// Access gives the writer's access decision on an entity's records (engine/access). The API passes the
+// caller's, so a create, patch, delete, restore or import checks exactly the same things whichever way
+// it comes: scope, hidden and read-only fields, owner and team changes, and which referenced or
+// duplicate records it may learn of. nil writes unchecked (processes and plugins, checked where they
+// are configured; maintenance).
+type Access func(entity string) access.Decision
 
 // WriteOptions carry what a write needs besides the data.
 type WriteOptions struct {
@@ -30,13 +40,21 @@ type WriteOptions struct {
 	// IdempotencyKey makes a create repeatable: the same key (per entity and user) returns the first
 	// result instead of creating a second record.
 	IdempotencyKey string
-	// Trusted lets processes, plugins and imports write read-only fields.
+	// Trusted lets processes and plugins write read-only fields.
 	Trusted bool
 	// Language picks the language of analysts' rule messages ("en" or "ru").
 	Language string
-	// Scope is a server-side filter the record must match (the records the caller may change); a record
-	// outside it is reported as not found. nil for all.
-	Scope bson.D
+	// Access is the writer's access to records; nil for none to check.
+	Access Access
+}
+
+// decision is the writer's decision on entity, or nil when the write is unchecked.
+func (o WriteOptions) decision(entity string) *access.Decision {
+	if o.Access == nil {
+		return nil
+	}
+	d := o.Access(entity)
+	return &d
 }
 
 // CreateResult is a created record; Replayed is true when an Idempotency-Key returned an earlier result.
@@ -45,60 +63,24 @@ type CreateResult struct {
 	Replayed bool
 }
 
+// createdField keeps, on the stored record, through what it was created (the user is createdBy): with
+// createdAt it is the record's first history entry, which a create therefore need not write (see
+// History). Fields starting with "_" are storage's own and never leave the store.
+const createdField = "_created"
+
 // toRecord turns a decoded document into a plain record: _id becomes id, BSON containers become maps
-// and slices, BSON dates become time.Time.
+// and slices, BSON dates become time.Time; storage's own fields are dropped.
 func toRecord(doc bson.M) Record {
 	out := make(Record, len(doc))
 	for k, v := range doc {
 		if k == "_id" {
 			k = schema.SysID
+		} else if strings.HasPrefix(k, "_") {
+			continue
 		}
-		out[k] = plainBSON(v)
+		out[k] = storage.Plain(v)
 	}
 	return out
-}
-
-func plainBSON(v any) any {
-	switch x := v.(type) {
-	case bson.D:
-		m := make(map[string]any, len(x))
-		for _, e := range x {
-			m[e.Key] = plainBSON(e.Value)
-		}
-		return m
-	case bson.M:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = plainBSON(e)
-		}
-		return m
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = plainBSON(e)
-		}
-		return m
-	case bson.A:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = plainBSON(e)
-		}
-		return s
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = plainBSON(e)
-		}
-		return s
-	case bson.DateTime:
-		return x.Time().UTC()
-	case int32:
-		return int64(x)
-	case bson.ObjectID:
-		return x.Hex()
-	default:
-		return v
-	}
 }
 
 // userFields drops the system fields from a record.
@@ -117,31 +99,49 @@ func liveFilter(f bson.D) bson.D {
 	return append(f, bson.E{Key: schema.SysDeletedAt, Value: nil})
 }
 
-// MissingRefs implements schema.RefResolver: one query per referenced entity. Users are looked up in
-// the identity store; teams have no store yet and are accepted as they are.
+func isLive(r Record) bool { return r[schema.SysDeletedAt] == nil }
+
+// MissingRefs implements schema.RefResolver: it reads the referenced records by ID. Users are looked up
+// in the identity store; teams have no store yet and are accepted as they are.
 func (s *Store) MissingRefs(ctx context.Context, entity string, ids []string) ([]string, error) {
+	return s.missingRefs(ctx, entity, ids, nil)
+}
+
+// missingRefs lists the ids that name no live record of entity — or, with an Access, no record the
+// writer may read, so a reference answers the same for a record outside the writer's scope as for one
+// that does not exist.
+func (s *Store) missingRefs(ctx context.Context, entity string, ids []string, acc Access) ([]string, error) {
 	if len(ids) == 0 || entity == schema.RefTeam {
 		return nil, nil
 	}
 	coll := s.coll(entity)
-	filter := liveFilter(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	proj := bson.D{{Key: schema.SysDeletedAt, Value: 1}, {Key: access.OwnerField, Value: 1}, {Key: access.TeamField, Value: 1}, {Key: access.AssigneeField, Value: 1}}
 	if entity == schema.RefUser {
-		coll = s.db.Collection("users")
-		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}
+		coll, proj, acc = s.db.Collection("users"), bson.D{{Key: "_id", Value: 1}}, nil
 	}
-	cur, err := coll.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	var d *access.Decision
+	if acc != nil {
+		dd := acc(entity)
+		d = &dd
+	}
+	have := make(map[string]bool, len(ids))
+	err := s.be().FindIDs(ctx, coll, ids, proj, func(raw bson.Raw) error {
+		var doc bson.M
+		if err := bson.Unmarshal(raw, &doc); err != nil {
+			return err
+		}
+		rec := toRecord(doc)
+		if entity != schema.RefUser && !isLive(rec) {
+			return nil
+		}
+		if d != nil && !d.InScope(access.ActionRead, rec) {
+			return nil
+		}
+		have[fmt.Sprint(rec[schema.SysID])] = true
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("look up %s references: %w", entity, err)
-	}
-	var found []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &found); err != nil {
-		return nil, fmt.Errorf("look up %s references: %w", entity, err)
-	}
-	have := make(map[string]bool, len(found))
-	for _, f := range found {
-		have[f.ID] = true
 	}
 	var missing []string
 	for _, id := range ids {
@@ -152,11 +152,13 @@ func (s *Store) MissingRefs(ctx context.Context, entity string, ids []string) ([
 	return missing, nil
 }
 
-// callerResolver skips looking up the calling user: an authenticated caller exists, and owner defaults
-// to the caller, so most creates would otherwise pay one query for nothing.
+// callerResolver resolves references for one writer: it skips looking up the calling user (an
+// authenticated caller exists, and owner defaults to the caller, so most creates would otherwise pay a
+// read for nothing) and applies the writer's read scope to referenced records.
 type callerResolver struct {
-	s    *Store
-	user string
+	s      *Store
+	user   string
+	access Access
 }
 
 func (r callerResolver) MissingRefs(ctx context.Context, entity string, ids []string) ([]string, error) {
@@ -169,11 +171,11 @@ func (r callerResolver) MissingRefs(ctx context.Context, entity string, ids []st
 		}
 		ids = rest
 	}
-	return r.s.MissingRefs(ctx, entity, ids)
+	return r.s.missingRefs(ctx, entity, ids, r.access)
 }
 
 func (s *Store) validateOpts(o WriteOptions) []schema.ValidateOption {
-	opts := []schema.ValidateOption{schema.WithResolver(callerResolver{s: s, user: o.Actor.User}), schema.At(s.opts.Now())}
+	opts := []schema.ValidateOption{schema.WithResolver(callerResolver{s: s, user: o.Actor.User, access: o.Access}), schema.At(s.opts.Now())}
 	if o.Trusted {
 		opts = append(opts, schema.Trusted())
 	}
@@ -183,8 +185,51 @@ func (s *Store) validateOpts(o WriteOptions) []schema.ValidateOption {
 	return opts
 }
 
-// staleClaim is how long an idempotency key may stay claimed without its record before another request
-// with the same key takes it over.
+// admit checks that the writer may make these changes to a record (current is nil for a create):
+// hidden and read-only fields, owner to someone else, and team changes, which — like owner changes —
+// need the assign permission (on a create, a team the writer is not in). System fields are left to
+// validation, which reports them as not writable.
+func admit(d *access.Decision, changes map[string]any, current Record) error {
+	if d == nil {
+		return nil
+	}
+	user := make(map[string]any, len(changes))
+	for k, v := range changes {
+		if !schema.IsSystemField(k) {
+			user[k] = v
+		}
+	}
+	err := d.CheckWrite(user)
+	team, touched := user[access.TeamField]
+	if !touched || d.Can(access.ActionAssign) {
+		return err
+	}
+	var moved bool
+	if current == nil {
+		t, _ := team.(string)
+		moved = t != "" && !slices.Contains(d.Subject.Teams, t)
+	} else {
+		moved = !storage.SameValue(team, current[access.TeamField])
+	}
+	if !moved {
+		return err
+	}
+	var fe *access.FieldError
+	if !errors.As(err, &fe) {
+		if err != nil {
+			return err
+		}
+		fe = &access.FieldError{Entity: d.Entity}
+	}
+	if !slices.Contains(fe.Fields, access.TeamField) {
+		fe.Fields = append(fe.Fields, access.TeamField)
+		slices.Sort(fe.Fields)
+	}
+	return fe
+}
+
+// staleClaim is how long an idempotency key or record key may stay claimed without its record before
+// another request takes it over.
 const staleClaim = time.Minute
 
 type idemDoc struct {
@@ -201,14 +246,14 @@ func bodyHash(rec map[string]any) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Create validates and stores a new record, records its history and returns it. Bad data gives a
-// *ValidationError, a duplicate a *DuplicateError; in both cases nothing is written.
-func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o WriteOptions) (CreateResult, error) {
-	v, err := s.validator(ctx, entity)
-	if err != nil {
-		return CreateResult{}, err
-	}
+// prepare runs every check of a create on rec for the writer and returns the record to store: access,
+// the owner default, validation with reference lookups, and the entity's rules. The API's create and
+// every import row go through it, so both check exactly the same.
+func (s *Store) prepare(ctx context.Context, v *schema.Validator, rec map[string]any, o WriteOptions) (map[string]any, error) {
 	e := v.Entity()
+	if err := admit(o.decision(e.Name), rec, nil); err != nil {
+		return nil, err
+	}
 	input := rec
 	if f := e.Field("owner"); f != nil && f.Type == schema.TypeReference && o.Actor.User != "" {
 		if _, ok := rec["owner"]; !ok {
@@ -221,47 +266,23 @@ func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o
 	}
 	norm, problems, err := v.Validate(ctx, input, schema.Create, s.validateOpts(o)...)
 	if err != nil {
-		return CreateResult{}, fmt.Errorf("validate %s: %w", entity, err)
+		return nil, fmt.Errorf("validate %s: %w", e.Name, err)
 	}
 	if len(problems) == 0 {
-		if problems, err = s.enforce(ctx, entity, norm, nil); err != nil {
-			return CreateResult{}, err
+		if problems, err = s.enforce(ctx, e.Name, norm, nil); err != nil {
+			return nil, err
 		}
 	}
 	if len(problems) > 0 {
-		return CreateResult{}, &ValidationError{Problems: problems}
+		return nil, &ValidationError{Problems: problems}
 	}
-	id := newID()
-	var claim *idemDoc
-	if o.IdempotencyKey != "" {
-		// Keys are per user, except imports: any re-run of the same rows must find the first records.
-		scope := o.Actor.User
-		if o.Actor.Via == "import" {
-			scope = "import"
-		}
-		claim = &idemDoc{ID: entity + "|" + scope + "|" + o.IdempotencyKey, RecordID: id, Hash: bodyHash(rec), CreatedAt: s.opts.Now().UTC()}
-		if res, replay, err := s.claim(ctx, entity, claim); err != nil || replay {
-			return res, err
-		}
-	}
-	release := func() {
-		if claim != nil {
-			_, _ = s.db.Collection(IdempotencyCollection).DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: claim.ID}})
-		}
-	}
-	if dup, err := s.findDuplicate(ctx, v, norm, ""); err != nil || dup != nil {
-		release()
-		if err != nil {
-			return CreateResult{}, err
-		}
-		return CreateResult{}, dup
-	}
-	if err := s.claimDedupeKeys(ctx, v, norm, id); err != nil {
-		release()
-		return CreateResult{}, err
-	}
+	return norm, nil
+}
+
+// newDoc is the stored document of a new record.
+func (s *Store) newDoc(norm map[string]any, id string, a ChangedBy) bson.M {
 	now := s.opts.Now().UTC().Truncate(time.Millisecond)
-	doc := make(bson.M, len(norm)+6)
+	doc := make(bson.M, len(norm)+7)
 	for k, val := range norm {
 		if val != nil {
 			doc[k] = val
@@ -271,28 +292,72 @@ func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o
 	doc[schema.SysVersion] = int64(1)
 	doc[schema.SysCreatedAt] = now
 	doc[schema.SysUpdatedAt] = now
-	if o.Actor.User != "" {
-		doc[schema.SysCreatedBy] = o.Actor.User
-		doc[schema.SysUpdatedBy] = o.Actor.User
+	if a.User != "" {
+		doc[schema.SysCreatedBy] = a.User
+		doc[schema.SysUpdatedBy] = a.User
 	}
-	// The record first, then its history entry, one after the other: on FerretDB (SQLite) concurrent
-	// writes contend for the database lock and are slower than sequential ones.
+	if a.Via != "api" && a.Via != "" || a.Process != "" || a.Plugin != "" || a.Import != "" || a.RunAs != "" {
+		created := a
+		created.User = "" // kept as createdBy
+		doc[createdField] = created
+	}
+	return doc
+}
+
+// Create validates and stores a new record and returns it. Bad data gives a *ValidationError, a
+// duplicate a *DuplicateError, a field the writer may not set an *access.FieldError; in each case
+// nothing is written. The create is one insert on the request path (plus one per idempotency or record
+// key): its history entry follows in the background (see historyWriter).
+func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o WriteOptions) (CreateResult, error) {
+	v, err := s.validator(ctx, entity)
+	if err != nil {
+		return CreateResult{}, err
+	}
+	norm, err := s.prepare(ctx, v, rec, o)
+	if err != nil {
+		return CreateResult{}, err
+	}
+	id := newID()
+	var claim *idemDoc
+	if o.IdempotencyKey != "" {
+		claim = &idemDoc{ID: s.idemID(entity, o), RecordID: id, Hash: bodyHash(rec), CreatedAt: s.opts.Now().UTC()}
+		if res, replay, err := s.claim(ctx, entity, claim); err != nil || replay {
+			return res, err
+		}
+	}
+	release := func() {
+		if claim != nil {
+			_, _ = s.be().DeleteIf(context.WithoutCancel(ctx), s.db.Collection(IdempotencyCollection), claim.ID, "recordId", id)
+		}
+	}
+	keys := recordKeys(v, norm)
+	if err := s.claimKeys(ctx, entity, v, keys, id, o.decision(entity)); err != nil {
+		release()
+		return CreateResult{}, err
+	}
+	doc := s.newDoc(norm, id, o.Actor)
 	if _, err := s.coll(entity).InsertOne(ctx, doc); err != nil {
 		release()
+		s.releaseKeys(ctx, keys, id)
 		if mongo.IsDuplicateKeyError(err) {
-			if dup, ferr := s.findDuplicate(ctx, v, norm, ""); ferr == nil && dup != nil {
-				return CreateResult{}, dup
-			}
 			return CreateResult{}, &DuplicateError{Field: "a unique field"}
 		}
 		return CreateResult{}, fmt.Errorf("insert %s: %w", entity, err)
 	}
 	out := toRecord(doc)
-	if err := s.writeHistory(ctx, entity, id, 1, OpCreate, o.Actor, nil, out, now); err != nil {
-		return CreateResult{}, err
-	}
+	s.history.add(ctx, createEntryOf(entity, out, o.Actor))
 	s.changed(ctx, entity, "created", out)
 	return CreateResult{Record: out}, nil
+}
+
+// idemID is the stored ID of an idempotency key. Keys are per user, except imports: any re-run of the
+// same rows must find the first records.
+func (s *Store) idemID(entity string, o WriteOptions) string {
+	scope := o.Actor.User
+	if o.Actor.Via == "import" {
+		scope = "import"
+	}
+	return entity + "|" + scope + "|" + o.IdempotencyKey
 }
 
 // enforce runs Options.Enforce on rec (the record as it will be stored), adding computed values to rec
@@ -327,15 +392,23 @@ func (s *Store) changed(ctx context.Context, entity, op string, rec Record) {
 // claim reserves an idempotency key. When the key was used before it returns the earlier result (replay
 // true), ErrIdempotencyReuse for another body, or ErrInProgress while the first request runs.
 func (s *Store) claim(ctx context.Context, entity string, c *idemDoc) (CreateResult, bool, error) {
-	_, err := s.db.Collection(IdempotencyCollection).InsertOne(ctx, c)
+	coll := s.db.Collection(IdempotencyCollection)
+	_, err := coll.InsertOne(ctx, c)
 	if err == nil {
 		return CreateResult{}, false, nil
 	}
 	if !mongo.IsDuplicateKeyError(err) {
 		return CreateResult{}, false, fmt.Errorf("claim idempotency key: %w", err)
 	}
+	return s.reclaim(ctx, entity, c)
+}
+
+// reclaim handles an idempotency key already claimed: a replay of its record, a reuse with another body,
+// a request still running, or a stale claim taken over.
+func (s *Store) reclaim(ctx context.Context, entity string, c *idemDoc) (CreateResult, bool, error) {
+	coll := s.db.Collection(IdempotencyCollection)
 	var prev idemDoc
-	if err := s.db.Collection(IdempotencyCollection).FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}}).Decode(&prev); err != nil {
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}}).Decode(&prev); err != nil {
 		return CreateResult{}, false, fmt.Errorf("read idempotency key: %w", err)
 	}
 	if prev.Hash != c.Hash {
@@ -348,13 +421,12 @@ func (s *Store) claim(ctx context.Context, entity string, c *idemDoc) (CreateRes
 		if s.opts.Now().Sub(prev.CreatedAt) < staleClaim {
 			return CreateResult{}, false, ErrInProgress
 		}
-		res, err := s.db.Collection(IdempotencyCollection).UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: c.ID}, {Key: "recordId", Value: prev.RecordID}},
+		ok, err := s.be().UpdateIf(ctx, coll, c.ID, "recordId", prev.RecordID,
 			bson.D{{Key: "$set", Value: bson.D{{Key: "recordId", Value: c.RecordID}, {Key: "createdAt", Value: c.CreatedAt}}}})
 		if err != nil {
 			return CreateResult{}, false, fmt.Errorf("take over idempotency key: %w", err)
 		}
-		if res.MatchedCount == 0 {
+		if !ok {
 			return CreateResult{}, false, ErrInProgress
 		}
 		return CreateResult{}, false, nil
@@ -363,43 +435,6 @@ func (s *Store) claim(ctx context.Context, entity string, c *idemDoc) (CreateRes
 		return CreateResult{}, false, err
 	}
 	return CreateResult{Record: r, Replayed: true}, true, nil
-}
-
-// findDuplicate looks for a live record (other than self) sharing a dedupe key or unique field value.
-func (s *Store) findDuplicate(ctx context.Context, v *schema.Validator, norm map[string]any, self string) (*DuplicateError, error) {
-	e := v.Entity()
-	type probe struct {
-		field  string
-		values []any
-	}
-	var probes []probe
-	for _, k := range v.DedupeKeys(norm) {
-		probes = append(probes, probe{k.Field, k.Values})
-	}
-	for i := range e.Fields {
-		f := &e.Fields[i]
-		if val, ok := norm[f.Name]; ok && f.Unique && val != nil {
-			probes = append(probes, probe{f.Name, []any{val}})
-		}
-	}
-	for _, p := range probes {
-		filter := bson.D{{Key: p.field, Value: bson.D{{Key: "$in", Value: p.values}}}}
-		if self != "" {
-			filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: self}}})
-		}
-		var hit struct {
-			ID string `bson:"_id"`
-		}
-		err := s.coll(e.Name).FindOne(ctx, liveFilter(filter), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&hit)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("look for duplicates on %s: %w", p.field, err)
-		}
-		return &DuplicateError{ExistingID: hit.ID, Field: p.field}, nil
-	}
-	return nil, nil
 }
 
 // Get returns a live record.
@@ -418,25 +453,22 @@ func (s *Store) Lookup(ctx context.Context, entity, id string) (Record, error) {
 	return s.get(ctx, entity, id, true)
 }
 
-func (s *Store) get(ctx context.Context, entity, id string, withDeleted bool, scope ...bson.D) (Record, error) {
-	filter := bson.D{{Key: "_id", Value: id}}
-	for _, sc := range scope {
-		if len(sc) > 0 {
-			filter = append(filter, bson.E{Key: "$and", Value: bson.A{sc}})
-		}
-	}
-	if !withDeleted {
-		filter = liveFilter(filter)
-	}
+// get reads a record by its bare _id — the one filter the embedded store serves without a scan — and
+// checks liveness in Go.
+func (s *Store) get(ctx context.Context, entity, id string, withDeleted bool) (Record, error) {
 	var doc bson.M
-	err := s.coll(entity).FindOne(ctx, filter).Decode(&doc)
+	err := s.coll(entity).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, fmt.Errorf("%s %q: %w", entity, id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", entity, id, err)
 	}
-	return toRecord(doc), nil
+	r := toRecord(doc)
+	if !withDeleted && !isLive(r) {
+		return nil, fmt.Errorf("%s %q: %w", entity, id, ErrNotFound)
+	}
+	return r, nil
 }
 
 // versionOf reads a record's version as int64 whatever numeric type the store returned.
@@ -455,16 +487,25 @@ func versionOf(r Record) int64 {
 }
 
 // Patch applies a JSON merge patch to a live record with a single-document update conditioned on the
-// version it read, retrying when another writer got in between (unless IfMatch pins the version).
+// version it read (see storage.Backend), retrying when another writer got in between (unless IfMatch
+// pins the version). A record outside the writer's write scope is not found.
 func (s *Store) Patch(ctx context.Context, entity, id string, patch map[string]any, o WriteOptions) (Record, error) {
 	v, err := s.validator(ctx, entity)
 	if err != nil {
 		return nil, err
 	}
-	defer s.lockRecord(entity, id)()
+	coll := s.coll(entity)
+	d := o.decision(entity)
+	defer s.be().Lock(coll, id)()
 	for attempt := 0; attempt < 5; attempt++ {
-		cur, err := s.get(ctx, entity, id, false, o.Scope)
+		cur, err := s.get(ctx, entity, id, false)
 		if err != nil {
+			return nil, err
+		}
+		if d != nil && !d.InScope(access.ActionWrite, cur) {
+			return nil, fmt.Errorf("%s %q: %w", entity, id, ErrNotFound)
+		}
+		if err := admit(d, patch, cur); err != nil {
 			return nil, err
 		}
 		ver := versionOf(cur)
@@ -485,8 +526,11 @@ func (s *Store) Patch(ctx context.Context, entity, id string, patch map[string]a
 		} else if len(problems) > 0 {
 			return nil, &ValidationError{Problems: problems}
 		}
-		set := bson.D{}
-		unset := bson.D{}
+		changes := diff(stored, after)
+		if len(changes) == 0 {
+			return cur, nil
+		}
+		set, unset := bson.D{}, bson.D{}
 		for k := range norm {
 			if val, ok := after[k]; ok && val != nil {
 				set = append(set, bson.E{Key: k, Value: val})
@@ -494,21 +538,13 @@ func (s *Store) Patch(ctx context.Context, entity, id string, patch map[string]a
 				unset = append(unset, bson.E{Key: k, Value: ""})
 			}
 		}
-		changes := diff(stored, after)
-		if len(changes) == 0 {
-			return cur, nil
-		}
-		if dup, err := s.findDuplicate(ctx, v, norm, id); err != nil || dup != nil {
-			if err != nil {
-				return nil, err
-			}
-			return nil, dup
-		}
-		if err := s.claimDedupeKeys(ctx, v, norm, id); err != nil {
+		before, now := recordKeys(v, stored), recordKeys(v, after)
+		added, removed := keysMinus(now, before), keysMinus(before, now)
+		if err := s.claimKeys(ctx, entity, v, added, id, d); err != nil {
 			return nil, err
 		}
-		now := s.opts.Now().UTC().Truncate(time.Millisecond)
-		set = append(set, bson.E{Key: schema.SysVersion, Value: ver + 1}, bson.E{Key: schema.SysUpdatedAt, Value: now})
+		at := s.opts.Now().UTC().Truncate(time.Millisecond)
+		set = append(set, bson.E{Key: schema.SysVersion, Value: ver + 1}, bson.E{Key: schema.SysUpdatedAt, Value: at})
 		if o.Actor.User != "" {
 			set = append(set, bson.E{Key: schema.SysUpdatedBy, Value: o.Actor.User})
 		}
@@ -516,19 +552,22 @@ func (s *Store) Patch(ctx context.Context, entity, id string, patch map[string]a
 		if len(unset) > 0 {
 			update = append(update, bson.E{Key: "$unset", Value: unset})
 		}
-		res, err := s.coll(entity).UpdateOne(ctx, liveFilter(bson.D{{Key: "_id", Value: id}, {Key: schema.SysVersion, Value: ver}}), update)
+		res, err := coll.UpdateOne(ctx, s.be().Match(id, schema.SysVersion, ver), update)
 		if err != nil {
+			s.releaseKeys(ctx, added, id)
 			if mongo.IsDuplicateKeyError(err) {
 				return nil, &DuplicateError{Field: "a unique field"}
 			}
 			return nil, fmt.Errorf("update %s %s: %w", entity, id, err)
 		}
 		if res.MatchedCount == 0 {
+			s.releaseKeys(ctx, added, id)
 			if o.IfMatch > 0 {
 				return nil, ErrVersionMismatch
 			}
 			continue
 		}
+		s.releaseKeys(ctx, removed, id)
 		out := make(Record, len(after)+8)
 		for k, val := range cur {
 			if schema.IsSystemField(k) {
@@ -539,11 +578,11 @@ func (s *Store) Patch(ctx context.Context, entity, id string, patch map[string]a
 			out[k] = val
 		}
 		out[schema.SysVersion] = ver + 1
-		out[schema.SysUpdatedAt] = now
+		out[schema.SysUpdatedAt] = at
 		if o.Actor.User != "" {
 			out[schema.SysUpdatedBy] = o.Actor.User
 		}
-		if err := s.writeHistoryChanges(ctx, entity, id, ver+1, OpUpdate, o.Actor, changes, now); err != nil {
+		if err := s.writeHistoryChanges(ctx, entity, id, ver+1, OpUpdate, o.Actor, changes, at); err != nil {
 			return nil, err
 		}
 		s.changed(ctx, entity, "updated", out)
@@ -553,24 +592,32 @@ func (s *Store) Patch(ctx context.Context, entity, id string, patch map[string]a
 }
 
 // Delete soft-deletes a live record: it disappears from lists and reads but can be restored within the
-// retention period.
+// retention period. Its dedupe and unique values are released for other records.
 func (s *Store) Delete(ctx context.Context, entity, id string, o WriteOptions) (Record, error) {
 	return s.setDeleted(ctx, entity, id, o, true)
 }
 
-// Restore brings back a soft-deleted record deleted less than the retention period ago.
+// Restore brings back a soft-deleted record deleted less than the retention period ago. When another
+// record took one of its dedupe or unique values meanwhile, the restore is refused with a
+// *DuplicateError (Restore set): two live duplicates never exist.
 func (s *Store) Restore(ctx context.Context, entity, id string, o WriteOptions) (Record, error) {
 	return s.setDeleted(ctx, entity, id, o, false)
 }
 
 func (s *Store) setDeleted(ctx context.Context, entity, id string, o WriteOptions, del bool) (Record, error) {
-	if _, err := s.Schema(ctx, entity); err != nil {
-		return nil, err
-	}
-	defer s.lockRecord(entity, id)()
-	cur, err := s.get(ctx, entity, id, true, o.Scope)
+	v, err := s.validator(ctx, entity)
 	if err != nil {
 		return nil, err
+	}
+	coll := s.coll(entity)
+	d := o.decision(entity)
+	defer s.be().Lock(coll, id)()
+	cur, err := s.get(ctx, entity, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if d != nil && !d.InScope(access.ActionDelete, cur) {
+		return nil, fmt.Errorf("%s %q: %w", entity, id, ErrNotFound)
 	}
 	deletedAt, isDeleted := cur[schema.SysDeletedAt].(time.Time)
 	now := s.opts.Now().UTC().Truncate(time.Millisecond)
@@ -586,9 +633,23 @@ func (s *Store) setDeleted(ctx context.Context, entity, id string, o WriteOption
 	if o.IfMatch > 0 && o.IfMatch != ver {
 		return nil, ErrVersionMismatch
 	}
+	keys := recordKeys(v, userFields(cur))
+	if !del {
+		if err := s.claimKeys(ctx, entity, v, keys, id, d); err != nil {
+			var dup *DuplicateError
+			if errors.As(err, &dup) {
+				dup.Restore = true
+			}
+			return nil, err
+		}
+	}
 	set := bson.D{{Key: schema.SysVersion, Value: ver + 1}, {Key: schema.SysUpdatedAt, Value: now}}
 	if o.Actor.User != "" {
 		set = append(set, bson.E{Key: schema.SysUpdatedBy, Value: o.Actor.User})
+	}
+	out := make(Record, len(cur)+2)
+	for k, val := range cur {
+		out[k] = val
 	}
 	var update bson.D
 	op := OpRestore
@@ -596,26 +657,44 @@ func (s *Store) setDeleted(ctx context.Context, entity, id string, o WriteOption
 	if del {
 		op = OpDelete
 		set = append(set, bson.E{Key: schema.SysDeletedAt, Value: now})
+		out[schema.SysDeletedAt] = now
 		if o.Actor.User != "" {
 			set = append(set, bson.E{Key: schema.SysDeletedBy, Value: o.Actor.User})
+			out[schema.SysDeletedBy] = o.Actor.User
 		}
 		update = bson.D{{Key: "$set", Value: set}}
 		change = FieldChange{Field: schema.SysDeletedAt, After: now}
 	} else {
 		update = bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: schema.SysDeletedAt, Value: ""}, {Key: schema.SysDeletedBy, Value: ""}}}}
+		delete(out, schema.SysDeletedAt)
+		delete(out, schema.SysDeletedBy)
 		change = FieldChange{Field: schema.SysDeletedAt, Before: deletedAt}
 	}
-	res, err := s.coll(entity).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: schema.SysVersion, Value: ver}}, update)
+	res, err := coll.UpdateOne(ctx, s.be().Match(id, schema.SysVersion, ver), update)
+	if err == nil && res.MatchedCount == 0 {
+		err = ErrVersionMismatch
+	}
 	if err != nil {
+		if !del {
+			s.releaseKeys(ctx, keys, id)
+		}
+		if errors.Is(err, ErrVersionMismatch) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("update %s %s: %w", entity, id, err)
 	}
-	if res.MatchedCount == 0 {
-		return nil, ErrVersionMismatch
+	if del {
+		s.releaseKeys(ctx, keys, id)
+	}
+	out[schema.SysVersion] = ver + 1
+	out[schema.SysUpdatedAt] = now
+	if o.Actor.User != "" {
+		out[schema.SysUpdatedBy] = o.Actor.User
 	}
 	if err := s.writeHistoryChanges(ctx, entity, id, ver+1, op, o.Actor, []FieldChange{change}, now); err != nil {
 		return nil, err
 	}
-	return s.get(ctx, entity, id, true)
+	return out, nil
 }
 
 // diff lists the top-level fields whose value differs between before and after, in name order.

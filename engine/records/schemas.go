@@ -176,12 +176,8 @@ func (s *Store) ListSchemas(ctx context.Context) ([]SchemaInfo, error) {
 
 // Schema returns an entity's current definition, from a short-lived cache (see Options.SchemaTTL).
 func (s *Store) Schema(ctx context.Context, name string) (SchemaInfo, error) {
-	now := s.opts.Now()
-	s.mu.Lock()
-	c, ok := s.cache[name]
-	s.mu.Unlock()
-	if ok && now.Sub(c.at) < s.opts.SchemaTTL {
-		return c.meta, nil
+	if info, ok := s.schemas.Get(name); ok {
+		return info, nil
 	}
 	var d schemaDoc
 	err := s.db.Collection(SchemasCollection).FindOne(ctx, bson.D{{Key: "_id", Value: name}}).Decode(&d)
@@ -195,9 +191,10 @@ func (s *Store) Schema(ctx context.Context, name string) (SchemaInfo, error) {
 	if err != nil {
 		return SchemaInfo{}, err
 	}
-	s.mu.Lock()
-	s.cache[name] = cachedSchema{entity: info.Entity, meta: info, at: now}
-	s.mu.Unlock()
+	// Keyed by the stored name, never by the caller's string: a caller's string may be borrowed from a
+	// buffer that is reused after the request (fasthttp's), and a map key that changes under the map
+	// hands one entity's schema to another.
+	s.schemas.Set(d.ID, info)
 	return info, nil
 }
 
@@ -342,9 +339,7 @@ func (s *Store) SaveSchema(ctx context.Context, e schema.Entity, by string, expe
 			return SchemaSaveResult{}, ErrSchemaConflict
 		}
 	}
-	s.mu.Lock()
-	delete(s.cache, e.Name)
-	s.mu.Unlock()
+	s.schemas.Delete(e.Name)
 	if err := s.ensureIndexes(ctx, e); err != nil {
 		return SchemaSaveResult{}, err
 	}

@@ -1,15 +1,15 @@
 // Package records stores entity schemas and the records validated against them in MongoDB: schema
 // versions, records with optimistic versions and soft deletion, the history of every change,
-// idempotency keys, and CSV import jobs. It uses only what both MongoDB and the embedded FerretDB
-// support — single-document atomic updates, unique keys and upserts, no transactions — so several
-// servers may run against the same database.
+// idempotency keys, the keys that make dedupe and unique fields O(1), and CSV import jobs. It uses only
+// what both MongoDB and the embedded FerretDB support — single-document atomic updates, unique _id,
+// no transactions — and reaches records by _id alone wherever it can, because the embedded store pushes
+// down no other filter (see storage.Backend). Several servers may run against the same MongoDB.
 package records
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -21,6 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 )
 
 // Collection names. Records of an entity live in CollectionPrefix+entity.
@@ -32,17 +33,28 @@ const (
 	ImportJobsCollection     = "import_jobs"
 	ImportMappingsCollection = "import_mappings"
 	CollectionPrefix         = "records_"
+	// ServerKeysCollection keeps the key cursors are sealed with when the operator configured none.
+	ServerKeysCollection = "server_keys"
 )
 
 // Options tune a Store; the zero value is usable.
 type Options struct {
-	// Logger receives background warnings (index creation, import jobs).
+	// Logger receives background warnings (index creation, import jobs, capacity).
 	Logger *slog.Logger
+	// Backend is the server the store talks to; nil asks the server on first use.
+	Backend *storage.Backend
+	// CursorKey seals list cursors (at least 32 bytes, e.g. derived from the server's secret key); nil
+	// takes a random key kept in the database, so every server sharing it accepts the others' cursors.
+	CursorKey []byte
 	// Retention is how long a soft-deleted record may be restored; 30 days by default.
 	Retention time.Duration
 	// SchemaTTL is how long a server trusts its cached copy of a schema before re-reading it, so a change
 	// saved through another server is seen within that time. 2 seconds by default.
 	SchemaTTL time.Duration
+	// Capacity is the number of records per entity up to which the embedded store serves a list page
+	// interactively; a warning is logged once per entity when one grows past it. EmbeddedCapacity by
+	// default.
+	Capacity int64
 	// Now is the clock; time.Now by default (tests may pin it).
 	Now func() time.Time
 	// PhoneRegion is the region phone numbers without a country prefix are read in.
@@ -63,35 +75,28 @@ type Store struct {
 	opts Options
 	reg  *schema.Registry
 
-	mu    sync.Mutex
-	cache map[string]cachedSchema
-	// indexed remembers which entity versions already have their indexes, so each is ensured once.
+	backendOnce sync.Once
+	backend     *storage.Backend
+
+	schemas *storage.TTLCache[string, SchemaInfo]
+
+	mu sync.Mutex
+	// indexed remembers which entity versions already have their indexes and keys, so each is ensured
+	// once per process.
 	indexed map[string]int
+	// warned remembers the entities whose size was reported past the embedded store's capacity; sized
+	// those whose size was checked lately.
+	warned map[string]bool
+	sized  *storage.TTLCache[string, bool]
+	// sealer seals and opens list cursors; set by Install or on first use.
+	sealer *sealer
 
 	jobs sync.WaitGroup
-
-	// writeLocks serialise writes to one record within this process. MongoDB makes the version-conditioned
-	// update atomic on its own, but FerretDB v1 applies an update as read-modify-write, so two concurrent
-	// updates of one record could both match the old version; with the lock the embedded store keeps the
-	// same guarantee for a single server (the embedded store only ever has one).
-	writeLocks [64]sync.Mutex
-}
-
-// lockRecord takes the write lock of one record and returns its release.
-func (s *Store) lockRecord(entity, id string) func() {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(entity))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(id))
-	m := &s.writeLocks[h.Sum32()%uint32(len(s.writeLocks))]
-	m.Lock()
-	return m.Unlock
-}
-
-type cachedSchema struct {
-	entity schema.Entity
-	meta   SchemaInfo
-	at     time.Time
+	// history writes the entries of creates after they answered.
+	history *historyWriter
+	// stopping is closed by Shutdown: import jobs stop after their current batch.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New returns a store over db. Call Install once on start-up before serving.
@@ -108,28 +113,83 @@ func New(db *mongo.Database, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Capacity <= 0 {
+		opts.Capacity = EmbeddedCapacity
+	}
 	if opts.PhoneRegion == "" {
 		opts.PhoneRegion = schema.DefaultRegion
 	}
-	return &Store{
-		db: db, opts: opts,
-		reg:     schema.NewRegistry(schema.WithDefaultRegion(opts.PhoneRegion)),
-		cache:   map[string]cachedSchema{},
-		indexed: map[string]int{},
+	s := &Store{
+		db: db, opts: opts, backend: opts.Backend,
+		reg:      schema.NewRegistry(schema.WithDefaultRegion(opts.PhoneRegion)),
+		schemas:  storage.NewTTLCache[string, SchemaInfo](opts.SchemaTTL, 10000),
+		indexed:  map[string]int{},
+		warned:   map[string]bool{},
+		stopping: make(chan struct{}),
+		sized:    storage.NewTTLCache[string, bool](time.Minute, 10000),
 	}
+	s.schemas.SetClock(opts.Now)
+	s.sized.SetClock(opts.Now)
+	s.history = newHistoryWriter(s)
+	return s
 }
+
+// be returns the backend, asking the server once when Options did not name it. If the server cannot
+// say, the store falls back to MongoDB's atomic filters, which are correct on both (only slower on the
+// embedded store).
+func (s *Store) be() *storage.Backend {
+	s.backendOnce.Do(func() {
+		if s.backend != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b, err := storage.Detect(ctx, s.db)
+		if err != nil {
+			s.opts.Logger.Warn("cannot tell the database's kind; using MongoDB's conditional writes", "error", err)
+			b = storage.NewBackend(false)
+		}
+		s.backend = b
+	})
+	return s.backend
+}
+
+// Backend is the server the store talks to.
+func (s *Store) Backend() *storage.Backend { return s.be() }
 
 // Retention is how long deleted records stay restorable.
 func (s *Store) Retention() time.Duration { return s.opts.Retention }
 
-// Wait blocks until background import jobs started by this store have finished, for a clean shutdown.
+// Wait blocks until background import jobs started by this store have finished.
 func (s *Store) Wait() { s.jobs.Wait() }
 
+// Shutdown stops the running import jobs after their current batch — each is left failed as
+// interrupted, and running its file again skips the rows already imported — waits for them, and writes
+// the history entries still queued, until ctx ends. Call it before closing the database client.
+func (s *Store) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	done := make(chan struct{})
+	go func() {
+		s.jobs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for import jobs: %w", ctx.Err())
+	}
+	return s.history.stop(ctx)
+}
+
 // Install creates the store's own indexes and installs the built-in entities that are not installed yet,
-// then makes sure every entity's indexes exist. Several servers may call it at once: each insert is
-// keyed, and a duplicate key means another server got there first.
+// then makes sure every entity's indexes and keys exist. Several servers may call it at once: each
+// insert is keyed, and a duplicate key means another server got there first.
 func (s *Store) Install(ctx context.Context) error {
+	s.be()
 	if err := s.ensureOwnIndexes(ctx); err != nil {
+		return err
+	}
+	if err := s.loadCursorKey(ctx); err != nil {
 		return err
 	}
 	builtin, err := schema.Builtin()
@@ -173,69 +233,18 @@ func (s *Store) Install(ctx context.Context) error {
 func (s *Store) ensureOwnIndexes(ctx context.Context) error {
 	models := map[string][]mongo.IndexModel{
 		SchemaVersionsCollection: {{Keys: bson.D{{Key: "entity", Value: 1}, {Key: "version", Value: -1}}, Options: options.Index().SetName("entity_version")}},
-		HistoryCollection: {{Keys: bson.D{{Key: "entity", Value: 1}, {Key: "recordId", Value: 1}, {Key: "seq", Value: -1}},
-			Options: options.Index().SetName("entity_record_seq")}},
-		ImportJobsCollection:    {{Keys: bson.D{{Key: "entity", Value: 1}, {Key: "createdAt", Value: -1}}, Options: options.Index().SetName("entity_createdAt")}},
-		ImportResultsCollection: {{Keys: bson.D{{Key: "job", Value: 1}, {Key: "row", Value: 1}}, Options: options.Index().SetName("job_row")}},
+		ImportJobsCollection:     {{Keys: bson.D{{Key: "entity", Value: 1}, {Key: "createdAt", Value: -1}}, Options: options.Index().SetName("entity_createdAt")}},
 	}
 	for coll, m := range models {
-		if err := s.createIndexes(ctx, s.db.Collection(coll), m); err != nil {
+		if err := storage.EnsureIndexes(ctx, s.db.Collection(coll), m...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// createIndexes creates the named indexes a collection lacks. Existing ones are skipped rather than
-// re-created: FerretDB drops the connection on some re-creations. Servers starting together may still
-// race, so a failed attempt is retried.
-func (s *Store) createIndexes(ctx context.Context, coll *mongo.Collection, models []mongo.IndexModel) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if err = s.createMissingIndexes(ctx, coll, models); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("create indexes on %s: %w", coll.Name(), ctx.Err())
-		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
-		}
-	}
-	return err
-}
-
-func (s *Store) createMissingIndexes(ctx context.Context, coll *mongo.Collection, models []mongo.IndexModel) error {
-	specs, err := coll.Indexes().ListSpecifications(ctx)
-	if err != nil {
-		return fmt.Errorf("list indexes of %s: %w", coll.Name(), err)
-	}
-	have := map[string]bool{}
-	var errs []error
-	for _, sp := range specs {
-		have[sp.Name] = true
-	}
-	for _, m := range models {
-		name := ""
-		if m.Options != nil {
-			var o options.IndexOptions
-			for _, set := range m.Options.List() {
-				_ = set(&o)
-			}
-			if o.Name != nil {
-				name = *o.Name
-			}
-		}
-		if have[name] {
-			continue
-		}
-		if _, err := coll.Indexes().CreateOne(ctx, m); err != nil {
-			errs = append(errs, fmt.Errorf("create index %s on %s: %w", name, coll.Name(), err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// ensureIndexes creates the indexes schema.Indexes derives for e, once per entity version per process.
+// ensureIndexes creates the indexes schema.Indexes derives for e and makes sure its keys (dedupe and
+// unique values) are built for its key fields, once per entity version per process.
 func (s *Store) ensureIndexes(ctx context.Context, e schema.Entity) error {
 	s.mu.Lock()
 	done := s.indexed[e.Name] == e.Version
@@ -244,7 +253,12 @@ func (s *Store) ensureIndexes(ctx context.Context, e schema.Entity) error {
 		return nil
 	}
 	var models []mongo.IndexModel
-	for _, ix := range schema.Indexes(e) {
+	for _, ix := range schema.Indexes(e, extraSorts(e.Name)...) {
+		if !ix.Unique && s.be().Embedded() {
+			// The embedded store serves no query from a secondary index (it filters and sorts in Go), so
+			// an index there would only slow every write down; unique ones still guard uniqueness.
+			continue
+		}
 		keys := bson.D{}
 		for _, k := range ix.Keys {
 			keys = append(keys, bson.E{Key: storedPath(k.Field), Value: k.Order})
@@ -258,10 +272,13 @@ func (s *Store) ensureIndexes(ctx context.Context, e schema.Entity) error {
 		}
 		models = append(models, mongo.IndexModel{Keys: keys, Options: o})
 	}
-	if err := s.createIndexes(ctx, s.coll(e.Name), models); err != nil {
+	if err := storage.EnsureIndexes(ctx, s.coll(e.Name), models...); err != nil {
 		// An index that cannot be built (existing duplicates, or an option the server lacks) must not
-		// stop the server; lists still work, only slower or without the unique guarantee.
+		// stop the server; lists still work, only slower, and uniqueness is kept by the keys.
 		s.opts.Logger.Warn("create record indexes", "entity", e.Name, "error", err)
+	}
+	if err := s.ensureKeys(ctx, e); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	s.indexed[e.Name] = e.Version
@@ -302,7 +319,7 @@ type ChangedBy struct {
 
 // Errors the API maps to statuses.
 var (
-	// ErrNotFound: no such entity or no such live record.
+	// ErrNotFound: no such entity or no such live record (or one outside the caller's scope).
 	ErrNotFound = errors.New("not found")
 	// ErrVersionMismatch: the If-Match version is stale; nothing was written.
 	ErrVersionMismatch = errors.New("the record was changed since you read it")
@@ -334,13 +351,24 @@ func (e *ValidationError) Error() string {
 	return "invalid record: " + strings.Join(parts, "; ")
 }
 
-// DuplicateError reports that a create matches an existing record on a dedupe key or unique field.
+// DuplicateError reports that a write matches another live record on a dedupe key or unique field.
+// ExistingID names that record only when the writer may read it; otherwise it is empty, so a duplicate
+// never reveals a record outside the writer's scope.
 type DuplicateError struct {
 	ExistingID string
 	Field      string
+	// Restore is true when the record being restored lost the value to another record meanwhile.
+	Restore bool
 }
 
-// Error names the existing record so the caller can open it instead.
+// Error names the existing record, when it may, so the caller can open it instead.
 func (e *DuplicateError) Error() string {
-	return fmt.Sprintf("a record with the same %s already exists: %s", e.Field, e.ExistingID)
+	what := "a record with the same " + e.Field + " already exists"
+	if e.Restore {
+		what = "another record took its " + e.Field + " while it was deleted; change that record or this one's value first"
+	}
+	if e.ExistingID != "" {
+		return what + ": " + e.ExistingID
+	}
+	return what
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 )
 
 var actor = records.WriteOptions{Actor: records.ChangedBy{Via: "api"}}
@@ -210,7 +212,7 @@ func TestImportDryRunAndRerun(t *testing.T) {
 		"Cid Import," + co + ",cid@imp.test,,lost,import,x\n" +
 		"Dan Import," + co + ",dan@imp.test,200 USD,new,import,x\n"
 	m := records.ImportMapping{"Company": "companyName", "E-mail": "email", "Ignored": "-"}
-	rep, err := store.DryRunImport(ctx, "lead", []byte(csvData), m)
+	rep, err := store.DryRunImport(ctx, "lead", []byte(csvData), m, records.WriteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +230,7 @@ func TestImportDryRunAndRerun(t *testing.T) {
 		t.Fatalf("dry run wrote %d records", n)
 	}
 	for run := range 2 {
-		job, err := store.StartImport(ctx, "lead", []byte(csvData), m, records.ChangedBy{User: "", Via: "import"})
+		job, err := store.StartImport(ctx, "lead", []byte(csvData), m, records.WriteOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -390,5 +392,226 @@ func TestInterruptedImportIsReportedFailed(t *testing.T) {
 	var stored records.ImportJob
 	if err := db.Collection(records.ImportJobsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&stored); err != nil || stored.State != "failed" {
 		t.Fatalf("after restart the job is %+v, %v", stored, err)
+	}
+}
+
+// TestListScanAgreesWithServerSort pages through the same lists the embedded store's way (one scan,
+// sorted in Go) and the MongoDB way (the server sorts and limits) and expects the same records in the
+// same order, with the same counts: the Go ordering is MongoDB's, missing values and ties included.
+func TestListScanAgreesWithServerSort(t *testing.T) {
+	ctx := context.Background()
+	prefix := fmt.Sprint("scan", time.Now().UnixNano())
+	statuses := []string{"open", "done", "open", "cancelled"}
+	for i := range 23 {
+		rec := map[string]any{"title": fmt.Sprintf("%s-%02d", prefix, i%7), "kind": []string{"call", "meeting"}[i%2], "status": statuses[i%4]}
+		if i%3 == 0 {
+			rec["assignee"] = nil
+		}
+		if _, err := store.Create(ctx, "task", rec, actor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan := records.New(db, records.Options{Backend: storage.NewBackend(true)})
+	server := records.New(db, records.Options{Backend: storage.NewBackend(false)})
+	for _, sort := range []string{"status,-createdAt", "-status,kind", "kind,status,-id", "-updatedAt", "id", "owner,-kind"} {
+		for _, filter := range []string{`title startsWith "` + prefix + `"`, `title startsWith "` + prefix + `" and status != "done"`} {
+			pages := func(s *records.Store) ([]any, int64) {
+				var ids []any
+				var total int64 = -1
+				cursor := ""
+				for range 30 {
+					p, err := s.List(ctx, "task", records.ListParams{Sort: sort, Filter: filter, Limit: 4, Cursor: cursor, Count: true})
+					if err != nil {
+						t.Fatalf("sort %s: %v", sort, err)
+					}
+					if total != -1 && *p.Total != total {
+						t.Fatalf("sort %s: the count changed from %d to %d between pages", sort, total, *p.Total)
+					}
+					total = *p.Total
+					for _, r := range p.Items {
+						ids = append(ids, r["id"])
+					}
+					if cursor = p.Next; cursor == "" {
+						break
+					}
+				}
+				return ids, total
+			}
+			a, na := pages(scan)
+			b, nb := pages(server)
+			if fmt.Sprint(a) != fmt.Sprint(b) || na != nb || int64(len(a)) != na {
+				t.Errorf("sort %s, filter %s:\nscan   %d %v\nserver %d %v", sort, filter, na, a, nb, b)
+			}
+		}
+	}
+}
+
+// logCapture keeps the messages logged at warn and above.
+type logCapture struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logCapture) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelWarn }
+func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logCapture) WithGroup(string) slog.Handler      { return l }
+
+// TestCapacityWarnedOnce lists an entity that holds more records than the embedded store's capacity
+// (set low here): the warning is logged once, not on every list.
+func TestCapacityWarnedOnce(t *testing.T) {
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := store.Create(ctx, "task", map[string]any{"title": fmt.Sprint("capacity ", i), "kind": "call"}, actor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &logCapture{}
+	small := records.New(db, records.Options{Backend: storage.NewBackend(true), Capacity: 2, Logger: slog.New(logs)})
+	large := records.New(db, records.Options{Backend: storage.NewBackend(true), Capacity: 1 << 40, Logger: slog.New(logs)})
+	for range 3 {
+		for _, s := range []*records.Store{small, large} {
+			if _, err := s.List(ctx, "task", records.ListParams{Limit: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var warnings int
+	for _, m := range logs.msgs {
+		if strings.Contains(m, "embedded store lists interactively") {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Fatalf("%d capacity warnings, want 1: %v", warnings, logs.msgs)
+	}
+}
+
+func TestFindByKey(t *testing.T) {
+	ctx := context.Background()
+	email := fmt.Sprintf("findme%d@keys.test", time.Now().UnixNano())
+	res, err := store.Create(ctx, "contact", map[string]any{"firstName": "Find", "emails": []any{email}}, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.FindByKey(ctx, "contact", "emails", strings.ToUpper(email))
+	if err != nil || got["id"] != res.Record["id"] {
+		t.Fatalf("FindByKey = %v, %v", got, err)
+	}
+	if _, err := store.Delete(ctx, "contact", res.Record["id"].(string), actor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.FindByKey(ctx, "contact", "emails", email); !errors.Is(err, records.ErrNotFound) {
+		t.Fatalf("the key of a deleted contact: %v", err)
+	}
+	if _, err := store.FindByKey(ctx, "lead", "name", "x"); !errors.Is(err, records.ErrNotKey) {
+		t.Fatalf("a field without keys: %v", err)
+	}
+}
+
+// TestRebuildKeys writes contacts around the store (as a restored backup would), so they hold no keys,
+// two of them with the same email: the rebuild gives each value to the oldest record, reports the
+// other, removes keys nobody holds, and dedupe works on the result.
+func TestRebuildKeys(t *testing.T) {
+	ctx := context.Background()
+	run := fmt.Sprint(time.Now().UnixNano())
+	old := time.Now().Add(-time.Hour).UTC()
+	docs := []any{
+		bson.M{"_id": "rb-old-" + run, "firstName": "Old", "emails": bson.A{"shared" + run + "@keys.test"}, "version": int64(1), "createdAt": old, "updatedAt": old},
+		bson.M{"_id": "rb-new-" + run, "firstName": "New", "emails": bson.A{"shared" + run + "@keys.test", "own" + run + "@keys.test"}, "version": int64(1), "createdAt": time.Now().UTC(), "updatedAt": time.Now().UTC()},
+	}
+	if _, err := db.Collection("records_contact").InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	stale := "contact/emails/stale" + run + "@keys.test"
+	if _, err := db.Collection(records.KeysCollection).InsertOne(ctx, bson.M{"_id": stale, "recordId": "rb-gone-" + run, "at": old}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := store.RebuildKeys(ctx, "contact")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []records.KeyConflict
+	for _, c := range rep.Conflicts {
+		if strings.Contains(c.Key, run) {
+			mine = append(mine, c)
+		}
+	}
+	if len(mine) != 1 || mine[0].Holder != "rb-old-"+run || len(mine[0].Others) != 1 || mine[0].Others[0] != "rb-new-"+run || rep.Removed < 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if n, _ := db.Collection(records.KeysCollection).CountDocuments(ctx, bson.D{{Key: "_id", Value: stale}}); n != 0 {
+		t.Error("a stale key survived the rebuild")
+	}
+	for email, holder := range map[string]string{"shared" + run + "@keys.test": "rb-old-" + run, "own" + run + "@keys.test": "rb-new-" + run} {
+		_, err := store.Create(ctx, "contact", map[string]any{"firstName": "Dup", "emails": []any{email}}, actor)
+		var dup *records.DuplicateError
+		if !errors.As(err, &dup) || dup.ExistingID != holder {
+			t.Errorf("create with %s after the rebuild: %v, want a duplicate of %s", email, err, holder)
+		}
+	}
+}
+
+// TestShutdownStopsImports starts a large import and shuts the store down at once: Shutdown returns once
+// the job has stopped after its current batch, and the job is left failed as interrupted (its rows so
+// far stored), never "running" for a server that is gone.
+func TestShutdownStopsImports(t *testing.T) {
+	ctx := context.Background()
+	s := records.New(db, records.Options{})
+	var csv strings.Builder
+	csv.WriteString("title,kind\n")
+	for i := range 5000 {
+		fmt.Fprintf(&csv, "shutdown %d,call\n", i)
+	}
+	job, err := s.StartImport(ctx, "task", []byte(csv.String()), nil, records.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := s.Shutdown(stop); err != nil {
+		t.Fatal(err)
+	}
+	j, err := store.Job(ctx, "task", job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != "failed" || !strings.Contains(j.Error, "interrupted") || j.Done >= j.Total {
+		t.Fatalf("after shutdown the job is %s (%d of %d): %s", j.State, j.Done, j.Total, j.Error)
+	}
+}
+
+// TestCreateHistoryFollows: a create answers before its history entry is written; the entry is there
+// once FlushHistory returns, the same one History showed meanwhile.
+func TestCreateHistoryFollows(t *testing.T) {
+	ctx := context.Background()
+	o := records.WriteOptions{Actor: records.ChangedBy{User: "u-hist", Process: "wf-1", Via: "process"}}
+	res, err := store.Create(ctx, "lead", map[string]any{"source": "api", "name": "History Follows", "status": "new"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Record["id"].(string)
+	shown, err := store.History(ctx, "lead", id, 0, 10)
+	if err != nil || len(shown.Items) != 1 {
+		t.Fatalf("history %+v, %v", shown, err)
+	}
+	if err := store.FlushHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stored records.RecordHistoryEntry
+	if err := db.Collection(records.HistoryCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "lead/" + id + "@1"}}).Decode(&stored); err != nil {
+		t.Fatalf("the create's entry was not written: %v", err)
+	}
+	want := shown.Items[0]
+	if stored.Op != records.OpCreate || stored.Actor != want.Actor || len(stored.Changes) != len(want.Changes) || !stored.At.Equal(want.At) {
+		t.Fatalf("stored %+v, shown before %+v", stored, want)
+	}
+	if stored.Actor.Process != "wf-1" || stored.Actor.User != "u-hist" || stored.Actor.Via != "process" {
+		t.Fatalf("actor %+v", stored.Actor)
 	}
 }

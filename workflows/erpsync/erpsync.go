@@ -241,12 +241,12 @@ func (a *Activities) customer(ctx context.Context, inst connector.Connector, con
 	}
 	cu := found.Customers[0]
 	if cu.TaxID != "" {
-		if rec, err := a.first(ctx, "company", "taxId == "+strconv.Quote(cu.TaxID)); err != nil || rec != nil {
+		if rec, err := a.byKey(ctx, "company", "taxId", cu.TaxID, "taxId == "+strconv.Quote(cu.TaxID)); err != nil || rec != nil {
 			return customerLink{company: idOf(rec)}, err
 		}
 	}
 	if cu.Email != "" {
-		rec, err := a.first(ctx, "contact", strconv.Quote(strings.ToLower(cu.Email))+" in emails")
+		rec, err := a.byKey(ctx, "contact", "emails", strings.ToLower(cu.Email), strconv.Quote(strings.ToLower(cu.Email))+" in emails")
 		if err != nil || rec != nil {
 			company, _ := rec["company"].(string)
 			return customerLink{company: company, contact: idOf(rec)}, err
@@ -275,6 +275,21 @@ func (a *Activities) customer(ctx context.Context, inst connector.Connector, con
 		sum.Companies++
 	}
 	return customerLink{company: idOf(res.Record)}, nil
+}
+
+// byKey finds the record holding a dedupe-key or unique value with one read by ID on either store, and
+// falls back to listing with filter when the field is not a key of the entity (an analyst changed it).
+func (a *Activities) byKey(ctx context.Context, entity, field string, value any, filter string) (records.Record, error) {
+	rec, err := a.Records.FindByKey(ctx, entity, field, value)
+	switch {
+	case errors.Is(err, records.ErrNotFound):
+		return nil, nil
+	case errors.Is(err, records.ErrNotKey):
+		return a.first(ctx, entity, filter)
+	case err != nil:
+		return nil, fmt.Errorf("look up %s by %s: %w", entity, field, err)
+	}
+	return rec, nil
 }
 
 func (a *Activities) first(ctx context.Context, entity, filter string) (records.Record, error) {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
@@ -62,10 +61,7 @@ func (f Find) Handle(ctx context.Context, req process.TaskRequest) (map[string]a
 		return nil, err
 	}
 	p := records.ListParams{Filter: filter, Sort: text("sort"), Limit: limit}
-	if d != nil {
-		p.Scope = d.Filter(access.ActionRead)
-		p.Strip = d.Strip
-	}
+	p.Access = d
 	page, err := f.Records.Store.List(ctx, entity, p)
 	if err != nil {
 		var pe *records.ParamError

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -158,6 +159,12 @@ type Stack struct {
 	Plugins    *host.Host
 	Connectors *connections.Store
 	sealer     *host.Sealer
+	// backend is the one Backend of the stack's database: its locks are shared by every store.
+	backend     *storage.Backend
+	backendOnce sync.Once
+	// secretKey is the operator's secret key (RAPPORT_SECRET_KEY, generated in embedded mode), nil when
+	// none is set; list cursors are sealed with a key derived from it.
+	secretKey []byte
 	// outbound is the policy every outbound HTTP request of processes passes.
 	outbound *outbound.Policy
 	ln       net.Listener
@@ -232,7 +239,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.startPlugins(ctx); err != nil {
 		return nil, err
 	}
-	s.Records = records.New(s.DB, records.Options{Logger: s.log, OnChange: s.recordChanged, Enforce: s.enforceRules})
+	s.Records = records.New(s.DB, records.Options{Logger: s.log, OnChange: s.recordChanged, Enforce: s.enforceRules, CursorKey: s.secretKey,
+		Backend: s.Backend()})
 	if err := s.Records.Install(ctx); err != nil {
 		return nil, fmt.Errorf("install entity schemas: %w", err)
 	}
@@ -266,6 +274,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if err := s.startOutbox(ctx); err != nil {
 		return nil, err
+	}
+	if s.ferret != nil {
+		// Every collection exists now: make their by-_id operations index lookups before serving (new
+		// collections are indexed by the embedded store's own loop).
+		if err := s.ferret.IndexIDs(ctx); err != nil {
+			s.log.Warn("index the embedded store's collections by _id", "error", err)
+		}
 	}
 	if cfg.Work {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
@@ -348,16 +363,21 @@ func (s *Stack) startPlugins(ctx context.Context) error {
 			}
 		}
 	}
+	var key []byte
+	if keyText != "" {
+		var err error
+		if key, err = base64.StdEncoding.DecodeString(strings.TrimSpace(keyText)); err != nil {
+			return fmt.Errorf("RAPPORT_SECRET_KEY is not base64: %w", err)
+		}
+		s.secretKey = key
+	}
 	if dir == "" {
 		return nil
 	}
 	if keyText == "" {
 		return errors.New("a plugins directory is set but no secret key: set RAPPORT_SECRET_KEY (32 random bytes, base64) to encrypt connector secrets")
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keyText))
-	if err != nil {
-		return fmt.Errorf("RAPPORT_SECRET_KEY is not base64: %w", err)
-	}
+	var err error
 	if s.sealer, err = host.NewSealer(key); err != nil {
 		return fmt.Errorf("RAPPORT_SECRET_KEY: %w", err)
 	}
@@ -560,7 +580,7 @@ func (s *Stack) TaskRegistry() *process.Registry {
 	recs := services.Records{Store: s.Records, Access: s.Access}
 	reg := process.NewDefaultRegistry(process.Services{
 		Records:    recs,
-		Rules:      services.Rules{Rulesets: s.Rulesets, Records: s.Records},
+		Rules:      services.Rules{Rulesets: s.Rulesets, Records: recs},
 		Tasks:      services.Tasks{Records: recs},
 		Notifier:   services.Notifier{Store: s.Notifications},
 		Connectors: services.Connectors{Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer}},
@@ -604,7 +624,10 @@ func (s *Stack) serve() error {
 
 // Backend tells whether the stack's database is MongoDB or the FerretDB embedded in this process, which
 // decides how stores make single-document updates atomic.
-func (s *Stack) Backend() *storage.Backend { return storage.NewBackend(s.cfg.Embedded) }
+func (s *Stack) Backend() *storage.Backend {
+	s.backendOnce.Do(func() { s.backend = storage.NewBackend(s.cfg.Embedded) })
+	return s.backend
+}
 
 // StopEmbeddedTemporal stops the embedded Temporal server while the rest of the stack keeps running, as
 // an outage would; StartEmbeddedTemporal brings it back. Tests use them to show that nothing Rapport
@@ -675,6 +698,15 @@ func (s *Stack) Stop(ctx context.Context) {
 	if s.worker != nil {
 		s.worker.Stop()
 		s.worker = nil
+	}
+	if s.Records != nil {
+		// Import jobs stop after their current batch (a re-run skips the rows already imported) and are
+		// waited for, so none writes through a closed client.
+		importsCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := s.Records.Shutdown(importsCtx); err != nil {
+			s.log.Warn("import jobs still running at shutdown", "error", err)
+		}
+		cancel()
 	}
 	if s.stopOutbox != nil {
 		s.stopOutbox()

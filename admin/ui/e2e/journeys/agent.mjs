@@ -2,7 +2,7 @@
 // task; completes the task form (a missing required field is shown at the field first); edits the lead
 // (an invalid email is refused at the field, a change made meanwhile by someone else is offered to
 // reload or overwrite) and sees the change in the lead's history; records a call; and moves the lead on
-// the leads board by dragging its card.
+// the leads board by dragging its card; a view saved on the leads list is there in another browser.
 import { base, params, newPage, signIn, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
 
 export default async function (browser) {
@@ -108,5 +108,21 @@ export default async function (browser) {
   await page.locator('[data-column=qualified] article.card', { hasText: lead.name }).waitFor();
   await page.locator('.toast', { hasText: 'moved to' }).waitFor();
   await checkA11y(page, 'leads board');
+
+  // Saved views follow the person: one saved here is listed in a fresh browser with no local copy.
+  await open(page, '/records/lead');
+  const views = page.locator('details', { hasText: 'Saved views' });
+  await views.locator('summary').click();
+  await views.locator('input[type=text]').fill('Qualified this week');
+  await views.locator('button[type=submit]').click();
+  await page.locator('.toast', { hasText: 'View saved' }).waitFor();
+  const elsewhere = await newPage(browser);
+  await signIn(elsewhere, agent.email, agent.password);
+  await open(elsewhere, '/records/lead');
+  const there = elsewhere.locator('details', { hasText: 'Saved views' });
+  await there.locator('summary').click();
+  await there.locator('button.link', { hasText: 'Qualified this week' }).waitFor();
+  noErrors(elsewhere);
+  await elsewhere.context().close();
   noErrors(page);
 }

@@ -1,5 +1,5 @@
-// The helper functions and keywords expressions may use, for completion. They mirror the list in
-// engine/expression/doc.go (the API has no endpoint listing them yet).
+// The helper functions and keywords expressions may use, for completion. engine/expression's
+// TestEditorHelpersMatchTheEngine checks this list against the engine's functions.
 
 export interface Helper {
   name: string;
@@ -31,7 +31,8 @@ export const HELPERS: Helper[] = [
   { name: 'lower', signature: '(s) → string', doc: 'lower-case' },
   { name: 'upper', signature: '(s) → string', doc: 'upper-case' },
   { name: 'trim', signature: '(s) → string', doc: 'trims white space' },
-  { name: 'split', signature: '(s, sep) → list', doc: 'split("a,b", ",")' },
+  { name: 'split', signature: '(s, sep[, n]) → list', doc: 'split("a,b", ",")' },
+  { name: 'splitAfter', signature: '(s, sep[, n]) → list', doc: 'splitAfter("a,b", ",") keeps the separators: ["a,", "b"]' },
   { name: 'hasPrefix', signature: '(s, prefix) → bool', doc: 'hasPrefix(phone, "+7")' },
   { name: 'hasSuffix', signature: '(s, suffix) → bool', doc: 'hasSuffix(email, ".ru")' },
   { name: 'any', signature: '(list, predicate) → bool', doc: 'any(lines, .quantity > 10)' },

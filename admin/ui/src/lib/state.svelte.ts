@@ -1,6 +1,6 @@
 // What the whole app shares: the signed-in user with their permissions, the user's preferences
 // (language, time zone), and the entity schemas (loaded once per sign-in, refreshed after a schema save).
-import { get, Problem } from './api';
+import { call, get, segment, Problem } from './api';
 import { granted } from './perms';
 import { loadLanguage } from './i18n';
 import { browserZone } from './zone';
@@ -79,7 +79,26 @@ export function entityOf(name: string): Entity | undefined {
   return schemaOf(name)?.entity;
 }
 
-/** Local settings per user (column choice, saved views): the API has no place for them yet. */
+/** A person's own settings (a list's columns, its saved views) are kept on the server, so they follow
+ * the person to any browser; this browser keeps a copy, shown until the server answers and used when a
+ * setting was never stored there. */
+export async function prefGet<T>(key: string, fallback: T): Promise<T> {
+  try {
+    const r = await get<{ value: T }>(`/api/v1/auth/me/preferences/${segment(key)}`);
+    localSet(key, r.value);
+    return r.value;
+  } catch {
+    return localGet(key, fallback);
+  }
+}
+
+/** Stores a setting on the server and in this browser; the promise fails with the server's problem. */
+export async function prefSet(key: string, v: unknown): Promise<void> {
+  localSet(key, v);
+  await call('PUT', `/api/v1/auth/me/preferences/${segment(key)}`, { body: { value: v } });
+}
+
+/** This browser's copy of a person's setting. */
 export function localGet<T>(key: string, fallback: T): T {
   try {
     const v = localStorage.getItem(`rapport.${session.me?.id || 'anon'}.${key}`);
