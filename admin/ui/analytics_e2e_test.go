@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,8 +11,14 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
 	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
 	"github.com/rapportcrm/rapport/engine/analytics"
+	wfanalytics "github.com/rapportcrm/rapport/workflows/analytics"
 )
 
 // analyticsSeed is what the dashboards' journeys look at, created through the API: two teams, an agent of
@@ -252,5 +259,29 @@ func analyticsJourneys(t *testing.T) {
 	})
 	t.Run("scopes", func(t *testing.T) {
 		journey(t, "analytics-scopes", map[string]any{"seed": s})
+	})
+	t.Run("schedule", func(t *testing.T) {
+		ctx := context.Background()
+		schedule := env.Temporal.ScheduleClient().GetHandle(ctx, wfanalytics.ScheduleID("company"))
+		journey(t, "analytics-schedule", map[string]any{"admin": admin})
+		d, err := schedule.Describe(ctx)
+		if err != nil {
+			t.Fatalf("the schedule saved in the browser: %v", err)
+		}
+		if cal := d.Schedule.Spec.Calendars; len(cal) != 1 || len(cal[0].Hour) != 1 || cal[0].Hour[0].Start != 3 || len(d.Schedule.Spec.Intervals) != 0 {
+			t.Errorf("the schedule's spec is not 0 3 * * *: %+v", d.Schedule.Spec)
+		}
+		var in wfanalytics.Input
+		if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); !ok || len(a.Args) != 1 {
+			t.Errorf("the schedule's action: %+v", d.Schedule.Action)
+		} else if p, ok := a.Args[0].(*commonpb.Payload); !ok || converter.GetDefaultDataConverter().FromPayload(p, &in) != nil || in.Customer != "company" || in.WindowDays != 90 {
+			t.Errorf("the schedule's run input: %+v (%T)", in, a.Args[0])
+		}
+
+		journey(t, "analytics-schedule", map[string]any{"admin": admin, "stop": true})
+		var nf *serviceerror.NotFound
+		if _, err := schedule.Describe(ctx); !errors.As(err, &nf) {
+			t.Errorf("the schedule after stopping it in the browser: %v", err)
+		}
 	})
 }

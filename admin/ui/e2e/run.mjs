@@ -11,6 +11,7 @@ const journeys = {
   pages: () => import('./journeys/pages.mjs'),
   analytics: () => import('./journeys/analytics.mjs'),
   'analytics-scopes': () => import('./journeys/analytics-scopes.mjs'),
+  'analytics-schedule': () => import('./journeys/analytics-schedule.mjs'),
 };
 if (!journeys[name]) {
   console.error('unknown journey ' + name);
