@@ -62,9 +62,9 @@ ui:
 ui-check:
 	cd admin/ui && npm run check
 
-## screenshots: every main page of the admin app in English and Russian, into screenshots/ (not committed)
+## screenshots: every main page and analytics dashboard of the admin app in English and Russian, into screenshots/ (not committed)
 screenshots:
-	RAPPORT_SCREENSHOTS=$(CURDIR)/screenshots $(GO) test -count=1 -run 'TestBrowserJourneys/pages' ./admin/ui/
+	RAPPORT_SCREENSHOTS=$(CURDIR)/screenshots $(GO) test -count=1 -run 'TestBrowserJourneys/(pages|analytics)' ./admin/ui/
 	@echo "screenshots in $(CURDIR)/screenshots"
 
 clean:

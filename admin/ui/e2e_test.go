@@ -224,7 +224,9 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 // scoring rule set; an administrator imports leads from CSV, creates a role with a hidden field and a
 // user with it, who never sees that field; an analyst imports a Camunda Modeler file into the process
 // designer, fixes the problems shown on the diagram in the properties panel, publishes, sees the diff of a
-// second version and starts it from the generated form (in English and Russian); and every main page passes axe-core. CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
+// second version and starts it from the generated form (in English and Russian); every main page passes
+// axe-core; and the analytics dashboards show the figures of seeded orders, leads, complaints and processes
+// (analyticsJourneys). CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
 func TestBrowserJourneys(t *testing.T) {
 	requireBrowser(t)
 	fx := setup(t)
@@ -311,4 +313,5 @@ func TestBrowserJourneys(t *testing.T) {
 	t.Run("pages", func(t *testing.T) {
 		journey(t, "pages", map[string]any{"admin": admin, "lead": fx.lead})
 	})
+	t.Run("analytics", analyticsJourneys)
 }

@@ -27,6 +27,7 @@ export const pages: Record<string, Loader> = {
   audit: () => import('./pages/Audit.svelte'),
   profile: () => import('./pages/Profile.svelte'),
   notifications: () => import('./pages/Notifications.svelte'),
+  analytics: () => import('./pages/analytics/Analytics.svelte'),
 };
 
 /** Which page an app path shows, with its parameters. */
@@ -60,6 +61,8 @@ export function resolve(parts: string[]): { page: string; params: Record<string,
       return { page: 'profile', params: {} };
     case 'notifications':
       return { page: 'notifications', params: {} };
+    case 'analytics':
+      return { page: 'analytics', params: { area: b || 'customers' } };
   }
   return { page: '', params: {} };
 }

@@ -1,1 +1,0 @@
-import{D as e,d as t,t as n,w as r}from"./state.svelte-DGv6prkl.js";var i=new Map;function a(a,o){if(!a)return Promise.resolve(``);if(a===t.me?.id)return Promise.resolve(o);if(!n(`users.manage`))return Promise.resolve(a);let s=i.get(a);return s||(s=r(`/api/v1/users/${e(a)}`).then(e=>e.name||e.email).catch(()=>a),i.set(a,s)),s}export{a as t};
