@@ -101,6 +101,12 @@ export default async function (browser) {
       }, href);
       expect(exported.status === 200 && exported.type.startsWith('text/csv') && exported.body.includes('Olga'), `export: ${exported.status} ${exported.type} ${exported.body.slice(0, 200)}`);
 
+      // A record page lists the process instances bound to the record (none for this lead).
+      await open(page, `/records/lead/${lead.id}`);
+      await page.click('#tab-processes');
+      await page.locator('[data-testid=record-instances]', { hasText: 'No processes for this record.' }).waitFor();
+      await checkA11y(page, 'record processes');
+
       // The complaints board counts down to each deadline; a passed one is marked overdue.
       await open(page, '/boards/complaints');
       await page.locator('[data-testid=board] .overdue', { hasText: 'Response' }).waitFor();
