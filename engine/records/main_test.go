@@ -3,16 +3,14 @@ package records_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/rapportcrm/rapport/engine/records"
-	"github.com/rapportcrm/rapport/engine/storage/ferret"
+	"github.com/rapportcrm/rapport/engine/storage/ferret/ferrettest"
 )
 
 // db is a database on an embedded FerretDB shared by the package's tests; store is installed on it.
@@ -24,27 +22,15 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "rapport-records-")
-	if err != nil {
+	var stop func()
+	var err error
+	if db, _, stop, err = ferrettest.Start("rapport"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	f, err := ferret.Start(ctx, ferret.Config{Dir: dir, Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer f.Stop()
-	c, err := mongo.Connect(options.Client().ApplyURI(f.URI()))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer c.Disconnect(context.Background())
-	db = c.Database("rapport")
 	store = records.New(db, records.Options{})
 	if err := store.Install(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rules"
 	"github.com/rapportcrm/rapport/engine/rules/calendar"
 	"github.com/rapportcrm/rapport/engine/rulesets"
 	"github.com/rapportcrm/rapport/engine/schema"
-	"github.com/rapportcrm/rapport/engine/storage/ferret"
+	"github.com/rapportcrm/rapport/engine/storage/ferret/ferrettest"
 )
 
 var db *mongo.Database
@@ -24,26 +23,13 @@ var db *mongo.Database
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "rulesets-test")
-	if err != nil {
+	var stop func()
+	var err error
+	if db, _, stop, err = ferrettest.Start("rulesets_test"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ctx := context.Background()
-	srv, err := ferret.Start(ctx, ferret.Config{Dir: dir, Addr: "127.0.0.1:0"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start ferretdb:", err)
-		return 1
-	}
-	defer srv.Stop()
-	client, err := mongo.Connect(options.Client().ApplyURI(srv.URI()))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "connect:", err)
-		return 1
-	}
-	defer client.Disconnect(ctx)
-	db = client.Database("rulesets_test")
+	defer stop()
 	return m.Run()
 }
 

@@ -3,7 +3,6 @@ package storage_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"sync"
@@ -16,7 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/rapportcrm/rapport/engine/storage"
-	"github.com/rapportcrm/rapport/engine/storage/ferret"
+	"github.com/rapportcrm/rapport/engine/storage/ferret/ferrettest"
 )
 
 var db *mongo.Database
@@ -24,27 +23,13 @@ var db *mongo.Database
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "rapport-storage-")
-	if err != nil {
+	var stop func()
+	var err error
+	if db, _, stop, err = ferrettest.Start("storage"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	f, err := ferret.Start(ctx, ferret.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer f.Stop()
-	c, err := mongo.Connect(options.Client().ApplyURI(f.URI()))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer c.Disconnect(context.Background())
-	db = c.Database("storage")
+	defer stop()
 	return m.Run()
 }
 
