@@ -63,6 +63,8 @@ export default async function (browser) {
   await open(page, '/my-day');
   await page.locator('[data-testid=myday-task]', { hasText: taskTitle }).locator('[data-testid=myday-related]').click();
   await page.waitForSelector('[data-testid=record-form]');
+  // The heading shows the record's name once the record has loaded.
+  await page.waitForFunction((name) => document.querySelector('main h1')?.textContent === name, lead.name, { timeout: 10000 }).catch(() => undefined);
   expect((await text(page, 'main h1')) === lead.name, 'the record page is not the lead');
   await page.fill('#f-email', 'not-an-email');
   await page.click('[data-testid=record-form] button[type=submit]');

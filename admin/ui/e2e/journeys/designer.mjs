@@ -131,6 +131,8 @@ async function journey(browser, lang) {
   await page.keyboard.press('ArrowRight');
   await page.waitForSelector('#tab-publish[aria-selected=true]');
   await page.waitForSelector('[data-testid=diff]');
+  // Let the debounced validation and the draft save settle before publishing.
+  await page.waitForLoadState('networkidle');
   await page.locator('[data-testid=publish] form button[type=submit]').click();
   await page.locator('[data-testid=published]', { hasText: `${w.published} 1` }).waitFor();
   await checkA11y(page, `publish tab (${lang})`);
