@@ -91,12 +91,25 @@ func TestUpdateIfAndDeleteIf(t *testing.T) {
 	}
 }
 
-// TestUpdateIfConcurrent races writers that all read version 1: exactly one may win each version.
+// TestUpdateIfConcurrent races writers that all read version 1: exactly one may win each version. It
+// races only the backend that matches the server: the MongoDB form relies on the server applying
+// {_id, version} atomically, which MongoDB does and FerretDB v1 (read-modify-write) does not, so on
+// the embedded store that form may let two writers win and says nothing about Rapport's code.
 func TestUpdateIfConcurrent(t *testing.T) {
 	ctx := context.Background()
+	server, err := storage.Detect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, b := range backends() {
 		t.Run(name, func(t *testing.T) {
+			if b.Embedded() != server.Embedded() {
+				t.Skipf("the %s backend is raced only on its own server; this one is %s", name, server)
+			}
 			coll := db.Collection("race_" + name)
+			if err := coll.Drop(ctx); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "r"}, {Key: "version", Value: int64(1)}}); err != nil {
 				t.Fatal(err)
 			}
