@@ -193,6 +193,7 @@ func New(deps Deps) *Server {
 	s.registerConnectors()
 	if deps.Processes != nil {
 		s.registerProcesses()
+		s.registerTaskTypes()
 		s.registerSimulate()
 	}
 	if deps.Instances != nil {

@@ -11,8 +11,8 @@ package tasktypes
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/rapportcrm/rapport/engine/expression"
@@ -245,14 +245,9 @@ func (r *Registry) Infos() []Info {
 	return out
 }
 
-// Aliases lists the aliases, sorted, each as "alias=target".
-func (r *Registry) Aliases() []string {
-	out := make([]string, 0, len(r.aliases))
-	for a, t := range r.aliases {
-		out = append(out, a+"="+t)
-	}
-	sort.Strings(out)
-	return out
+// Aliases maps each alias to the ID of the type it runs as (a copy: the registry does not change).
+func (r *Registry) Aliases() map[string]string {
+	return maps.Clone(r.aliases)
 }
 
 // Check validates a task against its type: required headers and inputs, enum headers, then the

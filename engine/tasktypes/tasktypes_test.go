@@ -30,6 +30,14 @@ func TestBuiltinDescribesItself(t *testing.T) {
 	if err := r.Alias("x", "nope"); err == nil {
 		t.Error("an alias of an unknown type was accepted")
 	}
+	aliases := r.Aliases()
+	if len(aliases) != 1 || aliases[HTTPJSON] != HTTP {
+		t.Errorf("Aliases() = %v, want only %s -> %s", aliases, HTTPJSON, HTTP)
+	}
+	aliases["y"] = HTTP
+	if r.Resolve("y") != "y" {
+		t.Error("changing the map Aliases returned changed the registry")
+	}
 }
 
 func TestCheck(t *testing.T) {
