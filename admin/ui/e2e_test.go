@@ -313,5 +313,6 @@ func TestBrowserJourneys(t *testing.T) {
 	t.Run("pages", func(t *testing.T) {
 		journey(t, "pages", map[string]any{"admin": admin, "lead": fx.lead})
 	})
+	t.Run("monitor", monitorJourney)
 	t.Run("analytics", analyticsJourneys)
 }

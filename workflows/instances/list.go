@@ -68,6 +68,8 @@ type Filter struct {
 	Incident string `json:"incident,omitempty" maxLength:"255"`
 	// Parent lists the instances a call activity of this instance started.
 	Parent string `json:"parent,omitempty" maxLength:"300"`
+	// IDs narrows the filter to these instances (a selection in the monitor's list).
+	IDs []string `json:"ids,omitempty" maxItems:"200" doc:"Only these instance IDs (a selection); the other conditions still apply."`
 }
 
 // FilterError is a filter value that cannot be used, naming the parameter.
@@ -133,6 +135,13 @@ func (f Filter) Query() (string, error) {
 		conds = append(conds, "RapportIncident = "+messages.Quote(w))
 	}
 	eq("ParentWorkflowId", f.Parent)
+	if len(f.IDs) > 0 {
+		ids := make([]string, len(f.IDs))
+		for i, id := range f.IDs {
+			ids[i] = messages.Quote(id)
+		}
+		conds = append(conds, "WorkflowId IN ("+strings.Join(ids, ", ")+")")
+	}
 	return strings.Join(conds, " AND "), nil
 }
 

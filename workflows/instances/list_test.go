@@ -29,6 +29,8 @@ func TestFilterQuery(t *testing.T) {
 			want: []string{"StartTime >= '2026-03-02T09:00:00Z'", "CloseTime < '2026-03-02T10:00:00Z'"}},
 		{name: "element and incident", f: Filter{Element: "Task_Call", Incident: "timeout"},
 			want: []string{"RapportActiveElements = 'Task_Call'", "RapportIncident = 'timeout'"}},
+		{name: "a selection of instances", f: Filter{ProcessKey: "lead", IDs: []string{"lead:api:1", "O'Neil"}},
+			want: []string{"RapportProcessKey = 'lead'", `WorkflowId IN ('lead:api:1', 'O\'Neil')`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ const journeys = {
   admin: () => import('./journeys/admin.mjs'),
   pages: () => import('./journeys/pages.mjs'),
   designer: () => import('./journeys/designer.mjs'),
+  monitor: () => import('./journeys/monitor.mjs'),
   analytics: () => import('./journeys/analytics.mjs'),
   'analytics-scopes': () => import('./journeys/analytics-scopes.mjs'),
   'analytics-schedule': () => import('./journeys/analytics-schedule.mjs'),

@@ -18,6 +18,8 @@ export const pages: Record<string, Loader> = {
   calendars: () => import('./pages/Calendars.svelte'),
   processes: () => import('./pages/Processes.svelte'),
   process: () => import('./pages/ProcessDesigner.svelte'),
+  monitor: () => import('./pages/Monitor.svelte'),
+  instance: () => import('./pages/Instance.svelte'),
   users: () => import('./pages/Users.svelte'),
   teams: () => import('./pages/Teams.svelte'),
   roles: () => import('./pages/Roles.svelte'),
@@ -54,6 +56,10 @@ export function resolve(parts: string[]): { page: string; params: Record<string,
       return { page: 'calendars', params: {} };
     case 'processes':
       return b ? { page: 'process', params: { key: b } } : { page: 'processes', params: {} };
+    case 'monitor':
+      return { page: 'monitor', params: { key: b || '' } };
+    case 'instances':
+      return b ? { page: 'instance', params: { id: b } } : { page: 'monitor', params: { key: '' } };
     case 'admin':
       if (b === 'roles' && c) return { page: 'role', params: { name: c } };
       return { page: b || 'users', params: {} };

@@ -1,0 +1,150 @@
+// The process monitor, as a process owner: the heat map of "Approve a discount" shows three instances
+// waiting at the review; clicking the element lists them, the business key finds one, its card shows the
+// review active. The owner suspends it (a dialog refuses an empty reason, Escape closes it and gives the
+// focus back), changes the priority variable, moves the token from the review to the filing step by
+// clicking both on the diagram, resumes it and sees it complete. Then three instances of "Notify the
+// warehouse" stopped at incidents are selected and retried in bulk: the dry run counts them, the progress
+// bar fills, every result is "done". The monitor and the card again in Russian. axe-core on each page and
+// with a dialog open; the designer's page links to the monitor; bpmn-js is loaded only there.
+import { params, newPage, signIn, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
+
+async function dialogSubmit(page, id, reason) {
+  await page.fill(`#${id}-reason`, reason);
+  await page.click(`[data-testid=${id}] button[type=submit]`);
+  await page.locator(`[data-testid=${id}] [role=status]`).waitFor();
+  await page.click(`[data-testid=${id}] button[data-close]`);
+  await page.waitForFunction((sel) => !document.querySelector(sel).open, `[data-testid=${id}]`);
+}
+
+async function stateIs(page, word) {
+  await page.waitForFunction((w) => document.querySelector('[data-testid=instance-state]')?.textContent.trim() === w, word, { timeout: 60000 });
+}
+
+export default async function (browser) {
+  const { owner, instance } = params;
+  const page = await newPage(browser, { lang: 'en' });
+  const scripts = [];
+  page.on('request', (r) => r.resourceType() === 'script' && scripts.push(r.url()));
+  await signIn(page, owner.email, owner.password);
+
+  // From the navigation to the monitor's process list, and on to the process.
+  expect(!scripts.some((u) => /modeler|canvas|viewer/.test(u)), 'bpmn-js loaded before a process page: ' + scripts.join(' '));
+  await page.click('nav.sidebar a[href="#/monitor"]');
+  await page.waitForSelector('[data-testid=monitor-processes] a[href="#/monitor/e2e-monitor"]');
+  await checkA11y(page, 'monitor processes');
+  await page.click('[data-testid=monitor-processes] a[href="#/monitor/e2e-monitor"]');
+  await page.waitForSelector('main h1:has-text("Approve a discount")');
+
+  // The heat map: three active at the review.
+  await page.waitForSelector('[data-testid=heatmap] [data-element-id=Review].rp-active');
+  const badge = await text(page, '[data-testid=heatmap] .djs-overlay .rp-badge.active');
+  expect(badge === '3', `heat map badge at the review: ${badge}`);
+  await page.locator('[data-testid=heat-table] tbody tr', { hasText: 'Review the discount' }).locator('td.num').first().filter({ hasText: '3' }).waitFor();
+  await page.locator('[data-testid=state-counts] [data-state=waiting]', { hasText: '3' }).waitFor();
+  await checkA11y(page, 'monitor');
+
+  // Clicking the element filters the list by it.
+  await page.click('[data-testid=heatmap] [data-element-id=Review]');
+  await page.waitForFunction(() => location.hash.includes('element=Review'));
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]').length === 3);
+  // The business key narrows it to one; its link opens the card.
+  await page.fill('#mon-key', 'MON-1');
+  await page.click('form.filters button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]').length === 1);
+  await page.click(`[data-testid=instances] a[href="#/instances/${instance}"]`);
+
+  // The card: the review is active, the start passed.
+  await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Review].rp-active');
+  await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Start].rp-path');
+  await stateIs(page, 'waiting');
+  await checkA11y(page, 'instance card');
+
+  // Suspend, from the keyboard: the dialog takes the focus, refuses an empty reason, Escape closes it.
+  const suspend = page.locator('[data-testid=operations] button', { hasText: 'Suspend' });
+  await suspend.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.id === 'dlg-suspend-reason');
+  await checkA11y(page, 'suspend dialog');
+  await page.click('[data-testid=dlg-suspend] button[type=submit]');
+  await page.locator('[data-testid=dlg-suspend] .field-error', { hasText: 'reason' }).waitFor();
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('[data-testid=dlg-suspend]').open);
+  expect(await page.evaluate(() => document.activeElement?.textContent.trim()) === 'Suspend', 'the focus did not return to the Suspend button');
+  await page.keyboard.press('Enter');
+  await dialogSubmit(page, 'dlg-suspend', 'checking the discount');
+  await stateIs(page, 'suspended');
+
+  // Change the priority in the typed form.
+  await page.click('[data-testid=operations] button:has-text("Change variables")');
+  await page.fill('#var-priority', '7');
+  await dialogSubmit(page, 'dlg-variables', "raised by the customer's call");
+  await page.locator('[data-testid=variables] tr[data-variable=priority]', { hasText: '7' }).waitFor();
+
+  // Move the token: the review (the only active element) is the source, a click on the filing step the target.
+  await page.click('[data-testid=operations] button:has-text("Move token")');
+  await page.locator('[data-testid=move-hint]', { hasText: 'Review the discount' }).waitFor();
+  await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Review].rp-source');
+  await page.click('[data-testid=instance-diagram] [data-element-id=Archive]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=dlg-move]').open);
+  expect(await page.inputValue('#move-from') === 'Review' && await page.inputValue('#move-to') === 'Archive', 'the move dialog did not take the clicked elements');
+  await dialogSubmit(page, 'dlg-move', 'approved by phone');
+
+  // Resume: the held token passes the filing step and the instance completes.
+  await page.click('[data-testid=operations] button:has-text("Resume")');
+  await dialogSubmit(page, 'dlg-resume', 'done checking');
+  await stateIs(page, 'completed');
+  await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Archive].rp-path');
+  const timeline = await text(page, '[data-testid=timeline]');
+  for (const w of ['checking the discount', "raised by the customer's call", 'approved by phone', 'done checking']) {
+    expect(timeline.includes(w), `the timeline lacks "${w}": ${timeline.slice(0, 400)}`);
+  }
+  expect(!(await page.locator('[data-testid=operations]').count()), 'operations offered on a completed instance');
+
+  // Bulk retry of three incidents, selected in the list.
+  await open(page, '/monitor/e2e-flaky');
+  await page.waitForSelector('[data-testid=heatmap] [data-element-id=Call].rp-incident');
+  await page.click('[data-testid=state-counts] [data-state=incident]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]').length === 3);
+  await page.check('[data-testid=instances] thead input[type=checkbox]');
+  await page.locator('[data-testid=bulk] label', { hasText: 'The selected instances (3)' }).waitFor();
+  expect(await page.isChecked('input[name=bulk-scope][value=selected]'), 'the selection is not the scope');
+  await page.selectOption('#bulk-op', 'retry');
+  await page.fill('#bulk-reason', 'the warehouse is back');
+  await page.click('[data-testid=bulk] button[type=submit]');
+  await page.locator('[data-testid=bulk-preview]', { hasText: '3 instances would be operated' }).waitFor();
+  await checkA11y(page, 'bulk dry run');
+  await page.click('[data-testid=bulk] button.primary:has-text("Run")');
+  await page.waitForSelector('[data-testid=batch] progress');
+  await page.waitForSelector('[data-testid=batch][data-state=completed]', { timeout: 60000 });
+  const progress = await page.evaluate(() => { const p = document.querySelector('#bulk-progress'); return [p.value, p.max]; });
+  expect(progress[0] === 3 && progress[1] === 3, `progress bar at ${progress}`);
+  const done = await page.locator('[data-testid=batch-results] tr[data-result=done]').count();
+  expect(done === 3, `${done} instances retried, want 3: ${await text(page, '[data-testid=batch]')}`);
+  await checkA11y(page, 'bulk progress');
+
+  // The designer's page links to the monitor.
+  await open(page, '/processes/e2e-monitor');
+  await page.waitForSelector('[data-testid=open-monitor]');
+  noErrors(page);
+  await page.context().close();
+
+  // Russian.
+  const ru = await newPage(browser, { lang: 'ru' });
+  await signIn(ru, owner.email, owner.password);
+  await open(ru, '/monitor/e2e-monitor');
+  await ru.waitForSelector('main h1:has-text("Мониторинг: Approve a discount")');
+  await ru.waitForSelector('[data-testid=heatmap] [data-element-id=Review].rp-active');
+  await ru.locator('[data-testid=state-counts] [data-state=completed]', { hasText: '1' }).waitFor();
+  await ru.locator('h2', { hasText: 'Где ждут экземпляры' }).waitFor();
+  await checkA11y(ru, 'monitor (ru)');
+  await ru.click('[data-testid=instances] tbody tr[data-instance] a');
+  await ru.locator('[data-testid=operations] button', { hasText: 'Приостановить' }).waitFor();
+  await ru.waitForSelector('[data-testid=instance-diagram] [data-element-id=Review].rp-active');
+  await checkA11y(ru, 'instance card (ru)');
+  await ru.click('[data-testid=operations] button:has-text("Приостановить")');
+  await ru.locator('[data-testid=dlg-suspend] h2', { hasText: 'Приостановка экземпляра' }).waitFor();
+  await checkA11y(ru, 'suspend dialog (ru)');
+  await ru.keyboard.press('Escape');
+  noErrors(ru);
+  await ru.context().close();
+}
