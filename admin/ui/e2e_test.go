@@ -311,7 +311,7 @@ func TestBrowserJourneys(t *testing.T) {
 		}
 	})
 	t.Run("pages", func(t *testing.T) {
-		journey(t, "pages", map[string]any{"admin": admin, "lead": fx.lead})
+		journey(t, "pages", map[string]any{"admin": admin, "lead": fx.lead, "instance": fx.instanceID})
 	})
 	t.Run("monitor", monitorJourney)
 	t.Run("analytics", analyticsJourneys)

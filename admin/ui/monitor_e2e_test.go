@@ -78,6 +78,7 @@ const flakyProcess = `<?xml version="1.0" encoding="UTF-8"?>
 
 type instanceCard struct {
 	Status    string         `json:"status"`
+	Version   int            `json:"version"`
 	Variables map[string]any `json:"variables"`
 	Incidents []any          `json:"incidents"`
 	Timeline  []struct {
@@ -124,8 +125,9 @@ func waitListedState(t *testing.T, process, state string, n int) {
 
 // monitorJourney: a process owner finds an instance on the heat map, opens its card, suspends it,
 // changes a variable, moves its token past the waiting user task, resumes it and sees it complete; then
-// retries the incidents of three instances in bulk and watches the batch's progress (English); the
-// monitor and the card in Russian; axe-core on every page and with a dialog open.
+// retries the incidents of three instances in bulk and watches the batch's progress, previews a
+// migration on a card and migrates the other instances to version 2 in bulk after the preview table
+// (English); the monitor and the card in Russian; axe-core on every page and with a dialog open.
 func monitorJourney(t *testing.T) {
 	owner := newAccount(t, "owner@example.test", "process-owner")
 	ids := map[string]string{}
@@ -146,10 +148,14 @@ func monitorJourney(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		waitCard(t, url.PathEscape(ids[fmt.Sprintf("FLAKY-%d", i)]), func(c instanceCard) bool { return len(c.Incidents) > 0 })
 	}
+	// Version 2 renames the filing step: the waiting instances can migrate to it.
+	call(t, http.MethodPost, "/api/v1/processes", env.AdminToken, strings.Replace(monitorProcess, "File the decision", "File the decision in the ledger", 1),
+		http.StatusCreated, "Content-Type", "application/xml")
+	call(t, http.MethodPost, "/api/v1/processes/e2e-monitor/publish", env.AdminToken, nil, http.StatusCreated)
 	waitListedState(t, "e2e-monitor", "waiting", 3)
 	waitListedState(t, "e2e-flaky", "incident", 3)
 
-	journey(t, "monitor", map[string]any{"owner": owner, "instance": ids["MON-1"]})
+	journey(t, "monitor", map[string]any{"owner": owner, "instance": ids["MON-1"], "other": ids["MON-2"]})
 
 	// What the browser did reached the instance: suspended, variable changed, moved, resumed, completed,
 	// each with the reason typed in the dialog.
@@ -165,6 +171,12 @@ func monitorJourney(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("the timeline lacks, by the owner with the reason: %v\n%+v", want, c.Timeline)
+	}
+	// The bulk migration moved the other two to version 2.
+	for _, k := range []string{"MON-2", "MON-3"} {
+		if c := card(t, ids[k]); c.Version != 2 || c.Status != "waiting" {
+			t.Errorf("%s after the bulk migration: version %d, %s; want version 2, waiting", k, c.Version, c.Status)
+		}
 	}
 	// The bulk retry retried every incident: each instance's timeline says so.
 	for i := 1; i <= 3; i++ {

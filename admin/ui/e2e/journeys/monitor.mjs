@@ -4,7 +4,9 @@
 // focus back), changes the priority variable, moves the token from the review to the filing step by
 // clicking both on the diagram, resumes it and sees it complete. Then three instances of "Notify the
 // warehouse" stopped at incidents are selected and retried in bulk: the dry run counts them, the progress
-// bar fills, every result is "done". The monitor and the card again in Russian. axe-core on each page and
+// bar fills, every result is "done". A migration is previewed on a card, and the instances still waiting
+// in version 1 are migrated to version 2 in bulk after the preview table. The monitor and the card again
+// in Russian. axe-core on each page and
 // with a dialog open; the designer's page links to the monitor; bpmn-js is loaded only there.
 import { params, newPage, signIn, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
 
@@ -21,7 +23,7 @@ async function stateIs(page, word) {
 }
 
 export default async function (browser) {
-  const { owner, instance } = params;
+  const { owner, instance, other } = params;
   const page = await newPage(browser, { lang: 'en' });
   const scripts = [];
   page.on('request', (r) => r.resourceType() === 'script' && scripts.push(r.url()));
@@ -34,6 +36,10 @@ export default async function (browser) {
   await checkA11y(page, 'monitor processes');
   await page.click('[data-testid=monitor-processes] a[href="#/monitor/e2e-monitor"]');
   await page.waitForSelector('main h1:has-text("Approve a discount")');
+  // Version 2 is shown first; the instances run version 1.
+  await page.waitForSelector('[data-testid=heatmap] [data-element-id=Review]');
+  await page.selectOption('#mon-version', '1');
+  await page.waitForFunction(() => location.hash.includes('version=1'));
 
   // The heat map: three active at the review.
   await page.waitForSelector('[data-testid=heatmap] [data-element-id=Review].rp-active');
@@ -122,6 +128,31 @@ export default async function (browser) {
   expect(done === 3, `${done} instances retried, want 3: ${await text(page, '[data-testid=batch]')}`);
   await checkA11y(page, 'bulk progress');
 
+  // A migration previewed on a card: the waiting instance can move to version 2.
+  await open(page, `/instances/${other}`);
+  await page.click('[data-testid=operations] button:has-text("Migrate")');
+  await page.selectOption('#migrate-to', '2');
+  await page.click('[data-testid=dlg-migrate] button:has-text("Preview")');
+  await page.locator('[data-testid=migration-preview] caption', { hasText: 'It can migrate from version 1 to 2.' }).waitFor();
+  await checkA11y(page, 'migration preview');
+  await page.keyboard.press('Escape');
+
+  // Bulk migration of everything waiting in version 1, after the preview table.
+  await open(page, '/monitor/e2e-monitor?version=1&state=waiting');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]').length === 2);
+  await page.check('input[name=bulk-scope][value=filter]');
+  await page.selectOption('#bulk-op', 'migrate');
+  await page.selectOption('#bulk-version', '2');
+  await page.fill('#bulk-reason', 'the ledger step replaces filing');
+  await page.click('[data-testid=bulk] button[type=submit]');
+  await page.locator('[data-testid=bulk-preview]', { hasText: '2 instances would be operated' }).waitFor();
+  const plans = await page.locator('[data-testid=migration-plans] tbody tr', { hasText: 'yes' }).count();
+  expect(plans === 2, `migration preview rows that can migrate: ${plans}, want 2`);
+  await page.click('[data-testid=bulk] button.primary:has-text("Run")');
+  await page.waitForSelector('[data-testid=batch][data-state=completed]', { timeout: 60000 });
+  const migrated = await page.locator('[data-testid=batch-results] tr[data-result=done]').count();
+  expect(migrated === 2, `${migrated} instances migrated, want 2: ${await text(page, '[data-testid=batch]')}`);
+
   // The designer's page links to the monitor.
   await open(page, '/processes/e2e-monitor');
   await page.waitForSelector('[data-testid=open-monitor]');
@@ -134,7 +165,7 @@ export default async function (browser) {
   await open(ru, '/monitor/e2e-monitor');
   await ru.waitForSelector('main h1:has-text("Мониторинг: Approve a discount")');
   await ru.waitForSelector('[data-testid=heatmap] [data-element-id=Review].rp-active');
-  await ru.locator('[data-testid=state-counts] [data-state=completed]', { hasText: '1' }).waitFor();
+  await ru.locator('[data-testid=state-counts] [data-state=waiting]', { hasText: '2' }).waitFor();
   await ru.locator('h2', { hasText: 'Где ждут экземпляры' }).waitFor();
   await checkA11y(ru, 'monitor (ru)');
   await ru.click('[data-testid=instances] tbody tr[data-instance] a');

@@ -24,6 +24,8 @@ export const PAGES = [
   ['calendars', '/calendars'],
   ['processes', '/processes'],
   ['process-designer', '/processes/e2e-call'],
+  ['monitor', '/monitor/e2e-call'],
+  ['instance', '/instances/{instance}'],
   ['users', '/admin/users'],
   ['teams', '/admin/teams'],
   ['roles', '/admin/roles'],
@@ -36,7 +38,7 @@ export const PAGES = [
 ];
 
 export default async function (browser) {
-  const { admin, lead } = params;
+  const { admin, lead, instance } = params;
   const dir = process.env.RAPPORT_SCREENSHOTS;
   if (dir) mkdirSync(dir, { recursive: true });
 
@@ -59,7 +61,7 @@ export default async function (browser) {
       // Every page in English; in Russian the ones whose words differ most (forms and tables), unless
       // screenshots are wanted.
       if (lang === 'ru' && !dir && !['record', 'schema-editor', 'role'].includes(name)) continue;
-      await open(page, p.replace('{lead}', lead.id));
+      await open(page, p.replace('{lead}', lead.id).replace('{instance}', instance));
       await page.waitForTimeout(150);
       await checkA11y(page, `${name} (${lang})`);
       if (dir) await page.screenshot({ path: path.join(dir, `${lang}-${name}.png`), fullPage: true });
