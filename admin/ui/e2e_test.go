@@ -225,8 +225,10 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 // user with it, who never sees that field; an analyst imports a Camunda Modeler file into the process
 // designer, fixes the problems shown on the diagram in the properties panel, publishes, sees the diff of a
 // second version and starts it from the generated form (in English and Russian); every main page passes
-// axe-core; and the analytics dashboards show the figures of seeded orders, leads, complaints and processes
-// (analyticsJourneys). CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
+// axe-core; a process owner finds an instance on the monitor's heat map, suspends it, changes a variable,
+// moves its token, resumes it and sees it complete, and runs a bulk retry and a bulk migration
+// (monitorJourney); and the analytics dashboards show the figures of seeded orders, leads, complaints and
+// processes (analyticsJourneys). CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
 func TestBrowserJourneys(t *testing.T) {
 	requireBrowser(t)
 	fx := setup(t)

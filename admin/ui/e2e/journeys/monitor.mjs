@@ -48,6 +48,7 @@ export default async function (browser) {
   await page.locator('[data-testid=heat-table] tbody tr', { hasText: 'Review the discount' }).locator('td.num').first().filter({ hasText: '3' }).waitFor();
   await page.locator('[data-testid=state-counts] [data-state=waiting]', { hasText: '3' }).waitFor();
   await checkA11y(page, 'monitor');
+  expect(scripts.some((u) => /\/canvas-/.test(u)) && !scripts.some((u) => /\/modeler-/.test(u)), 'the monitor should load the viewer, not the modeler: ' + scripts.join(' '));
 
   // Clicking the element filters the list by it.
   await page.click('[data-testid=heatmap] [data-element-id=Review]');

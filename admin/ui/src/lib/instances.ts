@@ -121,6 +121,11 @@ export function listQuery(f: Filter): Record<string, string | number | undefined
   };
 }
 
+/** The BPMN XML of a published version (0: the draft), for drawing it. */
+export async function processXML(key: string, version: number): Promise<string> {
+  return (await call<string>('GET', `/api/v1/processes/${segment(key)}/versions/${version}/xml`, { text: true, headers: { Accept: 'application/xml' } })).data;
+}
+
 /** Runs an operation on an instance (POST /api/v1/instances/{id}/{op}). */
 export async function operate<T = unknown>(id: string, op: string, body: Record<string, unknown>): Promise<T> {
   return (await call<T>('POST', `/api/v1/instances/${segment(id)}/${op}`, { body })).data;
