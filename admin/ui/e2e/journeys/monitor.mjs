@@ -4,7 +4,8 @@
 // focus back), changes the priority variable, moves the token from the review to the filing step by
 // clicking both on the diagram, resumes it and sees it complete. Then three instances of "Notify the
 // warehouse" stopped at incidents are selected and retried in bulk: the dry run counts them, the progress
-// bar fills, every result is "done". A migration is previewed on a card, and the instances still waiting
+// bar fills, every result is "done". A migration to the version an instance runs is refused in its
+// dialog with the server's problem, one to version 2 is previewed on the card, and the instances still waiting
 // in version 1 are migrated to version 2 in bulk after the preview table. The monitor and the card again
 // in Russian. axe-core on each page and
 // with a dialog open; the designer's page links to the monitor; bpmn-js is loaded only there.
@@ -132,6 +133,11 @@ export default async function (browser) {
   // A migration previewed on a card: the waiting instance can move to version 2.
   await open(page, `/instances/${other}`);
   await page.click('[data-testid=operations] button:has-text("Migrate")');
+  // Refused by the server: the dialog shows the problem and stays open.
+  await page.selectOption('#migrate-to', '1');
+  await page.fill('#dlg-migrate-reason', 'the same version');
+  await page.click('[data-testid=dlg-migrate] button[type=submit]');
+  await page.locator('[data-testid=dlg-migrate] .problem', { hasText: 'already' }).waitFor();
   await page.selectOption('#migrate-to', '2');
   await page.click('[data-testid=dlg-migrate] button:has-text("Preview")');
   await page.locator('[data-testid=migration-preview] caption', { hasText: 'It can migrate from version 1 to 2.' }).waitFor();
