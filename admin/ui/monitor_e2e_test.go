@@ -155,7 +155,7 @@ func monitorJourney(t *testing.T) {
 	waitListedState(t, "e2e-monitor", "waiting", 3)
 	waitListedState(t, "e2e-flaky", "incident", 3)
 
-	journey(t, "monitor", map[string]any{"owner": owner, "instance": ids["MON-1"], "other": ids["MON-2"]})
+	journey(t, "monitor", map[string]any{"owner": owner, "instance": ids["MON-1"], "other": ids["MON-2"], "flaky": ids["FLAKY-1"]})
 
 	// What the browser did reached the instance: suspended, variable changed, moved, resumed, completed,
 	// each with the reason typed in the dialog.

@@ -24,7 +24,7 @@ async function stateIs(page, word) {
 }
 
 export default async function (browser) {
-  const { owner, instance, other } = params;
+  const { owner, instance, other, flaky } = params;
   const page = await newPage(browser, { lang: 'en' });
   const scripts = [];
   page.on('request', (r) => r.resourceType() === 'script' && scripts.push(r.url()));
@@ -129,6 +129,14 @@ export default async function (browser) {
   const done = await page.locator('[data-testid=batch-results] tr[data-result=done]').count();
   expect(done === 3, `${done} instances retried, want 3: ${await text(page, '[data-testid=batch]')}`);
   await checkA11y(page, 'bulk progress');
+
+  // One incident retried from its card: the task fails again, a new incident is shown.
+  await open(page, `/instances/${flaky}`);
+  await page.waitForSelector('[data-testid=incidents] tbody tr');
+  await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Call].rp-incident');
+  await page.click('[data-testid=incidents] button:has-text("Retry")');
+  await dialogSubmit(page, 'dlg-retry', 'one more try');
+  await page.locator('[data-testid=timeline]', { hasText: 'one more try' }).waitFor();
 
   // A migration previewed on a card: the waiting instance can move to version 2.
   await open(page, `/instances/${other}`);

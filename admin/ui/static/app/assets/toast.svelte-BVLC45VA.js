@@ -1,1 +1,0 @@
-import{G as e}from"./svelte-BcP-G-sD.js";var t=e({list:[]}),n=1;function r(e,r=`ok`){let i=n++;t.list.push({id:i,text:e,kind:r}),setTimeout(()=>{t.list=t.list.filter(e=>e.id!==i)},5e3)}export{t as n,r as t};

@@ -1,0 +1,1 @@
+import{K as e}from"./svelte-DDy16DwT.js";var t=e({list:[]}),n=1;function r(e,r=`ok`){let i=n++;t.list.push({id:i,text:e,kind:r}),setTimeout(()=>{t.list=t.list.filter(e=>e.id!==i)},5e3)}export{t as n,r as t};
