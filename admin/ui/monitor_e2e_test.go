@@ -76,6 +76,31 @@ const flakyProcess = `<?xml version="1.0" encoding="UTF-8"?>
   </bpmndi:BPMNDiagram>
 </bpmn:definitions>`
 
+// followUpProcess starts when a task record titled "Follow up the discount" is created and waits at a
+// user task: the record's Processes tab links to the instance.
+const followUpProcess = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" id="Definitions_FOLLOW" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="e2e-follow-up" name="Follow up" isExecutable="true">
+    <bpmn:startEvent id="Start">
+      <bpmn:extensionElements><rapport:recordTrigger entity="task" on="created" condition="=record.title == &#34;Follow up the discount&#34;" /></bpmn:extensionElements>
+      <bpmn:outgoing>F1</bpmn:outgoing>
+    </bpmn:startEvent>
+    <bpmn:userTask id="Check" name="Check the follow-up"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Check" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Check" targetRef="End" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="D1">
+    <bpmndi:BPMNPlane id="P1" bpmnElement="e2e-follow-up">
+      <bpmndi:BPMNShape id="Start_di" bpmnElement="Start"><dc:Bounds x="152" y="102" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Check_di" bpmnElement="Check"><dc:Bounds x="250" y="80" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="End_di" bpmnElement="End"><dc:Bounds x="422" y="102" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="F1_di" bpmnElement="F1"><di:waypoint x="188" y="120" /><di:waypoint x="250" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="F2_di" bpmnElement="F2"><di:waypoint x="350" y="120" /><di:waypoint x="422" y="120" /></bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>`
+
 type instanceCard struct {
 	Status    string         `json:"status"`
 	Version   int            `json:"version"`
@@ -131,11 +156,13 @@ func waitListedState(t *testing.T, process, state string, n int) {
 func monitorJourney(t *testing.T) {
 	owner := newAccount(t, "owner@example.test", "process-owner")
 	ids := map[string]string{}
-	for _, p := range []struct{ key, xml string }{{"e2e-monitor", monitorProcess}, {"e2e-flaky", flakyProcess}} {
+	for _, p := range []struct{ key, xml string }{{"e2e-follow-up", followUpProcess}, {"e2e-monitor", monitorProcess}, {"e2e-flaky", flakyProcess}} {
 		call(t, http.MethodPost, "/api/v1/processes", env.AdminToken, p.xml, http.StatusCreated, "Content-Type", "application/xml")
 		call(t, http.MethodPost, "/api/v1/processes/"+p.key+"/publish", env.AdminToken, nil, http.StatusCreated)
 		call(t, http.MethodPut, "/api/v1/processes/"+p.key+"/owners", env.AdminToken, map[string]any{"owners": []string{"user:" + owner.ID}}, http.StatusOK)
 	}
+	// The trigger index is read again at most every 2 s after a publish.
+	triggersFrom := time.Now().Add(2100 * time.Millisecond)
 	for i := 1; i <= 3; i++ {
 		key := fmt.Sprintf("MON-%d", i)
 		st := call(t, http.MethodPost, "/api/v1/processes/e2e-monitor/instances", env.AdminToken,
@@ -155,7 +182,20 @@ func monitorJourney(t *testing.T) {
 	waitListedState(t, "e2e-monitor", "waiting", 3)
 	waitListedState(t, "e2e-flaky", "incident", 3)
 
-	journey(t, "monitor", map[string]any{"owner": owner, "instance": ids["MON-1"], "other": ids["MON-2"], "flaky": ids["FLAKY-1"]})
+	time.Sleep(time.Until(triggersFrom))
+	task := call(t, http.MethodPost, "/api/v1/records/task", env.AdminToken, map[string]any{
+		"title": "Follow up the discount", "kind": "call", "status": "open", "dueAt": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339),
+	}, http.StatusCreated)
+	var bound []any
+	for deadline := time.Now().Add(30 * time.Second); len(bound) == 0 && time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		bound = call(t, http.MethodGet, fmt.Sprintf("/api/v1/instances?entity=task&record=%s", task["id"]), env.AdminToken, nil, http.StatusOK)["items"].([]any)
+	}
+	if len(bound) != 1 {
+		t.Fatalf("the task record started %d instances, want 1", len(bound))
+	}
+	ids["follow-up"] = bound[0].(map[string]any)["id"].(string)
+
+	journey(t, "monitor", map[string]any{"task": task["id"], "followUp": ids["follow-up"], "owner": owner, "instance": ids["MON-1"], "other": ids["MON-2"], "flaky": ids["FLAKY-1"]})
 
 	// What the browser did reached the instance: suspended, variable changed, moved, resumed, completed,
 	// each with the reason typed in the dialog.

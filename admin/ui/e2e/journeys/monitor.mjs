@@ -7,7 +7,7 @@
 // bar fills, every result is "done". A migration to the version an instance runs is refused in its
 // dialog with the server's problem, one to version 2 is previewed on the card, and the instances still waiting
 // in version 1 are migrated to version 2 in bulk after the preview table. The monitor and the card again
-// in Russian. axe-core on each page and
+// in Russian. A task record's Processes tab links to the card of the instance it started. axe-core on each page and
 // with a dialog open; the designer's page links to the monitor; bpmn-js is loaded only there.
 import { params, newPage, signIn, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
 
@@ -24,7 +24,7 @@ async function stateIs(page, word) {
 }
 
 export default async function (browser) {
-  const { owner, instance, other, flaky } = params;
+  const { owner, instance, other, flaky, task, followUp } = params;
   const page = await newPage(browser, { lang: 'en' });
   const scripts = [];
   page.on('request', (r) => r.resourceType() === 'script' && scripts.push(r.url()));
@@ -167,6 +167,13 @@ export default async function (browser) {
   await page.waitForSelector('[data-testid=batch][data-state=completed]', { timeout: 60000 });
   const migrated = await page.locator('[data-testid=batch-results] tr[data-result=done]').count();
   expect(migrated === 2, `${migrated} instances migrated, want 2: ${await text(page, '[data-testid=batch]')}`);
+
+  // A record's Processes tab links to the card of the instance it started.
+  await open(page, `/records/task/${task}`);
+  await page.click('[role=tab]#tab-processes');
+  await page.click(`[data-testid=record-instances] a[href="#/instances/${followUp}"]`);
+  await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Check].rp-active');
+  await page.locator('[data-testid=instance-facts]', { hasText: 'task' }).waitFor();
 
   // The designer's page links to the monitor.
   await open(page, '/processes/e2e-monitor');
