@@ -2,8 +2,8 @@ package analytics_test
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
