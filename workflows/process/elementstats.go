@@ -5,10 +5,10 @@
 // Workflow code does no I/O: runs are measured in workflow time as the timeline is written (note), kept
 // in the runner and sent in batches through a local activity, which costs one marker event in the
 // history per batch and no extra workflow task. A batch goes out when the instance starts to wait for
-// something other than a task (a person, a timer, a message, a child), when maxPendingRuns runs piled
-// up, before it continues as new and when it ends; a process of service tasks in a row thus reports
-// once, at its end. Batches are numbered per run, so the store applies a batch retried after it was
-// written only once.
+// something other than a task (a person, a timer, a message, a child, an external task's worker), when
+// maxPendingRuns runs piled up, before it continues as new and when it ends; a process of service
+// tasks in a row thus reports once, at its end. Batches are numbered per run, so the store applies a
+// batch retried after it was written only once.
 
 package process
 
@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapportcrm/rapport/engine/analytics"
+	"github.com/rapportcrm/rapport/engine/bpmn"
 )
 
 // ElementsActivityName is the local activity that hands an instance's element runs to the element
@@ -161,12 +162,17 @@ func (r *runner) reportElements(final bool) {
 }
 
 // tasksRunning reports whether a task activity of the instance is in flight: its end comes soon, so
-// the runs wait for it.
+// the runs wait for it. An external task, which a worker outside Rapport may hold for hours, is a wait
+// like a person's task.
 func (r *runner) tasksRunning() bool {
 	for _, s := range r.st.Subs {
-		if s.Kind == subActivity {
-			return true
+		if s.Kind != subActivity {
+			continue
 		}
+		if n := &r.model.Nodes[s.Node]; r.at(levelIssue13) && n.Kind == bpmn.KindServiceTask && n.Task != nil && n.Task.External {
+			continue
+		}
+		return true
 	}
 	return false
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/activity"
 )
 
 // reports collects what instances report to the element statistics.
@@ -79,6 +81,16 @@ func TestElementStatistics(t *testing.T) {
 			nil, nil,
 			[]run{{"A", []time.Duration{0}, 0}, {"B", []time.Duration{0}, 0}, {"C", []time.Duration{0}, 0}, {"End", []time.Duration{0}, 0}, {"Start", []time.Duration{0}, 0}},
 			1},
+		{"an external task is a wait: the runs before it are reported when it starts",
+			start + svc("Charge", "charge-card", "F0", "F1", "") + end("End", "F1") + flow("F0", "Start", "Charge") + flow("F1", "Charge", "End"),
+			nil,
+			func(t *testing.T, env *envT, _ *calls) {
+				env.RegisterActivityWithOptions(func(context.Context, ExternalTask) (map[string]any, error) {
+					return nil, nil
+				}, activity.RegisterOptions{Name: "charge-card"})
+			},
+			[]run{{"Charge", []time.Duration{0}, 0}, {"End", []time.Duration{0}, 0}, {"Start", []time.Duration{0}, 0}},
+			2},
 		{"parallel multi-instance is one run",
 			start + `    <bpmn:serviceTask id="Each"><bpmn:extensionElements><zeebe:taskDefinition type="noop" /></bpmn:extensionElements><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing>
       <bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements><zeebe:loopCharacteristics inputCollection="=approvers" inputElement="vote" /></bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>
