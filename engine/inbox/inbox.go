@@ -132,6 +132,10 @@ type bucket struct {
 	Split bool `bson:"split,omitempty"`
 }
 
+// full reports a node to split: too many items, or too many instances remembered (an instance that
+// left is remembered for tombstoneTTL, so a busy queue gathers thousands).
+func (b bucket) full() bool { return len(b.Items) > MaxBucketItems || len(b.Seen) > MaxBucketItems }
+
 // errMoved is a write that found its node split under it: it goes down to the child.
 var errMoved = errors.New("inbox: bucket node was split")
 
@@ -308,7 +312,8 @@ func (s *Store) Apply(ctx context.Context, snap Snapshot) error {
 
 // write replaces the instance's items in bucket key: it walks down the bucket's trie to the leaf the
 // instance hashes to (a node split under it sends it on down), rewrites that leaf only, and splits the
-// leaf when it grew past MaxBucketItems. newer reports a bucket that saw a newer snapshot.
+// leaf when it grew past MaxBucketItems items or instances. newer reports a bucket that saw a newer
+// snapshot.
 func (s *Store) write(ctx context.Context, key string, h uint64, snap Snapshot, items []Item, now time.Time) (newer bool, err error) {
 	for path := ""; ; path += bitAt(h, len(path)) {
 		var grown bool
@@ -317,7 +322,7 @@ func (s *Store) write(ctx context.Context, key string, h uint64, snap Snapshot, 
 				return b, storage.Skip, errMoved
 			}
 			nb, op, n := b.replace(snap.Instance, snap.Seq, items, now)
-			newer, grown = n, len(nb.Items) > MaxBucketItems
+			newer, grown = n, nb.full()
 			if op == storage.Write {
 				nb.Ver++
 			}
@@ -346,7 +351,7 @@ func (s *Store) split(ctx context.Context, key, path string) error {
 	var full []string
 	_, err := storage.Mutate(ctx, s.backend, s.buckets, nodeID(key, path), func(b bucket, exists bool) (bucket, storage.Op, error) {
 		full = nil
-		if !exists || b.Split || len(b.Items) <= MaxBucketItems || len(path) >= 64 {
+		if !exists || b.Split || !b.full() || len(path) >= 64 {
 			return b, storage.Skip, nil
 		}
 		kids := [2]bucket{{From: b.Ver}, {From: b.Ver}}
@@ -374,7 +379,7 @@ func (s *Store) split(ctx context.Context, key, path string) error {
 			}); err != nil {
 				return b, storage.Skip, err
 			}
-			if len(kid.Items) > MaxBucketItems {
+			if kid.full() {
 				full = append(full, path+bit)
 			}
 		}

@@ -288,3 +288,24 @@ func TestInboxLargeBucketSplits(t *testing.T) {
 		t.Fatalf("after removing every instance ann may claim %d", p.Counts.Claimable)
 	}
 }
+
+// TestInboxBusyQueueSplits: a queue whose tasks come and go is split too, though it never holds many
+// tasks at once: it remembers every instance that left for an hour, and a write must not rewrite them all.
+func TestInboxBusyQueueSplits(t *testing.T) {
+	s := newStore(t, "busy")
+	ctx := context.Background()
+	for i := range inbox.MaxBucketItems + 10 {
+		id := fmt.Sprintf("busy:%d", i)
+		apply(t, s, inbox.Snapshot{Instance: id, ProcessKey: "p", Seq: 1, Tasks: []inbox.Task{{ID: "A.1", Element: "A", CandidateGroups: []string{"sales"}}}})
+		apply(t, s, inbox.Snapshot{Instance: id, ProcessKey: "p", Seq: 2, Ended: true})
+	}
+	nodes, err := db.Client().Database("inbox_busy").Collection(inbox.BucketsCollection).CountDocuments(ctx, map[string]any{})
+	if err != nil || nodes < 3 {
+		t.Fatalf("the bucket that saw %d instances is %d documents (%v), want it split", inbox.MaxBucketItems+10, nodes, err)
+	}
+	// The split kept what each part remembers: a late write of a finished instance brings nothing back.
+	apply(t, s, inbox.Snapshot{Instance: "busy:3", ProcessKey: "p", Seq: 1, Tasks: []inbox.Task{{ID: "A.1", Element: "A", CandidateGroups: []string{"sales"}}}})
+	if p := read(t, s, ann, inbox.Query{}); p.Counts.Total != 0 {
+		t.Fatalf("after a late write of a finished instance ann sees %v", ids(p))
+	}
+}
