@@ -12,7 +12,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 LOAD_RATES    ?= 20,40,80
 LOAD_DURATION ?= 3m
 
-.PHONY: all build run test test-chaos lint bench fuzz load clean ui ui-check screenshots
+.PHONY: all build run test test-chaos test-chaos-quick lint bench fuzz load clean ui ui-check screenshots
 
 all: build
 
@@ -42,9 +42,16 @@ bench:
 	.ci/bench
 
 ## test-chaos: kill and cut Rapport's parts under work (SIGKILL of `rapport dev` and of a worker, a plugin
-## killed mid-task, store and Temporal unreachable for 20 s) and count that nothing is lost or doubled
+## killed mid-task, store and Temporal unreachable for 20 s) and count that nothing is lost or doubled;
+## CHAOS_RUN picks scenarios by name
+CHAOS_RUN ?= Chaos
 test-chaos:
-	RAPPORT_CHAOS=1 $(GO) test -count=1 -timeout 30m -parallel 5 -v -run 'Chaos' ./cmd/rapport/stack/chaos/
+	RAPPORT_CHAOS=1 $(GO) test -count=1 -timeout 30m -parallel 5 -v -run '$(CHAOS_RUN)' ./cmd/rapport/stack/chaos/
+
+## test-chaos-quick: the scenarios CI runs (a plugin killed mid-task, the store unreachable; about 2 minutes)
+test-chaos-quick:
+	$(MAKE) test-chaos CHAOS_RUN='TestChaos(PluginKilledMidTask|StoreUnreachable)$$'
+
 
 ## fuzz: every fuzz target for FUZZTIME each (default 60s), from the seed corpora in testdata/fuzz
 fuzz:

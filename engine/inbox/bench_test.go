@@ -64,3 +64,44 @@ func BenchmarkInboxPage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInboxWrite measures the write of one task change (a snapshot of an instance with one task,
+// its priority changed) to a group's bucket on the embedded store. "bare" writes to a bucket of 10 open
+// tasks, the baseline; "5000" to a bucket of 5,000: the ratio is what a large queue adds to every
+// task created, claimed or completed in it.
+func BenchmarkInboxWrite(b *testing.B) {
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name  string
+		tasks int
+	}{{"bare", 10}, {"5000", 5000}} {
+		s := newStore(b, fmt.Sprintf("write_%d", bc.tasks))
+		// Other instances of 10 tasks each fill the bucket (fewer writes than one task each).
+		for i := range bc.tasks / 10 {
+			snap := inbox.Snapshot{Instance: fmt.Sprintf("fill:%d", i), ProcessKey: "bench", Version: 1, Seq: 1}
+			for j := range 10 {
+				snap.Tasks = append(snap.Tasks, inbox.Task{ID: fmt.Sprint(j), Element: "Task_Call", CandidateGroups: []string{"sales"}, Created: day0})
+			}
+			if err := s.Apply(ctx, snap); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := srv.IndexIDs(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			seq := int64(0)
+			for b.Loop() {
+				seq++
+				err := s.Apply(ctx, inbox.Snapshot{Instance: "bench:changed", ProcessKey: "bench", Version: 1, Seq: seq,
+					Tasks: []inbox.Task{{ID: "1", Element: "Task_Call", CandidateGroups: []string{"sales"}, Priority: int(seq % 100), Created: day0}}})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		if p, err := s.Read(ctx, ann, inbox.Query{View: inbox.ViewClaimable, Limit: 1, Now: day0}); err != nil || p.Counts.Claimable != bc.tasks+1 {
+			b.Fatalf("after the writes ann may claim %d tasks, want %d (%v)", p.Counts.Claimable, bc.tasks+1, err)
+		}
+	}
+}

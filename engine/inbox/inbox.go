@@ -10,12 +10,21 @@
 // whatever the number of open tasks in all. A second collection keeps, per instance, the sequence
 // number of the last snapshot applied and the buckets it touched, so a snapshot replaces exactly what
 // the instance had and an older snapshot (a retried write that lost a race) changes nothing.
+//
+// A bucket grows with its open tasks (a team's queue may hold thousands) and a write rewrites the
+// document it changes, so a bucket is split once it holds more than MaxBucketItems items: its items move
+// to two child documents chosen by one bit of a hash of the instance ID, the parent keeps only the mark
+// that it was split, and so on down (a hash trie, each node a document read and written by _id). A write
+// walks down to the leaf its instance hashes to and rewrites only that leaf, so it costs about the same
+// in a bucket of ten tasks and of ten thousand; a read reads every node of its buckets, about
+// 4n/MaxBucketItems reads by _id for n tasks.
 package inbox
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"time"
 
@@ -38,6 +47,10 @@ const (
 	// CrowdKey is the bucket of tasks offered to more than MaxCandidateUsers candidate users.
 	CrowdKey = "crowd:"
 )
+
+// MaxBucketItems is how many items a bucket document holds before it is split in two: a write rewrites
+// at most about this many items.
+const MaxBucketItems = 256
 
 // MaxCandidateUsers is how many candidate users get the task in their own bucket; a task offered to
 // more goes to the crowd bucket instead, which every inbox read filters (offer it to a group instead).
@@ -105,12 +118,49 @@ type Item struct {
 	Seq       int64  `bson:"seq" json:"-"`
 }
 
-// bucket is the value of a bucket document.
+// bucket is the value of a bucket document: a node of its bucket's hash trie.
 type bucket struct {
 	Items []Item `bson:"items"`
 	// Seen is the last snapshot applied per instance with items here, and for a while per instance
 	// that left.
 	Seen []seen `bson:"seen"`
+	// Ver counts the writes of this document; the children of a split remember the Ver they were split
+	// from (From), so a split retried from an older read cannot overwrite a newer one's.
+	Ver  int64 `bson:"ver,omitempty"`
+	From int64 `bson:"from,omitempty"`
+	// Split marks a node whose items moved to its two children (nodeID of its path and one more bit).
+	Split bool `bson:"split,omitempty"`
+}
+
+// full reports a node to split: too many items, or too many instances remembered (an instance that
+// left is remembered for tombstoneTTL, so a busy queue gathers thousands).
+func (b bucket) full() bool { return len(b.Items) > MaxBucketItems || len(b.Seen) > MaxBucketItems }
+
+// errMoved is a write that found its node split under it: it goes down to the child.
+var errMoved = errors.New("inbox: bucket node was split")
+
+// nodeID is the _id of the node at path (a string of '0' and '1', one per level; "" is the bucket
+// itself, so a bucket never split is one document with the bucket's key as _id).
+func nodeID(key, path string) string {
+	if path == "" {
+		return key
+	}
+	return key + "|~" + path
+}
+
+// hashOf is the hash whose bits choose an instance's child at each level.
+func hashOf(instance string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(instance))
+	return h.Sum64()
+}
+
+// bitAt is the child ("0" or "1") an instance's hash goes to below depth.
+func bitAt(h uint64, depth int) string {
+	if h>>(depth%64)&1 == 1 {
+		return "1"
+	}
+	return "0"
 }
 
 type seen struct {
@@ -227,15 +277,13 @@ func (s *Store) Apply(ctx context.Context, snap Snapshot) error {
 	slices.Sort(touched)
 	now := s.now().UTC()
 	stale := false
+	h := hashOf(snap.Instance)
 	for _, k := range touched {
-		items := perKey[k]
-		if _, err := storage.Mutate(ctx, s.backend, s.buckets, k, func(b bucket, _ bool) (bucket, storage.Op, error) {
-			nb, op, newer := b.replace(snap.Instance, snap.Seq, items, now)
-			stale = stale || newer
-			return nb, op, nil
-		}); err != nil {
+		newer, err := s.write(ctx, k, h, snap, perKey[k], now)
+		if err != nil {
 			return fmt.Errorf("inbox: write bucket %s: %w", k, err)
 		}
+		stale = stale || newer
 	}
 	switch {
 	case stale:
@@ -258,6 +306,92 @@ func (s *Store) Apply(ctx context.Context, snap Snapshot) error {
 	}
 	if err != nil {
 		return fmt.Errorf("inbox: write instance %s: %w", snap.Instance, err)
+	}
+	return nil
+}
+
+// write replaces the instance's items in bucket key: it walks down the bucket's trie to the leaf the
+// instance hashes to (a node split under it sends it on down), rewrites that leaf only, and splits the
+// leaf when it grew past MaxBucketItems items or instances. newer reports a bucket that saw a newer
+// snapshot.
+func (s *Store) write(ctx context.Context, key string, h uint64, snap Snapshot, items []Item, now time.Time) (newer bool, err error) {
+	for path := ""; ; path += bitAt(h, len(path)) {
+		var grown bool
+		_, err := storage.Mutate(ctx, s.backend, s.buckets, nodeID(key, path), func(b bucket, _ bool) (bucket, storage.Op, error) {
+			if b.Split {
+				return b, storage.Skip, errMoved
+			}
+			nb, op, n := b.replace(snap.Instance, snap.Seq, items, now)
+			newer, grown = n, nb.full()
+			if op == storage.Write {
+				nb.Ver++
+			}
+			return nb, op, nil
+		})
+		switch {
+		case errors.Is(err, errMoved) && len(path) < 64:
+			continue
+		case err != nil:
+			return false, err
+		case grown:
+			if err := s.split(ctx, key, path); err != nil {
+				return false, err
+			}
+		}
+		return newer, nil
+	}
+}
+
+// split moves the items of an overfull leaf to its two children and marks it split. The children are
+// written first, each unless it holds a split of this version of the leaf or a later one already (a
+// split retried from an older read); the mark is written by the same atomic change that read the leaf,
+// so a write racing the split either lands before it (and is in the children) or finds the mark and
+// goes down. A child still overfull (many instances hashing alike) is split in turn.
+func (s *Store) split(ctx context.Context, key, path string) error {
+	var full []string
+	_, err := storage.Mutate(ctx, s.backend, s.buckets, nodeID(key, path), func(b bucket, exists bool) (bucket, storage.Op, error) {
+		full = nil
+		if !exists || b.Split || !b.full() || len(path) >= 64 {
+			return b, storage.Skip, nil
+		}
+		kids := [2]bucket{{From: b.Ver}, {From: b.Ver}}
+		side := func(instance string) int {
+			if bitAt(hashOf(instance), len(path)) == "1" {
+				return 1
+			}
+			return 0
+		}
+		for _, it := range b.Items {
+			k := &kids[side(it.Instance)]
+			k.Items = append(k.Items, it)
+		}
+		for _, sn := range b.Seen {
+			k := &kids[side(sn.Instance)]
+			k.Seen = append(k.Seen, sn)
+		}
+		for i, bit := range []string{"0", "1"} {
+			kid := kids[i]
+			if _, err := storage.Mutate(ctx, s.backend, s.buckets, nodeID(key, path+bit), func(c bucket, exists bool) (bucket, storage.Op, error) {
+				if exists && (c.Split || c.From >= kid.From) {
+					return c, storage.Skip, nil
+				}
+				return kid, storage.Write, nil
+			}); err != nil {
+				return b, storage.Skip, err
+			}
+			if kid.full() {
+				full = append(full, path+bit)
+			}
+		}
+		return bucket{Split: true, Ver: b.Ver + 1}, storage.Write, nil
+	})
+	if err != nil {
+		return fmt.Errorf("split %s: %w", nodeID(key, path), err)
+	}
+	for _, p := range full {
+		if err := s.split(ctx, key, p); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -288,9 +422,8 @@ func (b bucket) replace(instance string, seq int64, items []Item, now time.Time)
 		b.Seen = append(b.Seen, mark)
 	}
 	b.Seen = slices.DeleteFunc(b.Seen, func(s seen) bool { return !s.Left.IsZero() && now.Sub(s.Left) > tombstoneTTL })
-	if len(b.Items) == 0 && len(b.Seen) == 0 {
-		return b, storage.Delete, false
-	}
+	// An emptied node stays (a small document per person and group, or per part of a large bucket):
+	// removing it would restart its Ver, which orders its splits.
 	return b, storage.Write, false
 }
 

@@ -238,3 +238,74 @@ func TestInboxSnapshotsReplace(t *testing.T) {
 		t.Fatalf("instances left %v %v", left, err)
 	}
 }
+
+// TestInboxLargeBucketSplits: a group's bucket grown past MaxBucketItems is split into documents of its
+// own, and reads, changes, late snapshots and removals work on it as on a small one.
+func TestInboxLargeBucketSplits(t *testing.T) {
+	s := newStore(t, "split")
+	ctx := context.Background()
+	task := func(id string, prio int) inbox.Task {
+		return inbox.Task{ID: id, Element: "A", CandidateGroups: []string{"sales"}, Priority: prio, Created: day0}
+	}
+	const instances = 3 * inbox.MaxBucketItems / 2 // two tasks each: three buckets' worth
+	for i := range instances {
+		apply(t, s, inbox.Snapshot{Instance: fmt.Sprintf("big:%d", i), ProcessKey: "p", Seq: 1, Tasks: []inbox.Task{task("A.1", 1), task("A.2", 1)}})
+	}
+	claimable := func() inbox.Page {
+		return read(t, s, ann, inbox.Query{View: inbox.ViewClaimable, Sort: inbox.SortPriority, Limit: inbox.MaxLimit})
+	}
+	if got := claimable().Counts.Claimable; got != 2*instances {
+		t.Fatalf("ann may claim %d tasks, want %d", got, 2*instances)
+	}
+	nodes, err := db.Client().Database("inbox_split").Collection(inbox.BucketsCollection).CountDocuments(ctx, map[string]any{})
+	if err != nil || nodes < 3 {
+		t.Fatalf("the bucket of %d tasks is %d documents (%v), want it split", 2*instances, nodes, err)
+	}
+	steps := []struct {
+		name  string
+		snap  inbox.Snapshot
+		count int
+		top   string // the first task by priority
+	}{
+		{"a change reaches its leaf", inbox.Snapshot{Instance: "big:7", ProcessKey: "p", Seq: 2, Tasks: []inbox.Task{task("A.1", 90)}}, 2*instances - 1, "big:7~A.1"},
+		{"a late older snapshot changes nothing", inbox.Snapshot{Instance: "big:7", ProcessKey: "p", Seq: 1, Tasks: []inbox.Task{task("A.1", 95), task("A.2", 95)}}, 2*instances - 1, "big:7~A.1"},
+		{"a new instance lands in a leaf", inbox.Snapshot{Instance: "new:1", ProcessKey: "p", Seq: 1, Tasks: []inbox.Task{task("B.1", 99)}}, 2 * instances, "new:1~B.1"},
+		{"an ended instance leaves", inbox.Snapshot{Instance: "new:1", ProcessKey: "p", Seq: 2, Ended: true}, 2*instances - 1, "big:7~A.1"},
+	}
+	for _, st := range steps {
+		apply(t, s, st.snap)
+		p := claimable()
+		if p.Counts.Claimable != st.count || len(p.Items) == 0 || p.Items[0].ID != st.top {
+			t.Fatalf("%s: %d claimable, first %v; want %d, first %s", st.name, p.Counts.Claimable, ids(p)[:min(1, len(p.Items))], st.count, st.top)
+		}
+	}
+	for i := range instances {
+		if err := s.Remove(ctx, fmt.Sprintf("big:%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := claimable(); p.Counts.Claimable != 0 {
+		t.Fatalf("after removing every instance ann may claim %d", p.Counts.Claimable)
+	}
+}
+
+// TestInboxBusyQueueSplits: a queue whose tasks come and go is split too, though it never holds many
+// tasks at once: it remembers every instance that left for an hour, and a write must not rewrite them all.
+func TestInboxBusyQueueSplits(t *testing.T) {
+	s := newStore(t, "busy")
+	ctx := context.Background()
+	for i := range inbox.MaxBucketItems + 10 {
+		id := fmt.Sprintf("busy:%d", i)
+		apply(t, s, inbox.Snapshot{Instance: id, ProcessKey: "p", Seq: 1, Tasks: []inbox.Task{{ID: "A.1", Element: "A", CandidateGroups: []string{"sales"}}}})
+		apply(t, s, inbox.Snapshot{Instance: id, ProcessKey: "p", Seq: 2, Ended: true})
+	}
+	nodes, err := db.Client().Database("inbox_busy").Collection(inbox.BucketsCollection).CountDocuments(ctx, map[string]any{})
+	if err != nil || nodes < 3 {
+		t.Fatalf("the bucket that saw %d instances is %d documents (%v), want it split", inbox.MaxBucketItems+10, nodes, err)
+	}
+	// The split kept what each part remembers: a late write of a finished instance brings nothing back.
+	apply(t, s, inbox.Snapshot{Instance: "busy:3", ProcessKey: "p", Seq: 1, Tasks: []inbox.Task{{ID: "A.1", Element: "A", CandidateGroups: []string{"sales"}}}})
+	if p := read(t, s, ann, inbox.Query{}); p.Counts.Total != 0 {
+		t.Fatalf("after a late write of a finished instance ann sees %v", ids(p))
+	}
+}

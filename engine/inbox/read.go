@@ -240,23 +240,46 @@ func (s *Store) collect(ctx context.Context, v Viewer) ([]Item, error) {
 	keys = append(keys, CrowdKey)
 	seenIDs := map[string]bool{}
 	var out []Item
-	err := s.backend.FindIDs(ctx, s.buckets, slices.Compact(keys), nil, func(raw bson.Raw) error {
-		var doc struct {
-			V bucket `bson:"v"`
+	// The buckets' tries a level at a time: a split node sends the read on to its two children.
+	type node struct{ key, path string }
+	level := map[string]node{}
+	for _, k := range keys {
+		level[nodeID(k, "")] = node{k, ""}
+	}
+	for len(level) > 0 {
+		ids := make([]string, 0, len(level))
+		for id := range level {
+			ids = append(ids, id)
 		}
-		if err := bson.Unmarshal(raw, &doc); err != nil {
-			return fmt.Errorf("inbox: decode bucket: %w", err)
-		}
-		for _, it := range doc.V.Items {
-			if !seenIDs[it.ID] {
-				seenIDs[it.ID] = true
-				out = append(out, it)
+		slices.Sort(ids)
+		next := map[string]node{}
+		err := s.backend.FindIDs(ctx, s.buckets, ids, nil, func(raw bson.Raw) error {
+			var doc struct {
+				ID string `bson:"_id"`
+				V  bucket `bson:"v"`
 			}
+			if err := bson.Unmarshal(raw, &doc); err != nil {
+				return fmt.Errorf("inbox: decode bucket: %w", err)
+			}
+			if doc.V.Split {
+				n := level[doc.ID]
+				for _, bit := range []string{"0", "1"} {
+					next[nodeID(n.key, n.path+bit)] = node{n.key, n.path + bit}
+				}
+				return nil
+			}
+			for _, it := range doc.V.Items {
+				if !seenIDs[it.ID] {
+					seenIDs[it.ID] = true
+					out = append(out, it)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("inbox: read buckets: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("inbox: read buckets: %w", err)
+		level = next
 	}
 	return out, nil
 }

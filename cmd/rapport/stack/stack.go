@@ -718,11 +718,13 @@ func (s *Stack) taskEnv() tasktypes.Env {
 	}
 }
 
-// WorkerInterceptors are the interceptors of the process worker: process metrics, and the guard that
-// checks every task against its process's run-as identity. (Tracing comes with the client.)
+// WorkerInterceptors are the interceptors of the process worker: process metrics, the guard that
+// checks every task against its process's run-as identity, and the heartbeats that get a killed
+// worker's tasks retried in seconds. (Tracing comes with the client.)
 func (s *Stack) WorkerInterceptors() []interceptor.WorkerInterceptor {
 	guard := &services.Guard{RunAs: s.Processes, Access: s.Access, Users: s.Users, Audit: s.Audit}
-	return []interceptor.WorkerInterceptor{&processMetrics{t: s.Telemetry}, guard.Interceptor()}
+	return []interceptor.WorkerInterceptor{&processMetrics{t: s.Telemetry}, guard.Interceptor(),
+		services.Heartbeats{}.Interceptor()}
 }
 
 // TaskRegistry wires every task type of the process interpreter to Rapport's stores and plugins; the
