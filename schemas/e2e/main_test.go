@@ -35,7 +35,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	defer mail.Close()
-	stacktest.MainWithTemplates(m, &env, func(c *stack.Config) { c.SMTPURL = mail.URL("Rapport <crm@example.test>") })
+	// The CSV connector stands in for an ERP: lead enrichment and the ERP sync run through the real plugin.
+	installERP := func(dataDir string) error {
+		return stacktest.InstallPlugin(dataDir, "csv", "github.com/rapportcrm/rapport/plugins/connectors/csv")
+	}
+	stacktest.MainWithTemplates(m, &env, installERP, func(c *stack.Config) { c.SMTPURL = mail.URL("Rapport <crm@example.test>") })
 }
 
 // person is a user of the test stack with a session.
