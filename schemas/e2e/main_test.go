@@ -282,3 +282,20 @@ func ended(t *testing.T, instanceID, end string, timeout time.Duration) {
 		return res.EndElement == end, "ended at " + res.EndElement
 	})
 }
+
+// mailAbout waits until a mail to addr whose subject names about arrives (the agent gets mail about
+// other records of other tests too).
+func mailAbout(addr, about string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, m := range mail.To(addr) {
+			if strings.Contains(m.Subject, about) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
