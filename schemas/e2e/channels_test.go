@@ -150,3 +150,41 @@ func merge(base, extra map[string]any) map[string]any {
 	}
 	return out
 }
+
+// TestERPSyncedOrdersMoveTheContactUpTheLadder: orders the ERP sync imports through the real CSV
+// connector plugin are records like any other: matched to the contact by the ERP customer's email,
+// they start the loyalty-ladder process, which moves the prospect to client, naming its rule. (The
+// ERP sync imports orders and companies; it creates no leads.)
+func TestERPSyncedOrdersMoveTheContactUpTheLadder(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"customers.csv": "id,name,tax_id,email,phone,street,city,postal_code,country,updated_at\n" +
+			"R1,Roman Repeat,,roman@repeat.example,,,,,RU,2026-01-01\n",
+		"orders.csv": "id,number,customer_id,date,state,currency,total,reference,updated_at,idempotency_key\n" +
+			"RO-1,ERP-RO-1,R1,2026-01-10,done,RUB,1200.00,,2026-01-12,\n" +
+			"RO-2,ERP-RO-2,R1,2026-02-15,confirmed,RUB,800.00,,2026-02-15,\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := create(t, "contact", map[string]any{"firstName": "Roman", "lastName": "Repeat", "emails": []any{"roman@repeat.example"}, "loyaltyStage": "prospect"})
+	id := c["id"].(string)
+	do(t, "", http.MethodPut, "/api/v1/connectors/shop-erp", map[string]any{"plugin": "csv", "config": map[string]any{"dir": dir}}, nil, http.StatusOK)
+	defer do(t, "", http.MethodDelete, "/api/v1/connectors/shop-erp", nil, nil, http.StatusNoContent)
+
+	var started struct{ InstanceID, RunID string }
+	do(t, "", http.MethodPost, "/api/v1/connectors/shop-erp/sync", nil, &started, http.StatusAccepted)
+	var sum struct{ Created int }
+	if err := env.Temporal.GetWorkflow(context.Background(), started.InstanceID, started.RunID).Get(context.Background(), &sum); err != nil || sum.Created != 2 {
+		t.Fatalf("sync: %+v, %v; want 2 orders created", sum, err)
+	}
+	rec := waitRecord(t, "contact", id, 60*time.Second, func(r map[string]any) bool { return r["loyaltyStage"] == "client" && r["orderCount"] == float64(2) })
+	if rec["loyaltyStageRule"] != "a repeat buyer" {
+		t.Errorf("the contact after the ERP's orders: %+v", rec)
+	}
+	if orders := list(t, "order", `contact == "`+id+`"`); len(orders) != 2 {
+		t.Errorf("orders linked to the contact: %v", orders)
+	}
+}
