@@ -202,9 +202,11 @@ func notification(t *testing.T, token, template, recordID string) *note {
 	return nil
 }
 
-// instance finds the running instance of a process for a business key.
+// instance finds the running instance of a process for a business key. It waits at least 90 seconds:
+// on a loaded machine the start goes through the outbox and the visibility store, each of which lags.
 func instance(t *testing.T, processKey, businessKey string, timeout time.Duration) string {
 	t.Helper()
+	timeout = max(timeout, 90*time.Second)
 	id := ""
 	eventually(t, processKey+" instance for "+businessKey, timeout, func() (bool, string) {
 		resp, err := env.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
