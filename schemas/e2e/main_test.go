@@ -108,8 +108,11 @@ func list(t *testing.T, entity, filter string) []map[string]any {
 }
 
 // eventually polls cond until it holds or the time is up, and fails the test with what it saw last.
+// It waits at least 90 seconds: on a shared machine under load a record-triggered process has been
+// seen to take more than a minute to start (the timeout only bounds a failing test).
 func eventually(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
+	timeout = max(timeout, 90*time.Second)
 	deadline := time.Now().Add(timeout)
 	last := ""
 	for time.Now().Before(deadline) {
@@ -202,11 +205,9 @@ func notification(t *testing.T, token, template, recordID string) *note {
 	return nil
 }
 
-// instance finds the running instance of a process for a business key. It waits at least 90 seconds:
-// on a loaded machine the start goes through the outbox and the visibility store, each of which lags.
+// instance finds the running instance of a process for a business key (waiting as eventually does).
 func instance(t *testing.T, processKey, businessKey string, timeout time.Duration) string {
 	t.Helper()
-	timeout = max(timeout, 90*time.Second)
 	id := ""
 	eventually(t, processKey+" instance for "+businessKey, timeout, func() (bool, string) {
 		resp, err := env.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
