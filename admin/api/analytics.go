@@ -340,6 +340,20 @@ func (s *Server) registerSegmentRuns(tags []string) {
 			}
 			return nil, nil
 		})
+	Register(s, huma.Operation{OperationID: "analyticsSegmentSchedule", Method: http.MethodGet, Path: "/api/v1/analytics/segments/schedule/{customer}", Tags: tags,
+		Summary: "The segment schedule", Description: "When segments of the customer entity are recomputed (every or cron, as set), the runs' window and rules, " +
+			"the next run times and the last run; 404 when none is set.", Errors: []int{http.StatusNotFound}},
+		Access{Permission: access.AnalyticsRead},
+		func(ctx context.Context, in *runInput) (*struct{ Body wfanalytics.ScheduleView }, error) {
+			v, found, err := wfanalytics.CurrentSchedule(ctx, s.deps.Temporal, in.Customer)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				return nil, NewProblem(http.StatusNotFound, "segments of "+in.Customer+" records are not recomputed on a schedule")
+			}
+			return &struct{ Body wfanalytics.ScheduleView }{v}, nil
+		})
 	Register(s, huma.Operation{OperationID: "analyticsUnscheduleSegments", Method: http.MethodDelete, Path: "/api/v1/analytics/segments/schedule/{customer}", Tags: tags,
 		Summary: "Stop recomputing segments on a schedule", DefaultStatus: http.StatusNoContent}, manage,
 		func(ctx context.Context, in *runInput) (*struct{}, error) {

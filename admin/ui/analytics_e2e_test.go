@@ -200,9 +200,9 @@ func seedAnalytics(t *testing.T) analyticsSeed {
 	}
 
 	// The process: version 1, then version 2 (another name), one instance of version 2 waiting on its
-	// timer. Element figures come from the interpreter's observer, which the interpreter does not call yet
-	// (engine/analytics README), so they are fed to the engine as the interpreter will: Wait took 1, 2
-	// and 3 s and had one incident in version 1, 4 s in version 2; Closed took 10 ms twice in version 1.
+	// timer (it reports its start event; its Wait lasts an hour). The figures checked are fed to the
+	// engine as the interpreter reports them, so they are known: Wait took 1, 2 and 3 s and had one
+	// incident in version 1, 4 s in version 2; Closed took 10 ms twice in version 1.
 	for _, name := range []string{"Review a complaint", "Review a complaint (v2)"} {
 		call(t, http.MethodPost, "/api/v1/processes", env.AdminToken, strings.Replace(analyticsProcess, "{name}", name, 1), http.StatusCreated, "Content-Type", "application/xml")
 		call(t, http.MethodPost, "/api/v1/processes/an-review/publish", env.AdminToken, nil, http.StatusCreated)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -30,10 +31,26 @@ type ElementEvent struct {
 	Incident bool
 }
 
+// ElementBatch is what one run of a process instance reports at once: its element events since its
+// last report. Run ("<workflow id>/<run id>") and Seq (1, 2, … within the run) identify it, so a batch
+// delivered again after it was applied (a retried activity) is not counted twice; Final is the run's
+// last batch, after which the run is forgotten. A batch without Run is applied as it comes.
+type ElementBatch struct {
+	Run    string
+	Seq    int
+	Final  bool
+	Events []ElementEvent
+}
+
+// ElementReportsCollection holds, per instance run that reported element events and has not ended, the
+// number of its last batch applied: one small document by _id per running instance.
+const ElementReportsCollection = "process_element_reports"
+
 // ElementObserver is what the process interpreter feeds, from an activity (never from workflow code),
-// when an element finishes or raises an incident. *Engine implements it.
+// as elements finish or raise incidents. *Engine implements it.
 type ElementObserver interface {
 	ElementFinished(ctx context.Context, ev ElementEvent) error
+	ElementsFinished(ctx context.Context, b ElementBatch) error
 }
 
 var _ ElementObserver = (*Engine)(nil)
@@ -58,21 +75,99 @@ func bucketUpper(b int) float64 {
 	return math.Pow(histBase, float64(b))
 }
 
-// ElementFinished adds one element execution to its statistics with a single upserted increment, so
-// concurrent reports from many workers never lose one.
+// ElementFinished adds one element execution to its statistics.
 func (e *Engine) ElementFinished(ctx context.Context, ev ElementEvent) error {
-	if ev.Process == "" || ev.Element == "" {
-		return errors.New("analytics: an element event needs the process and the element")
+	return e.ElementsFinished(ctx, ElementBatch{Events: []ElementEvent{ev}})
+}
+
+// ElementsFinished adds a batch of element executions to their statistics: one upserted increment per
+// process version and element of the batch. The increments are atomic on MongoDB; the embedded store
+// applies an update as read-modify-write, so there this process's writers of one document take turns
+// (its only server). A batch already applied (by Run and Seq) changes nothing; one whose writer died
+// between its increments and noting it is applied again when retried.
+func (e *Engine) ElementsFinished(ctx context.Context, b ElementBatch) error {
+	type sum struct {
+		ev   ElementEvent
+		inc  map[string]float64
+		keys []string
 	}
-	inc := bson.D{{Key: "runs", Value: int64(1)}}
-	if ev.Incident {
-		inc = append(inc, bson.E{Key: "incidents", Value: int64(1)})
+	var order []string
+	sums := map[string]*sum{}
+	for _, ev := range b.Events {
+		if ev.Process == "" || ev.Element == "" {
+			return errors.New("analytics: an element event needs the process and the element")
+		}
+		id := fmt.Sprintf("%s@%d/%s", ev.Process, ev.Version, ev.Element)
+		s := sums[id]
+		if s == nil {
+			s = &sum{ev: ev, inc: map[string]float64{}}
+			sums[id] = s
+			order = append(order, id)
+		}
+		add := func(k string, v float64) {
+			if _, ok := s.inc[k]; !ok {
+				s.keys = append(s.keys, k)
+			}
+			s.inc[k] += v
+		}
+		add("runs", 1)
+		if ev.Incident {
+			add("incidents", 1)
+			continue
+		}
+		add("completed", 1)
+		add("durationMs", float64(ev.Duration)/float64(time.Millisecond))
+		add("hist."+strconv.Itoa(bucketOf(ev.Duration)), 1)
+	}
+	reports := e.db.Collection(ElementReportsCollection)
+	if b.Run != "" {
+		var mark struct {
+			Seq int `bson:"seq"`
+		}
+		err := reports.FindOne(ctx, bson.D{{Key: "_id", Value: b.Run}}).Decode(&mark)
+		switch {
+		case err == nil && mark.Seq >= b.Seq:
+			return nil // applied before
+		case err != nil && !errors.Is(err, mongo.ErrNoDocuments):
+			return fmt.Errorf("read element report mark of %s: %w", b.Run, err)
+		}
+	}
+	stats := e.db.Collection(ElementStatsCollection)
+	for _, id := range order {
+		s := sums[id]
+		inc := bson.D{}
+		for _, k := range s.keys {
+			if k == "durationMs" {
+				inc = append(inc, bson.E{Key: k, Value: s.inc[k]})
+			} else {
+				inc = append(inc, bson.E{Key: k, Value: int64(s.inc[k])})
+			}
+		}
+		if err := e.increment(ctx, stats, id, s.ev, inc); err != nil {
+			return err
+		}
+	}
+	if b.Run == "" {
+		return nil
+	}
+	var err error
+	if b.Final {
+		_, err = reports.DeleteOne(ctx, bson.D{{Key: "_id", Value: b.Run}})
 	} else {
-		inc = append(inc, bson.E{Key: "completed", Value: int64(1)}, bson.E{Key: "durationMs", Value: float64(ev.Duration) / float64(time.Millisecond)},
-			bson.E{Key: "hist." + strconv.Itoa(bucketOf(ev.Duration)), Value: int64(1)})
+		_, err = reports.UpdateOne(ctx, bson.D{{Key: "_id", Value: b.Run}}, bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: b.Seq}}}},
+			options.UpdateOne().SetUpsert(true))
 	}
-	id := fmt.Sprintf("%s@%d/%s", ev.Process, ev.Version, ev.Element)
-	_, err := e.db.Collection(ElementStatsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+	if err != nil {
+		return fmt.Errorf("note element report %s #%d: %w", b.Run, b.Seq, err)
+	}
+	return nil
+}
+
+// increment applies one element's increments with an upsert by _id.
+func (e *Engine) increment(ctx context.Context, coll *mongo.Collection, id string, ev ElementEvent, inc bson.D) error {
+	unlock := e.opts.Backend.Lock(coll, id)
+	defer unlock()
+	_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$inc", Value: inc}, {Key: "$setOnInsert", Value: bson.D{{Key: "process", Value: ev.Process}, {Key: "version", Value: ev.Version}, {Key: "element", Value: ev.Element}}}},
 		options.UpdateOne().SetUpsert(true))
 	if err != nil {

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -202,15 +204,82 @@ func Schedule(ctx context.Context, c client.Client, taskQueue string, in Input, 
 		spec.Intervals = []client.ScheduleIntervalSpec{{Every: every}}
 	}
 	in.User = ""
+	memo := map[string]any{memoCron: cron}
+	if cron == "" {
+		memo = map[string]any{memoEvery: every.String()}
+	}
 	_, err := sc.Create(ctx, client.ScheduleOptions{
 		ID: id, Spec: spec, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{ID: RunID(in.Customer), Workflow: WorkflowName, Args: []any{in}, TaskQueue: taskQueue},
 		Note:   "RFM segments of " + in.Customer + " records",
+		Memo:   memo,
 	})
 	if err != nil {
 		return fmt.Errorf("schedule segment runs: %w", err)
 	}
 	return nil
+}
+
+// The schedule's memo keeps what the schedule was given: the server turns a cron expression into a
+// structured calendar and describes it only so.
+const (
+	memoCron  = "cron"
+	memoEvery = "every"
+)
+
+// ScheduleView is a customer entity's segment schedule as it was set and as Temporal runs it.
+type ScheduleView struct {
+	Customer string `json:"customer"`
+	// Every (a Go duration) or Cron is when it runs, as given when it was set.
+	Every string `json:"every,omitempty"`
+	Cron  string `json:"cron,omitempty"`
+	// WindowDays and Rules are the runs' period length and decision table (defaults when empty).
+	WindowDays int    `json:"windowDays,omitempty"`
+	Rules      string `json:"rules,omitempty"`
+	Paused     bool   `json:"paused"`
+	// NextRuns are the next times it runs; LastRun when it last started a run.
+	NextRuns []time.Time `json:"nextRuns"`
+	LastRun  *time.Time  `json:"lastRun,omitempty"`
+}
+
+// CurrentSchedule describes the schedule of an entity's segment runs; found is false when there is none.
+func CurrentSchedule(ctx context.Context, c client.Client, customer string) (view ScheduleView, found bool, err error) {
+	d, err := c.ScheduleClient().GetHandle(ctx, ScheduleID(customer)).Describe(ctx)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return ScheduleView{}, false, nil
+	}
+	if err != nil {
+		return ScheduleView{}, false, fmt.Errorf("read the segment schedule: %w", err)
+	}
+	view = ScheduleView{Customer: customer, Paused: d.Schedule.State != nil && d.Schedule.State.Paused, NextRuns: d.Info.NextActionTimes}
+	if view.NextRuns == nil {
+		view.NextRuns = []time.Time{}
+	}
+	dc := converter.GetDefaultDataConverter()
+	if d.Memo != nil {
+		for key, dst := range map[string]*string{memoCron: &view.Cron, memoEvery: &view.Every} {
+			if p, ok := d.Memo.GetFields()[key]; ok {
+				if err := dc.FromPayload(p, dst); err != nil {
+					return ScheduleView{}, false, fmt.Errorf("read the segment schedule's %s: %w", key, err)
+				}
+			}
+		}
+	}
+	if view.Every == "" && view.Cron == "" && d.Schedule.Spec != nil && len(d.Schedule.Spec.Intervals) > 0 {
+		view.Every = d.Schedule.Spec.Intervals[0].Every.String()
+	}
+	if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok && len(a.Args) == 1 {
+		var in Input
+		if p, ok := a.Args[0].(*commonpb.Payload); ok && dc.FromPayload(p, &in) == nil {
+			view.WindowDays, view.Rules = in.WindowDays, in.Rules
+		}
+	}
+	if n := len(d.Info.RecentActions); n > 0 {
+		last := d.Info.RecentActions[n-1].ActualTime
+		view.LastRun = &last
+	}
+	return view, true, nil
 }
 
 // Unschedule removes the schedule of an entity's segment runs; a missing one is fine.

@@ -180,6 +180,7 @@ func newEnvWithActivities(t *testing.T, acts *Activities) *testsuite.TestWorkflo
 	env.RegisterActivityWithOptions(acts.LoadModel, activity.RegisterOptions{Name: LoadActivityName})
 	env.RegisterActivityWithOptions(acts.LoadCalendars, activity.RegisterOptions{Name: CalendarsActivityName})
 	env.RegisterActivityWithOptions(acts.WriteInbox, activity.RegisterOptions{Name: InboxActivityName})
+	env.RegisterActivityWithOptions(acts.RecordElements, activity.RegisterOptions{Name: ElementsActivityName})
 	return env
 }
 

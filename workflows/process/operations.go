@@ -105,6 +105,7 @@ var ErrSuspended = errors.New(errSuspendedCompleted)
 func (r *runner) note(element, what string, token int, op Operator, detail string) {
 	r.st.History = append(r.st.History, HistoryEntry{Element: element, Event: what, Token: token, Time: r.now(),
 		By: op.By, Reason: op.Reason, Detail: detail})
+	r.observe(element, what, token)
 	if over := len(r.st.History) - r.opts.HistoryLimit; over > 0 {
 		r.st.History = slices.Delete(r.st.History, 0, over)
 	}

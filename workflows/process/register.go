@@ -13,4 +13,5 @@ func Register(w worker.Registry, acts *Activities) {
 	w.RegisterActivityWithOptions(acts.LoadModel, activity.RegisterOptions{Name: LoadActivityName})
 	w.RegisterActivityWithOptions(acts.LoadCalendars, activity.RegisterOptions{Name: CalendarsActivityName})
 	w.RegisterActivityWithOptions(acts.WriteInbox, activity.RegisterOptions{Name: InboxActivityName})
+	w.RegisterActivityWithOptions(acts.RecordElements, activity.RegisterOptions{Name: ElementsActivityName})
 }

@@ -78,6 +78,10 @@ type runner struct {
 	inboxFuture workflow.Future
 	inboxAcked  int64
 	closing     bool
+	// elementRuns are the element runs not reported yet and elementSeq the number of this run's last
+	// report (behaviour level 4, elementstats.go); replaying the history rebuilds both.
+	elementRuns []ElementRun
+	elementSeq  int
 }
 
 // Run is the interpreter workflow: it runs one instance of any compiled BPMN process until an end event
@@ -133,7 +137,9 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 		}
 		r.publish()
 		r.syncInbox()
+		r.reportElements(false)
 		if r.shouldContinueAsNew() {
+			r.reportElements(true)
 			next := r.in
 			next.Model = r.model
 			next.Resume = r.st
@@ -150,6 +156,7 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 		r.awaitCancels(ctx)
 	}
 	r.flushInbox(ctx)
+	r.reportElements(true)
 	r.closing = true
 	// Let update handlers waiting for their event return before the instance closes.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -713,6 +720,7 @@ func (r *runner) activeElements() []string {
 func (r *runner) snapshot() Snapshot {
 	st := *r.st
 	st.Status = r.status()
+	st.Open = nil // bookkeeping of the element statistics
 	return Snapshot{State: st, ProcessKey: r.in.Ref.Key, Version: r.in.Ref.Version,
 		BusinessKey: r.in.BusinessKey, ActiveElements: r.activeElements()}
 }
@@ -737,6 +745,7 @@ func (r *runner) cancelled(err error) (Result, error) {
 	}
 	r.publish()
 	r.flushInbox(r.ctx)
+	r.reportElements(true)
 	r.closing = true
 	if errors.Is(err, workflow.ErrCanceled) || temporal.IsCanceledError(err) {
 		return Result{State: StateCancelled, Variables: r.st.Variables}, err

@@ -107,6 +107,8 @@ type Activities struct {
 	Calendars CalendarStore
 	// Inbox is the store user tasks are mirrored into; nil writes nothing.
 	Inbox InboxWriter
+	// Elements receives the instances' element runs (the process figures); nil records nothing.
+	Elements ElementRecorder
 }
 
 // ExecuteTask is the one generic activity: it dispatches on the task type. Unknown types and BPMN

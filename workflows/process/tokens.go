@@ -142,6 +142,7 @@ func (r *runner) consume(t *Token) {
 	r.removeToken(t)
 	if n := &r.model.Nodes[t.Node]; n.Kind.IsEnd() {
 		r.st.EndElement = n.ID
+		r.closeElement(t.ID, n.ID, true) // an end event is left as it is entered
 	}
 	r.checkScope(t.Scope)
 }

@@ -440,6 +440,9 @@ type State struct {
 	TaskRecords []string `json:"taskRecords,omitempty"`
 	// Inbox is how far the materialised inbox mirrors the user tasks (behaviour level 2).
 	Inbox InboxMark `json:"inbox,omitzero"`
+	// Open are the elements tokens are active in, with when they entered (behaviour level 4): what the
+	// element statistics measure durations from.
+	Open []OpenElement `json:"open,omitempty"`
 }
 
 // Snapshot is the answer to QueryState: the state plus the element ids tokens rest at.

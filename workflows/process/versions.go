@@ -41,8 +41,11 @@ const (
 	// the type's name on the external task queue, whose result variables are merged when the task
 	// maps no outputs) rather than as incidents of the generic task activity.
 	levelIssue13 = 3
+	// levelElementStats is issue 19: the instance reports how long each element was active and where
+	// incidents were raised to the element statistics (elementstats.go), through a local activity.
+	levelElementStats = 4
 	// levelLatest is the level new instances run at.
-	levelLatest = levelIssue13
+	levelLatest = levelElementStats
 )
 
 // behaviourLevel asks Temporal which level this run executes (a marker in new histories, the first

@@ -361,7 +361,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
 		process.Register(s.worker, &process.Activities{Registry: s.TaskRegistry(), Store: s.Processes, Calendars: s.Rulesets,
-			Inbox: process.InboxStore{Store: s.Inbox}})
+			Inbox: process.InboxStore{Store: s.Inbox}, Elements: process.ElementStats{Engine: s.Analytics}})
 		instances.RegisterBatches(s.worker, &instances.BatchActivities{Service: s.Instances, Audit: s.Audit})
 		erpsync.Register(s.worker, &erpsync.Activities{
 			Resolver: connections.Resolver{Host: s.Plugins, Store: s.Connectors, Sealer: s.sealer},

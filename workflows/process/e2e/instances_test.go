@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	updatepb "go.temporal.io/api/update/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -18,6 +22,28 @@ import (
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
+
+// waitAdmitted returns once the server holds the update (admitted: it waits for a workflow task to
+// deliver it). Polling for the admitted stage answers at once, NotFound until the update arrived.
+func waitAdmitted(ctx context.Context, t *testing.T, s *stack, workflowID, updateID string) {
+	t.Helper()
+	for {
+		_, err := s.c.WorkflowService().PollWorkflowExecutionUpdate(ctx, &workflowservice.PollWorkflowExecutionUpdateRequest{
+			Namespace:  namespace,
+			UpdateRef:  &updatepb.UpdateRef{WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflowID}, UpdateId: updateID},
+			WaitPolicy: &updatepb.WaitPolicy{LifecycleStage: enumspb.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED},
+		})
+		var nf *serviceerror.NotFound
+		switch {
+		case err == nil:
+			return
+		case errors.As(err, &nf) && ctx.Err() == nil:
+			continue // not arrived yet
+		default:
+			t.Fatalf("update %s never reached the server: %v", updateID, err)
+		}
+	}
+}
 
 // TestInstances runs instances on the embedded server where only a real server shows the problem:
 // what the history service refuses, updates batched into one workflow task, visibility queries.
@@ -45,13 +71,15 @@ func TestInstances(t *testing.T) {
 		run := startInstance(t, s, id, process.Input{Model: race})
 		ua, ub := waitTask(t, s, id, "UA"), waitTask(t, s, id, "UB")
 		// With the worker stopped both completions wait in the server and reach the instance in one
-		// workflow task: the first ends it, the second was queued behind it.
+		// workflow task, in the order the server admitted them: the first ends it, the second was
+		// queued behind it. Each is sent once the one before is admitted (the server holds it), and
+		// the worker starts once both are, so no timing decides the order or the batching.
 		s.w.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 		defer cancel()
 		errs := make(chan error, 2)
 		send := func(task string) {
-			h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: process.UpdateCompleteTask,
+			h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{UpdateID: "complete-" + task, WorkflowID: id, UpdateName: process.UpdateCompleteTask,
 				Args: []any{process.CompleteTaskRequest{TaskID: task}}, WaitForStage: client.WorkflowUpdateStageCompleted})
 			if err == nil {
 				err = h.Get(ctx, nil)
@@ -59,9 +87,9 @@ func TestInstances(t *testing.T) {
 			errs <- err
 		}
 		go send(ua)
-		time.Sleep(300 * time.Millisecond)
+		waitAdmitted(ctx, t, s, id, "complete-"+ua)
 		go send(ub)
-		time.Sleep(300 * time.Millisecond)
+		waitAdmitted(ctx, t, s, id, "complete-"+ub)
 		s.startWorker(t)
 		var res process.Result
 		if err := run.Get(ctx, &res); err != nil || res.EndElement != "Kill" {

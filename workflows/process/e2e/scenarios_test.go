@@ -259,6 +259,19 @@ func TestScenarios(t *testing.T) {
 			}
 			t.Cleanup(w.Stop)
 		}, "Done", false, map[string]string{"receipt": "R-SO-1-250"}})
+	// Behaviour level 4 (issue 19): the same call activity with an incident and the same ticker that
+	// continues as new, now reporting their element runs through the element statistics activity.
+	scenarios = append(scenarios,
+		scenario{"element-stats-incident-retry", process.Input{Model: parent, Variables: map[string]any{"amount": 10}},
+			func(t *testing.T, s *stack, id string) {
+				in := waitIncident(t, s, id)
+				upd(t, s, id, process.UpdateRetryIncident, process.RetryRequest{IncidentID: in.ID}, true)
+			}, "Done", false, nil},
+		scenario{"element-stats-continue-as-new", process.Input{Model: ticker, Variables: map[string]any{"amount": 0},
+			Options: process.Options{ContinueAfterEvents: 12}},
+			func(t *testing.T, s *stack, id string) {
+				complete(t, s, id, process.CompleteTaskRequest{TaskID: waitTask(t, s, id, "Approve")}, true)
+			}, "Done", true, nil})
 	scenarios = append(scenarios, elementScenarios(t, store)...)
 	scenarios = append(scenarios, operationScenarios(t)...)
 	for _, sc := range scenarios {
