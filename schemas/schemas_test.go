@@ -1,7 +1,10 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"io"
 	"testing"
 )
 
@@ -48,5 +51,90 @@ func TestRulesAreNamedByKey(t *testing.T) {
 		if head.Key != d.Name {
 			t.Errorf("%s.json declares key %q", d.Name, head.Key)
 		}
+	}
+}
+
+// bpmnModel is the namespace of BPMN's process elements (extension elements have others).
+const bpmnModel = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+// flowNodes are the BPMN elements the designer draws as shapes.
+var flowNodes = map[string]bool{
+	"startEvent": true, "endEvent": true, "intermediateCatchEvent": true, "intermediateThrowEvent": true, "boundaryEvent": true,
+	"task": true, "serviceTask": true, "userTask": true, "scriptTask": true, "sendTask": true, "receiveTask": true,
+	"businessRuleTask": true, "manualTask": true, "callActivity": true, "subProcess": true,
+	"exclusiveGateway": true, "parallelGateway": true, "inclusiveGateway": true, "eventBasedGateway": true, "complexGateway": true,
+}
+
+// TestProcessTemplatesHaveALayout: the designer shows a template as its diagram (BPMN DI) draws it, so
+// every shipped process has a plane for the process, a shape for every flow node and an edge for every
+// sequence flow, and nothing drawn that is not in the process (schemas/layout draws them).
+func TestProcessTemplatesHaveALayout(t *testing.T) {
+	procs, err := Processes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range procs {
+		t.Run(d.Name, func(t *testing.T) {
+			want := map[string]string{} // element id → "shape" or "edge"
+			drawn := map[string]string{}
+			var processID, plane string
+			inProcess := 0
+			dec := xml.NewDecoder(bytes.NewReader(d.JSON))
+			for {
+				tok, err := dec.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch el := tok.(type) {
+				case xml.StartElement:
+					attr := func(name string) string {
+						for _, a := range el.Attr {
+							if a.Name.Local == name && a.Name.Space == "" {
+								return a.Value
+							}
+						}
+						return ""
+					}
+					switch {
+					case el.Name.Local == "process":
+						inProcess++
+						processID = attr("id")
+					case inProcess > 0 && el.Name.Space == bpmnModel && flowNodes[el.Name.Local]:
+						want[attr("id")] = "shape"
+					case inProcess > 0 && el.Name.Space == bpmnModel && el.Name.Local == "sequenceFlow":
+						want[attr("id")] = "edge"
+					case el.Name.Local == "BPMNPlane":
+						plane = attr("bpmnElement")
+					case el.Name.Local == "BPMNShape":
+						drawn[attr("bpmnElement")] = "shape"
+					case el.Name.Local == "BPMNEdge":
+						drawn[attr("bpmnElement")] = "edge"
+					}
+				case xml.EndElement:
+					if el.Name.Local == "process" {
+						inProcess--
+					}
+				}
+			}
+			if plane == "" || plane != processID {
+				t.Errorf("the diagram's plane is for %q, want the process %q", plane, processID)
+			}
+			if len(want) == 0 {
+				t.Fatal("no flow nodes found")
+			}
+			for id, kind := range want {
+				if drawn[id] != kind {
+					t.Errorf("%s has no %s in the diagram", id, kind)
+				}
+			}
+			for id := range drawn {
+				if _, ok := want[id]; !ok {
+					t.Errorf("the diagram draws %s, which is not in the process", id)
+				}
+			}
+		})
 	}
 }

@@ -694,6 +694,9 @@ func (s *Store) setDeleted(ctx context.Context, entity, id string, o WriteOption
 	if err := s.writeHistoryChanges(ctx, entity, id, ver+1, op, o.Actor, []FieldChange{change}, now); err != nil {
 		return nil, err
 	}
+	if del {
+		s.changed(ctx, entity, "deleted", out)
+	}
 	return out, nil
 }
 

@@ -59,9 +59,10 @@ type Options struct {
 	Now func() time.Time
 	// PhoneRegion is the region phone numbers without a country prefix are read in.
 	PhoneRegion string
-	// OnChange, when set, is told of every record created ("created") or updated ("updated") after the
-	// write and its history are stored, whoever made it (API, import, process, plugin): record triggers
-	// start processes from here. Its error is logged, never returned to the writer.
+	// OnChange, when set, is told of every record created ("created"), updated ("updated") or deleted
+	// ("deleted") after the write and its history are stored, whoever made it (API, import, process,
+	// plugin): record triggers start processes and record events reach running ones (a cadence ends
+	// when its contact is deleted) from here. Its error is logged, never returned to the writer.
 	OnChange func(ctx context.Context, entity, op string, rec Record) error
 	// Enforce, when set, applies rules beyond the schema (the entity's published validation and
 	// computed-field rule sets) to a record about to be stored: it returns values to store with it and

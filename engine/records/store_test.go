@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -200,6 +201,41 @@ func TestRestoreRetention(t *testing.T) {
 	now = now.Add(2 * time.Hour)
 	if _, err := s.Restore(ctx, "lead", id, actor); !errors.Is(err, records.ErrRetentionOver) {
 		t.Fatalf("restore after retention: %v", err)
+	}
+}
+
+// TestOnChangeHearsOfEveryWrite: the change hook (record triggers, record events to running processes)
+// is told of a create, an update and a delete, each with the record as stored, and not of a restore.
+func TestOnChangeHearsOfEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var heard []string
+	s := records.New(db, records.Options{OnChange: func(_ context.Context, entity, op string, rec records.Record) error {
+		mu.Lock()
+		defer mu.Unlock()
+		_, deleted := rec["deletedAt"]
+		heard = append(heard, fmt.Sprintf("%s %s v%v deleted=%v", entity, op, rec["version"], deleted))
+		return nil
+	}})
+	res, err := s.Create(ctx, "lead", map[string]any{"source": "api", "name": "Hook", "status": "new"}, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Record["id"].(string)
+	if _, err := s.Patch(ctx, "lead", id, map[string]any{"status": "contacted"}, actor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, "lead", id, actor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Restore(ctx, "lead", id, actor); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"lead created v1 deleted=false", "lead updated v2 deleted=false", "lead deleted v3 deleted=true"}
+	if !slices.Equal(heard, want) {
+		t.Errorf("heard %q, want %q", heard, want)
 	}
 }
 

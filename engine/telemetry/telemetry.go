@@ -94,7 +94,7 @@ func (t *Telemetry) register() {
 	f := factory{t.registry}
 	t.httpRequests = f.counter("http_requests_total", "HTTP requests answered, by route pattern, method and status.", "route", "method", "status")
 	t.httpDuration = f.histogram("http_request_duration_seconds", "Time to answer an HTTP request, by route pattern and method.", fastBuckets, "route", "method")
-	t.recordWrites = f.counter("record_writes_total", "Records stored, by entity and operation (created, updated).", "entity", "op")
+	t.recordWrites = f.counter("record_writes_total", "Records stored, by entity and operation (created, updated, deleted).", "entity", "op")
 	t.processStarts = f.counter("process_starts_total", "Process instances started, by process key (counted by the worker that runs their first step).", "process")
 	t.processEnds = f.counter("process_completions_total", "Process instances ended, by process key and outcome (completed, terminated, failed, cancelled).", "process", "outcome")
 	t.elementDuration = f.histogram("element_duration_seconds", "Time a process element was active, by process key and element ID: tasks from the scheduling of their successful attempt to its end, waiting elements (user tasks, timers, messages) in workflow time; gateways and events passed in one step are not observed.", elementBuckets, "process", "element")

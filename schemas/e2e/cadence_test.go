@@ -1,7 +1,11 @@
 package e2e_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,5 +54,167 @@ func TestCadenceCallMovesWithTheOwnerAndAnInteractionResetsIt(t *testing.T) {
 	})
 	if d, _ := time.Parse(time.RFC3339, next["nextFollowUpAt"].(string)); d.After(time.Now().Add(61 * 24 * time.Hour)) {
 		t.Errorf("next follow-up %v, want about 60 days from now", d)
+	}
+}
+
+// dueCall starts a cadence for a new prospect owned by owner whose last contact was long ago, and
+// waits for the call task it opens at once; it returns the contact's ID, the instance and the task.
+func dueCall(t *testing.T, owner person, first, last, phone string) (string, string, map[string]any) {
+	t.Helper()
+	c := create(t, "contact", map[string]any{"firstName": first, "lastName": last, "phones": []any{phone}, "loyaltyStage": "prospect", "owner": owner.ID})
+	cid := c["id"].(string)
+	var started struct{ ID string }
+	do(t, "", http.MethodPost, "/api/v1/processes/follow-up-cadence/instances", map[string]any{"businessKey": cid,
+		"variables": map[string]any{"entity": "contact", "recordId": cid, "lastTouch": "2020-01-01T00:00:00Z"}}, &started, http.StatusCreated)
+	var call map[string]any
+	eventually(t, "the call task of "+first, 30*time.Second, func() (bool, string) {
+		items := list(t, "task", `contact == "`+cid+`" and status == "open"`)
+		if len(items) == 1 {
+			call = items[0]
+		}
+		return call != nil, ""
+	})
+	return cid, started.ID, call
+}
+
+// myDayTasks lists the task IDs on the caller's day.
+func myDayTasks(t *testing.T, token string) []string {
+	t.Helper()
+	var day struct{ Items []struct{ TaskID string } }
+	do(t, token, http.MethodGet, "/api/v1/my-day", nil, &day, http.StatusOK)
+	var ids []string
+	for _, it := range day.Items {
+		if it.TaskID != "" {
+			ids = append(ids, it.TaskID)
+		}
+	}
+	return ids
+}
+
+// TestSnoozedCallLeavesTheDayAndComesBack: the owner snoozes a due call by moving the task's due date to
+// later in the week: it leaves their day and the cadence keeps waiting for it (nothing is closed or
+// created again); moved back to today it is on the day again, and done it starts the next interval.
+func TestSnoozedCallLeavesTheDayAndComesBack(t *testing.T) {
+	owner := newPerson(t, "sonya.snooze@example.test", []string{"agent"}, nil)
+	cid, inst, call := dueCall(t, owner, "Stas", "Snoozed", "+79167770002")
+	taskID := call["id"].(string)
+	if got := myDayTasks(t, owner.token); !slices.Contains(got, taskID) {
+		t.Fatalf("the due call is not on the owner's day: %v", got)
+	}
+	checked := func() int { // how often the cadence looked at a change of its call
+		n := 0
+		for _, h := range snapshot(t, inst).History {
+			if h.Element == "Gateway_TaskDone" && h.Event == "entered" {
+				n++
+			}
+		}
+		return n
+	}
+	before := checked()
+	later := time.Now().UTC().Add(72 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
+	do(t, owner.token, http.MethodPatch, "/api/v1/records/task/"+taskID, map[string]any{"dueAt": later}, nil, http.StatusOK)
+	if got := myDayTasks(t, owner.token); slices.Contains(got, taskID) {
+		t.Errorf("the snoozed call is still on today's list: %v", got)
+	}
+	// The cadence hears of the change and, the call not being done, waits for it again.
+	eventually(t, "the cadence back at its wait after the snooze", 20*time.Second, func() (bool, string) {
+		s := snapshot(t, inst)
+		waits := slices.Contains(s.ActiveElements, "Gateway_TaskWait") || slices.Contains(s.ActiveElements, "Event_TaskUpdated")
+		return checked() > before && waits, strings.Join(s.ActiveElements, ",")
+	})
+	if open := list(t, "task", `contact == "`+cid+`" and status == "open"`); len(open) != 1 || open[0]["dueAt"] != later {
+		t.Errorf("open calls after the snooze: %v", open)
+	}
+
+	do(t, owner.token, http.MethodPatch, "/api/v1/records/task/"+taskID, map[string]any{"dueAt": time.Now().UTC().Format(time.RFC3339)}, nil, http.StatusOK)
+	if got := myDayTasks(t, owner.token); !slices.Contains(got, taskID) {
+		t.Errorf("the call moved back to today is not on the day: %v", got)
+	}
+	do(t, owner.token, http.MethodPatch, "/api/v1/records/task/"+taskID, map[string]any{"status": "done"}, nil, http.StatusOK)
+	waitRecord(t, "contact", cid, 30*time.Second, func(r map[string]any) bool {
+		d, err := time.Parse(time.RFC3339, fmt.Sprint(r["nextFollowUpAt"]))
+		return err == nil && d.After(time.Now().Add(59*24*time.Hour))
+	})
+	env.Temporal.TerminateWorkflow(context.Background(), inst, "", "end of test")
+}
+
+// TestDeletingTheContactEndsItsCadence: deleting a contact ends its cadence, both while it waits for the
+// next follow-up and while a call is due (the open call task is cancelled). A merge of duplicates keeps
+// one contact and deletes the others, so it ends their cadences the same way.
+func TestDeletingTheContactEndsItsCadence(t *testing.T) {
+	owner := newPerson(t, "dima.delete@example.test", []string{"agent"}, nil)
+	waiting := create(t, "contact", map[string]any{"firstName": "Vera", "lastName": "Waiting", "loyaltyStage": "customer", "owner": owner.ID})
+	wid := waiting["id"].(string)
+	waitRecord(t, "contact", wid, 60*time.Second, func(r map[string]any) bool { return r["nextFollowUpAt"] != nil })
+	winst := instance(t, "follow-up-cadence", wid, 30*time.Second)
+	do(t, "", http.MethodDelete, "/api/v1/records/contact/"+wid, nil, nil, http.StatusOK)
+	ended(t, winst, "End_Deleted", 30*time.Second)
+
+	cid, inst, call := dueCall(t, owner, "Danya", "Due", "+79167770003")
+	do(t, "", http.MethodDelete, "/api/v1/records/contact/"+cid, nil, nil, http.StatusOK)
+	ended(t, inst, "End_Deleted", 30*time.Second)
+	if tk := get(t, "task", call["id"].(string)); tk["status"] != "cancelled" {
+		t.Errorf("the open call of the deleted contact: %+v", tk)
+	}
+	if got := myDayTasks(t, owner.token); slices.Contains(got, call["id"].(string)) {
+		t.Errorf("the deleted contact's call is still on the owner's day: %v", got)
+	}
+}
+
+// TestBulkStartGivesExistingContactsACadence: contacts that have no cadence (here: theirs was stopped
+// and their next follow-up cleared) get one from POST /api/v1/cadences for a filter, each first
+// follow-up an interval plus a jitter within the spread from now; other contacts are left alone, and
+// running the same bulk start again starts nothing twice.
+func TestBulkStartGivesExistingContactsACadence(t *testing.T) {
+	var ids []string
+	for _, n := range []string{"Anton", "Boris", "Clara"} {
+		c := create(t, "contact", map[string]any{"firstName": n, "lastName": "Bulkov", "loyaltyStage": "prospect"})
+		ids = append(ids, c["id"].(string))
+	}
+	other := create(t, "contact", map[string]any{"firstName": "Olga", "lastName": "Outside", "loyaltyStage": "prospect"})
+	for _, id := range append(slices.Clone(ids), other["id"].(string)) {
+		waitRecord(t, "contact", id, 60*time.Second, func(r map[string]any) bool { return r["nextFollowUpAt"] != nil })
+		env.Temporal.TerminateWorkflow(context.Background(), instance(t, "follow-up-cadence", id, 30*time.Second), "", "the contact stands for one created before cadences")
+		do(t, "", http.MethodPatch, "/api/v1/records/contact/"+id, map[string]any{"nextFollowUpAt": nil}, nil, http.StatusOK)
+	}
+	created, _ := time.Parse(time.RFC3339, get(t, "contact", ids[2])["createdAt"].(string))
+	// A bulk start leaves contacts of the last minute to their own record-triggered cadence; run the rest
+	// of the package meanwhile.
+	t.Parallel()
+	time.Sleep(time.Until(created.Add(61 * time.Second)))
+
+	const spread = 600
+	start := func() map[string]any {
+		r := env.Call(t, http.MethodPost, "/api/v1/cadences", env.AdminToken, map[string]any{"entity": "contact", "filter": `lastName == "Bulkov"`, "spreadMinutes": spread})
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("bulk start: %d %s", r.Status, r.Raw)
+		}
+		var job map[string]any
+		eventually(t, "the bulk start", 60*time.Second, func() (bool, string) {
+			do(t, "", http.MethodGet, r.Header.Get("Location"), nil, &job, http.StatusOK)
+			return job["state"] == "done", fmt.Sprint(job)
+		})
+		return job
+	}
+	began := time.Now()
+	if job := start(); job["started"] != float64(3) || job["failed"] != float64(0) {
+		t.Fatalf("first bulk start: %+v", job)
+	}
+	for _, id := range ids {
+		rec := waitRecord(t, "contact", id, 60*time.Second, func(r map[string]any) bool { return r["nextFollowUpAt"] != nil })
+		due, err := time.Parse(time.RFC3339, rec["nextFollowUpAt"].(string))
+		from := began.Add(60 * 24 * time.Hour).Add(-time.Second)
+		if err != nil || due.Before(from) || due.After(time.Now().Add(60*24*time.Hour+spread*time.Minute)) {
+			t.Errorf("%s: next follow-up %v, want 60 days and at most %d minutes after %v", id, rec["nextFollowUpAt"], spread, began)
+		}
+	}
+	if rec := get(t, "contact", other["id"].(string)); rec["nextFollowUpAt"] != nil {
+		t.Errorf("a contact outside the filter got a cadence: %+v", rec)
+	}
+	if job := start(); job["started"] != float64(0) {
+		t.Errorf("the second bulk start: %+v", job)
+	}
+	for _, id := range ids {
+		env.Temporal.TerminateWorkflow(context.Background(), instance(t, "follow-up-cadence", id, 10*time.Second), "", "end of test")
 	}
 }

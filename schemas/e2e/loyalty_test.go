@@ -17,12 +17,12 @@ func TestOrdersMoveTheContactUpTheLadder(t *testing.T) {
 			"amount": map[string]any{"amount": amount, "currency": "RUB"}})
 	}
 	order("LL-1", 1000)
-	rec := waitRecord(t, "contact", id, 30*time.Second, func(r map[string]any) bool { return r["loyaltyStage"] == "customer" })
+	rec := waitRecord(t, "contact", id, 90*time.Second, func(r map[string]any) bool { return r["loyaltyStage"] == "customer" })
 	if rec["loyaltyStageRule"] != "the first order" || rec["orderCount"] != float64(1) {
 		t.Errorf("after the first order: %+v", rec)
 	}
 	order("LL-2", 2500)
-	rec = waitRecord(t, "contact", id, 30*time.Second, func(r map[string]any) bool { return r["loyaltyStage"] == "client" })
+	rec = waitRecord(t, "contact", id, 90*time.Second, func(r map[string]any) bool { return r["loyaltyStage"] == "client" })
 	total, _ := rec["orderTotal"].(map[string]any)
 	if rec["loyaltyStageRule"] != "a repeat buyer" || rec["orderCount"] != float64(2) || total["amount"] != float64(3500) {
 		t.Errorf("after the second order: %+v", rec)

@@ -35,7 +35,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	defer mail.Close()
-	stacktest.MainWithTemplates(m, &env, func(c *stack.Config) { c.SMTPURL = mail.URL("Rapport <crm@example.test>") })
+	// The CSV connector stands in for an ERP: lead enrichment and the ERP sync run through the real plugin.
+	installERP := func(dataDir string) error {
+		return stacktest.InstallPlugin(dataDir, "csv", "github.com/rapportcrm/rapport/plugins/connectors/csv")
+	}
+	stacktest.MainWithTemplates(m, &env, installERP, func(c *stack.Config) { c.SMTPURL = mail.URL("Rapport <crm@example.test>") })
 }
 
 // person is a user of the test stack with a session.
@@ -104,8 +108,11 @@ func list(t *testing.T, entity, filter string) []map[string]any {
 }
 
 // eventually polls cond until it holds or the time is up, and fails the test with what it saw last.
+// It waits at least 90 seconds: on a shared machine under load a record-triggered process has been
+// seen to take more than a minute to start (the timeout only bounds a failing test).
 func eventually(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
+	timeout = max(timeout, 90*time.Second)
 	deadline := time.Now().Add(timeout)
 	last := ""
 	for time.Now().Before(deadline) {
@@ -198,7 +205,7 @@ func notification(t *testing.T, token, template, recordID string) *note {
 	return nil
 }
 
-// instance finds the running instance of a process for a business key.
+// instance finds the running instance of a process for a business key (waiting as eventually does).
 func instance(t *testing.T, processKey, businessKey string, timeout time.Duration) string {
 	t.Helper()
 	id := ""
@@ -277,4 +284,21 @@ func ended(t *testing.T, instanceID, end string, timeout time.Duration) {
 		}
 		return res.EndElement == end, "ended at " + res.EndElement
 	})
+}
+
+// mailAbout waits until a mail to addr whose subject names about arrives (the agent gets mail about
+// other records of other tests too).
+func mailAbout(addr, about string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, m := range mail.To(addr) {
+			if strings.Contains(m.Subject, about) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,14 +60,6 @@ func TestQualifySLAAcrossAHolidayAndAWeekend(t *testing.T) {
 	tenv.RegisterDelayedCallback(func() { query(&after); tenv.CancelWorkflow() }, day(4).Add(12*time.Hour).Sub(start))
 	tenv.ExecuteWorkflow(process.WorkflowName, input)
 
-	entered := func(s process.Snapshot, element string) (time.Time, bool) {
-		for _, h := range s.History {
-			if h.Element == element && h.Event == "entered" {
-				return h.Time, true
-			}
-		}
-		return time.Time{}, false
-	}
 	if _, ok := entered(before, "Task_Qualify"); !ok {
 		t.Fatalf("Qualify never opened; incidents %+v", before.Incidents)
 	}
@@ -113,4 +107,135 @@ func virtual(t *testing.T, start time.Time, key, startElement, entity, id string
 	process.Register(tenv, &process.Activities{Registry: env.Stack.TaskRegistry(), Store: env.Stack.Processes})
 	tenv.SetTestTimeout(2 * time.Minute)
 	return tenv, prepared.Input
+}
+
+// TestDisqualifiedLeadReopensAfterTheNurturePeriod runs the shipped lead-qualification template under
+// virtual time with the nurture period set to 90 days in lead-qualification-settings: a cold lead is
+// disqualified for its low score with nurtureUntil 90 days on, still waits on day 89, and on day 90 —
+// not before — the process reopens it (status new, no reason, no nurture date) and ends.
+func TestDisqualifiedLeadReopensAfterTheNurturePeriod(t *testing.T) {
+	defer putRuleset(t, "", shipped(t, "lead-qualification-settings"))
+	settings := shipped(t, "lead-qualification-settings")
+	settings["table"].(map[string]any)["rows"].([]any)[0].(map[string]any)["outputs"].([]any)[2] = 90
+	settings["tests"].([]any)[0].(map[string]any)["expect"].(map[string]any)["output"].(map[string]any)["nurtureDays"] = 90
+	putRuleset(t, "", settings)
+
+	start := time.Now().UTC().Truncate(time.Second)
+	reopen := start.AddDate(0, 0, 90)
+	lead := create(t, "lead", map[string]any{"source": "webForm", "name": "Nadia Nurtured", "timeline": "year"})
+	id := lead["id"].(string)
+	tenv, input := virtual(t, start, "lead-qualification", "Start_LeadCreated", "lead", id, lead)
+	var waiting process.Snapshot
+	var onDay89 map[string]any
+	tenv.RegisterDelayedCallback(func() {
+		if v, err := tenv.QueryWorkflow(process.QueryState); err != nil {
+			t.Errorf("query: %v", err)
+		} else {
+			v.Get(&waiting)
+		}
+		onDay89 = get(t, "lead", id)
+	}, reopen.Add(-24*time.Hour).Sub(start))
+	tenv.ExecuteWorkflow(process.WorkflowName, input)
+
+	if !slices.Contains(waiting.ActiveElements, "Event_Nurture") || onDay89["status"] != "disqualified" ||
+		onDay89["disqualificationReason"] != "lowScore" || onDay89["nurtureUntil"] != reopen.Format(time.RFC3339) {
+		t.Fatalf("on day 89: active %v, lead %+v; want waiting for the nurture period to end on %v", waiting.ActiveElements, onDay89, reopen)
+	}
+	var res process.Result
+	if err := tenv.GetWorkflowResult(&res); err != nil || res.EndElement != "End_Reopened" {
+		t.Fatalf("the instance ended at %q (%v), want End_Reopened", res.EndElement, err)
+	}
+	if now := tenv.Now(); now.Before(reopen) || now.After(reopen.Add(time.Minute)) {
+		t.Errorf("reopened at %v, want %v", now, reopen)
+	}
+	if rec := get(t, "lead", id); rec["status"] != "new" || rec["disqualificationReason"] != nil || rec["nurtureUntil"] != nil {
+		t.Errorf("the reopened lead: %+v", rec)
+	}
+}
+
+// TestUnansweredSurveyClosesTheComplaintAfterItsDays runs the shipped complaint-handling template under
+// virtual time: the handler acknowledges and resolves, the customer gets the survey mail and never
+// answers; surveyWaitDays (7) after the instance began to wait for the answer the complaint closes, and
+// the customer keeps the rating they gave last time. The test acts only on the instance's own state: a
+// poll, which virtual time reaches only while the instance is idle, completes each task once it is
+// open and reads from the instance's history when it began to wait, so no step races the clock.
+func TestUnansweredSurveyClosesTheComplaintAfterItsDays(t *testing.T) {
+	agent := serviceAgent(t)
+	address := "silvia@silent.example"
+	customer := create(t, "contact", map[string]any{"firstName": "Silvia", "lastName": "Silent", "emails": []any{address},
+		"loyaltyStage": "customer", "language": "en", "lastCsat": 4})
+	rec := create(t, "complaint", map[string]any{"channel": "email", "subject": "Wrong colour", "customerEmail": address})
+	id := rec["id"].(string)
+	tenv, input := virtual(t, time.Now().UTC(), "complaint-handling", "Start_Complaint", "complaint", id, rec)
+
+	steps := []struct {
+		element string
+		vars    map[string]any
+	}{{"Task_Acknowledge", nil}, {"Task_Resolve", map[string]any{"action": "resolve", "resolution": "Exchanged for the right colour."}}}
+	var waitingSince time.Time
+	var poll func()
+	poll = func() {
+		v, err := tenv.QueryWorkflow(process.QueryState)
+		if err != nil {
+			t.Errorf("query: %v", err)
+			return
+		}
+		var s process.Snapshot
+		if err := v.Get(&s); err != nil {
+			t.Errorf("query: %v", err)
+			return
+		}
+		if len(steps) > 0 {
+			for _, u := range s.UserTasks {
+				if u.Element != steps[0].element {
+					continue
+				}
+				element := u.Element
+				tenv.UpdateWorkflow(process.UpdateCompleteTask, element, &testsuite.TestUpdateCallback{
+					OnReject: func(err error) { t.Errorf("completing %s was refused: %v", element, err) },
+					OnAccept: func() {}, OnComplete: func(any, error) {},
+				}, process.CompleteTaskRequest{TaskID: u.ID, Variables: steps[0].vars, By: agent.ID})
+				steps = steps[1:]
+				break
+			}
+		} else if at, ok := entered(s, "Gateway_SurveyWait"); ok {
+			waitingSince = at // from here on only the instance's own timer moves the clock
+			return
+		}
+		tenv.RegisterDelayedCallback(poll, time.Minute)
+	}
+	tenv.RegisterDelayedCallback(poll, time.Minute)
+	tenv.ExecuteWorkflow(process.WorkflowName, input)
+	if err := tenv.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res process.Result
+	if err := tenv.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.State != process.StateCompleted || res.EndElement != "End_Closed" || waitingSince.IsZero() {
+		t.Fatalf("ended %s at %s (waiting for the answer since %v), want completed at End_Closed after waiting", res.State, res.EndElement, waitingSince)
+	}
+	if got := mail.Wait(address, 1, 10*time.Second); len(got) != 1 || !strings.Contains(got[0].Body, "Exchanged for the right colour.") {
+		t.Errorf("survey mail: %+v", got)
+	}
+	if wait := tenv.Now().Sub(waitingSince); wait < 7*24*time.Hour || wait > 7*24*time.Hour+time.Minute {
+		t.Errorf("closed %v after the survey went out, want 7 days", wait)
+	}
+	if c := get(t, "complaint", id); c["status"] != "closed" || c["satisfactionScore"] != nil {
+		t.Errorf("complaint: %+v", c)
+	}
+	if c := get(t, "contact", customer["id"].(string)); c["complaintCount"] != float64(1) || c["lastCsat"] != float64(4) {
+		t.Errorf("customer: complaints %v, last CSAT %v (want 1 and the earlier 4)", c["complaintCount"], c["lastCsat"])
+	}
+}
+
+// entered is when an instance's history first shows element entered.
+func entered(s process.Snapshot, element string) (time.Time, bool) {
+	for _, h := range s.History {
+		if h.Element == element && h.Event == "entered" {
+			return h.Time, true
+		}
+	}
+	return time.Time{}, false
 }

@@ -1,7 +1,7 @@
 // Package triggers turns record changes into process work, durably: a published process whose start
 // event is a record trigger on the entity (created or updated) and whose condition holds gets a new
 // instance, with the record as its `record` variable; and running instances bound to the record, or
-// to a record it references, receive the change as the message record.<entity>.<created|updated>
+// to a record it references, receive the change as the message record.<entity>.<created|updated|deleted>
 // when some published process catches it.
 //
 // A record write commits before anything reaches Temporal, and FerretDB has no transactions, so the

@@ -190,10 +190,10 @@ func Main(m *testing.M, env **Env) {
 }
 
 // MainWithTemplates is Main for a stack as a fresh installation has it: the shipped process templates
-// are installed and published on start. configure, when set, changes the configuration first (e.g. a
-// mail server).
-func MainWithTemplates(m *testing.M, env **Env, configure func(*stack.Config)) {
-	os.Exit(run(m, env, nil, func(c *stack.Config) {
+// are installed and published on start. prepare, when set, prepares the data directory first (e.g.
+// InstallPlugin); configure, when set, changes the configuration (e.g. a mail server).
+func MainWithTemplates(m *testing.M, env **Env, prepare func(dataDir string) error, configure func(*stack.Config)) {
+	os.Exit(run(m, env, prepare, func(c *stack.Config) {
 		c.NoProcessTemplates = false
 		if configure != nil {
 			configure(c)
