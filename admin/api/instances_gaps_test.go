@@ -500,3 +500,32 @@ func TestBulkRetryIncidents(t *testing.T) {
 		t.Fatalf("%d retries audited, want %d", audited, n)
 	}
 }
+
+// TestOpenAPIListsInstanceOperations: the OpenAPI document has every instance operation of issue 15,
+// each needing instances.operate (the list and the card instances.read).
+func TestOpenAPIListsInstanceOperations(t *testing.T) {
+	r := env.Call(t, http.MethodGet, "/api/openapi.json", "", nil)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Permission string `json:"x-permission"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(r.Raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"GET /api/v1/instances": "instances.read", "GET /api/v1/instances/{id}": "instances.read",
+		"POST /api/v1/tasks/{id}/assign": "instances.operate", "POST /api/v1/instances/{id}/migration-preview": "instances.operate",
+		"POST /api/v1/batches/preview": "instances.operate", "POST /api/v1/batches": "instances.operate",
+		"GET /api/v1/batches/{id}": "instances.operate", "POST /api/v1/batches/{id}/cancel": "instances.operate",
+	}
+	for _, op := range []string{"suspend", "resume", "cancel", "terminate", "variables", "retry", "skip", "move", "migrate", "correlate", "complete-task"} {
+		want["POST /api/v1/instances/{id}/"+op] = "instances.operate"
+	}
+	for route, perm := range want {
+		method, path, _ := strings.Cut(route, " ")
+		if got := doc.Paths[path][strings.ToLower(method)].Permission; got != perm {
+			t.Errorf("%s: permission %q, want %q", route, got, perm)
+		}
+	}
+}
