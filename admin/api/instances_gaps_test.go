@@ -80,6 +80,8 @@ func TestRecordWriteNamesStartedInstances(t *testing.T) {
 	} else {
 		waitInstance(t, ids[0], func(v instanceView) bool { return slices.Contains(v.ActiveElements, "Task_Call") })
 	}
+	// The record page's list: the instances bound to the record, both of them.
+	waitListed(t, "/api/v1/instances?entity=lead&record="+rec.ID, env.AdminToken, ids[0], startedInstances(t, patched)[0])
 	again := env.Call(t, http.MethodPatch, "/api/v1/records/lead/"+rec.ID, env.AdminToken, map[string]any{"name": "Link Test Co (renamed)"})
 	if again.Status != http.StatusOK || len(startedInstances(t, again)) != 0 {
 		t.Fatalf("a patch triggering nothing: %d, Link %q", again.Status, again.Header.Values("Link"))
