@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type listInstancesInput struct {
 	EndedAfter    time.Time `query:"endedAfter" doc:"Ended at or after (RFC 3339)."`
 	EndedBefore   time.Time `query:"endedBefore" doc:"Ended before (RFC 3339)."`
 	Incident      string    `query:"incident" maxLength:"255" doc:"Words of an open incident's element, type or message."`
+	Parent        string    `query:"parent" maxLength:"300" doc:"Only the instances the call activities of this instance started (its children)."`
 	Limit         int       `query:"limit" minimum:"0" maximum:"200" doc:"Page size (default 50)."`
 	Cursor        string    `query:"cursor" maxLength:"4000" doc:"The next value of the previous page."`
 	Counts        bool      `query:"counts" doc:"Also count the filter's instances per state and, with processKey and version, per active element (needs instances.operate)."`
@@ -92,17 +94,29 @@ type migrateBody struct {
 }
 
 type correlateBody struct {
-	Reason  string                 `json:"reason" minLength:"1" maxLength:"1000"`
-	Message process.MessageRequest `json:"message"`
+	Reason     string                 `json:"reason" minLength:"1" maxLength:"1000"`
+	Message    process.MessageRequest `json:"message"`
+	OnBehalfOf string                 `json:"onBehalfOf,omitempty" maxLength:"255" doc:"Who the message is delivered for (a user ID, or a name for someone outside Rapport); recorded in the timeline and the audit log."`
 }
 
+type completeOnBehalfBody struct {
+	Reason     string         `json:"reason" minLength:"1" maxLength:"1000"`
+	TaskID     string         `json:"taskId,omitempty" maxLength:"300" doc:"The task's ID in the instance (userTasks[].id on the card); or name the element whose open tasks are meant."`
+	Element    string         `json:"element,omitempty" maxLength:"255"`
+	OnBehalfOf string         `json:"onBehalfOf,omitempty" maxLength:"255" doc:"Whose task it is (a user ID); the task's assignee when left out."`
+	Variables  map[string]any `json:"variables,omitempty" doc:"The form's values, checked as for the assignee's own completion."`
+}
+
+// operationInput is an operation on the instance the path names. IDs hold ':' and '/' (a call
+// activity's child is <parent>/<element>/<n>): clients percent-encode them, and the handlers decode
+// the path segment (pathInstanceID), which the router leaves encoded.
 type operationInput[B any] struct {
-	ID   string `path:"id" maxLength:"300"`
+	ID   string `path:"id" maxLength:"900" doc:"The instance ID, percent-encoded."`
 	Body B
 }
 
 type previewInput struct {
-	ID   string `path:"id" maxLength:"300"`
+	ID   string `path:"id" maxLength:"900" doc:"The instance ID, percent-encoded."`
 	Body struct {
 		ToVersion int               `json:"toVersion" minimum:"1"`
 		Mapping   map[string]string `json:"mapping,omitempty"`
@@ -159,9 +173,15 @@ func (s *Server) registerInstances() {
 			return instances.Operation{Reason: b.Reason, ToVersion: b.ToVersion, Mapping: b.Mapping}
 		})
 	registerOperation(s, instances.OpCorrelate, "correlate", "Deliver a message on someone's behalf",
-		"Delivers a message to the element of this instance waiting for it.",
+		"Delivers a message to the element of this instance waiting for it. The timeline entry names the operator and, in its reason, on whose behalf; the audit entry names both.",
 		func(b *correlateBody) instances.Operation {
-			return instances.Operation{Reason: b.Reason, Message: &b.Message}
+			return instances.Operation{Reason: b.Reason, Message: &b.Message, OnBehalfOf: b.OnBehalfOf}
+		})
+	registerOperation(s, instances.OpComplete, "complete-task", "Complete a user task on someone's behalf",
+		"Completes an open user task of the instance for the person it belongs to (onBehalfOf, by default its assignee), with the form's values, checked as for their own completion. "+
+			"The timeline's completion names the operator and, in its reason, on whose behalf; the audit entry names both.",
+		func(b *completeOnBehalfBody) instances.Operation {
+			return instances.Operation{Reason: b.Reason, TaskID: b.TaskID, Element: b.Element, OnBehalfOf: b.OnBehalfOf, Variables: b.Variables}
 		})
 	Register(s, huma.Operation{OperationID: "preview-instance-migration", Method: http.MethodPost, Path: "/api/v1/instances/{id}/migration-preview", Tags: tags,
 		Summary: "Preview a migration", Description: "Whether the instance can move to the version, the element mapping used and what blocks it; changes nothing."},
@@ -176,9 +196,13 @@ func registerOperation[B any](s *Server, kind, path, summary, desc string, conv 
 		Description: desc + " Needs instances.operate and ownership of the process; the reason is recorded in the timeline and the audit log. " +
 			"An operation the instance's state does not allow is refused (409) and changes nothing."},
 		Access{Permission: access.InstancesOperate}, func(ctx context.Context, in *operationInput[B]) (*instanceOutcome, error) {
+			id, err := pathInstanceID(in.ID)
+			if err != nil {
+				return nil, err
+			}
 			op := conv(&in.Body)
 			op.Kind = kind
-			out, err := s.operate(ctx, in.ID, op)
+			out, err := s.operate(ctx, id, op)
 			if err != nil {
 				return nil, err
 			}
@@ -227,6 +251,9 @@ func (s *Server) operate(ctx context.Context, id string, op instances.Operation)
 	details := map[string]any{}
 	if out.Result != nil {
 		details["result"] = out.Result
+	}
+	if out.OnBehalfOf != "" {
+		details["onBehalfOf"] = out.OnBehalfOf
 	}
 	s.record(ctx, audit.Event{Action: "instance." + op.Kind, Outcome: audit.OutcomeSuccess, Reason: op.Reason,
 		Target: audit.Target{Type: "instance", ID: id}, Before: out.Before, After: out.After, Details: details})
@@ -287,7 +314,7 @@ func variablesProblem(detail string, ve *process.VariablesError) *Problem {
 func (s *Server) listInstances(ctx context.Context, in *listInstancesInput) (*struct{ Body InstanceList }, error) {
 	f := instances.Filter{ProcessKey: in.ProcessKey, Version: in.Version, Element: in.Element, Assignee: in.Assignee, Group: in.Group,
 		BusinessKey: in.BusinessKey, Entity: in.Entity, RecordID: in.Record, StartedAfter: in.StartedAfter, StartedBefore: in.StartedBefore,
-		EndedAfter: in.EndedAfter, EndedBefore: in.EndedBefore, Incident: in.Incident}
+		EndedAfter: in.EndedAfter, EndedBefore: in.EndedBefore, Incident: in.Incident, Parent: in.Parent}
 	for _, st := range strings.Split(in.State, ",") {
 		if st = strings.TrimSpace(st); st != "" {
 			f.States = append(f.States, st)
@@ -360,25 +387,44 @@ func (s *Server) readableSummaries(ctx context.Context, items []instances.Summar
 	return slices.Clip(out), nil
 }
 
+// pathInstanceID decodes an instance ID from its (percent-encoded) path segment.
+func pathInstanceID(segment string) (string, error) {
+	id, err := url.PathUnescape(segment)
+	if err != nil {
+		p := Typed(http.StatusBadRequest, "bad-instance-id", "the instance ID is not correctly percent-encoded")
+		p.Errors = []FieldError{{Parameter: "id", Message: err.Error()}}
+		return "", p
+	}
+	return id, nil
+}
+
 func (s *Server) instanceCard(ctx context.Context, in *instanceInput) (*struct{ Body instances.Card }, error) {
-	b, err := s.readableInstance(ctx, in.ID)
+	id, err := pathInstanceID(in.ID)
 	if err != nil {
 		return nil, err
 	}
-	card, err := s.deps.Instances.Card(ctx, in.ID, func(snap *process.Snapshot) error { return s.redactSnapshot(ctx, b, snap) })
+	b, err := s.readableInstance(ctx, id)
 	if err != nil {
-		return nil, instanceError(err, in.ID)
+		return nil, err
+	}
+	card, err := s.deps.Instances.Card(ctx, id, func(snap *process.Snapshot) error { return s.redactSnapshot(ctx, b, snap) })
+	if err != nil {
+		return nil, instanceError(err, id)
 	}
 	return &struct{ Body instances.Card }{Body: card}, nil
 }
 
 func (s *Server) previewMigration(ctx context.Context, in *previewInput) (*struct{ Body process.MigrationPlan }, error) {
-	if _, err := s.operableInstance(ctx, in.ID, "migration-preview"); err != nil {
+	id, err := pathInstanceID(in.ID)
+	if err != nil {
 		return nil, err
 	}
-	plan, err := s.deps.Instances.PreviewMigration(ctx, in.ID, in.Body.ToVersion, in.Body.Mapping)
+	if _, err := s.operableInstance(ctx, id, "migration-preview"); err != nil {
+		return nil, err
+	}
+	plan, err := s.deps.Instances.PreviewMigration(ctx, id, in.Body.ToVersion, in.Body.Mapping)
 	if err != nil {
-		return nil, instanceError(err, in.ID)
+		return nil, instanceError(err, id)
 	}
 	return &struct{ Body process.MigrationPlan }{Body: plan}, nil
 }

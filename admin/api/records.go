@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -30,7 +31,22 @@ type recordOutput struct {
 	ETag     string `header:"ETag"`
 	Location string `header:"Location"`
 	Replayed string `header:"Idempotent-Replayed"`
-	Body     records.Record
+	// Link names the process instances the write started (record triggers), one link each.
+	Link []string `header:"Link" doc:"One </api/v1/instances/{id}>; rel=\"https://rapport.dev/rels/started-instance\" per process instance the write started."`
+	Body records.Record
+}
+
+// RelStartedInstance is the link relation naming, on a record write's response, a process instance the
+// write started.
+const RelStartedInstance = "https://rapport.dev/rels/started-instance"
+
+// startedLinks are the Link header values naming the instances a write started.
+func startedLinks(fx *records.Effects) []string {
+	var out []string
+	for _, id := range fx.Started() {
+		out = append(out, "</api/v1/instances/"+url.PathEscape(id)+">; rel=\""+RelStartedInstance+"\"")
+	}
+	return out
 }
 
 type createRecordInput struct {
@@ -95,7 +111,9 @@ func (s *Server) registerRecords() {
 		OperationID: "createRecord", Method: http.MethodPost, Path: "/api/v1/records/{entity}", Tags: tags,
 		Summary: "Create a record", DefaultStatus: http.StatusCreated,
 		Description: "Validates and stores a record. Every invalid field is reported at once (422, with JSON pointers) and " +
-			"nothing is written; a record matching an existing one on a dedupe key is refused with 409 naming it.",
+			"nothing is written; a record matching an existing one on a dedupe key is refused with 409 naming it. " +
+			"The Link header names each process instance the create started (rel " + RelStartedInstance + "); the start itself is " +
+			"delivered right after the answer, so the instance may take a moment to appear. An idempotent replay names none.",
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, Access{Permission: permRecordsWrite}, s.createRecord)
 	Register(s, huma.Operation{
@@ -129,7 +147,8 @@ func (s *Server) registerRecords() {
 	Register(s, huma.Operation{
 		OperationID: "patchRecord", Method: http.MethodPatch, Path: "/api/v1/records/{entity}/{id}", Tags: tags,
 		Summary:     "Change a record",
-		Description: "Applies a JSON merge patch (application/merge-patch+json or application/json). With If-Match, a stale version fails with 412 and nothing is written.",
+		Description: "Applies a JSON merge patch (application/merge-patch+json or application/json). With If-Match, a stale version fails with 412 and nothing is written. " +
+			"The Link header names each process instance the change started (rel " + RelStartedInstance + "), as for a create.",
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity},
 	}, Access{Permission: permRecordsWrite}, s.patchRecord)
 	Register(s, huma.Operation{
@@ -270,11 +289,13 @@ func (s *Server) createRecord(ctx context.Context, in *createRecordInput) (*reco
 		return nil, err
 	}
 	o.IdempotencyKey = in.IdempotencyKey
+	ctx, fx := records.WithEffects(ctx)
 	res, err := s.deps.Records.Create(ctx, in.Entity, rec, o)
 	if err != nil {
 		return nil, s.recordsError(ctx, err)
 	}
 	out := recordOut(http.StatusCreated, d.Strip(res.Record))
+	out.Link = startedLinks(fx)
 	out.Location = fmt.Sprintf("/api/v1/records/%s/%v", in.Entity, res.Record["id"])
 	if res.Replayed {
 		out.Replayed = "true"
@@ -289,9 +310,12 @@ func (s *Server) patchRecord(ctx context.Context, in *patchRecordInput) (*record
 	if err != nil {
 		return nil, err
 	}
+	ctx, fx := records.WithEffects(ctx)
 	r, err := s.deps.Records.Patch(ctx, in.Entity, in.ID, patch, o)
 	if err != nil {
 		return nil, s.recordsError(ctx, err)
 	}
-	return recordOut(http.StatusOK, d.Strip(r)), nil
+	out := recordOut(http.StatusOK, d.Strip(r))
+	out.Link = startedLinks(fx)
+	return out, nil
 }

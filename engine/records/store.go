@@ -62,7 +62,8 @@ type Options struct {
 	// OnChange, when set, is told of every record created ("created"), updated ("updated") or deleted
 	// ("deleted") after the write and its history are stored, whoever made it (API, import, process,
 	// plugin): record triggers start processes and record events reach running ones (a cadence ends
-	// when its contact is deleted) from here. Its error is logged, never returned to the writer.
+	// when its contact is deleted) from here. Its error is logged, never returned to the writer. What
+	// it starts it reports to the writer's collector, EffectsOf(ctx) (see Effects).
 	OnChange func(ctx context.Context, entity, op string, rec Record) error
 	// Enforce, when set, applies rules beyond the schema (the entity's published validation and
 	// computed-field rule sets) to a record about to be stored: it returns values to store with it and

@@ -651,3 +651,44 @@ func TestCreateHistoryFollows(t *testing.T) {
 		t.Fatalf("actor %+v", stored.Actor)
 	}
 }
+
+// TestEffectsReachTheWriter: what the change hook reports into EffectsOf(ctx) reaches the collector the
+// writer put in the context, for a create and a patch; an idempotent replay of a create runs no hook
+// and collects nothing, and a write without a collector is not disturbed by the hook's report.
+func TestEffectsReachTheWriter(t *testing.T) {
+	ctx := context.Background()
+	s := records.New(db, records.Options{OnChange: func(ctx context.Context, entity, op string, rec records.Record) error {
+		records.EffectsOf(ctx).AddStarted(fmt.Sprintf("%s:%s:v%v", op, rec["id"], rec["version"]))
+		return nil
+	}})
+	once := actor
+	once.IdempotencyKey = "effects-once"
+	lead := map[string]any{"source": "api", "name": "Effects", "status": "new"}
+	cctx, created := records.WithEffects(ctx)
+	res, err := s.Create(cctx, "lead", lead, once)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Record["id"].(string)
+	if got := created.Started(); !slices.Equal(got, []string{"created:" + id + ":v1"}) {
+		t.Fatalf("create collected %q", got)
+	}
+	pctx, patched := records.WithEffects(ctx)
+	if _, err := s.Patch(pctx, "lead", id, map[string]any{"status": "contacted"}, actor); err != nil {
+		t.Fatal(err)
+	}
+	if got := patched.Started(); !slices.Equal(got, []string{"updated:" + id + ":v2"}) {
+		t.Fatalf("patch collected %q", got)
+	}
+	rctx, replayed := records.WithEffects(ctx)
+	again, err := s.Create(rctx, "lead", lead, once)
+	if err != nil || !again.Replayed {
+		t.Fatalf("replay: %+v %v", again, err)
+	}
+	if got := replayed.Started(); len(got) != 0 {
+		t.Fatalf("the replay collected %q", got)
+	}
+	if _, err := s.Patch(ctx, "lead", id, map[string]any{"status": "new"}, actor); err != nil {
+		t.Fatalf("a write without a collector: %v", err)
+	}
+}

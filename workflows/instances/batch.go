@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -20,10 +21,16 @@ import (
 )
 
 // A bulk operation is a batch: one Temporal workflow that selects the instances of a filter once, when
-// it starts, and applies one operation to them one at a time, at a bounded rate, so a bulk operation
-// cannot swamp the worker. It survives restarts (Temporal resumes it where it was), answers its progress
-// and per-instance results to a query, and stops between two instances when it is cancelled: the
-// instances done stay done, the rest are left untouched.
+// it starts, and applies one operation to them at a bounded rate, so a bulk operation cannot swamp the
+// worker. It survives restarts (Temporal resumes it where it was), answers its progress and
+// per-instance results to a query, and stops between two instances when it is cancelled: the
+// instances begun are finished and counted, the rest are left untouched.
+//
+// Pacing (version "batch-pacing" 1): instance n is begun no earlier than n/rate seconds after the
+// first, with at most MaxInFlight operations running at once, so the rate bounds the load and a slow
+// operation does not slow the batch below it. Batches started before that version sleep 1/rate before
+// each instance after the first, one instance at a time, so each instance costs its operation plus
+// the sleep (measured: 3 min 38 s for 200 retries at the default rate); they keep doing so on replay.
 
 // Names of the batch workflow, its activities and its progress query.
 const (
@@ -42,6 +49,13 @@ const (
 	DefaultRate = 5.0
 	MaxRate     = 50.0
 )
+
+// MaxInFlight bounds the operations a paced batch runs at once: at most the rate (rounded up), never
+// more than this.
+const MaxInFlight = 8
+
+// pacingVersion names the workflow.GetVersion change from a fixed sleep per instance to pacing.
+const pacingVersion = "batch-pacing"
 
 // BatchRequest starts a batch: the filter choosing the instances, the operation (with its reason), who
 // operates, and the rate.
@@ -77,12 +91,14 @@ const (
 // BatchProgress is a batch's state: how many instances it selected, how many it has operated and
 // with which result.
 type BatchProgress struct {
-	State     string        `json:"state" enum:"selecting,running,completed,cancelled"`
-	Kind      string        `json:"kind"`
-	Reason    string        `json:"reason"`
-	By        string        `json:"by"`
-	Total     int           `json:"total"`
-	Processed int           `json:"processed"`
+	State     string `json:"state" enum:"selecting,running,completed,cancelled"`
+	Kind      string `json:"kind"`
+	Reason    string `json:"reason"`
+	By        string `json:"by"`
+	Total     int    `json:"total"`
+	Processed int    `json:"processed"`
+	// Percent is Processed of Total in whole per cent (100 for a batch that selected nothing and ended).
+	Percent   int           `json:"percent"`
 	Done      int           `json:"done"`
 	Refused   int           `json:"refused"`
 	Failed    int           `json:"failed"`
@@ -92,7 +108,7 @@ type BatchProgress struct {
 // BatchWorkflow runs a batch (see the top of this file).
 func BatchWorkflow(ctx workflow.Context, req BatchRequest) (BatchProgress, error) {
 	p := BatchProgress{State: BatchSelecting, Kind: req.Operation.Kind, Reason: req.Operation.Reason, By: req.By, Results: []BatchResult{}}
-	if err := workflow.SetQueryHandler(ctx, BatchQuery, func() (BatchProgress, error) { return p, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, BatchQuery, func() (BatchProgress, error) { return p.withPercent(), nil }); err != nil {
 		return p, fmt.Errorf("set progress query: %w", err)
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * UpdateTimeout,
@@ -111,37 +127,95 @@ func BatchWorkflow(ctx workflow.Context, req BatchRequest) (BatchProgress, error
 	if rate <= 0 {
 		rate = DefaultRate
 	}
-	gap := time.Duration(float64(time.Second) / min(rate, MaxRate))
-	for i, id := range ids {
-		if ctx.Err() != nil {
-			break
-		}
-		if i > 0 {
-			if err := workflow.Sleep(ctx, gap); err != nil {
-				break // cancelled while waiting: the rest stay untouched
+	rate = min(rate, MaxRate)
+	gap := time.Duration(float64(time.Second) / rate)
+	apply := func(id string) workflow.Future {
+		return workflow.ExecuteActivity(applyCtx, BatchApplyActivity, id, req.Operation, req.By)
+	}
+	if workflow.GetVersion(ctx, pacingVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		for i, id := range ids {
+			if ctx.Err() != nil {
+				break
 			}
+			if i > 0 {
+				if err := workflow.Sleep(ctx, gap); err != nil {
+					break // cancelled while waiting: the rest stay untouched
+				}
+			}
+			// An instance begun is finished and counted even when the batch is cancelled meanwhile.
+			p.count(id, apply(id), applyCtx)
 		}
-		// An instance begun is finished and counted even when the batch is cancelled meanwhile.
-		var res BatchResult
-		if err := workflow.ExecuteActivity(applyCtx, BatchApplyActivity, id, req.Operation, req.By).Get(applyCtx, &res); err != nil {
-			res = BatchResult{Instance: id, Result: ResultFailed, Message: err.Error()}
-		}
-		p.Processed++
-		switch res.Result {
-		case ResultDone:
-			p.Done++
-		case ResultRefused:
-			p.Refused++
-		default:
-			p.Failed++
-		}
-		p.Results = append(p.Results, res)
+	} else {
+		paced(ctx, applyCtx, &p, ids, gap, min(MaxInFlight, int(math.Ceil(rate))), apply)
 	}
 	p.State = BatchCompleted
 	if ctx.Err() != nil {
 		p.State = BatchCancelled
 	}
 	return p, nil
+}
+
+// paced applies the operation to ids, beginning instance n no earlier than n gaps after the first and
+// keeping at most inFlight running; it stops beginning instances when ctx is cancelled and returns
+// once those begun have finished (they run on applyCtx, which the cancellation does not reach).
+func paced(ctx, applyCtx workflow.Context, p *BatchProgress, ids []string, gap time.Duration, inFlight int, apply func(string) workflow.Future) {
+	sel := workflow.NewSelector(ctx)
+	running := 0
+	next := workflow.Now(ctx)
+	for i := 0; i < len(ids) && ctx.Err() == nil; {
+		if running >= inFlight {
+			sel.Select(applyCtx)
+			continue
+		}
+		if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
+			fired := false
+			sel.AddFuture(workflow.NewTimer(ctx, wait), func(workflow.Future) { fired = true }) // also when cancelled
+			for !fired {
+				sel.Select(applyCtx)
+			}
+			continue
+		}
+		id := ids[i]
+		i++
+		running++
+		sel.AddFuture(apply(id), func(f workflow.Future) {
+			running--
+			p.count(id, f, applyCtx)
+		})
+		next = next.Add(gap)
+	}
+	for running > 0 {
+		sel.Select(applyCtx)
+	}
+}
+
+// count records the result of one instance's operation.
+func (p *BatchProgress) count(id string, f workflow.Future, ctx workflow.Context) {
+	var res BatchResult
+	if err := f.Get(ctx, &res); err != nil {
+		res = BatchResult{Instance: id, Result: ResultFailed, Message: err.Error()}
+	}
+	p.Processed++
+	switch res.Result {
+	case ResultDone:
+		p.Done++
+	case ResultRefused:
+		p.Refused++
+	default:
+		p.Failed++
+	}
+	p.Results = append(p.Results, res)
+}
+
+// withPercent is the progress with Percent filled in.
+func (p BatchProgress) withPercent() BatchProgress {
+	switch {
+	case p.Total > 0:
+		p.Percent = p.Processed * 100 / p.Total
+	case p.State == BatchCompleted:
+		p.Percent = 100
+	}
+	return p
 }
 
 // BatchActivities select and operate the instances of batches.

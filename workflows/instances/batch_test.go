@@ -50,6 +50,17 @@ func TestBatchWorkflow(t *testing.T) {
 			if len(applied) != len(c.applied) {
 				t.Fatalf("applied to %v, want %v", applied, c.applied)
 			}
+			val, err := env.QueryWorkflow(BatchQuery)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var q BatchProgress
+			if err := val.Get(&q); err != nil {
+				t.Fatal(err)
+			}
+			if want := len(c.applied) * 100 / 4; q.Percent != want {
+				t.Fatalf("percent %d, want %d", q.Percent, want)
+			}
 		})
 	}
 }

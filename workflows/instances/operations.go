@@ -1,6 +1,7 @@
 package instances
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +62,11 @@ type Operation struct {
 	Assignee string `json:"assignee,omitempty" maxLength:"255"`
 	// Message is delivered to the element waiting for it (correlate).
 	Message *process.MessageRequest `json:"message,omitempty"`
+	// OnBehalfOf is whose task is completed or for whom a message is delivered (completeTask,
+	// correlate); a completion defaults to the task's assignee. The interpreter records an operation
+	// with its operator and reason only, so the timeline entry carries it in the reason ("on behalf
+	// of <who>: <reason>"); the outcome names it for the audit log.
+	OnBehalfOf string `json:"onBehalfOf,omitempty" maxLength:"255"`
 	// Cancel and Activate are a move's elements (move).
 	Cancel   []string             `json:"cancel,omitempty"`
 	Activate []process.MoveTarget `json:"activate,omitempty"`
@@ -122,6 +128,16 @@ type Outcome struct {
 	Before StateSummary `json:"before"`
 	After  StateSummary `json:"after"`
 	Result any          `json:"result,omitempty"`
+	// OnBehalfOf is whose task was completed or for whom a message was delivered.
+	OnBehalfOf string `json:"onBehalfOf,omitempty"`
+}
+
+// behalfReason is the reason the timeline records for an operation on someone's behalf.
+func behalfReason(whose, reason string) string {
+	if whose == "" {
+		return reason
+	}
+	return "on behalf of " + whose + ": " + reason
 }
 
 // StateSummary is an instance as the audit log records it around an operation.
@@ -234,7 +250,10 @@ func (s *Service) Apply(ctx context.Context, id string, op Operation) (Outcome, 
 				var res process.AssignResult
 				err = s.update(ctx, id, process.UpdateAssignTask, process.AssignRequest{TaskID: u.ID, Assignee: op.Assignee, Operator: o}, &res)
 			} else {
-				err = s.update(ctx, id, process.UpdateCompleteTask, process.CompleteTaskRequest{TaskID: u.ID, Variables: op.Variables, By: op.By, Reason: op.Reason}, nil)
+				whose := cmp.Or(op.OnBehalfOf, u.Assignee)
+				out.OnBehalfOf = whose
+				err = s.update(ctx, id, process.UpdateCompleteTask, process.CompleteTaskRequest{TaskID: u.ID, Variables: op.Variables, By: op.By,
+					Reason: behalfReason(whose, op.Reason)}, nil)
 			}
 			if err != nil {
 				break
@@ -246,7 +265,9 @@ func (s *Service) Apply(ctx context.Context, id string, op Operation) (Outcome, 
 		}
 		out.Result = map[string]any{"tasks": done}
 	case OpCorrelate:
-		err = s.update(ctx, id, process.UpdateCorrelate, process.CorrelateRequest{Message: *op.Message, Operator: o}, nil)
+		out.OnBehalfOf = op.OnBehalfOf
+		err = s.update(ctx, id, process.UpdateCorrelate, process.CorrelateRequest{Message: *op.Message,
+			Operator: process.Operator{By: op.By, Reason: behalfReason(op.OnBehalfOf, op.Reason)}}, nil)
 	case OpMove:
 		var res process.MoveResult
 		err = s.update(ctx, id, process.UpdateMove, process.MoveRequest{Cancel: op.Cancel, Activate: op.Activate, Operator: o}, &res)

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/rapportcrm/rapport/engine/definitions"
+	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/workflows/messages"
 	"github.com/rapportcrm/rapport/workflows/process"
@@ -89,7 +90,11 @@ func (d *Dispatcher) EnsureIndexes(ctx context.Context) error {
 
 // RecordChanged writes the work a stored change causes to the outbox and asks the loop to deliver it.
 // A change that causes nothing writes nothing. Writing the same change twice (the same entity, record
-// and version) keeps the first entry.
+// and version) keeps the first entry. Once the entry is stored it reports the IDs of the instances
+// the entry starts to the writer's collector (records.EffectsOf): they are known before Temporal is
+// asked, since a record start's ID is derived from the change (process.InstanceID), so the writer can
+// name them while the loop is still delivering (a start refused for good, which the outbox logs,
+// leaves a named ID that never exists).
 func (d *Dispatcher) RecordChanged(ctx context.Context, entity, on string, rec map[string]any) error {
 	w, matchErr := d.matcher.Match(ctx, entity, on, rec)
 	if len(w.Starts)+len(w.Messages) == 0 {
@@ -120,6 +125,7 @@ func (d *Dispatcher) RecordChanged(ctx context.Context, entity, on string, rec m
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return errors.Join(matchErr, fmt.Errorf("write the outbox entry of %s: %w", e.ID, err))
 	}
+	records.EffectsOf(ctx).AddStarted(w.InstanceIDs()...)
 	select {
 	case d.kick <- e:
 	default: // the loop is busy; the retry scan finds the entry

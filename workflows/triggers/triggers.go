@@ -40,6 +40,16 @@ type Work struct {
 	Messages []messages.Message     `json:"messages,omitempty"`
 }
 
+// InstanceIDs are the IDs of the instances the work starts, derived from each start's cause
+// (process.InstanceID), as Temporal will know them.
+func (w Work) InstanceIDs() []string {
+	out := make([]string, 0, len(w.Starts))
+	for _, s := range w.Starts {
+		out = append(out, process.InstanceID(s.Ref.Key, s.Cause, s.Once))
+	}
+	return out
+}
+
 // Matcher decides what a record change causes, from the trigger index (cached for cacheTTL).
 type Matcher struct {
 	index Indexer

@@ -66,6 +66,9 @@ func TestMatch(t *testing.T) {
 			if len(w.Starts) > 0 && w.Starts[0].Once != tt.onceFirst {
 				t.Errorf("once = %q, want %q", w.Starts[0].Once, tt.onceFirst)
 			}
+			if ids := w.InstanceIDs(); len(ids) != len(tt.starts) || (len(ids) > 0 && ids[0] != tt.starts[0]+":record:"+tt.onceFirst) {
+				t.Errorf("instance IDs = %q, want %d starting with %s:record:%s", ids, len(tt.starts), tt.starts[0], tt.onceFirst)
+			}
 			if len(w.Messages) != len(tt.messageKey) {
 				t.Fatalf("messages = %+v, want keys %v", w.Messages, tt.messageKey)
 			}

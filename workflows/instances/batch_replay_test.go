@@ -1,0 +1,161 @@
+package instances
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/rapportcrm/rapport/workflows"
+	"github.com/rapportcrm/rapport/workflows/devserver"
+)
+
+var record = flag.String("record", "", "run batches on an embedded server and write their histories to testdata/batch-<value>-<case>.json (existing files are kept)")
+
+// TestBatchReplay replays every recorded batch history (testdata/batch-*.json) against the current
+// BatchWorkflow, so a change that is not deterministic for running batches fails here: the histories
+// of batches started before the "batch-pacing" version (a fixed sleep before each instance) and after
+// it (paced by the rate, several instances in flight) must both replay.
+func TestBatchReplay(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "batch-*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("want the recorded batch histories before and after batch-pacing, found %v", files)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(BatchWorkflow, workflowOptions())
+			file, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			h, err := client.HistoryFromJSON(file, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.ReplayWorkflowHistory(nil, h); err != nil {
+				t.Fatalf("replay %s: %v", f, err)
+			}
+		})
+	}
+}
+
+// TestRecordBatchHistories runs two batches on an embedded Temporal server with stand-in activities
+// (one runs to the end, one is cancelled after two instances) and writes their histories for
+// TestBatchReplay. It runs only with -record=<name>.
+func TestRecordBatchHistories(t *testing.T) {
+	if *record == "" {
+		t.Skip("records histories only with -record=<name>")
+	}
+	ctx := context.Background()
+	srv, err := devserver.Start(ctx, devserver.Config{Namespace: "batches", SearchAttributes: workflows.SearchAttributes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddr(), Namespace: "batches", Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	var mu sync.Mutex
+	var applied []string
+	w := worker.New(c, "batches", worker.Options{})
+	w.RegisterWorkflowWithOptions(BatchWorkflow, workflowOptions())
+	w.RegisterActivityWithOptions(func(context.Context, Filter) ([]string, error) { return []string{"a", "b", "c", "d", "e", "f"}, nil },
+		activity.RegisterOptions{Name: BatchSelectActivity})
+	w.RegisterActivityWithOptions(func(_ context.Context, id string, _ Operation, _ string) (BatchResult, error) {
+		time.Sleep(300 * time.Millisecond) // an operation takes a while
+		mu.Lock()
+		applied = append(applied, id)
+		mu.Unlock()
+		if id == "b" {
+			return BatchResult{Instance: id, Result: ResultRefused, Message: "the instance is suspended already"}, nil
+		}
+		return BatchResult{Instance: id, Result: ResultDone}, nil
+	}, activity.RegisterOptions{Name: BatchApplyActivity})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	req := BatchRequest{Operation: Operation{Kind: OpSuspend, Reason: "month-end freeze"}, By: "u1", Rate: 4}
+	for _, name := range []string{"completed", "cancelled"} {
+		id := "batch:" + *record + "-" + name
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "batches"}, BatchWorkflowName, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "cancelled" {
+			deadline := time.Now().Add(30 * time.Second)
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				n := len(applied)
+				mu.Unlock()
+				if n >= 8 { // the completed batch's six and two of this one
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := c.CancelWorkflow(ctx, id, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var p BatchProgress
+		if err := run.Get(ctx, &p); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %+v", name, p)
+		if name == "cancelled" && (p.State != BatchCancelled || p.Processed == 6) {
+			t.Fatalf("cancelled batch: %+v", p)
+		}
+		writeBatchHistory(t, c, id, run.GetRunID(), "batch-"+*record+"-"+name)
+	}
+}
+
+// writeBatchHistory writes a run's history to testdata/<name>.json unless that file exists (histories
+// are never re-recorded).
+func writeBatchHistory(t *testing.T, c client.Client, id, runID, name string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".json")
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	iter := c.GetWorkflowHistory(context.Background(), id, runID, false, 0)
+	var h historypb.History
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	if !slices.ContainsFunc(h.Events, func(e *historypb.HistoryEvent) bool { return e.GetActivityTaskScheduledEventAttributes() != nil }) {
+		t.Fatalf("%s: no activity in the history", name)
+	}
+	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll("testdata", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
