@@ -338,7 +338,7 @@ func TestCompleteOnBehalf(t *testing.T) {
 		{Name: "the owner completes the task on the assignee's behalf", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{behalf}/complete-task",
 			Body: complete, Status: http.StatusOK, Contains: []string{`"onBehalfOf":"{review}"`, `"activeElements":["Event_Confirmed"]`}},
 		{Name: "the owner delivers the confirmation on the customer's behalf", As: "owner", Method: http.MethodPost, URL: "/api/v1/instances/{behalf}/correlate",
-			Body: map[string]any{"reason": "confirmed by phone", "onBehalfOf": "customer OPS-BEHALF", "message": map[string]any{"name": "confirmed", "correlationKey": "OPS-BEHALF"}},
+			Body:   map[string]any{"reason": "confirmed by phone", "onBehalfOf": "customer OPS-BEHALF", "message": map[string]any{"name": "confirmed", "correlationKey": "OPS-BEHALF"}},
 			Status: http.StatusOK, Contains: []string{`"onBehalfOf":"customer OPS-BEHALF"`},
 			Check: func(t *testing.T, _ stacktest.Response) {
 				waitInstance(t, id, func(v instanceView) bool { return v.Status == "completed" })

@@ -418,9 +418,9 @@ func (s *Server) startInstance(ctx context.Context, in *startInput) (*struct{ Bo
 }
 
 func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}, error) {
-	instanceID, taskID, ok := strings.Cut(in.ID, "~")
-	if !ok || instanceID == "" || taskID == "" {
-		return nil, NewProblem(http.StatusNotFound, "no task "+in.ID)
+	instanceID, taskID, err := splitTaskID(in.ID)
+	if err != nil {
+		return nil, err
 	}
 	p := PrincipalFrom(ctx)
 	task, err := s.openTask(ctx, instanceID, taskID)

@@ -146,10 +146,10 @@ func (s *Server) registerRecords() {
 	})
 	Register(s, huma.Operation{
 		OperationID: "patchRecord", Method: http.MethodPatch, Path: "/api/v1/records/{entity}/{id}", Tags: tags,
-		Summary:     "Change a record",
+		Summary: "Change a record",
 		Description: "Applies a JSON merge patch (application/merge-patch+json or application/json). With If-Match, a stale version fails with 412 and nothing is written. " +
 			"The Link header names each process instance the change started (rel " + RelStartedInstance + "), as for a create.",
-		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity},
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity},
 	}, Access{Permission: permRecordsWrite}, s.patchRecord)
 	Register(s, huma.Operation{
 		OperationID: "deleteRecord", Method: http.MethodDelete, Path: "/api/v1/records/{entity}/{id}", Tags: tags,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -119,8 +120,15 @@ func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*struct{ Bo
 	return &struct{ Body inbox.Page }{Body: page}, nil
 }
 
-// splitTaskID reads <instance>~<task>.
-func splitTaskID(id string) (string, string, error) {
+// splitTaskID reads <instance>~<task> from a task ID as it stands in a path, percent-encoded where the
+// instance ID holds a "/" (a child instance's ID does).
+func splitTaskID(segment string) (string, string, error) {
+	id, err := url.PathUnescape(segment)
+	if err != nil {
+		p := Typed(http.StatusBadRequest, "bad-task-id", "the task ID is not correctly percent-encoded")
+		p.Errors = []FieldError{{Parameter: "id", Message: err.Error()}}
+		return "", "", p
+	}
 	instanceID, taskID, ok := strings.Cut(id, "~")
 	if !ok || instanceID == "" || taskID == "" {
 		return "", "", NewProblem(http.StatusNotFound, "no task "+id)
