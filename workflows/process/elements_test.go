@@ -258,6 +258,41 @@ func TestUnhandledErrorIsAnIncident(t *testing.T) {
 			t.Fatalf("%d calls, result %+v", calls, res)
 		}
 	})
+	t.Run("parallel loop instance retried alone", func(t *testing.T) {
+		x := docWith("unhandled", anyVar("ids", "names", "name"), start+
+			`    <bpmn:serviceTask id="Lookup"><bpmn:extensionElements><zeebe:taskDefinition type="record.get" /><zeebe:taskHeaders><zeebe:header key="entity" value="lead" /></zeebe:taskHeaders><zeebe:ioMapping><zeebe:input source="=leadId" target="id" /><zeebe:output source="=result.name" target="name" /></zeebe:ioMapping></bpmn:extensionElements><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements><zeebe:loopCharacteristics inputCollection="=ids" inputElement="leadId" outputCollection="names" outputElement="=name" /></bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>
+    </bpmn:serviceTask>`+"\n"+
+			end("Found", "F1")+flow("F0", "Start", "Lookup")+flow("F1", "Lookup", "Found"), "")
+		calls := map[string]int{}
+		reg := NewRegistry()
+		reg.Register("record.get", TaskHandlerFunc(func(_ context.Context, req TaskRequest) (map[string]any, error) {
+			id := fmt.Sprint(req.Inputs["id"])
+			calls[id]++
+			if id == "L2" && calls[id] == 1 {
+				return nil, &BPMNError{Code: "NOT_FOUND", Message: "lead L2 not found"}
+			}
+			return map[string]any{"id": id, "name": "name of " + id}, nil
+		}))
+		env := newEnvWith(t, reg)
+		seenAt, retriedAt := retryUnhandledAfterAnHour(t, env)
+		env.RegisterDelayedCallback(env.CancelWorkflow, 2*time.Hour)
+		env.ExecuteWorkflow(WorkflowName, Input{Model: compileXML(t, x), Variables: map[string]any{"ids": []any{"L1", "L2", "L3"}}})
+		seen, retried := *seenAt, *retriedAt
+		if in := hasIncident(seen, IncidentUnhandledError); in == nil || in.Element != "Lookup" || len(seen.Incidents) != 1 {
+			t.Fatalf("before the retry: %+v", seen.Incidents)
+		}
+		if retried == nil || retried.rejected != nil || retried.failed != nil {
+			t.Fatalf("retry: %+v", retried)
+		}
+		res := result(t, env)
+		if got := fmt.Sprint(res.Variables["names"]); res.EndElement != "Found" || got != "[name of L1 name of L2 name of L3]" {
+			t.Fatalf("end %s, names %s", res.EndElement, got)
+		}
+		if calls["L1"] != 1 || calls["L2"] != 2 || calls["L3"] != 1 {
+			t.Fatalf("calls %v: only the instance that threw runs again", calls)
+		}
+	})
 	t.Run("error end event retry refused", func(t *testing.T) {
 		x := doc("unhandled", start+
 			`    <bpmn:endEvent id="Rejected"><bpmn:incoming>F0</bpmn:incoming><bpmn:errorEventDefinition errorRef="Err" /></bpmn:endEvent>`+"\n"+
