@@ -88,7 +88,8 @@ func (r *runner) throwIn(id int, code, element, msg string) {
 		r.finish(StateCompleted)
 		return
 	}
-	// The instance stays open with the incident; retrying it lets the emptied scopes complete.
+	// The instance stays open with the incident; retrying it lets the emptied scopes complete (levels
+	// below 5: from level 5 the callers check catches first and keep the token at its element).
 	r.uncaught(nil, element, code, msg)
 }
 
