@@ -118,12 +118,15 @@ func TestGuide(t *testing.T) {
 		t.Fatalf("build rapport: %v\n%s", err, out)
 	}
 	// The SDK's own dependencies come from the module cache, as they would from a proxy: fetch them first
-	// (a no-op once cached), then work offline.
+	// (a no-op once cached), then work offline. "all": the plugin's `go mod tidy` also reads the modules
+	// that tests of the SDK's dependencies import (testify, go-cmp, gonum, …), which a bare
+	// `go mod download` leaves out — on a fresh module cache tidy then failed with "module lookup
+	// disabled by GOPROXY=off".
 	sdk, err := filepath.Abs("sdk")
 	if err != nil {
 		t.Fatal(err)
 	}
-	download := exec.Command("go", "mod", "download")
+	download := exec.Command("go", "mod", "download", "all")
 	download.Dir = sdk
 	if out, err := download.CombinedOutput(); err != nil {
 		t.Fatalf("go mod download in the SDK: %v\n%s", err, out)

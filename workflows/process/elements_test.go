@@ -1,8 +1,10 @@
 package process
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,23 +219,118 @@ func TestCancelledInstance(t *testing.T) {
 	}
 }
 
+// TestUnhandledErrorIsAnIncident: a BPMN error nobody catches stops the instance with an incident at
+// the element that threw it. Before behaviour level 5 a retry of that incident ended the instance
+// "completed" with no end element; now retrying an error thrown by a task runs the task again (here it
+// finds the record the second time and the instance ends at its end event), and an error end event,
+// which would throw again, refuses the retry with a message saying what to do instead.
 func TestUnhandledErrorIsAnIncident(t *testing.T) {
-	x := doc("unhandled", start+
-		svc("Mail", "notify", "F0", "F1", `<zeebe:taskHeaders><zeebe:header key="bpmnError" value="NOBODY_CATCHES" /></zeebe:taskHeaders>`)+
-		end("Sent", "F1")+flow("F0", "Start", "Mail")+flow("F1", "Mail", "Sent"), "")
-	env := newEnv(t, newCalls(), nil)
+	t.Run("task error retried runs the task again", func(t *testing.T) {
+		x := doc("unhandled", start+
+			svc("Lookup", "record.get", "F0", "F1", `<zeebe:taskHeaders><zeebe:header key="entity" value="lead" /></zeebe:taskHeaders><zeebe:ioMapping><zeebe:input source="=leadId" target="id" /><zeebe:output source="=result.name" target="name" /></zeebe:ioMapping>`)+
+			end("Found", "F1")+flow("F0", "Start", "Lookup")+flow("F1", "Lookup", "Found"), "")
+		var calls int
+		reg := NewRegistry()
+		reg.Register("record.get", TaskHandlerFunc(func(_ context.Context, req TaskRequest) (map[string]any, error) {
+			calls++
+			if calls == 1 {
+				return nil, &BPMNError{Code: "NOT_FOUND", Message: "lead " + fmt.Sprint(req.Inputs["id"]) + " not found"}
+			}
+			return map[string]any{"id": req.Inputs["id"], "name": "Ada"}, nil
+		}))
+		env := newEnvWith(t, reg)
+		seenAt, retriedAt := retryUnhandledAfterAnHour(t, env)
+		env.RegisterDelayedCallback(env.CancelWorkflow, 2*time.Hour)
+		env.ExecuteWorkflow(WorkflowName, Input{Model: compileXML(t, x), Variables: map[string]any{"leadId": "L1"}})
+		seen, retried := *seenAt, *retriedAt
+		in := hasIncident(seen, IncidentUnhandledError)
+		if seen.Status != StateIncident || in == nil || in.Element != "Lookup" || !strings.Contains(in.Message, "NOT_FOUND") {
+			t.Fatalf("before the retry: %s %+v", seen.Status, seen.Incidents)
+		}
+		if len(seen.Tokens) != 1 || seen.Tokens[0].Element != "Lookup" {
+			t.Fatalf("the token must wait at the task that threw: %+v", seen.Tokens)
+		}
+		if retried == nil || retried.rejected != nil || retried.failed != nil {
+			t.Fatalf("retry: %+v", retried)
+		}
+		res := result(t, env)
+		if calls != 2 || res.State != StateCompleted || res.EndElement != "Found" || res.Variables["name"] != "Ada" {
+			t.Fatalf("%d calls, result %+v", calls, res)
+		}
+	})
+	t.Run("parallel loop instance retried alone", func(t *testing.T) {
+		x := docWith("unhandled", anyVar("ids", "names", "name"), start+
+			`    <bpmn:serviceTask id="Lookup"><bpmn:extensionElements><zeebe:taskDefinition type="record.get" /><zeebe:taskHeaders><zeebe:header key="entity" value="lead" /></zeebe:taskHeaders><zeebe:ioMapping><zeebe:input source="=leadId" target="id" /><zeebe:output source="=result.name" target="name" /></zeebe:ioMapping></bpmn:extensionElements><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements><zeebe:loopCharacteristics inputCollection="=ids" inputElement="leadId" outputCollection="names" outputElement="=name" /></bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>
+    </bpmn:serviceTask>`+"\n"+
+			end("Found", "F1")+flow("F0", "Start", "Lookup")+flow("F1", "Lookup", "Found"), "")
+		calls := map[string]int{}
+		reg := NewRegistry()
+		reg.Register("record.get", TaskHandlerFunc(func(_ context.Context, req TaskRequest) (map[string]any, error) {
+			id := fmt.Sprint(req.Inputs["id"])
+			calls[id]++
+			if id == "L2" && calls[id] == 1 {
+				return nil, &BPMNError{Code: "NOT_FOUND", Message: "lead L2 not found"}
+			}
+			return map[string]any{"id": id, "name": "name of " + id}, nil
+		}))
+		env := newEnvWith(t, reg)
+		seenAt, retriedAt := retryUnhandledAfterAnHour(t, env)
+		env.RegisterDelayedCallback(env.CancelWorkflow, 2*time.Hour)
+		env.ExecuteWorkflow(WorkflowName, Input{Model: compileXML(t, x), Variables: map[string]any{"ids": []any{"L1", "L2", "L3"}}})
+		seen, retried := *seenAt, *retriedAt
+		if in := hasIncident(seen, IncidentUnhandledError); in == nil || in.Element != "Lookup" || len(seen.Incidents) != 1 {
+			t.Fatalf("before the retry: %+v", seen.Incidents)
+		}
+		if retried == nil || retried.rejected != nil || retried.failed != nil {
+			t.Fatalf("retry: %+v", retried)
+		}
+		res := result(t, env)
+		if got := fmt.Sprint(res.Variables["names"]); res.EndElement != "Found" || got != "[name of L1 name of L2 name of L3]" {
+			t.Fatalf("end %s, names %s", res.EndElement, got)
+		}
+		if calls["L1"] != 1 || calls["L2"] != 2 || calls["L3"] != 1 {
+			t.Fatalf("calls %v: only the instance that threw runs again", calls)
+		}
+	})
+	t.Run("error end event retry refused", func(t *testing.T) {
+		x := doc("unhandled", start+
+			`    <bpmn:endEvent id="Rejected"><bpmn:incoming>F0</bpmn:incoming><bpmn:errorEventDefinition errorRef="Err" /></bpmn:endEvent>`+"\n"+
+			flow("F0", "Start", "Rejected"), `<bpmn:error id="Err" name="Rejected" errorCode="REJECTED" />`)
+		env := newEnv(t, newCalls(), nil)
+		seenAt, retriedAt := retryUnhandledAfterAnHour(t, env)
+		var after Snapshot
+		env.RegisterDelayedCallback(func() { after = queryState(t, env) }, 90*time.Minute)
+		env.RegisterDelayedCallback(env.CancelWorkflow, 2*time.Hour)
+		env.ExecuteWorkflow(WorkflowName, Input{Model: compileXML(t, x)})
+		seen, retried := *seenAt, *retriedAt
+		if in := hasIncident(seen, IncidentUnhandledError); in == nil || in.Element != "Rejected" {
+			t.Fatalf("no incident at the error end event: %+v", seen.Incidents)
+		}
+		if retried == nil || retried.rejected == nil || !strings.Contains(retried.rejected.Error(), "cannot be retried") {
+			t.Fatalf("retry of an error end event's incident: %+v, want refused", retried)
+		}
+		if after.Status != StateIncident || hasIncident(after, IncidentUnhandledError) == nil {
+			t.Fatalf("after the refused retry: %s %+v", after.Status, after.Incidents)
+		}
+		if !env.IsWorkflowCompleted() || !temporal.IsCanceledError(env.GetWorkflowError()) {
+			t.Fatalf("the instance must stay open until cancelled: %v", env.GetWorkflowError())
+		}
+	})
+}
+
+// retryUnhandledAfterAnHour looks at the instance an hour in and retries its unhandledError incident,
+// if any: the snapshot seen and the retry's outcome are filled in when the workflow has run.
+func retryUnhandledAfterAnHour(t *testing.T, env *envT) (*Snapshot, **outcome) {
 	var seen Snapshot
+	var retried *outcome
 	env.RegisterDelayedCallback(func() {
 		seen = queryState(t, env)
 		if in := hasIncident(seen, IncidentUnhandledError); in != nil {
-			update(env, UpdateRetryIncident, RetryRequest{IncidentID: in.ID})
+			retried = update(env, UpdateRetryIncident, RetryRequest{IncidentID: in.ID})
 		}
 	}, time.Hour)
-	env.ExecuteWorkflow(WorkflowName, Input{Model: compileXML(t, x)})
-	res := result(t, env)
-	if seen.Status != StateIncident || hasIncident(seen, IncidentUnhandledError) == nil || res.State != StateCompleted {
-		t.Fatalf("seen %s %+v, result %+v", seen.Status, seen.Incidents, res)
-	}
+	return &seen, &retried
 }
 
 func TestParallelMultiInstanceUserTasks(t *testing.T) {

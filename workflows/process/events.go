@@ -14,15 +14,24 @@ import (
 )
 
 // throwAt throws a BPMN error at an activity token: its error boundary catches it, or it propagates
-// to the enclosing scopes.
+// to the enclosing scopes. From behaviour level 5 an error nobody catches leaves the token where it
+// is, with an incident whose retry runs the element again.
 func (r *runner) throwAt(t *Token, code, msg string) {
+	thrower := t
 	if t.Parent != 0 { // an instance of a parallel loop throws for the whole loop
 		if host := r.token(t.Parent); host != nil {
-			r.cancelToken(t)
-			t = host
+			thrower = host
 		}
 	}
-	n := &r.model.Nodes[t.Node]
+	n := &r.model.Nodes[thrower.Node]
+	if r.at(levelUncaughtRetry) && !r.in.Child && r.errorBoundary(n, code) < 0 && !r.catches(thrower.Scope, code) {
+		r.uncaught(t, r.model.Nodes[t.Node].ID, code, msg)
+		return
+	}
+	if thrower != t {
+		r.cancelToken(t)
+		t = thrower
+	}
 	if b := r.errorBoundary(n, code); b >= 0 {
 		r.interrupt(t, b, map[string]any{"error": map[string]any{"code": code, "message": msg}})
 		return
@@ -47,14 +56,9 @@ func (r *runner) errorBoundary(n *bpmn.Node, code string) int {
 // error's message (from the task handler or child), shown on the incident when nobody catches it.
 func (r *runner) throwIn(id int, code, element, msg string) {
 	for s := r.scope(id); s != nil; {
-		for _, esp := range r.model.Scopes[s.Scope].EventSubProcesses {
-			espNode := &r.model.Nodes[esp]
-			start := r.model.Scopes[espNode.SubScope].Starts[0]
-			sn := &r.model.Nodes[start]
-			if sn.Kind == bpmn.KindStartError && (sn.Error == nil || sn.Error.Code == "" || sn.Error.Code == code) {
-				r.triggerEventSub(s, espNode, start)
-				return
-			}
+		if esp, start := r.errorEventSub(s, code); esp != nil {
+			r.triggerEventSub(s, esp, start)
+			return
 		}
 		if s.Host == 0 {
 			if s.Event {
@@ -84,15 +88,77 @@ func (r *runner) throwIn(id int, code, element, msg string) {
 		r.finish(StateCompleted)
 		return
 	}
-	// The instance stays open with the incident; retrying it lets the emptied scopes complete.
+	// The instance stays open with the incident; retrying it lets the emptied scopes complete (levels
+	// below 5: from level 5 the callers check catches first and keep the token at its element).
+	r.uncaught(nil, element, code, msg)
+}
+
+// errorEventSub returns the error event sub-process of scope instance s that catches code, and its
+// start event, or nil.
+func (r *runner) errorEventSub(s *ScopeInstance, code string) (*bpmn.Node, int) {
+	for _, esp := range r.model.Scopes[s.Scope].EventSubProcesses {
+		espNode := &r.model.Nodes[esp]
+		start := r.model.Scopes[espNode.SubScope].Starts[0]
+		sn := &r.model.Nodes[start]
+		if sn.Kind == bpmn.KindStartError && (sn.Error == nil || sn.Error.Code == "" || sn.Error.Code == code) {
+			return espNode, start
+		}
+	}
+	return nil, 0
+}
+
+// catches reports whether an error thrown inside scope instance id would be caught (by the handlers
+// throwIn looks for, in the same order), without changing anything.
+func (r *runner) catches(id int, code string) bool {
+	for s := r.scope(id); s != nil; {
+		if esp, _ := r.errorEventSub(s, code); esp != nil {
+			return true
+		}
+		if s.Host == 0 {
+			if s.Event {
+				s = r.scope(s.Parent)
+				continue
+			}
+			return false
+		}
+		host := r.token(s.Host)
+		if host == nil {
+			return false
+		}
+		if r.errorBoundary(&r.model.Nodes[host.Node], code) >= 0 {
+			return true
+		}
+		s = r.scope(host.Scope)
+	}
+	return false
+}
+
+// uncaught raises the incident of a BPMN error nobody catches, at token t (behaviour level 5: the
+// token waits at the element that threw it) or, without a token, on the element alone.
+func (r *runner) uncaught(t *Token, element, code, msg string) {
 	text := fmt.Sprintf("BPMN error %q is not caught by any boundary or event sub-process", code)
 	if msg != "" && r.at(levelIssue12) {
 		text += ": " + msg
 	}
-	in := r.raise(nil, element, IncidentUnhandledError, text)
+	in := r.raise(t, element, IncidentUnhandledError, text)
 	if r.at(levelIssue12) {
 		in.ErrorType = ErrorTypeBPMN
 	}
+}
+
+// checkRetryable refuses the retry of an incident that would only raise itself again (behaviour level
+// 5): an error end event whose error nobody catches throws it again on every run.
+func (r *runner) checkRetryable(in *Incident) error {
+	if !r.at(levelUncaughtRetry) || in.Kind != IncidentUnhandledError {
+		return nil
+	}
+	t := r.token(in.Token)
+	if t == nil || r.model.Nodes[t.Node].Kind != bpmn.KindEndError {
+		return nil
+	}
+	return fmt.Errorf("incident %d cannot be retried: the error end event %s would throw its error again and "+
+		"nothing catches it; catch it with an error boundary or event sub-process in a new version and migrate "+
+		"the instance, move its token to another element, or cancel the instance", in.ID, t.Element)
 }
 
 // interrupt cancels what a token runs and moves it to one of its boundary events; vars are what the

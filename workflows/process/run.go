@@ -281,8 +281,12 @@ func (r *runner) register() error {
 			if err := r.ended(); err != nil {
 				return err
 			}
-			if r.incident(req.IncidentID) == nil {
+			in := r.incident(req.IncidentID)
+			if in == nil {
 				return fmt.Errorf("no open incident %d", req.IncidentID)
+			}
+			if err := r.checkRetryable(in); err != nil {
+				return err
 			}
 			if len(req.Inputs) > 0 {
 				if err := r.checkRetryInputs(req); err != nil {

@@ -54,6 +54,10 @@ func (r *runner) enter(t *Token) {
 		if n.Error != nil {
 			code = n.Error.Code
 		}
+		if r.at(levelUncaughtRetry) && !r.in.Child && !r.catches(t.Scope, code) {
+			r.uncaught(t, n.ID, code, "") // the token stays at the end event; see checkRetryable
+			return
+		}
 		r.st.EndElement = n.ID
 		r.record(n.ID, "left", t.ID)
 		r.removeToken(t)

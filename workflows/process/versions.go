@@ -44,8 +44,14 @@ const (
 	// levelElementStats is issue 19: the instance reports how long each element was active and where
 	// incidents were raised to the element statistics (elementstats.go), through a local activity.
 	levelElementStats = 4
+	// levelUncaughtRetry: a BPMN error that no boundary or event sub-process catches leaves its token
+	// at the element that threw it, with the incident on that token, so retrying the incident runs the
+	// task (or call activity, or loop instance) again; an error end event's incident, which would only
+	// throw again, refuses the retry with what to do instead. Before, the token was dropped and a retry
+	// ended the instance "completed" with no end element.
+	levelUncaughtRetry = 5
 	// levelLatest is the level new instances run at.
-	levelLatest = levelElementStats
+	levelLatest = levelUncaughtRetry
 )
 
 // behaviourLevel asks Temporal which level this run executes (a marker in new histories, the first

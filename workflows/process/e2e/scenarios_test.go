@@ -101,7 +101,8 @@ func testdata(t testing.TB, file, id string) *bpmn.Model {
 }
 
 // doubles are the task handlers of the scenarios: rules score every lead 80 and rate complaints
-// "high", the http task's mail server is down, "flaky" fails while s.fails says so, the rest echo.
+// "high", the http task's mail server is down, "notify" fails while s.fails says so, "record.get"
+// throws a NOT_FOUND BPMN error while s.fails says so, the rest echo.
 func (s *stack) doubles() *process.Registry {
 	reg := process.NewRegistry()
 	echo := process.TaskHandlerFunc(func(_ context.Context, req process.TaskRequest) (map[string]any, error) {
@@ -115,6 +116,15 @@ func (s *stack) doubles() *process.Registry {
 	}))
 	reg.Register("http", process.TaskHandlerFunc(func(context.Context, process.TaskRequest) (map[string]any, error) {
 		return nil, &process.BPMNError{Code: "MAIL_FAILED", Message: "mail server down"}
+	}))
+	reg.Register("record.get", process.TaskHandlerFunc(func(_ context.Context, req process.TaskRequest) (map[string]any, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.fails[req.Element] > 0 {
+			s.fails[req.Element]--
+			return nil, &process.BPMNError{Code: "NOT_FOUND", Message: fmt.Sprintf("%s %v not found", req.Headers["entity"], req.Inputs["id"])}
+		}
+		return req.Inputs, nil
 	}))
 	reg.Register("notify", process.TaskHandlerFunc(func(_ context.Context, req process.TaskRequest) (map[string]any, error) {
 		s.mu.Lock()
@@ -272,12 +282,32 @@ func TestScenarios(t *testing.T) {
 			func(t *testing.T, s *stack, id string) {
 				complete(t, s, id, process.CompleteTaskRequest{TaskID: waitTask(t, s, id, "Approve")}, true)
 			}, "Done", true, nil})
+	// Behaviour level 5: a record.get that throws NOT_FOUND, which nothing catches, waits at its task
+	// with an incident; the retry runs the task again (the record exists now) and the instance ends at
+	// its end event (before, it ended "completed" with no end element).
+	lookup := parse(t, []byte(doc("lookup", startEvent+`
+    <bpmn:serviceTask id="Lookup"><bpmn:extensionElements><zeebe:taskDefinition type="record.get" /><zeebe:taskHeaders><zeebe:header key="entity" value="lead" /></zeebe:taskHeaders><zeebe:ioMapping><zeebe:input source="=leadId" target="id" /><zeebe:output source="=result.id" target="found" /></zeebe:ioMapping></bpmn:extensionElements><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="Done"><bpmn:incoming>F1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F0" sourceRef="Start" targetRef="Lookup" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Lookup" targetRef="Done" />`, "")), "lookup")
+	scenarios = append(scenarios, scenario{"uncaught-error-retry", process.Input{Model: lookup, Variables: map[string]any{"leadId": "L7"}},
+		func(t *testing.T, s *stack, id string) {
+			in := waitIncident(t, s, id)
+			if in.Kind != process.IncidentUnhandledError || in.Element != "Lookup" || !strings.Contains(in.Message, "lead L7 not found") {
+				t.Fatalf("incident %+v, want the uncaught NOT_FOUND at Lookup", in)
+			}
+			if snap := state(t, s, id); len(snap.Tokens) != 1 || snap.Tokens[0].Element != "Lookup" {
+				t.Fatalf("tokens %+v, want one waiting at Lookup", snap.Tokens)
+			}
+			upd(t, s, id, process.UpdateRetryIncident, process.RetryRequest{IncidentID: in.ID}, true)
+		}, "Done", false, map[string]string{"found": "L7"}})
 	scenarios = append(scenarios, elementScenarios(t, store)...)
 	scenarios = append(scenarios, operationScenarios(t)...)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			s.mu.Lock()
 			s.fails["Confirm"] = 2 // the confirmation fails both attempts once: an incident to retry
+			s.fails["Lookup"] = 1  // the lookup does not find its record once: an uncaught BPMN error
 			s.mu.Unlock()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
