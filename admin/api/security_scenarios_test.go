@@ -18,7 +18,8 @@ import (
 )
 
 // securityProcess is a record-triggered process (on leads of one company, so no other test starts it)
-// that waits at a user task with the lead in its `record` variable.
+// that waits at a user task with the lead in its `record` variable, offered to the team sc-south and the
+// role sc-name-hidden.
 const securityProcess = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" id="Definitions_Scoped" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="scoped-lead" name="Scoped lead" isExecutable="true">
@@ -29,6 +30,9 @@ const securityProcess = `<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:outgoing>Flow_1</bpmn:outgoing>
     </bpmn:startEvent>
     <bpmn:userTask id="Task_Review" name="Review the lead">
+      <bpmn:extensionElements>
+        <zeebe:assignmentDefinition candidateGroups="sc-south,sc-name-hidden" />
+      </bpmn:extensionElements>
       <bpmn:incoming>Flow_1</bpmn:incoming>
       <bpmn:outgoing>Flow_2</bpmn:outgoing>
     </bpmn:userTask>
@@ -84,6 +88,8 @@ func securitySuite(t *testing.T) Suite {
 		{"name": "sc-editable", "permissions": []string{"records.lead.read"}},
 		{"name": "sc-email-hidden", "permissions": []string{access.InstancesRead, "records.lead.read"},
 			"scopes": map[string]string{"lead": "all"}, "fields": map[string]any{"lead": map[string]any{"hidden": []string{"email", "budget"}}}},
+		{"name": "sc-name-hidden", "permissions": []string{access.TasksRead, "records.lead.read"},
+			"scopes": map[string]string{"lead": "all"}, "fields": map[string]any{"lead": map[string]any{"hidden": []string{"name"}}}},
 	}
 	for _, r := range roles {
 		call(t, http.MethodPost, "/api/v1/roles", env.AdminToken, r, nil)
@@ -97,6 +103,7 @@ func securitySuite(t *testing.T) Suite {
 		{"manager-north", []string{access.RoleManager}, []string{"sc-north"}},
 		{"manager-south", []string{access.RoleManager}, []string{"sc-south"}},
 		{"email-hidden", []string{"sc-email-hidden"}, nil},
+		{"name-hidden", []string{"sc-name-hidden"}, nil},
 	}
 	for _, p := range principals {
 		email := "sc-" + p.key + "@scenarios.test"
@@ -135,6 +142,8 @@ func securitySuite(t *testing.T) Suite {
 	if instance == "" {
 		t.Fatal("the lead started no instance")
 	}
+	// The inbox is materialised asynchronously: wait until the task reaches it.
+	waitListed(t, "/api/v1/tasks?view=claimable", tokens["manager-south"], instance)
 	return Suite{Tokens: tokens, Vars: map[string]string{
 		"instance": instance,
 		// The same shape, for a lead that does not exist: the answer must not differ.
@@ -187,6 +196,14 @@ func TestSecurityScenarios(t *testing.T) {
 			Status: http.StatusOK, Contains: []string{"Sally South"}, Lacks: []string{"secret.south", "777123", `"budget"`}},
 		{Name: "F3 operators see instances of any record", As: access.RoleProcessOwner, Method: http.MethodGet, URL: "/api/v1/instances/{instance}",
 			Status: http.StatusOK, Contains: []string{"Sally South"}},
+		{Name: "F3 the team's manager finds the instance in the list", As: "manager-south", Method: http.MethodGet, URL: "/api/v1/instances?processKey=scoped-lead",
+			Status: http.StatusOK, Contains: []string{"{instance}"}},
+		{Name: "F3 a manager of another team does not find it in the list", As: "manager-north", Method: http.MethodGet, URL: "/api/v1/instances?processKey=scoped-lead",
+			Status: http.StatusOK, Lacks: []string{"{instance}"}},
+		{Name: "F3 the inbox names the record to a reader of its name", As: "manager-south", Method: http.MethodGet, URL: "/api/v1/tasks?view=claimable",
+			Status: http.StatusOK, Contains: []string{"{instance}", `"recordName":"Sally South"`}},
+		{Name: "F3 the inbox does not name it to one the name is hidden from", As: "name-hidden", Method: http.MethodGet, URL: "/api/v1/tasks?view=claimable",
+			Status: http.StatusOK, Contains: []string{"{instance}"}, Lacks: []string{"Sally South", "secret.south"}},
 
 		// Finding 4: a process whose diagram names a refused URL cannot be deployed.
 		{Name: "F4 deploying a loopback URL is refused naming the task", As: access.RoleAnalyst, Method: http.MethodPost, URL: "/api/v1/processes",
