@@ -224,9 +224,10 @@ func waitTasks(t *testing.T, token string, ok func(int) bool) int {
 // scoring rule set; an administrator imports leads from CSV, creates a role with a hidden field and a
 // user with it, who never sees that field; an analyst imports a Camunda Modeler file into the process
 // designer, fixes the problems shown on the diagram in the properties panel, publishes, sees the diff of a
-// second version and starts it from the generated form (in English and Russian); every main page passes
-// axe-core; a process owner finds an instance on the monitor's heat map, suspends it, changes a variable,
-// moves its token, resumes it and sees it complete, and runs a bulk retry and a bulk migration
+// second version, starts it from the generated form, exports a version's XML and the element templates
+// (in English and Russian); every main page passes axe-core; a process owner pages through the monitor's instance list, finds an instance on its heat
+// map, suspends it, changes a variable, moves its token, resumes it and sees it complete, runs a bulk
+// retry and a bulk migration, retries and skips incidents, delivers a message, cancels and terminates
 // (monitorJourney); and the analytics dashboards show the figures of seeded orders, leads, complaints and
 // processes (analyticsJourneys). CI sets RAPPORT_REQUIRE_BROWSER=1, so there it cannot be skipped.
 func TestBrowserJourneys(t *testing.T) {

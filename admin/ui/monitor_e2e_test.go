@@ -5,17 +5,55 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// monitorProcess waits at a user task nobody completes, then passes a manual task to its end: a process
-// owner moves the token past the user task to see an instance complete.
-const monitorProcess = `<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" id="Definitions_MON" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="e2e-monitor" name="Approve a discount" isExecutable="true">
-    <bpmn:extensionElements>
+// bpmnFile is a BPMN file of one process whose elements run one after the other in the order of shapes:
+// it adds the sequence flows F1, F2, … between them (the elements name them as incoming and outgoing),
+// a diagram that draws them left to right, and extra (the messages the process uses) after the process.
+func bpmnFile(key, name, elements, extra string, shapes ...shape) string {
+	var flows, di strings.Builder
+	x := 152
+	for i, sh := range shapes {
+		w, h, y := 100, 80, 80
+		if sh.event {
+			w, h, y = 36, 36, 102
+		}
+		fmt.Fprintf(&di, "      <bpmndi:BPMNShape id=\"%s_di\" bpmnElement=\"%s\"><dc:Bounds x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" /></bpmndi:BPMNShape>\n", sh.id, sh.id, x, y, w, h)
+		if i < len(shapes)-1 {
+			fmt.Fprintf(&flows, "    <bpmn:sequenceFlow id=\"F%d\" sourceRef=\"%s\" targetRef=\"%s\" />\n", i+1, sh.id, shapes[i+1].id)
+			fmt.Fprintf(&di, "      <bpmndi:BPMNEdge id=\"F%d_di\" bpmnElement=\"F%d\"><di:waypoint x=\"%d\" y=\"120\" /><di:waypoint x=\"%d\" y=\"120\" /></bpmndi:BPMNEdge>\n", i+1, i+1, x+w, x+w+70)
+		}
+		x += w + 70
+	}
+	return `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" id="Definitions_` + key + `" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="` + key + `" name="` + name + `" isExecutable="true">
+` + elements + "\n" + flows.String() + `  </bpmn:process>
+` + extra + `
+  <bpmndi:BPMNDiagram id="D1">
+    <bpmndi:BPMNPlane id="P1" bpmnElement="` + key + `">
+` + di.String() + `    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>`
+}
+
+// shape is one element of a bpmnFile's diagram: an event (a circle) or an activity (a box).
+type shape struct {
+	id    string
+	event bool
+}
+
+func event(id string) shape { return shape{id: id, event: true} }
+func box(id string) shape   { return shape{id: id} }
+
+// monitorProcess waits at a user task nobody completes, then passes a manual task (named filing) to its
+// end: a process owner moves the token past the user task to see an instance complete.
+func monitorProcess(filing string) string {
+	return bpmnFile("e2e-monitor", "Approve a discount", `    <bpmn:extensionElements>
       <rapport:variables>
         <rapport:variable name="reviewer" type="string" required="true" />
         <rapport:variable name="priority" type="int" />
@@ -26,31 +64,14 @@ const monitorProcess = `<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:extensionElements><zeebe:assignmentDefinition assignee="=reviewer" /></bpmn:extensionElements>
       <bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
     </bpmn:userTask>
-    <bpmn:manualTask id="Archive" name="File the decision"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:manualTask>
-    <bpmn:endEvent id="Done" name="Decided"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Review" />
-    <bpmn:sequenceFlow id="F2" sourceRef="Review" targetRef="Archive" />
-    <bpmn:sequenceFlow id="F3" sourceRef="Archive" targetRef="Done" />
-  </bpmn:process>
-  <bpmndi:BPMNDiagram id="D1">
-    <bpmndi:BPMNPlane id="P1" bpmnElement="e2e-monitor">
-      <bpmndi:BPMNShape id="Start_di" bpmnElement="Start"><dc:Bounds x="152" y="102" width="36" height="36" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Review_di" bpmnElement="Review"><dc:Bounds x="250" y="80" width="100" height="80" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Archive_di" bpmnElement="Archive"><dc:Bounds x="420" y="80" width="100" height="80" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Done_di" bpmnElement="Done"><dc:Bounds x="592" y="102" width="36" height="36" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNEdge id="F1_di" bpmnElement="F1"><di:waypoint x="188" y="120" /><di:waypoint x="250" y="120" /></bpmndi:BPMNEdge>
-      <bpmndi:BPMNEdge id="F2_di" bpmnElement="F2"><di:waypoint x="350" y="120" /><di:waypoint x="420" y="120" /></bpmndi:BPMNEdge>
-      <bpmndi:BPMNEdge id="F3_di" bpmnElement="F3"><di:waypoint x="520" y="120" /><di:waypoint x="592" y="120" /></bpmndi:BPMNEdge>
-    </bpmndi:BPMNPlane>
-  </bpmndi:BPMNDiagram>
-</bpmn:definitions>`
+    <bpmn:manualTask id="Archive" name="`+filing+`"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:manualTask>
+    <bpmn:endEvent id="Done" name="Decided"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>`, "", event("Start"), box("Review"), box("Archive"), event("Done"))
+}
 
 // flakyProcess calls the address in its target variable, once: started with a loopback address, which the
 // outbound policy refuses, every instance stops at an incident.
-const flakyProcess = `<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" id="Definitions_FLAKY" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="e2e-flaky" name="Notify the warehouse" isExecutable="true">
-    <bpmn:extensionElements>
+func flakyProcess() string {
+	return bpmnFile("e2e-flaky", "Notify the warehouse", `    <bpmn:extensionElements>
       <rapport:variables><rapport:variable name="target" type="string" /></rapport:variables>
     </bpmn:extensionElements>
     <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
@@ -61,45 +82,35 @@ const flakyProcess = `<?xml version="1.0" encoding="UTF-8"?>
       </bpmn:extensionElements>
       <bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
     </bpmn:serviceTask>
-    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Call" />
-    <bpmn:sequenceFlow id="F2" sourceRef="Call" targetRef="End" />
-  </bpmn:process>
-  <bpmndi:BPMNDiagram id="D1">
-    <bpmndi:BPMNPlane id="P1" bpmnElement="e2e-flaky">
-      <bpmndi:BPMNShape id="Start_di" bpmnElement="Start"><dc:Bounds x="152" y="102" width="36" height="36" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Call_di" bpmnElement="Call"><dc:Bounds x="250" y="80" width="100" height="80" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="End_di" bpmnElement="End"><dc:Bounds x="422" y="102" width="36" height="36" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNEdge id="F1_di" bpmnElement="F1"><di:waypoint x="188" y="120" /><di:waypoint x="250" y="120" /></bpmndi:BPMNEdge>
-      <bpmndi:BPMNEdge id="F2_di" bpmnElement="F2"><di:waypoint x="350" y="120" /><di:waypoint x="422" y="120" /></bpmndi:BPMNEdge>
-    </bpmndi:BPMNPlane>
-  </bpmndi:BPMNDiagram>
-</bpmn:definitions>`
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>`, "", event("Start"), box("Call"), event("End"))
+}
 
 // followUpProcess starts when a task record titled "Follow up the discount" is created and waits at a
 // user task: the record's Processes tab links to the instance.
-const followUpProcess = `<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" id="Definitions_FOLLOW" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="e2e-follow-up" name="Follow up" isExecutable="true">
-    <bpmn:startEvent id="Start">
+func followUpProcess() string {
+	return bpmnFile("e2e-follow-up", "Follow up", `    <bpmn:startEvent id="Start">
       <bpmn:extensionElements><rapport:recordTrigger entity="task" on="created" condition="=record.title == &#34;Follow up the discount&#34;" /></bpmn:extensionElements>
       <bpmn:outgoing>F1</bpmn:outgoing>
     </bpmn:startEvent>
     <bpmn:userTask id="Check" name="Check the follow-up"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:userTask>
-    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Check" />
-    <bpmn:sequenceFlow id="F2" sourceRef="Check" targetRef="End" />
-  </bpmn:process>
-  <bpmndi:BPMNDiagram id="D1">
-    <bpmndi:BPMNPlane id="P1" bpmnElement="e2e-follow-up">
-      <bpmndi:BPMNShape id="Start_di" bpmnElement="Start"><dc:Bounds x="152" y="102" width="36" height="36" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Check_di" bpmnElement="Check"><dc:Bounds x="250" y="80" width="100" height="80" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="End_di" bpmnElement="End"><dc:Bounds x="422" y="102" width="36" height="36" /></bpmndi:BPMNShape>
-      <bpmndi:BPMNEdge id="F1_di" bpmnElement="F1"><di:waypoint x="188" y="120" /><di:waypoint x="250" y="120" /></bpmndi:BPMNEdge>
-      <bpmndi:BPMNEdge id="F2_di" bpmnElement="F2"><di:waypoint x="350" y="120" /><di:waypoint x="422" y="120" /></bpmndi:BPMNEdge>
-    </bpmndi:BPMNPlane>
-  </bpmndi:BPMNDiagram>
-</bpmn:definitions>`
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>`, "", event("Start"), box("Check"), event("End"))
+}
+
+// replyProcess waits for the reply message of its order (correlated by orderId): a process owner delivers
+// it on the customer's behalf, or cancels or terminates the instances nobody will answer.
+func replyProcess() string {
+	return bpmnFile("e2e-reply", "Wait for the reply", `    <bpmn:extensionElements>
+      <rapport:variables><rapport:variable name="orderId" type="string" required="true" /></rapport:variables>
+    </bpmn:extensionElements>
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="Reply" name="Reply received">
+      <bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="ReplyDef" messageRef="Msg_Reply" />
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>`, `  <bpmn:message id="Msg_Reply" name="order.reply">
+    <bpmn:extensionElements><zeebe:subscription correlationKey="=orderId" /></bpmn:extensionElements>
+  </bpmn:message>`, event("Start"), event("Reply"), event("End"))
+}
 
 type instanceCard struct {
 	Status    string         `json:"status"`
@@ -113,7 +124,7 @@ type instanceCard struct {
 
 func card(t *testing.T, id string) instanceCard {
 	t.Helper()
-	r := env.Call(t, http.MethodGet, "/api/v1/instances/"+id, env.AdminToken, nil)
+	r := env.Call(t, http.MethodGet, "/api/v1/instances/"+url.PathEscape(id), env.AdminToken, nil)
 	var c instanceCard
 	if r.Status != http.StatusOK || json.Unmarshal(r.Raw, &c) != nil {
 		t.Fatalf("card of %s: %d %s", id, r.Status, r.Raw)
@@ -121,81 +132,107 @@ func card(t *testing.T, id string) instanceCard {
 	return c
 }
 
-// waitCard polls an instance's card until ok accepts it (instances move asynchronously).
+// eventually calls ok every 250 ms until it holds, for at most 30 s, and fails the test saying what
+// never happened: instances start and move asynchronously, and Temporal's visibility lists them a moment
+// later.
+func eventually(t *testing.T, ok func() bool, what string, args ...any) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(250 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf(what, args...)
+		}
+	}
+}
+
+// waitCard polls an instance's card until ok accepts it.
 func waitCard(t *testing.T, id string, ok func(instanceCard) bool) instanceCard {
 	t.Helper()
 	var c instanceCard
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		if c = card(t, id); ok(c) {
-			return c
-		}
-	}
-	t.Fatalf("instance %s never reached the expected state: %+v", id, c)
+	eventually(t, func() bool { c = card(t, id); return ok(c) }, "instance %s never reached the expected state: %+v", id, &c)
 	return c
 }
 
-// waitListedState polls the instance list (Temporal visibility, eventually consistent) until it finds n
-// instances of the process in the state.
-func waitListedState(t *testing.T, process, state string, n int) {
+// listed is the instances the list finds for a query.
+func listed(t *testing.T, query string) []any {
 	t.Helper()
-	var got int
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		r := call(t, http.MethodGet, "/api/v1/instances?processKey="+process+"&state="+state, env.AdminToken, nil, http.StatusOK)
-		if got = len(r["items"].([]any)); got == n {
-			return
-		}
-	}
-	t.Fatalf("%d %s instances of %s listed, want %d", got, state, process, n)
+	return call(t, http.MethodGet, "/api/v1/instances?"+query, env.AdminToken, nil, http.StatusOK)["items"].([]any)
 }
 
-// monitorJourney: a process owner finds an instance on the heat map, opens its card, suspends it,
-// changes a variable, moves its token past the waiting user task, resumes it and sees it complete; then
-// retries the incidents of three instances in bulk and watches the batch's progress, previews a
-// migration on a card and migrates the other instances to version 2 in bulk after the preview table
-// (English); the monitor and the card in Russian; axe-core on every page and with a dialog open.
+// waitListed polls the instance list until it finds n instances for the query.
+func waitListed(t *testing.T, query string, n int) []any {
+	t.Helper()
+	var items []any
+	eventually(t, func() bool { items = listed(t, query); return len(items) == n }, "the list of %s never held %d instances", query, n)
+	return items
+}
+
+// deploy saves and publishes a process and makes the user one of its owners.
+func deploy(t *testing.T, key, xml, owner string) {
+	t.Helper()
+	call(t, http.MethodPost, "/api/v1/processes", env.AdminToken, xml, http.StatusCreated, "Content-Type", "application/xml")
+	call(t, http.MethodPost, "/api/v1/processes/"+key+"/publish", env.AdminToken, nil, http.StatusCreated)
+	if owner != "" {
+		call(t, http.MethodPut, "/api/v1/processes/"+key+"/owners", env.AdminToken, map[string]any{"owners": []string{"user:" + owner}}, http.StatusOK)
+	}
+}
+
+// startInstances starts n instances of a process with the business keys <prefix>-1 … <prefix>-n and the
+// variables vars(i), and returns their IDs by business key.
+func startInstances(t *testing.T, ids map[string]string, key, prefix string, n int, vars func(i int) map[string]any) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		bk := fmt.Sprintf("%s-%d", prefix, i)
+		ids[bk] = call(t, http.MethodPost, "/api/v1/processes/"+key+"/instances", env.AdminToken,
+			map[string]any{"businessKey": bk, "variables": vars(i)}, http.StatusCreated)["id"].(string)
+	}
+}
+
+// hasEvent reports whether an instance's timeline holds the event with a reason containing the text.
+func hasEvent(c instanceCard, event, reason string) bool {
+	for _, e := range c.Timeline {
+		if e.Event == event && strings.Contains(e.Reason, reason) {
+			return true
+		}
+	}
+	return false
+}
+
+// monitorJourney: a process owner pages through the instance list, finds an instance on the heat map,
+// opens its card, suspends it, changes a variable, moves its token past the waiting user task, resumes
+// it and sees it complete; then retries the incidents of three instances in bulk and watches the batch's
+// progress, retries one incident and skips another from their cards, previews a migration on a card and
+// migrates the other instances to version 2 in bulk after the preview table; delivers a message on a
+// customer's behalf, cancels one instance and terminates another (English); the monitor and the card in
+// Russian; axe-core on every page and with a dialog open.
 func monitorJourney(t *testing.T) {
 	owner := newAccount(t, "owner@example.test", "process-owner")
-	ids := map[string]string{}
-	for _, p := range []struct{ key, xml string }{{"e2e-follow-up", followUpProcess}, {"e2e-monitor", monitorProcess}, {"e2e-flaky", flakyProcess}} {
-		call(t, http.MethodPost, "/api/v1/processes", env.AdminToken, p.xml, http.StatusCreated, "Content-Type", "application/xml")
-		call(t, http.MethodPost, "/api/v1/processes/"+p.key+"/publish", env.AdminToken, nil, http.StatusCreated)
-		call(t, http.MethodPut, "/api/v1/processes/"+p.key+"/owners", env.AdminToken, map[string]any{"owners": []string{"user:" + owner.ID}}, http.StatusOK)
-	}
+	deploy(t, "e2e-follow-up", followUpProcess(), owner.ID)
+	deploy(t, "e2e-monitor", monitorProcess("File the decision"), owner.ID)
+	deploy(t, "e2e-flaky", flakyProcess(), owner.ID)
+	deploy(t, "e2e-reply", replyProcess(), owner.ID)
 	// The trigger index is read again at most every 2 s after a publish.
 	triggersFrom := time.Now().Add(2100 * time.Millisecond)
+	ids := map[string]string{}
+	startInstances(t, ids, "e2e-monitor", "MON", 3, func(int) map[string]any { return map[string]any{"reviewer": "nobody", "priority": 1} })
+	startInstances(t, ids, "e2e-flaky", "FLAKY", 3, func(int) map[string]any { return map[string]any{"target": "http://127.0.0.1:1/"} })
+	startInstances(t, ids, "e2e-reply", "REPLY", 3, func(i int) map[string]any { return map[string]any{"orderId": fmt.Sprintf("ORD-%d", i)} })
 	for i := 1; i <= 3; i++ {
-		key := fmt.Sprintf("MON-%d", i)
-		st := call(t, http.MethodPost, "/api/v1/processes/e2e-monitor/instances", env.AdminToken,
-			map[string]any{"businessKey": key, "variables": map[string]any{"reviewer": "nobody", "priority": 1}}, http.StatusCreated)
-		ids[key] = st["id"].(string)
-		fl := call(t, http.MethodPost, "/api/v1/processes/e2e-flaky/instances", env.AdminToken,
-			map[string]any{"businessKey": fmt.Sprintf("FLAKY-%d", i), "variables": map[string]any{"target": "http://127.0.0.1:1/"}}, http.StatusCreated)
-		ids[fmt.Sprintf("FLAKY-%d", i)] = fl["id"].(string)
-	}
-	for i := 1; i <= 3; i++ {
-		waitCard(t, url.PathEscape(ids[fmt.Sprintf("FLAKY-%d", i)]), func(c instanceCard) bool { return len(c.Incidents) > 0 })
+		waitCard(t, ids[fmt.Sprintf("FLAKY-%d", i)], func(c instanceCard) bool { return len(c.Incidents) > 0 })
 	}
 	// Version 2 renames the filing step: the waiting instances can migrate to it.
-	call(t, http.MethodPost, "/api/v1/processes", env.AdminToken, strings.Replace(monitorProcess, "File the decision", "File the decision in the ledger", 1),
-		http.StatusCreated, "Content-Type", "application/xml")
-	call(t, http.MethodPost, "/api/v1/processes/e2e-monitor/publish", env.AdminToken, nil, http.StatusCreated)
-	waitListedState(t, "e2e-monitor", "waiting", 3)
-	waitListedState(t, "e2e-flaky", "incident", 3)
+	deploy(t, "e2e-monitor", monitorProcess("File the decision in the ledger"), "")
+	waitListed(t, "processKey=e2e-monitor&state=waiting", 3)
+	waitListed(t, "processKey=e2e-flaky&state=incident", 3)
+	waitListed(t, "processKey=e2e-reply&state=waiting", 3)
 
 	time.Sleep(time.Until(triggersFrom))
 	task := call(t, http.MethodPost, "/api/v1/records/task", env.AdminToken, map[string]any{
 		"title": "Follow up the discount", "kind": "call", "status": "open", "dueAt": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339),
 	}, http.StatusCreated)
-	var bound []any
-	for deadline := time.Now().Add(30 * time.Second); len(bound) == 0 && time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		bound = call(t, http.MethodGet, fmt.Sprintf("/api/v1/instances?entity=task&record=%s", task["id"]), env.AdminToken, nil, http.StatusOK)["items"].([]any)
-	}
-	if len(bound) != 1 {
-		t.Fatalf("the task record started %d instances, want 1", len(bound))
-	}
-	ids["follow-up"] = bound[0].(map[string]any)["id"].(string)
+	ids["follow-up"] = waitListed(t, fmt.Sprintf("entity=task&record=%s", task["id"]), 1)[0].(map[string]any)["id"].(string)
 
-	journey(t, "monitor", map[string]any{"task": task["id"], "followUp": ids["follow-up"], "owner": owner, "instance": ids["MON-1"], "other": ids["MON-2"], "flaky": ids["FLAKY-1"]})
+	journey(t, "monitor", map[string]any{"task": task["id"], "followUp": ids["follow-up"], "owner": owner, "instance": ids["MON-1"], "other": ids["MON-2"],
+		"flaky": ids["FLAKY-1"], "skipped": ids["FLAKY-2"], "replied": ids["REPLY-1"], "cancelled": ids["REPLY-2"], "terminated": ids["REPLY-3"]})
 
 	// What the browser did reached the instance: suspended, variable changed, moved, resumed, completed,
 	// each with the reason typed in the dialog.
@@ -220,13 +257,21 @@ func monitorJourney(t *testing.T) {
 	}
 	// The bulk retry retried every incident: each instance's timeline says so.
 	for i := 1; i <= 3; i++ {
-		fc := card(t, url.PathEscape(ids[fmt.Sprintf("FLAKY-%d", i)]))
-		retried := false
-		for _, e := range fc.Timeline {
-			retried = retried || (e.Event == "retried" && strings.Contains(e.Reason, "warehouse is back"))
-		}
-		if !retried {
+		if fc := card(t, ids[fmt.Sprintf("FLAKY-%d", i)]); !hasEvent(fc, "retried", "warehouse is back") {
 			t.Errorf("FLAKY-%d was not retried by the batch: %+v", i, fc.Timeline)
+		}
+	}
+	// The skipped task let its instance end; the message, the cancel and the terminate each ended theirs.
+	for k, end := range map[string]struct{ status, event, reason string }{
+		"FLAKY-2": {"completed", "skipped", "the warehouse is told by phone"},
+		"REPLY-1": {"completed", "message correlated", "the customer replied by phone"},
+		"REPLY-2": {"cancelled", "instance cancelled", "the order was withdrawn"},
+		"REPLY-3": {"terminated", "terminated", "the order is broken"},
+	} {
+		if c := waitCard(t, ids[k], func(c instanceCard) bool {
+			return !slices.Contains([]string{"running", "waiting", "suspended", "incident"}, c.Status)
+		}); c.Status != end.status || !hasEvent(c, end.event, end.reason) {
+			t.Errorf("%s ended %s, want %s with %q (%s): %+v", k, c.Status, end.status, end.event, end.reason, c.Timeline)
 		}
 	}
 }

@@ -4,13 +4,21 @@
 // its condition in the expression editor of the properties panel, and the marker goes away; a service
 // task gets its task type and an entity from the generated panel, a business rule task its rule set. The draft is
 // saved and published; a renamed task is then shown in the publish tab's diff (and marked on the diagram)
-// before version 2 is published and started from the generated form. The test bench runs the draft dry on chosen variables and marks the path. Every state is
+// before version 2 is published and started from the generated form; version 1 opens read-only and exports
+// as a BPMN file, and the element templates for Camunda Modeler download as JSON. The test bench runs the draft dry on chosen variables and marks the path. Every state is
 // checked with axe-core.
+import { readFileSync } from 'node:fs';
 import { params, newPage, signIn, open, checkA11y, expect, noErrors } from '../lib.mjs';
 
+/** Clicks a toolbar button that saves a file, and returns the file's name and text. */
+async function downloaded(page, button) {
+  const [file] = await Promise.all([page.waitForEvent('download'), page.locator('.toolbar button', { hasText: button }).click()]);
+  return { name: file.suggestedFilename(), body: readFileSync(await file.path(), 'utf8') };
+}
+
 const words = {
-  en: { create: 'Create', save: 'Save draft', publish: 'Publish', valid: 'Valid', published: 'Published version', changed: 'changed', run: 'Run', completed: 'completed' },
-  ru: { create: 'Создать', save: 'Сохранить черновик', publish: 'Опубликовать', valid: 'Корректно', published: 'Опубликована версия', changed: 'изменено', run: 'Запустить', completed: 'завершён' },
+  en: { create: 'Create', save: 'Save draft', publish: 'Publish', valid: 'Valid', published: 'Published version', changed: 'changed', run: 'Run', completed: 'completed', exportXML: 'Export XML', templates: 'Element templates' },
+  ru: { create: 'Создать', save: 'Сохранить черновик', publish: 'Опубликовать', valid: 'Корректно', published: 'Опубликована версия', changed: 'изменено', run: 'Запустить', completed: 'завершён', exportXML: 'Выгрузить XML', templates: 'Шаблоны элементов' },
 };
 
 /** A process as Camunda Modeler 5 saves it, with three problems: a service task without a task type, a business
@@ -173,6 +181,12 @@ async function journey(browser, lang) {
   await page.waitForSelector('[data-testid=properties]', { state: 'detached' });
   // Version 1 shows the task's first name.
   await page.waitForFunction(() => document.querySelector('[data-testid=canvas] .djs-element[data-element-id=Mark]')?.textContent.trim() === 'Mark as hot');
+  // Version 1 exports as a BPMN file; the element templates for Camunda Modeler download as JSON, one per task type.
+  const bpmn = await downloaded(page, w.exportXML);
+  expect(bpmn.name === `${key}-v1.bpmn` && bpmn.body.includes('name="Mark as hot"') && !bpmn.body.includes('Mark as hot lead'), `exported ${bpmn.name}: ${bpmn.body.slice(0, 200)}`);
+  const templates = await downloaded(page, w.templates);
+  const list = JSON.parse(templates.body);
+  expect(templates.name === 'rapport-element-templates.json' && list.some((x) => JSON.stringify(x).includes('"record.get"')), `element templates ${templates.name}: ${templates.body.slice(0, 200)}`);
 
   // The test bench: a dry run with score 70 takes the hot flow and completes.
   await page.goto(page.url().replace(/\?.*$/, ''));

@@ -1,14 +1,18 @@
 // The process monitor, as a process owner: the heat map of "Approve a discount" shows three instances
-// waiting at the review; clicking the element lists them, the business key finds one, its card shows the
-// review active. The owner suspends it (a dialog refuses an empty reason, Escape closes it and gives the
-// focus back), changes the priority variable, moves the token from the review to the filing step by
-// clicking both on the diagram, resumes it and sees it complete. Then three instances of "Notify the
-// warehouse" stopped at incidents are selected and retried in bulk: the dry run counts them, the progress
-// bar fills, every result is "done". A migration to the version an instance runs is refused in its
-// dialog with the server's problem, one to version 2 is previewed on the card, and the instances still waiting
-// in version 1 are migrated to version 2 in bulk after the preview table. The monitor and the card again
-// in Russian. A task record's Processes tab links to the card of the instance it started. axe-core on each page and
-// with a dialog open; the designer's page links to the monitor; bpmn-js is loaded only there.
+// waiting at the review; the list pages through them two at a time (cursor paging, forward and back);
+// clicking the element lists them, the business key finds one, its card shows the review active. The
+// owner suspends it (a dialog refuses an empty reason, Escape closes it and gives the focus back),
+// changes the priority variable, moves the token from the review to the filing step by clicking both on
+// the diagram, resumes it and sees it complete. Then three instances of "Notify the warehouse" stopped at
+// incidents are selected and retried in bulk: the dry run counts them, the progress bar fills, every
+// result is "done"; one incident is retried from its card, another skipped (its instance completes). A
+// migration to the version an instance runs is refused in its dialog with the server's problem, one to
+// version 2 is previewed on the card, and the instances still waiting in version 1 are migrated to
+// version 2 in bulk after the preview table. Of three instances of "Wait for the reply", one gets its
+// message delivered on the customer's behalf (and completes), one is cancelled and one terminated. The
+// monitor and the card again in Russian. A task record's Processes tab links to the card of the instance
+// it started. axe-core on each page and with a dialog open; the designer's page links to the monitor;
+// bpmn-js is loaded only there.
 import { params, newPage, signIn, open, checkA11y, expect, text, noErrors } from '../lib.mjs';
 
 async function dialogSubmit(page, id, reason) {
@@ -23,8 +27,44 @@ async function stateIs(page, word) {
   await page.waitForFunction((w) => document.querySelector('[data-testid=instance-state]')?.textContent.trim() === w, word, { timeout: 60000 });
 }
 
+/** Waits until the instance list shows n rows, and returns their instance IDs. */
+async function rowsAre(page, n) {
+  await page.waitForFunction((k) => document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]').length === k, n);
+  return page.$$eval('[data-testid=instances] tbody tr[data-instance]', (trs) => trs.map((tr) => tr.dataset.instance));
+}
+
+/** Runs an operation of the card's toolbar: opens its dialog and submits it with the reason. */
+async function operation(page, button, id, reason) {
+  await page.click(`[data-testid=operations] button:has-text("${button}")`);
+  await dialogSubmit(page, id, reason);
+}
+
+/** Opens a card stopped at an incident and retries or skips it with the reason. */
+async function incident(page, instance, button, id, reason) {
+  await open(page, `/instances/${instance}`);
+  await page.waitForSelector('[data-testid=incidents] tbody tr');
+  await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Call].rp-incident');
+  await page.click(`[data-testid=incidents] button:has-text("${button}")`);
+  await dialogSubmit(page, id, reason);
+}
+
+/** Runs a bulk operation on the chosen scope: the dry run counts n instances, then the batch does each. */
+async function bulk(page, { op, version, reason, n, preview }) {
+  await page.selectOption('#bulk-op', op);
+  if (version) await page.selectOption('#bulk-version', version);
+  await page.fill('#bulk-reason', reason);
+  await page.click('[data-testid=bulk] button[type=submit]');
+  await page.locator('[data-testid=bulk-preview]', { hasText: `${n} instances would be operated` }).waitFor();
+  await preview?.();
+  await page.click('[data-testid=bulk] button.primary:has-text("Run")');
+  await page.waitForSelector('[data-testid=batch] progress');
+  await page.waitForSelector('[data-testid=batch][data-state=completed]', { timeout: 60000 });
+  const done = await page.locator('[data-testid=batch-results] tr[data-result=done]').count();
+  expect(done === n, `${done} instances done by the ${op} batch, want ${n}: ${await text(page, '[data-testid=batch]')}`);
+}
+
 export default async function (browser) {
-  const { owner, instance, other, flaky, task, followUp } = params;
+  const { owner, instance, other, flaky, skipped, replied, cancelled, terminated, task, followUp } = params;
   const page = await newPage(browser, { lang: 'en' });
   const scripts = [];
   page.on('request', (r) => r.resourceType() === 'script' && scripts.push(r.url()));
@@ -51,14 +91,28 @@ export default async function (browser) {
   await checkA11y(page, 'monitor');
   expect(scripts.some((u) => /\/canvas-/.test(u)) && !scripts.some((u) => /\/modeler-/.test(u)), 'the monitor should load the viewer, not the modeler: ' + scripts.join(' '));
 
+  // Cursor paging, two a page: the next page holds the third instance and no further page, the previous
+  // page the first two again.
+  await open(page, '/monitor/e2e-monitor?version=1&limit=2');
+  const first = await rowsAre(page, 2);
+  expect(await page.isEnabled('main button:has-text("Next page")') && await page.isDisabled('main button:has-text("Previous page")'), 'paging buttons on the first page');
+  await page.click('main button:has-text("Next page")');
+  const second = await rowsAre(page, 1);
+  expect(!first.includes(second[0]), `the second page repeats the first: ${first} then ${second}`);
+  await page.waitForFunction(() => [...document.querySelectorAll('main button')].find((b) => b.textContent.trim() === 'Next page')?.disabled);
+  await page.click('main button:has-text("Previous page")');
+  await page.waitForFunction((ids) => [...document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]')].map((tr) => tr.dataset.instance).join() === ids, first.join());
+  await open(page, '/monitor/e2e-monitor?version=1');
+  await page.waitForSelector('[data-testid=heatmap] [data-element-id=Review].rp-active');
+
   // Clicking the element filters the list by it.
   await page.click('[data-testid=heatmap] [data-element-id=Review]');
   await page.waitForFunction(() => location.hash.includes('element=Review'));
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]').length === 3);
+  await rowsAre(page, 3);
   // The business key narrows it to one; its link opens the card.
   await page.fill('#mon-key', 'MON-1');
   await page.click('form.filters button[type=submit]');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]').length === 1);
+  await rowsAre(page, 1);
   await page.click(`[data-testid=instances] a[href="#/instances/${instance}"]`);
 
   // The card: the review is active, the start passed.
@@ -98,8 +152,7 @@ export default async function (browser) {
   await dialogSubmit(page, 'dlg-move', 'approved by phone');
 
   // Resume: the held token passes the filing step and the instance completes.
-  await page.click('[data-testid=operations] button:has-text("Resume")');
-  await dialogSubmit(page, 'dlg-resume', 'done checking');
+  await operation(page, 'Resume', 'dlg-resume', 'done checking');
   await stateIs(page, 'completed');
   await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Archive].rp-path');
   const timeline = await text(page, '[data-testid=timeline]');
@@ -112,31 +165,21 @@ export default async function (browser) {
   await open(page, '/monitor/e2e-flaky');
   await page.waitForSelector('[data-testid=heatmap] [data-element-id=Call].rp-incident');
   await page.click('[data-testid=state-counts] [data-state=incident]');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]').length === 3);
+  await rowsAre(page, 3);
   await page.check('[data-testid=instances] thead input[type=checkbox]');
   await page.locator('[data-testid=bulk] label', { hasText: 'The selected instances (3)' }).waitFor();
   expect(await page.isChecked('input[name=bulk-scope][value=selected]'), 'the selection is not the scope');
-  await page.selectOption('#bulk-op', 'retry');
-  await page.fill('#bulk-reason', 'the warehouse is back');
-  await page.click('[data-testid=bulk] button[type=submit]');
-  await page.locator('[data-testid=bulk-preview]', { hasText: '3 instances would be operated' }).waitFor();
-  await checkA11y(page, 'bulk dry run');
-  await page.click('[data-testid=bulk] button.primary:has-text("Run")');
-  await page.waitForSelector('[data-testid=batch] progress');
-  await page.waitForSelector('[data-testid=batch][data-state=completed]', { timeout: 60000 });
+  await bulk(page, { op: 'retry', reason: 'the warehouse is back', n: 3, preview: () => checkA11y(page, 'bulk dry run') });
   const progress = await page.evaluate(() => { const p = document.querySelector('#bulk-progress'); return [p.value, p.max]; });
   expect(progress[0] === 3 && progress[1] === 3, `progress bar at ${progress}`);
-  const done = await page.locator('[data-testid=batch-results] tr[data-result=done]').count();
-  expect(done === 3, `${done} instances retried, want 3: ${await text(page, '[data-testid=batch]')}`);
   await checkA11y(page, 'bulk progress');
 
   // One incident retried from its card: the task fails again, a new incident is shown.
-  await open(page, `/instances/${flaky}`);
-  await page.waitForSelector('[data-testid=incidents] tbody tr');
-  await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Call].rp-incident');
-  await page.click('[data-testid=incidents] button:has-text("Retry")');
-  await dialogSubmit(page, 'dlg-retry', 'one more try');
+  await incident(page, flaky, 'Retry', 'dlg-retry', 'one more try');
   await page.locator('[data-testid=timeline]', { hasText: 'one more try' }).waitFor();
+  // Another skipped: its instance goes on as if the call had returned, and completes.
+  await incident(page, skipped, 'Skip', 'dlg-skip', 'the warehouse is told by phone');
+  await stateIs(page, 'completed');
 
   // A migration previewed on a card: the waiting instance can move to version 2.
   await open(page, `/instances/${other}`);
@@ -154,19 +197,36 @@ export default async function (browser) {
 
   // Bulk migration of everything waiting in version 1, after the preview table.
   await open(page, '/monitor/e2e-monitor?version=1&state=waiting');
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=instances] tbody tr[data-instance]').length === 2);
+  await rowsAre(page, 2);
   await page.check('input[name=bulk-scope][value=filter]');
-  await page.selectOption('#bulk-op', 'migrate');
-  await page.selectOption('#bulk-version', '2');
-  await page.fill('#bulk-reason', 'the ledger step replaces filing');
-  await page.click('[data-testid=bulk] button[type=submit]');
-  await page.locator('[data-testid=bulk-preview]', { hasText: '2 instances would be operated' }).waitFor();
-  const plans = await page.locator('[data-testid=migration-plans] tbody tr', { hasText: 'yes' }).count();
-  expect(plans === 2, `migration preview rows that can migrate: ${plans}, want 2`);
-  await page.click('[data-testid=bulk] button.primary:has-text("Run")');
-  await page.waitForSelector('[data-testid=batch][data-state=completed]', { timeout: 60000 });
-  const migrated = await page.locator('[data-testid=batch-results] tr[data-result=done]').count();
-  expect(migrated === 2, `${migrated} instances migrated, want 2: ${await text(page, '[data-testid=batch]')}`);
+  await bulk(page, {
+    op: 'migrate', version: '2', reason: 'the ledger step replaces filing', n: 2,
+    preview: async () => {
+      const plans = await page.locator('[data-testid=migration-plans] tbody tr', { hasText: 'yes' }).count();
+      expect(plans === 2, `migration preview rows that can migrate: ${plans}, want 2`);
+    },
+  });
+
+  // A message delivered on the customer's behalf: the instance waiting for it goes on and completes.
+  await open(page, `/instances/${replied}`);
+  await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Reply].rp-active');
+  await page.click('[data-testid=operations] button:has-text("Deliver a message")');
+  await page.locator('#msg-which option', { hasText: 'order.reply = ORD-1' }).waitFor({ state: 'attached' });
+  await checkA11y(page, 'deliver a message dialog');
+  await dialogSubmit(page, 'dlg-correlate', 'the customer replied by phone');
+  await stateIs(page, 'completed');
+  // The other two end by hand: one cancelled, one terminated; neither offers operations any more.
+  for (const [id, button, dlg, reason, state] of [
+    [cancelled, 'Cancel instance', 'dlg-cancel', 'the order was withdrawn', 'cancelled'],
+    [terminated, 'Terminate', 'dlg-terminate', 'the order is broken', 'terminated'],
+  ]) {
+    await open(page, `/instances/${id}`);
+    await page.waitForSelector('[data-testid=instance-diagram] [data-element-id=Reply].rp-active');
+    await operation(page, button, dlg, reason);
+    await stateIs(page, state);
+    await page.locator('[data-testid=timeline]', { hasText: reason }).waitFor();
+    expect(!(await page.locator('[data-testid=operations]').count()), `operations offered on a ${state} instance`);
+  }
 
   // A record's Processes tab links to the card of the instance it started.
   await open(page, `/records/task/${task}`);

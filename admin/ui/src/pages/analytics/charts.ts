@@ -89,3 +89,25 @@ export function sankey(moves: { from: string; to: string; count: number }[], fro
     ],
   };
 }
+
+/** A funnel of stages in their own order (not sorted by size), each named on its right by its label. */
+export function funnel(stages: { name: string; value: number; label: string }[], fmt: (n: number) => string, width = '60%'): ChartOption {
+  return {
+    tooltip: { trigger: 'item', confine: true, formatter: (p: any) => esc(`${p.name}: ${fmt(p.value)}`) },
+    series: [
+      {
+        type: 'funnel',
+        sort: 'none',
+        left: '5%',
+        width,
+        top: 8,
+        bottom: 8,
+        minSize: '6%',
+        gap: 2,
+        label: { show: true, position: 'right', color: '#1b1f24', formatter: (p: any) => stages[p.dataIndex]?.label ?? p.name },
+        labelLine: { show: true },
+        data: stages.map((s) => ({ name: s.name, value: s.value })),
+      },
+    ],
+  };
+}

@@ -10,10 +10,16 @@ export class Report<T> {
   data = $state.raw<T | null>(null);
   problem = $state.raw<Problem | null>(null);
   loading = $state(false);
+  /** The address of the latest request's CSV twin, for the export link. */
+  csv = $state('');
   #seq = 0;
+  #again: () => void = () => undefined;
 
-  /** Fetches the report; a failure replaces the figures with the problem (a 403 names the hidden field). */
-  async load(path: string, query: Query): Promise<void> {
+  /** Fetches the report; a failure replaces the figures with the problem (a 403 names the hidden field).
+   * csvQuery is the export's query where it differs from the one shown (without a limit on the rows). */
+  async load(path: string, query: Query, csvQuery: Query = query): Promise<void> {
+    this.csv = csvHref(path, csvQuery);
+    this.#again = () => this.load(path, query, csvQuery);
     const mine = ++this.#seq;
     this.loading = true;
     try {
@@ -29,6 +35,9 @@ export class Report<T> {
       if (mine === this.#seq) this.loading = false;
     }
   }
+
+  /** Fetches the latest request again (the retry button of a failed report). */
+  retry = (): void => this.#again();
 }
 
 /** The address of a report's CSV twin: the same path with /csv, the same parameters. */
