@@ -71,7 +71,7 @@ ui-check:
 
 ## screenshots: every main page and analytics dashboard of the admin app in English and Russian, into screenshots/ (not committed)
 screenshots:
-	RAPPORT_SCREENSHOTS=$(CURDIR)/screenshots $(GO) test -count=1 -run 'TestBrowserJourneys/(pages|analytics)' ./admin/ui/
+	RAPPORT_REQUIRE_BROWSER=1 RAPPORT_SCREENSHOTS=$(CURDIR)/screenshots $(GO) test -count=1 -run 'TestBrowserJourneys/(pages|analytics)' ./admin/ui/
 	@echo "screenshots in $(CURDIR)/screenshots"
 
 clean:
