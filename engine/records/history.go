@@ -227,14 +227,21 @@ func (s *Store) Timeline(ctx context.Context, entity, id string, p ListParams) (
 }
 
 // historyWriter writes the history entries of creates off the request path: a create stores one
-// document and answers, and its entry follows within milliseconds, in batches (one insert for many
-// creates, and for every row of an import batch). Until it is written — or if the server died before —
-// History derives the same entry from the record (createEntry), so nothing a reader sees depends on it;
-// readers of the raw collection (analytics) call FlushHistory first. Shutdown drains it.
+// document and answers, and its entry follows within historyLinger, in batches — one insert for every
+// create of that window, and for every row of an import batch. Each write costs the embedded store about
+// as much as the record's own insert, so one insert per create would double the store's work for
+// creates; a batch makes it a fraction. Until an entry is written — or if the server died before — History
+// derives the same entry from the record (createEntry), so nothing a reader sees depends on it; readers
+// of the raw collection (analytics) call FlushHistory first, which writes the current batch at once.
+// Shutdown drains it.
 type historyWriter struct {
 	s     *Store
 	queue chan queuedEntry
 	done  chan struct{}
+	// hurry cuts the current batch's wait short (FlushHistory).
+	hurry chan struct{}
+	// linger is how long the first entry of a batch waits for more.
+	linger time.Duration
 
 	mu      sync.Mutex // orders seq with the queue
 	seq     uint64
@@ -243,13 +250,21 @@ type historyWriter struct {
 	written atomic.Uint64
 }
 
+// historyLinger is how long a batch of create entries collects more before it is written; historyBatch
+// the most entries one insert carries.
+const (
+	historyLinger = 50 * time.Millisecond
+	historyBatch  = 500
+)
+
 type queuedEntry struct {
 	entry RecordHistoryEntry
 	seq   uint64
 }
 
 func newHistoryWriter(s *Store) *historyWriter {
-	w := &historyWriter{s: s, queue: make(chan queuedEntry, 8192), done: make(chan struct{})}
+	w := &historyWriter{s: s, queue: make(chan queuedEntry, 8192), done: make(chan struct{}), hurry: make(chan struct{}, 1),
+		linger: historyLinger}
 	go w.run()
 	return w
 }
@@ -283,21 +298,36 @@ func (w *historyWriter) add(ctx context.Context, e RecordHistoryEntry) {
 
 func (w *historyWriter) run() {
 	defer close(w.done)
+	linger := time.NewTimer(w.linger)
+	linger.Stop()
 	for first := range w.queue {
-		batch := []any{first.entry}
-		last := first.seq
-	more:
-		for len(batch) < 500 {
-			select {
-			case q, ok := <-w.queue:
-				if !ok {
-					break more
+		batch, last := []any{first.entry}, first.seq
+		linger.Reset(w.linger)
+		// wait ends the batch when the linger is over; nil (after a hurry) takes only what is queued.
+		wait := linger.C
+		for len(batch) < historyBatch {
+			var q queuedEntry
+			var ok bool
+			if wait == nil {
+				select {
+				case q, ok = <-w.queue:
+				default:
 				}
-				batch, last = append(batch, q.entry), q.seq
-			default:
-				break more
+			} else {
+				select {
+				case q, ok = <-w.queue:
+				case <-w.hurry:
+					wait = nil
+					continue
+				case <-wait:
+				}
 			}
+			if !ok {
+				break
+			}
+			batch, last = append(batch, q.entry), q.seq
 		}
+		linger.Stop()
 		w.write(context.Background(), batch)
 		w.written.Store(last)
 	}
@@ -322,6 +352,10 @@ func (w *historyWriter) flush(ctx context.Context) error {
 	target := w.seq
 	w.mu.Unlock()
 	for w.written.Load() < target {
+		select {
+		case w.hurry <- struct{}{}:
+		default: // a hurry is pending already
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("wait for the history of created records: %w", ctx.Err())
