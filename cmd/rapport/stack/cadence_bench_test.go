@@ -1,0 +1,140 @@
+package stack_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/rapportcrm/rapport/cmd/rapport/stack"
+	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
+	"github.com/rapportcrm/rapport/workflows/services"
+)
+
+// cadenceOp is one API operation a user does, sent i-th time.
+type cadenceOp struct {
+	name string
+	do   func(b *testing.B, i int)
+}
+
+// BenchmarkCadencesAtScale measures what a user does through the API — create a contact, read one,
+// patch one, list 50, read their day — on a stack as a fresh installation has it (the shipped process
+// templates), among RAPPORT_BENCH_CADENCES (default 10,000) existing contacts: first while none of them
+// has a follow-up cadence ("baseline"), then after the bulk start (POST /api/v1/cadences, first
+// follow-ups spread over 8 hours, at least 60 days away, so no timer fires meanwhile) gave every one a
+// running cadence waiting for its timer ("cadences=N"); the stack settles before each op (settle). Each
+// op's after-phase reports its ratio to its baseline (after ÷ before). The contacts are stored with the
+// raw driver as if imported before the cadences existed; a contact created through the API starts its
+// own cadence in both phases. Run it with a fixed -benchtime (Nx); the bulk start of 10,000 takes most
+// of the run (tens of minutes on a busy 2-core machine).
+func BenchmarkCadencesAtScale(b *testing.B) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("RAPPORT_BENCH_CADENCES")); err == nil && v > 0 {
+		n = v
+	}
+	env := benchStack(b, func(c *stack.Config) { c.NoProcessTemplates = false })
+	owner := adminID(b, env)
+	ids := seedRecords(b, env, "contact", n, func(i int) bson.M {
+		return bson.M{"firstName": fmt.Sprintf("Seeded %d", i), "lastName": "Seeded", "loyaltyStage": "prospect",
+			"phones": []any{fmt.Sprintf("+7916%07d", i)}, "owner": owner}
+	})
+	positions := []string{"Buyer", "Director", "Engineer"}
+	ops := []cadenceOp{
+		{"get", func(b *testing.B, i int) {
+			benchCall(b, env, http.MethodGet, "/api/v1/records/contact/"+ids[i%n], nil, http.StatusOK)
+		}},
+		{"list50", func(b *testing.B, _ int) {
+			benchCall(b, env, http.MethodGet, "/api/v1/records/contact?limit=50", nil, http.StatusOK)
+		}},
+		{"my-day", func(b *testing.B, _ int) { benchCall(b, env, http.MethodGet, "/api/v1/my-day", nil, http.StatusOK) }},
+		{"patch", func(b *testing.B, i int) {
+			benchCall(b, env, http.MethodPatch, "/api/v1/records/contact/"+ids[i%n], map[string]any{"position": positions[i%3]}, http.StatusOK)
+		}},
+		{"create", func(b *testing.B, i int) {
+			benchCall(b, env, http.MethodPost, "/api/v1/records/contact", map[string]any{"firstName": fmt.Sprintf("Created %d", i),
+				"lastName": "Created", "loyaltyStage": "prospect"}, http.StatusCreated)
+		}},
+	}
+	before := map[string]time.Duration{}
+	seq := 0 // the after phase patches and reads other contacts than the baseline did
+	phase := func(label string, ratio bool) {
+		for _, op := range ops {
+			settle(b, env, 3*time.Second)
+			b.Run(op.name+"/"+label, func(b *testing.B) {
+				count := 0
+				for b.Loop() {
+					op.do(b, seq)
+					seq++
+					count++
+				}
+				perOp := b.Elapsed() / time.Duration(count)
+				if !ratio {
+					before[op.name] = perOp
+				} else if base := before[op.name]; base > 0 {
+					b.ReportMetric(float64(perOp)/float64(base), "ratio")
+				}
+			})
+		}
+	}
+	phase("baseline", false)
+	startCadences(b, env, n, `lastName == "Seeded"`)
+	phase(fmt.Sprintf("cadences=%d", n), true)
+}
+
+// startCadences runs the bulk start of follow-up cadences for the contacts matching filter, as a user
+// does, and waits until all n have a cadence waiting for its first follow-up: each has its
+// nextFollowUpAt, no record change is left to deliver, and n cadences run. It logs how long that took.
+func startCadences(b *testing.B, env *stacktest.Env, n int, filter string) {
+	b.Helper()
+	ctx := context.Background()
+	began := time.Now()
+	var job services.CadenceJob
+	raw := benchCall(b, env, http.MethodPost, "/api/v1/cadences", map[string]any{"entity": "contact", "filter": filter, "spreadMinutes": 480}, http.StatusAccepted)
+	if err := json.Unmarshal(raw, &job); err != nil {
+		b.Fatalf("bulk start: %v: %s", err, raw)
+	}
+	waitCount(b, "contacts started by the bulk start", n, 2*time.Hour, func() (int64, error) {
+		status, raw, err := env.Do(ctx, http.MethodGet, "/api/v1/cadences/"+job.ID, env.AdminToken, nil)
+		if err != nil || status != http.StatusOK || json.Unmarshal(raw, &job) != nil {
+			return 0, fmt.Errorf("bulk start progress: %d %v %s", status, err, raw)
+		}
+		if job.State == "failed" || job.Failed > 0 {
+			b.Fatalf("bulk start: %+v", job)
+		}
+		if job.State != "done" { // progress, not done
+			return int64(min(job.Started, n-1)), nil
+		}
+		return int64(job.Started), nil
+	})
+	started := time.Since(began)
+	contacts := env.DB.Collection("records_contact")
+	scheduled := bson.D{{Key: "lastName", Value: "Seeded"}, {Key: "nextFollowUpAt", Value: bson.D{{Key: "$ne", Value: nil}}}}
+	waitCount(b, "contacts with their next follow-up", n, time.Hour, func() (int64, error) { return contacts.CountDocuments(ctx, scheduled) })
+	waitCount(b, "running cadences", n, time.Hour, func() (int64, error) {
+		return countWorkflows(ctx, env, "RapportProcessKey = '"+services.CadenceProcess+"' AND ExecutionStatus = 'Running'")
+	})
+	// The embedded servers keep writing for a while after the last instance waits (history, visibility).
+	settle(b, env, 30*time.Second)
+	b.Logf("bulk start of %d cadences: the job took %v, all waiting for their timer after %v", n, started.Round(time.Second), time.Since(began).Round(time.Second))
+}
+
+// settle waits until every record change is delivered to the processes, then quiet more for the
+// instances to run what it started, so that one operation's aftermath (a patch wakes the contact's cadence, a
+// new contact starts one) is not measured as the next operation's cost.
+func settle(b *testing.B, env *stacktest.Env, quiet time.Duration) {
+	b.Helper()
+	waitCount(b, "record changes delivered", 1, time.Hour, func() (int64, error) {
+		pending, err := env.Stack.Outbox.Pending(context.Background())
+		if err != nil || pending != 0 {
+			return 0, err
+		}
+		return 1, nil
+	})
+	time.Sleep(quiet)
+}
