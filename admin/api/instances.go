@@ -388,10 +388,14 @@ func (s *Server) readableSummaries(ctx context.Context, items []instances.Summar
 }
 
 // pathInstanceID decodes an instance ID from its (percent-encoded) path segment.
-func pathInstanceID(segment string) (string, error) {
+func pathInstanceID(segment string) (string, error) { return pathID(segment, "instance") }
+
+// pathID decodes the ID of a kind of object from its path segment: the router leaves path parameters
+// percent-encoded, and instance IDs (and the task IDs that hold them) may contain "/".
+func pathID(segment, kind string) (string, error) {
 	id, err := url.PathUnescape(segment)
 	if err != nil {
-		p := Typed(http.StatusBadRequest, "bad-instance-id", "the instance ID is not correctly percent-encoded")
+		p := Typed(http.StatusBadRequest, "bad-"+kind+"-id", "the "+kind+" ID is not correctly percent-encoded")
 		p.Errors = []FieldError{{Parameter: "id", Message: err.Error()}}
 		return "", p
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -123,11 +122,9 @@ func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*struct{ Bo
 // splitTaskID reads <instance>~<task> from a task ID as it stands in a path, percent-encoded where the
 // instance ID holds a "/" (a child instance's ID does).
 func splitTaskID(segment string) (string, string, error) {
-	id, err := url.PathUnescape(segment)
+	id, err := pathID(segment, "task")
 	if err != nil {
-		p := Typed(http.StatusBadRequest, "bad-task-id", "the task ID is not correctly percent-encoded")
-		p.Errors = []FieldError{{Parameter: "id", Message: err.Error()}}
-		return "", "", p
+		return "", "", err
 	}
 	instanceID, taskID, ok := strings.Cut(id, "~")
 	if !ok || instanceID == "" || taskID == "" {

@@ -98,11 +98,11 @@ type BatchProgress struct {
 	Total     int    `json:"total"`
 	Processed int    `json:"processed"`
 	// Percent is Processed of Total in whole per cent (100 for a batch that selected nothing and ended).
-	Percent   int           `json:"percent"`
-	Done      int           `json:"done"`
-	Refused   int           `json:"refused"`
-	Failed    int           `json:"failed"`
-	Results   []BatchResult `json:"results"`
+	Percent int           `json:"percent"`
+	Done    int           `json:"done"`
+	Refused int           `json:"refused"`
+	Failed  int           `json:"failed"`
+	Results []BatchResult `json:"results"`
 }
 
 // BatchWorkflow runs a batch (see the top of this file).
