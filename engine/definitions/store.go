@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
+	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/engine/tasktypes"
 )
 
@@ -135,11 +136,10 @@ func New(db *mongo.Database, opts Options) *Store {
 
 // EnsureIndexes creates the unique (key, version) index; safe on every start.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.versions.Indexes().CreateOne(ctx, mongo.IndexModel{
+	if err := storage.EnsureIndexes(ctx, s.versions, mongo.IndexModel{
 		Keys: bson.D{{Key: "key", Value: 1}, {Key: "version", Value: -1}}, Options: options.Index().SetUnique(true).SetName("key_version"),
-	})
-	if err != nil {
-		return fmt.Errorf("processes: create index: %w", err)
+	}); err != nil {
+		return fmt.Errorf("processes: %w", err)
 	}
 	return nil
 }

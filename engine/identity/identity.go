@@ -149,15 +149,15 @@ func NewStore(db *mongo.Database, opts Options) (*Store, error) {
 
 // EnsureIndexes creates the indexes the store relies on (a unique email); it is safe to call on every start.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	if _, err := s.users.Indexes().CreateOne(ctx, mongo.IndexModel{
+	if err := storage.EnsureIndexes(ctx, s.users, mongo.IndexModel{
 		Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique"),
 	}); err != nil {
-		return fmt.Errorf("identity: create users index: %w", err)
+		return fmt.Errorf("identity: %w", err)
 	}
-	if _, err := s.sessions.Indexes().CreateOne(ctx, mongo.IndexModel{
+	if err := storage.EnsureIndexes(ctx, s.sessions, mongo.IndexModel{
 		Keys: bson.D{{Key: "userId", Value: 1}}, Options: options.Index().SetName("user"),
 	}); err != nil {
-		return fmt.Errorf("identity: create sessions index: %w", err)
+		return fmt.Errorf("identity: %w", err)
 	}
 	return s.EnsureTokenIndexes(ctx)
 }

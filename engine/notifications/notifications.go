@@ -23,6 +23,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/rapportcrm/rapport/engine/identity"
+	"github.com/rapportcrm/rapport/engine/storage"
 )
 
 // Errors callers map to statuses or BPMN errors.
@@ -119,9 +120,8 @@ func newID() string { return uuid.NewString() }
 
 // EnsureIndexes creates the per-user index lists use.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "to", Value: 1}, {Key: "createdAt", Value: -1}}})
-	if err != nil {
-		return fmt.Errorf("notifications: index: %w", err)
+	if err := storage.EnsureIndexes(ctx, s.coll, mongo.IndexModel{Keys: bson.D{{Key: "to", Value: 1}, {Key: "createdAt", Value: -1}}}); err != nil {
+		return fmt.Errorf("notifications: %w", err)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/rules"
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 )
 
 // Collection names.
@@ -135,11 +136,10 @@ func New(db *mongo.Database, opts Options) *Store {
 
 // Install creates the indexes listing and lookups use; it is idempotent.
 func (s *Store) Install(ctx context.Context) error {
-	_, err := s.db.Collection(VersionsCollection).Indexes().CreateOne(ctx, mongo.IndexModel{
+	if err := storage.EnsureIndexes(ctx, s.db.Collection(VersionsCollection), mongo.IndexModel{
 		Keys: bson.D{{Key: "key", Value: 1}, {Key: "version", Value: -1}},
-	})
-	if err != nil {
-		return fmt.Errorf("create rule set version index: %w", err)
+	}); err != nil {
+		return fmt.Errorf("rule sets: %w", err)
 	}
 	return nil
 }
