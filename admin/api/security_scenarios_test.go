@@ -19,7 +19,7 @@ import (
 
 // securityProcess is a record-triggered process (on leads of one company, so no other test starts it)
 // that waits at a user task with the lead in its `record` variable, offered to the team sc-south and the
-// role sc-name-hidden.
+// roles sc-name-hidden and sc-own-reader (who reads only its own leads, so not this one).
 const securityProcess = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:rapport="http://rapport.dev/schema/bpmn/1.0" id="Definitions_Scoped" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="scoped-lead" name="Scoped lead" isExecutable="true">
@@ -31,7 +31,7 @@ const securityProcess = `<?xml version="1.0" encoding="UTF-8"?>
     </bpmn:startEvent>
     <bpmn:userTask id="Task_Review" name="Review the lead">
       <bpmn:extensionElements>
-        <zeebe:assignmentDefinition candidateGroups="sc-south,sc-name-hidden" />
+        <zeebe:assignmentDefinition candidateGroups="sc-south,sc-name-hidden,sc-own-reader" />
       </bpmn:extensionElements>
       <bpmn:incoming>Flow_1</bpmn:incoming>
       <bpmn:outgoing>Flow_2</bpmn:outgoing>
@@ -90,6 +90,7 @@ func securitySuite(t *testing.T) Suite {
 			"scopes": map[string]string{"lead": "all"}, "fields": map[string]any{"lead": map[string]any{"hidden": []string{"email", "budget"}}}},
 		{"name": "sc-name-hidden", "permissions": []string{access.TasksRead, "records.lead.read"},
 			"scopes": map[string]string{"lead": "all"}, "fields": map[string]any{"lead": map[string]any{"hidden": []string{"name"}}}},
+		{"name": "sc-own-reader", "permissions": []string{access.TasksRead, "records.lead.read"}, "scopes": map[string]string{"lead": "own"}},
 	}
 	for _, r := range roles {
 		call(t, http.MethodPost, "/api/v1/roles", env.AdminToken, r, nil)
@@ -104,6 +105,7 @@ func securitySuite(t *testing.T) Suite {
 		{"manager-south", []string{access.RoleManager}, []string{"sc-south"}},
 		{"email-hidden", []string{"sc-email-hidden"}, nil},
 		{"name-hidden", []string{"sc-name-hidden"}, nil},
+		{"own-reader", []string{"sc-own-reader"}, nil},
 	}
 	for _, p := range principals {
 		email := "sc-" + p.key + "@scenarios.test"
@@ -203,6 +205,8 @@ func TestSecurityScenarios(t *testing.T) {
 		{Name: "F3 the inbox names the record to a reader of its name", As: "manager-south", Method: http.MethodGet, URL: "/api/v1/tasks?view=claimable",
 			Status: http.StatusOK, Contains: []string{"{instance}", `"recordName":"Sally South"`}},
 		{Name: "F3 the inbox does not name it to one the name is hidden from", As: "name-hidden", Method: http.MethodGet, URL: "/api/v1/tasks?view=claimable",
+			Status: http.StatusOK, Contains: []string{"{instance}"}, Lacks: []string{"Sally South", "secret.south"}},
+		{Name: "F3 the inbox does not name it to a candidate outside the record's scope", As: "own-reader", Method: http.MethodGet, URL: "/api/v1/tasks?view=claimable",
 			Status: http.StatusOK, Contains: []string{"{instance}"}, Lacks: []string{"Sally South", "secret.south"}},
 
 		// Finding 4: a process whose diagram names a refused URL cannot be deployed.

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/audit"
 	"github.com/rapportcrm/rapport/engine/inbox"
+	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/workflows/instances"
 	"github.com/rapportcrm/rapport/workflows/process"
 )
@@ -100,10 +102,20 @@ func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*struct{ Bo
 	if err != nil {
 		return nil, err
 	}
-	// A record's name comes from one of its fields: a reader that field is hidden from gets none.
+	if err := s.hideRecordNames(ctx, page.Items); err != nil {
+		return nil, err
+	}
+	return &struct{ Body inbox.Page }{Body: page}, nil
+}
+
+// hideRecordNames blanks the record name of every inbox item whose reader may not see it: a task can be
+// offered to someone outside the record's scope (a candidate group spanning teams), and the name comes
+// from one of the record's fields, which may be hidden from the reader. Whether the record is in scope
+// is decided on the record as stored now (one read by ID per record whose scope is not "all").
+func (s *Server) hideRecordNames(ctx context.Context, items []inbox.PageItem) error {
 	decisions := map[string]access.Decision{}
-	for i := range page.Items {
-		it := &page.Items[i].Item
+	for i := range items {
+		it := &items[i].Item
 		if it.RecordName == "" {
 			continue
 		}
@@ -114,9 +126,28 @@ func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*struct{ Bo
 		}
 		if !d.Can(access.ActionRead) || slices.Contains(d.HiddenFields(), it.NameField) {
 			it.RecordName = ""
+			continue
+		}
+		if d.Scope(access.ActionRead) == access.ScopeAll {
+			continue
+		}
+		if s.deps.Records == nil || it.RecordID == "" {
+			it.RecordName = ""
+			continue
+		}
+		rec, err := s.deps.Records.Lookup(ctx, it.Entity, it.RecordID)
+		if errors.Is(err, records.ErrNotFound) {
+			it.RecordName = ""
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("record of task %s: %w", it.ID, err)
+		}
+		if !d.InScope(access.ActionRead, rec) {
+			it.RecordName = ""
 		}
 	}
-	return &struct{ Body inbox.Page }{Body: page}, nil
+	return nil
 }
 
 // splitTaskID reads <instance>~<task> from a task ID as it stands in a path, percent-encoded where the
