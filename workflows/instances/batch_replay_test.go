@@ -20,6 +20,7 @@ import (
 
 	"github.com/rapportcrm/rapport/workflows"
 	"github.com/rapportcrm/rapport/workflows/devserver"
+	"github.com/rapportcrm/rapport/workflows/replaytest"
 )
 
 var record = flag.String("record", "", "run batches on an embedded server and write their histories to testdata/batch-<value>-<case>.json (existing files are kept)")
@@ -29,31 +30,11 @@ var record = flag.String("record", "", "run batches on an embedded server and wr
 // of batches started before the "batch-pacing" version (a fixed sleep before each instance) and after
 // it (paced by the rate, several instances in flight) must both replay.
 func TestBatchReplay(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "batch-*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < 4 {
-		t.Fatalf("want the recorded batch histories before and after batch-pacing, found %v", files)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(BatchWorkflow, workflowOptions())
-			file, err := os.Open(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer file.Close()
-			h, err := client.HistoryFromJSON(file, client.HistoryJSONOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.ReplayWorkflowHistory(nil, h); err != nil {
-				t.Fatalf("replay %s: %v", f, err)
-			}
-		})
-	}
+	replaytest.Replay(t, replaytest.Options{
+		Pattern:  filepath.Join("testdata", "batch-*.json"),
+		AtLeast:  4,
+		Register: func(r worker.WorkflowReplayer) { r.RegisterWorkflowWithOptions(BatchWorkflow, workflowOptions()) },
+	})
 }
 
 // TestRecordBatchHistories runs two batches on an embedded Temporal server with stand-in activities
