@@ -41,5 +41,5 @@ func ExampleValidator_Validate() {
 	// /name: must not be empty
 	// /phone: is not a valid phone number
 	// /score: is read-only
-	// /source: must be one of: webForm, import, api, call, event, partner, referral, other
+	// /source: must be one of: webForm, import, api, call, event, partner, referral, erp, other
 }

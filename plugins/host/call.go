@@ -27,6 +27,7 @@ var methods = map[string]method{
 	"Describe":         bind(connector.Connector.Describe, ""),
 	"Health":           bind(connector.Connector.Health, ""),
 	"FindCustomers":    bind(connector.Connector.FindCustomers, connector.CapFindCustomers),
+	"ListCustomers":    bind(connector.Connector.ListCustomers, connector.CapListCustomers),
 	"UpsertCustomer":   bind(connector.Connector.UpsertCustomer, connector.CapUpsertCustomer),
 	"ListOrders":       bind(connector.Connector.ListOrders, connector.CapListOrders),
 	"GetOrder":         bind(connector.Connector.GetOrder, connector.CapGetOrder),

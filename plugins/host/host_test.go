@@ -441,4 +441,9 @@ func TestUndeclaredCapabilityNotCalled(t *testing.T) {
 	if !errors.Is(err, connector.ErrUnsupported) || !strings.Contains(err.Error(), string(connector.CapListPayments)) {
 		t.Errorf("ListPayments on a plugin without payments.list: err = %v, want unsupported", err)
 	}
+	// customers.list came after the first SDK release: a plugin that does not declare it is never asked.
+	_, err = in.ListCustomers(t.Context(), connector.ListCustomersRequest{})
+	if !errors.Is(err, connector.ErrUnsupported) || !strings.Contains(err.Error(), string(connector.CapListCustomers)) {
+		t.Errorf("ListCustomers on a plugin without customers.list: err = %v, want unsupported", err)
+	}
 }

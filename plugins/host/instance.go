@@ -231,6 +231,14 @@ func (in *Instance) FindCustomers(ctx context.Context, req connector.FindCustome
 	return r, err
 }
 
+// ListCustomers forwards to the plugin when it declares customers.list; a plugin that
+// does not (among them every plugin built before the method existed) gets no call and
+// the answer is Unsupported.
+func (in *Instance) ListCustomers(ctx context.Context, req connector.ListCustomersRequest) (r connector.ListCustomersResponse, err error) {
+	err = in.do(ctx, "ListCustomers", needs(connector.CapListCustomers), func(ctx context.Context, c connector.Connector) (e error) { r, e = c.ListCustomers(ctx, req); return })
+	return r, err
+}
+
 // UpsertCustomer forwards to the plugin.
 func (in *Instance) UpsertCustomer(ctx context.Context, req connector.UpsertCustomerRequest) (r connector.UpsertCustomerResponse, err error) {
 	err = in.do(ctx, "UpsertCustomer", needs(connector.CapUpsertCustomer), func(ctx context.Context, c connector.Connector) (e error) { r, e = c.UpsertCustomer(ctx, req); return })

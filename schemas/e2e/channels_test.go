@@ -154,7 +154,8 @@ func merge(base, extra map[string]any) map[string]any {
 // TestERPSyncedOrdersMoveTheContactUpTheLadder: orders the ERP sync imports through the real CSV
 // connector plugin are records like any other: matched to the contact by the ERP customer's email,
 // they start the loyalty-ladder process, which moves the prospect to client, naming its rule. (The
-// ERP sync imports orders and companies; it creates no leads.)
+// customer is a known contact, so the sync's customers phase creates no lead for it; see
+// TestERPSyncCreatesLeadsForUnknownCustomers.)
 func TestERPSyncedOrdersMoveTheContactUpTheLadder(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
@@ -186,5 +187,78 @@ func TestERPSyncedOrdersMoveTheContactUpTheLadder(t *testing.T) {
 	}
 	if orders := list(t, "order", `contact == "`+id+`"`); len(orders) != 2 {
 		t.Errorf("orders linked to the contact: %v", orders)
+	}
+}
+
+// TestERPSyncCreatesLeadsForUnknownCustomers: the ERP sync through the real CSV connector plugin lists
+// the ERP's customers (customers.list); of three, one has the tax ID of a company in the CRM and one the
+// email of a contact, so only the third becomes a lead, source "erp", created like any other lead: its
+// lead qualification starts and writes its score. A second sync creates nothing new.
+func TestERPSyncCreatesLeadsForUnknownCustomers(t *testing.T) {
+	salesAgent(t)
+	dir := t.TempDir()
+	customers := "id,name,tax_id,email,phone,street,city,postal_code,country,updated_at\n" +
+		"L1,Ledger Known LLC,7704000016,billing@ledgerknown.example,,,,,RU,2026-03-01\n" +
+		"L2,Lidia Known,,Lidia@KnownContact.example,,,,,RU,2026-03-02\n" +
+		"L3,Leonid Newcomer,,leonid@newcomer-erp.example,+7 916 555-10-03,,Moscow,,RU,2026-03-03\n"
+	if err := os.WriteFile(filepath.Join(dir, "customers.csv"), []byte(customers), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	company := create(t, "company", map[string]any{"name": "Ledger Known LLC", "taxId": "7704000016"})
+	contact := create(t, "contact", map[string]any{"firstName": "Lidia", "lastName": "Known", "emails": []any{"lidia@knowncontact.example"}})
+	do(t, "", http.MethodPut, "/api/v1/connectors/lead-erp", map[string]any{"plugin": "csv", "config": map[string]any{"dir": dir}}, nil, http.StatusOK)
+	defer do(t, "", http.MethodDelete, "/api/v1/connectors/lead-erp", nil, nil, http.StatusNoContent)
+
+	type summary struct {
+		Leads   int `json:"leadsCreated"`
+		Matched int `json:"customersMatched"`
+		Skipped int `json:"customersSkipped"`
+	}
+	sync := func() summary {
+		t.Helper()
+		var started struct{ InstanceID, RunID string }
+		do(t, "", http.MethodPost, "/api/v1/connectors/lead-erp/sync", nil, &started, http.StatusAccepted)
+		var sum summary
+		if err := env.Temporal.GetWorkflow(context.Background(), started.InstanceID, started.RunID).Get(context.Background(), &sum); err != nil {
+			t.Fatalf("sync: %v", err)
+		}
+		return sum
+	}
+	if sum := sync(); sum != (summary{Leads: 1, Matched: 2}) {
+		t.Fatalf("first sync: %+v, want 1 lead created and 2 customers matched", sum)
+	}
+	leads := list(t, "lead", `externalId startsWith "lead-erp:"`)
+	if len(leads) != 1 {
+		t.Fatalf("leads from the ERP: %v, want only the unknown customer's", leads)
+	}
+	lead := leads[0]
+	id := lead["id"].(string)
+	if lead["externalId"] != "lead-erp:L3" || lead["source"] != "erp" || lead["name"] != "Leonid Newcomer" ||
+		lead["email"] != "leonid@newcomer-erp.example" || lead["phone"] != "+79165551003" {
+		t.Errorf("the unknown customer's lead: %+v", lead)
+	}
+	for _, known := range []string{"billing@ledgerknown.example", "lidia@knowncontact.example"} {
+		if l := list(t, "lead", `email == "`+known+`"`); len(l) != 0 {
+			t.Errorf("a lead for the known customer %s: %v", known, l)
+		}
+	}
+	inst := instance(t, "lead-qualification", id, 60*time.Second)
+	defer env.Temporal.TerminateWorkflow(context.Background(), inst, "", "end of test")
+	rec := waitRecord(t, "lead", id, 60*time.Second, func(r map[string]any) bool { return r["score"] != nil })
+	if rec["scoreExplanation"] == nil {
+		t.Errorf("the ERP lead was scored without an explanation: %+v", rec)
+	}
+
+	if sum := sync(); sum.Leads != 0 {
+		t.Errorf("second sync: %+v, want no new lead", sum)
+	}
+	if again := list(t, "lead", `email == "leonid@newcomer-erp.example"`); len(again) != 1 {
+		t.Errorf("leads of the unknown customer after the second sync: %d, want 1", len(again))
+	}
+	if c := get(t, "company", company["id"].(string)); c["name"] != "Ledger Known LLC" {
+		t.Errorf("the known company: %+v", c)
+	}
+	if c := list(t, "contact", `"lidia@knowncontact.example" in emails`); len(c) != 1 || c[0]["id"] != contact["id"] {
+		t.Errorf("contacts with the known email: %v", c)
 	}
 }

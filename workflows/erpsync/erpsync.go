@@ -1,10 +1,14 @@
 // Package erpsync imports an ERP's sales orders into Rapport's Order records through a connector plugin:
 // page by page, matching each order's customer to a Company (by tax ID) or a Contact (by email) and
 // creating the company when none matches, never duplicating a record across runs, and resuming from the
-// checkpoint the last run stored. It runs as a Temporal workflow, on demand or on a schedule.
+// checkpoint the last run stored. Settled invoices mark their orders paid. When the connector can list
+// customers (customers.list), every ERP customer the CRM does not know as a company, contact or lead
+// becomes a Lead (source "erp"), created like any other lead so lead qualification starts for it. It
+// runs as a Temporal workflow, on demand or on a schedule.
 package erpsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +24,7 @@ import (
 
 	"github.com/rapportcrm/rapport/engine/connections"
 	"github.com/rapportcrm/rapport/engine/records"
+	"github.com/rapportcrm/rapport/engine/schema"
 	"github.com/rapportcrm/rapport/plugins/sdk/connector"
 )
 
@@ -28,7 +33,13 @@ const (
 	WorkflowName        = "rapport.erpsync"
 	ActivityName        = "rapport.erpsync.page"
 	InvoiceActivityName = "rapport.erpsync.invoices"
+	// CustomersActivityName imports one page of ERP customers as leads.
+	CustomersActivityName = "rapport.erpsync.customers"
 )
+
+// customersChange is the workflow.GetVersion change ID of the customers phase: runs recorded before it
+// (orders and invoices only) replay without it.
+const customersChange = "erpsync-customers"
 
 // Input names the connector instance to import from.
 type Input struct {
@@ -46,6 +57,12 @@ type Summary struct {
 	Companies int `json:"companiesCreated"`
 	// Paid counts orders marked paid because their invoice is settled.
 	Paid int `json:"paid"`
+	// Leads counts leads created for ERP customers the CRM did not know.
+	Leads int `json:"leadsCreated"`
+	// Matched counts ERP customers the customers phase found already known as a company, contact or lead.
+	Matched int `json:"customersMatched"`
+	// Skipped counts ERP customers that could not be stored as a lead (say, a name too long).
+	Skipped int `json:"customersSkipped"`
 }
 
 func (s *Summary) add(o Summary) {
@@ -55,6 +72,9 @@ func (s *Summary) add(o Summary) {
 	s.Unchanged += o.Unchanged
 	s.Companies += o.Companies
 	s.Paid += o.Paid
+	s.Leads += o.Leads
+	s.Matched += o.Matched
+	s.Skipped += o.Skipped
 }
 
 // PageResult is one page's outcome.
@@ -64,50 +84,59 @@ type PageResult struct {
 }
 
 // Sync is the workflow: it imports pages until the connector has no more, each page an activity that
-// stores its checkpoint, so a crash resumes at the page it was on.
+// stores its checkpoint, so a crash resumes at the page it was on. The phases run in order: orders,
+// invoices, then (from version 1 of customersChange) customers, after the orders so that a customer
+// who buys is already a company and does not also become a lead.
 func Sync(ctx workflow.Context, in Input) (Summary, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
 	})
 	var sum Summary
-	for _, activity := range []string{ActivityName, InvoiceActivityName} {
-		done := false
-		for page := 0; page < 500 && !done; page++ {
-			var res PageResult
-			if err := workflow.ExecuteActivity(ctx, activity, in).Get(ctx, &res); err != nil {
-				return sum, fmt.Errorf("import page %d from %s: %w", page+1, in.Connector, err)
-			}
-			sum.add(res.Summary)
-			done = res.Done
-		}
-		if !done {
-			// A very long backlog: carry on in a fresh run (the checkpoints are in the database).
-			return sum, workflow.NewContinueAsNewError(ctx, WorkflowName, in)
+	for _, phase := range []string{ActivityName, InvoiceActivityName} {
+		if err := importPages(ctx, phase, in, &sum); err != nil {
+			return sum, err
 		}
 	}
-	return sum, nil
+	if workflow.GetVersion(ctx, customersChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return sum, nil
+	}
+	err := importPages(ctx, CustomersActivityName, in, &sum)
+	return sum, err
+}
+
+// importPages runs one phase's activity page after page until it reports done. After 500 pages (a very
+// long backlog) it answers a continue-as-new error: a fresh run carries on, the checkpoints being in the
+// database.
+func importPages(ctx workflow.Context, activity string, in Input, sum *Summary) error {
+	for page := 0; page < 500; page++ {
+		var res PageResult
+		if err := workflow.ExecuteActivity(ctx, activity, in).Get(ctx, &res); err != nil {
+			return fmt.Errorf("import page %d from %s: %w", page+1, in.Connector, err)
+		}
+		sum.add(res.Summary)
+		if res.Done {
+			return nil
+		}
+	}
+	return workflow.NewContinueAsNewError(ctx, WorkflowName, in)
 }
 
 // ImportInvoices reads one page of invoices: an order whose invoice is paid in full is marked paid
 // (unless it is already completed or cancelled).
 func (a *Activities) ImportInvoices(ctx context.Context, in Input) (PageResult, error) {
 	var res PageResult
-	id := in.Connector + ":invoices"
-	var cp checkpoint
-	if err := a.State.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cp); err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return res, fmt.Errorf("read checkpoint: %w", err)
-	}
-	cp.ID = id
-	inst, err := a.Resolver.Instance(ctx, in.Connector)
+	cp, err := a.checkpoint(ctx, in.Connector+":invoices")
 	if err != nil {
 		return res, err
 	}
-	if d, err := inst.Describe(ctx, connector.DescribeRequest{}); err != nil {
-		return res, connectorErr(err)
-	} else if !d.Has(connector.CapListInvoices) {
-		res.Done = true
-		return res, nil
+	inst, err := a.instance(ctx, in.Connector)
+	if err != nil {
+		return res, err
+	}
+	if ok, err := declares(ctx, inst, connector.CapListInvoices); err != nil || !ok {
+		res.Done = err == nil
+		return res, err
 	}
 	page, err := inst.ListInvoices(ctx, connector.ListInvoicesRequest{Since: cp.Since, Cursor: cp.Cursor, Limit: max(in.PageSize, 100)})
 	if err != nil {
@@ -133,17 +162,174 @@ func (a *Activities) ImportInvoices(ctx context.Context, in Input) (PageResult, 
 		}
 		res.Paid++
 	}
-	cp.Cursor = page.NextCursor
-	if page.NextCursor == "" {
+	return res, a.advance(ctx, &cp, page.NextCursor, &res)
+}
+
+// ImportCustomers reads one page of the ERP's customers changed since the last run (checkpoint
+// "<connector>:customers") and creates a Lead, source "erp", for each one the CRM does not know as a
+// company (tax ID or email), a contact (email or phone) or a lead (ERP reference or email). The lead is
+// created through the record store like any other, so the record trigger starts lead qualification for
+// it; its idempotency key (connector and customer ID) keeps retries and later runs from creating a
+// second one. Without customers.list, or without a lead entity, the phase is done at once.
+func (a *Activities) ImportCustomers(ctx context.Context, in Input) (PageResult, error) {
+	var res PageResult
+	cp, err := a.checkpoint(ctx, in.Connector+":customers")
+	if err != nil {
+		return res, err
+	}
+	inst, err := a.instance(ctx, in.Connector)
+	if err != nil {
+		return res, err
+	}
+	if ok, err := declares(ctx, inst, connector.CapListCustomers); err != nil || !ok {
+		res.Done = err == nil
+		return res, err
+	}
+	lead, err := a.Records.Schema(ctx, "lead")
+	if errors.Is(err, records.ErrNotFound) {
 		res.Done = true
-		if cp.MaxUpdated.After(cp.Since) {
-			cp.Since = cp.MaxUpdated
+		return res, nil
+	} else if err != nil {
+		return res, fmt.Errorf("read the lead entity: %w", err)
+	}
+	page, err := inst.ListCustomers(ctx, connector.ListCustomersRequest{Since: cp.Since, Cursor: cp.Cursor, Limit: pageSize(in)})
+	if err != nil {
+		return res, connectorErr(err)
+	}
+	for _, cu := range page.Customers {
+		if cu.UpdatedAt.After(cp.MaxUpdated) {
+			cp.MaxUpdated = cu.UpdatedAt
+		}
+		if cu.ID == "" {
+			continue
+		}
+		if err := a.leadOf(ctx, lead.Entity, in.Connector, cu, &res.Summary); err != nil {
+			return res, fmt.Errorf("customer %s: %w", cu.ID, err)
 		}
 	}
-	if _, err := a.State.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, cp, options.Replace().SetUpsert(true)); err != nil {
-		return res, fmt.Errorf("store checkpoint: %w", err)
+	return res, a.advance(ctx, &cp, page.NextCursor, &res)
+}
+
+// leadOf counts an ERP customer as matched when the CRM knows it, and otherwise creates its lead.
+func (a *Activities) leadOf(ctx context.Context, lead schema.Entity, conn string, cu connector.Customer, sum *Summary) error {
+	known, err := a.known(ctx, lead, conn, cu)
+	if err != nil {
+		return err
 	}
-	return res, nil
+	if known {
+		sum.Matched++
+		return nil
+	}
+	fields := leadFields(lead, conn, cu)
+	opts := records.WriteOptions{Actor: records.ChangedBy{Plugin: conn, Via: "plugin"}, Trusted: true,
+		IdempotencyKey: "erpsync:" + conn + ":lead:" + cu.ID}
+	res, err := a.Records.Create(ctx, "lead", fields, opts)
+	var ve *records.ValidationError
+	if errors.As(err, &ve) && dropInvalid(fields, ve) {
+		// An ERP value Rapport refuses (a phone it cannot parse, a tax ID of another format): the lead
+		// without it is still worth qualifying.
+		res, err = a.Records.Create(ctx, "lead", fields, opts)
+	}
+	switch {
+	case errors.As(err, &ve):
+		sum.Skipped++
+		return nil
+	case errors.Is(err, records.ErrIdempotencyReuse):
+		// An earlier run created this customer's lead from data the ERP has changed since.
+		sum.Matched++
+		return nil
+	case err != nil:
+		return fmt.Errorf("create lead: %w", err)
+	}
+	if res.Replayed {
+		sum.Matched++
+	} else {
+		sum.Leads++
+	}
+	return nil
+}
+
+// known reports whether the CRM has the ERP customer already: a lead with its ERP reference, a company
+// with its tax ID or email, a contact with its email or phone, or a lead with its email.
+func (a *Activities) known(ctx context.Context, lead schema.Entity, conn string, cu connector.Customer) (bool, error) {
+	if lead.Field("externalId") != nil {
+		if rec, err := a.first(ctx, "lead", "externalId == "+strconv.Quote(conn+":"+cu.ID)); err != nil || rec != nil {
+			return rec != nil, err
+		}
+	}
+	email := strings.ToLower(strings.TrimSpace(cu.Email))
+	type lookup struct {
+		entity, field string
+		value         any
+		filter        string
+	}
+	var lookups []lookup
+	if taxID := strings.TrimSpace(cu.TaxID); taxID != "" {
+		lookups = append(lookups, lookup{"company", "taxId", taxID, "taxId == " + strconv.Quote(taxID)})
+	}
+	if email != "" {
+		lookups = append(lookups, lookup{"contact", "emails", email, strconv.Quote(email) + " in emails"},
+			lookup{"company", "emails", email, strconv.Quote(email) + " in emails"})
+	}
+	if phone := strings.TrimSpace(cu.Phone); phone != "" {
+		lookups = append(lookups, lookup{"contact", "phones", phone, strconv.Quote(phone) + " in phones"})
+	}
+	if email != "" && lead.Field("email") != nil {
+		lookups = append(lookups, lookup{"lead", "email", email, "email == " + strconv.Quote(email)})
+	}
+	for _, l := range lookups {
+		rec, err := a.byKey(ctx, l.entity, l.field, l.value, l.filter)
+		if err != nil {
+			return false, err
+		}
+		if rec != nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// leadFields is the new lead of an ERP customer, with only the fields the lead entity has: the source
+// is "erp" (or "other" where the entity predates it), the ERP reference goes to externalId.
+func leadFields(lead schema.Entity, conn string, cu connector.Customer) map[string]any {
+	name := strings.TrimSpace(cu.Name)
+	if name == "" {
+		name = cmp.Or(strings.TrimSpace(cu.Email), "ERP customer "+cu.ID)
+	}
+	want := map[string]any{"name": name, "email": strings.TrimSpace(cu.Email), "phone": strings.TrimSpace(cu.Phone),
+		"taxId": strings.TrimSpace(cu.TaxID), "externalId": conn + ":" + cu.ID}
+	if cu.TaxID != "" {
+		want["companyName"] = name // a customer with a tax ID is an organisation
+	}
+	if f := lead.Field("source"); f != nil {
+		want["source"] = "other"
+		for _, o := range f.Options {
+			if o.Value == "erp" {
+				want["source"] = "erp"
+			}
+		}
+	}
+	fields := map[string]any{}
+	for k, v := range want {
+		if s, _ := v.(string); s != "" && lead.Field(k) != nil {
+			fields[k] = v
+		}
+	}
+	return fields
+}
+
+// dropInvalid removes the optional fields a validation error names, reporting whether it removed any;
+// the name and source stay (without them there is no lead).
+func dropInvalid(fields map[string]any, ve *records.ValidationError) bool {
+	dropped := false
+	for _, p := range ve.Problems {
+		field, _, _ := strings.Cut(strings.TrimPrefix(p.Pointer, "/"), "/")
+		if _, ok := fields[field]; ok && field != "name" && field != "source" {
+			delete(fields, field)
+			dropped = true
+		}
+	}
+	return dropped
 }
 
 // Activities import pages; they hold the stores and the connector resolver.
@@ -163,27 +349,73 @@ type checkpoint struct {
 	MaxUpdated time.Time `bson:"maxUpdated"`
 }
 
+// checkpoint reads the checkpoint stored under id, or a fresh one.
+func (a *Activities) checkpoint(ctx context.Context, id string) (checkpoint, error) {
+	var cp checkpoint
+	if err := a.State.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cp); err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return cp, fmt.Errorf("read checkpoint %s: %w", id, err)
+	}
+	cp.ID = id
+	return cp, nil
+}
+
+// advance moves the checkpoint past a page whose next cursor is next and stores it: on the last page
+// the phase is done and the next run starts from the newest change seen.
+func (a *Activities) advance(ctx context.Context, cp *checkpoint, next string, res *PageResult) error {
+	cp.Cursor = next
+	if next == "" {
+		res.Done = true
+		if cp.MaxUpdated.After(cp.Since) {
+			cp.Since = cp.MaxUpdated
+		}
+	}
+	if _, err := a.State.ReplaceOne(ctx, bson.D{{Key: "_id", Value: cp.ID}}, cp, options.Replace().SetUpsert(true)); err != nil {
+		return fmt.Errorf("store checkpoint %s: %w", cp.ID, err)
+	}
+	return nil
+}
+
+// instance resolves the named connector; an unknown name fails the run without retries.
+func (a *Activities) instance(ctx context.Context, name string) (connector.Connector, error) {
+	inst, err := a.Resolver.Instance(ctx, name)
+	if err != nil {
+		if errors.Is(err, connections.ErrUnknown) {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownConnector", err)
+		}
+		return nil, err
+	}
+	return inst, nil
+}
+
+// declares reports whether the connector declares capability c.
+func declares(ctx context.Context, inst connector.Connector, c connector.Capability) (bool, error) {
+	d, err := inst.Describe(ctx, connector.DescribeRequest{})
+	if err != nil {
+		return false, connectorErr(err)
+	}
+	return d.Has(c), nil
+}
+
+// pageSize is the page size of the order and customer phases: Input.PageSize, 100 by default.
+func pageSize(in Input) int {
+	if in.PageSize <= 0 {
+		return 100
+	}
+	return in.PageSize
+}
+
 // ImportPage imports one page of orders and stores the checkpoint after it.
 func (a *Activities) ImportPage(ctx context.Context, in Input) (PageResult, error) {
 	var res PageResult
-	var cp checkpoint
-	err := a.State.FindOne(ctx, bson.D{{Key: "_id", Value: in.Connector}}).Decode(&cp)
-	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return res, fmt.Errorf("read checkpoint: %w", err)
-	}
-	cp.ID = in.Connector
-	inst, err := a.Resolver.Instance(ctx, in.Connector)
+	cp, err := a.checkpoint(ctx, in.Connector)
 	if err != nil {
-		if errors.Is(err, connections.ErrUnknown) {
-			return res, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownConnector", err)
-		}
 		return res, err
 	}
-	limit := in.PageSize
-	if limit <= 0 {
-		limit = 100
+	inst, err := a.instance(ctx, in.Connector)
+	if err != nil {
+		return res, err
 	}
-	page, err := inst.ListOrders(ctx, connector.ListOrdersRequest{Since: cp.Since, Cursor: cp.Cursor, Limit: limit})
+	page, err := inst.ListOrders(ctx, connector.ListOrdersRequest{Since: cp.Since, Cursor: cp.Cursor, Limit: pageSize(in)})
 	if err != nil {
 		return res, connectorErr(err)
 	}
@@ -203,17 +435,7 @@ func (a *Activities) ImportPage(ctx context.Context, in Input) (PageResult, erro
 			cp.MaxUpdated = o.UpdatedAt
 		}
 	}
-	cp.Cursor = page.NextCursor
-	if page.NextCursor == "" {
-		res.Done = true
-		if cp.MaxUpdated.After(cp.Since) {
-			cp.Since = cp.MaxUpdated
-		}
-	}
-	if _, err := a.State.ReplaceOne(ctx, bson.D{{Key: "_id", Value: in.Connector}}, cp, options.Replace().SetUpsert(true)); err != nil {
-		return res, fmt.Errorf("store checkpoint: %w", err)
-	}
-	return res, nil
+	return res, a.advance(ctx, &cp, page.NextCursor, &res)
 }
 
 func connectorErr(err error) error {

@@ -200,6 +200,28 @@ func (c *csvConnector) FindCustomers(ctx context.Context, req connector.FindCust
 	return connector.FindCustomersResponse{Customers: out}, nil
 }
 
+// ListCustomers pages through customers.csv by ID, keeping those updated at or after
+// req.Since (a customer without updated_at is always listed).
+func (c *csvConnector) ListCustomers(ctx context.Context, req connector.ListCustomersRequest) (connector.ListCustomersResponse, error) {
+	dir, err := c.dir(ctx)
+	if err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	limit, err := connector.PageLimit(req.Limit)
+	if err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	all, err := c.customers(dir)
+	if err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	slices.SortFunc(all, func(a, b connector.Customer) int { return cmp.Compare(a.ID, b.ID) })
+	out, next, err := page(all, func(cu connector.Customer) string { return cu.ID }, func(cu connector.Customer) bool {
+		return changedSince(req.Since, cu.UpdatedAt, time.Time{})
+	}, req.Cursor, limit)
+	return connector.ListCustomersResponse{Customers: out, NextCursor: next}, err
+}
+
 func (c *csvConnector) UpsertCustomer(ctx context.Context, req connector.UpsertCustomerRequest) (connector.UpsertCustomerResponse, error) {
 	dir, err := c.dir(ctx)
 	if err != nil {

@@ -195,3 +195,25 @@ func TestCreateSalesOrderComputesAmounts(t *testing.T) {
 		t.Errorf("replay from a new process: created=%v total=%s, want the stored order (3.30)", r.Created, r.Order.Total)
 	}
 }
+
+// TestListCustomersChangedSince: the sample customers page by ID, and Since keeps only
+// those updated on or after it.
+func TestListCustomersChangedSince(t *testing.T) {
+	c := newConnector()
+	if _, err := c.Configure(t.Context(), connector.ConfigureRequest{Config: mustJSON(t, map[string]string{"dir": seedDir(t)})}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.ListCustomers(t.Context(), connector.ListCustomersRequest{Limit: 1})
+	if err != nil || len(first.Customers) != 1 || first.Customers[0].ID != "C-000001" || first.NextCursor == "" {
+		t.Fatalf("first page of 1: %+v, %v; want Acme and a cursor", first, err)
+	}
+	second, err := c.ListCustomers(t.Context(), connector.ListCustomersRequest{Cursor: first.NextCursor, Limit: 1})
+	if err != nil || len(second.Customers) != 1 || second.Customers[0].Email != "buy@blueocean.example" || second.NextCursor != "" {
+		t.Fatalf("second page: %+v, %v; want Blue Ocean and no cursor", second, err)
+	}
+	since := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	r, err := c.ListCustomers(t.Context(), connector.ListCustomersRequest{Since: since})
+	if err != nil || len(r.Customers) != 1 || r.Customers[0].ID != "C-000002" {
+		t.Errorf("changed since %v: %+v, %v; want only Blue Ocean (updated 2026-02-10)", since, r.Customers, err)
+	}
+}

@@ -38,7 +38,8 @@ type config struct {
 }
 
 // trytonConnector reaches a Tryton server (6.0 or later) through JSON-RPC. Customers
-// are parties (tax ID = a party identifier, email and phone = contact mechanisms),
+// are parties (tax ID = a party identifier, email and phone = contact mechanisms; all
+// but the company's own party are listed),
 // orders are sale.sale records whose "reference" holds the idempotency key, invoices
 // are customer invoices. Payments are not offered: plain Tryton has no payment records
 // a CRM can page through without the account_payment module.
@@ -55,7 +56,7 @@ var _ connector.Connector = (*trytonConnector)(nil)
 
 func (c *trytonConnector) Describe(ctx context.Context, _ connector.DescribeRequest) (connector.DescribeResponse, error) {
 	return connector.DescribeResponse{Name: "tryton", Version: "1.0.0", Vendor: "Rapport",
-		Capabilities: []connector.Capability{connector.CapFindCustomers, connector.CapUpsertCustomer,
+		Capabilities: []connector.Capability{connector.CapFindCustomers, connector.CapListCustomers, connector.CapUpsertCustomer,
 			connector.CapListOrders, connector.CapGetOrder, connector.CapCreateSalesOrder, connector.CapListInvoices},
 		ConfigSchema: json.RawMessage(configSchema), Operations: []connector.Operation{productsOp}}, ctx.Err()
 }
@@ -205,6 +206,40 @@ func (c *trytonConnector) FindCustomers(ctx context.Context, req connector.FindC
 		out[i] = customerFrom(r)
 	}
 	return connector.FindCustomersResponse{Customers: out}, nil
+}
+
+// ListCustomers pages through parties by ID, those written (or, never written, created)
+// at or after req.Since. The company's own party is left out: it is not a customer.
+func (c *trytonConnector) ListCustomers(ctx context.Context, req connector.ListCustomersRequest) (connector.ListCustomersResponse, error) {
+	rpc, tctx, err := c.client(ctx)
+	if err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	limit, err := connector.PageLimit(req.Limit)
+	if err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	domain, err := pageDomain(req.Cursor, "", "", req.Since)
+	if err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	company, _ := tctx["company"].(int64)
+	var companies []record
+	if err := rpc.callInto(ctx, &companies, "model.company.company.read", []int64{company}, []string{"party"}, tctx); err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	if len(companies) > 0 && companies[0].id("party") != 0 {
+		domain = append(domain, []any{"id", "!=", companies[0].id("party")})
+	}
+	rows, next, err := searchPage(ctx, rpc, tctx, "party.party", domain, limit, partyFields)
+	if err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	out := make([]connector.Customer, len(rows))
+	for i, r := range rows {
+		out[i] = customerFrom(r)
+	}
+	return connector.ListCustomersResponse{Customers: out, NextCursor: next}, nil
 }
 
 func uniqStrings(a, b string) []string {

@@ -295,6 +295,44 @@ func TestFindSeededCustomer(t *testing.T) {
 	}
 }
 
+// TestListSeededCustomers: ListCustomers lists the seeded customer with its tax ID and
+// address, not the company's own party, and nothing changed since tomorrow.
+func TestListSeededCustomers(t *testing.T) {
+	needTryton(t)
+	c := newConnector()
+	if _, err := c.Configure(t.Context(), connector.ConfigureRequest{Config: server.cfg}); err != nil {
+		t.Fatal(err)
+	}
+	var all []connector.Customer
+	cursor := ""
+	for range 1000 {
+		r, err := c.ListCustomers(t.Context(), connector.ListCustomersRequest{Cursor: cursor, Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, r.Customers...)
+		if cursor = r.NextCursor; cursor == "" {
+			break
+		}
+	}
+	acme := 0
+	for _, cu := range all {
+		if cu.Name == "Rapport Demo Company" {
+			t.Errorf("the company's own party is listed as a customer: %+v", cu)
+		}
+		if cu.TaxID == "DE123456789" && cu.Email == "orders@acme.example" && cu.Address.City == "Berlin" {
+			acme++
+		}
+	}
+	if acme != 1 {
+		t.Errorf("the seeded Acme is listed %d times among %+v, want once", acme, all)
+	}
+	r, err := c.ListCustomers(t.Context(), connector.ListCustomersRequest{Since: time.Now().Add(24 * time.Hour)})
+	if err != nil || len(r.Customers) != 0 {
+		t.Errorf("changed since tomorrow: %+v, %v; want none", r.Customers, err)
+	}
+}
+
 // buildPlugin compiles this connector and installs it in a fresh plugins directory.
 func buildPlugin(t *testing.T) string {
 	t.Helper()

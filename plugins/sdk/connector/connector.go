@@ -34,6 +34,9 @@ type Connector interface {
 	Health(ctx context.Context, req HealthRequest) (HealthResponse, error)
 	// FindCustomers looks customers up by tax ID, email, phone or name.
 	FindCustomers(ctx context.Context, req FindCustomersRequest) (FindCustomersResponse, error)
+	// ListCustomers pages through customers, optionally only those changed since a time
+	// (the ERP sync reads it to create leads for customers the CRM does not know).
+	ListCustomers(ctx context.Context, req ListCustomersRequest) (ListCustomersResponse, error)
 	// UpsertCustomer creates a customer or updates the one with the same ID (or tax ID).
 	UpsertCustomer(ctx context.Context, req UpsertCustomerRequest) (UpsertCustomerResponse, error)
 	// ListOrders pages through sales orders, optionally of one customer and changed since a time.
@@ -59,6 +62,7 @@ type Capability string
 // The capabilities a connector may declare in DescribeResponse.Capabilities.
 const (
 	CapFindCustomers    Capability = "customers.find"
+	CapListCustomers    Capability = "customers.list"
 	CapUpsertCustomer   Capability = "customers.upsert"
 	CapListOrders       Capability = "orders.list"
 	CapGetOrder         Capability = "orders.get"
@@ -70,7 +74,7 @@ const (
 // AllCapabilities lists every capability this SDK version knows, in a stable order, so
 // hosts and the conformance harness can iterate over them.
 func AllCapabilities() []Capability {
-	return []Capability{CapFindCustomers, CapUpsertCustomer, CapListOrders, CapGetOrder,
+	return []Capability{CapFindCustomers, CapListCustomers, CapUpsertCustomer, CapListOrders, CapGetOrder,
 		CapCreateSalesOrder, CapListInvoices, CapListPayments}
 }
 
@@ -203,6 +207,22 @@ type FindCustomersResponse struct {
 	Customers []Customer
 }
 
+// ListCustomersRequest pages through customers like ListOrdersRequest: Cursor is the
+// NextCursor of the previous page (empty for the first); Since keeps customers updated
+// at or after that time. Customers come in a stable order (by ID, say) so that paging
+// neither skips nor repeats one.
+type ListCustomersRequest struct {
+	Since  time.Time
+	Cursor string
+	Limit  int
+}
+
+// ListCustomersResponse is one page of customers; an empty NextCursor means the last page.
+type ListCustomersResponse struct {
+	Customers  []Customer
+	NextCursor string
+}
+
 // UpsertCustomerRequest creates or updates a customer.
 type UpsertCustomerRequest struct {
 	Customer Customer
@@ -309,6 +329,11 @@ func (Unimplemented) Invoke(_ context.Context, req InvokeRequest) (InvokeRespons
 // FindCustomers is not supported by default.
 func (Unimplemented) FindCustomers(context.Context, FindCustomersRequest) (FindCustomersResponse, error) {
 	return FindCustomersResponse{}, Unsupported(CapFindCustomers)
+}
+
+// ListCustomers is not supported by default.
+func (Unimplemented) ListCustomers(context.Context, ListCustomersRequest) (ListCustomersResponse, error) {
+	return ListCustomersResponse{}, Unsupported(CapListCustomers)
 }
 
 // UpsertCustomer is not supported by default.

@@ -96,6 +96,14 @@ func (s *grpcServer) FindCustomers(ctx context.Context, req *pb.FindCustomersReq
 	return &pb.FindCustomersResponse{Customers: mapSlice(r.Customers, customerToPB)}, nil
 }
 
+func (s *grpcServer) ListCustomers(ctx context.Context, req *pb.ListCustomersRequest) (*pb.ListCustomersResponse, error) {
+	r, err := s.impl.ListCustomers(ctx, ListCustomersRequest{Since: tsFromPB(req.GetSince()), Cursor: req.GetCursor(), Limit: int(req.GetLimit())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ListCustomersResponse{Customers: mapSlice(r.Customers, customerToPB), NextCursor: r.NextCursor}, nil
+}
+
 func (s *grpcServer) UpsertCustomer(ctx context.Context, req *pb.UpsertCustomerRequest) (*pb.UpsertCustomerResponse, error) {
 	r, err := s.impl.UpsertCustomer(ctx, UpsertCustomerRequest{Customer: customerFromPB(req.GetCustomer())})
 	if err != nil {
@@ -207,6 +215,17 @@ func (c *grpcClient) FindCustomers(ctx context.Context, req FindCustomersRequest
 		return FindCustomersResponse{}, fromStatus(err)
 	}
 	return FindCustomersResponse{Customers: mapSlice(r.GetCustomers(), customerFromPB)}, nil
+}
+
+// ListCustomers calls the plugin. A plugin built before the method existed answers
+// gRPC Unimplemented, which arrives here as an Unsupported error like any method the
+// plugin does not offer.
+func (c *grpcClient) ListCustomers(ctx context.Context, req ListCustomersRequest) (ListCustomersResponse, error) {
+	r, err := c.c.ListCustomers(ctx, &pb.ListCustomersRequest{Since: tsToPB(req.Since), Cursor: req.Cursor, Limit: clampInt32(req.Limit)})
+	if err != nil {
+		return ListCustomersResponse{}, fromStatus(err)
+	}
+	return ListCustomersResponse{Customers: mapSlice(r.GetCustomers(), customerFromPB), NextCursor: r.GetNextCursor()}, nil
 }
 
 func (c *grpcClient) UpsertCustomer(ctx context.Context, req UpsertCustomerRequest) (UpsertCustomerResponse, error) {

@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	pb "github.com/rapportcrm/rapport/plugins/sdk/connector/pb/v1"
 )
 
 // fake returns canned answers so tests can check what survives the gRPC round trip.
@@ -18,6 +24,24 @@ type fake struct {
 	order Order
 	err   error
 	seen  chan string // idempotency keys the server received
+	// customers is what ListCustomers pages through, two at a time; asked records the
+	// last ListCustomers request as the server received it.
+	customers []Customer
+	asked     ListCustomersRequest
+}
+
+func (f *fake) ListCustomers(_ context.Context, req ListCustomersRequest) (ListCustomersResponse, error) {
+	f.asked = req
+	start := 0
+	if req.Cursor != "" {
+		fmt.Sscanf(req.Cursor, "%d", &start)
+	}
+	end := min(start+2, len(f.customers))
+	r := ListCustomersResponse{Customers: f.customers[start:end]}
+	if end < len(f.customers) {
+		r.NextCursor = fmt.Sprint(end)
+	}
+	return r, nil
 }
 
 func (f *fake) Describe(context.Context, DescribeRequest) (DescribeResponse, error) {
@@ -139,5 +163,63 @@ func TestPageLimit(t *testing.T) {
 		if tt.invalid && !errors.Is(err, ErrInvalid) {
 			t.Errorf("PageLimit(%d): err %v is not ErrInvalid", tt.in, err)
 		}
+	}
+}
+
+func TestListCustomersRoundTrip(t *testing.T) {
+	since := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	f := &fake{customers: []Customer{
+		{ID: "C-1", Name: "Alpha", TaxID: "7701", Email: "a@alpha.example", Phone: "+7 495 1", UpdatedAt: since,
+			Address: Address{Street: "Tverskaya 1", City: "Moscow", PostalCode: "125009", Country: "RU"}},
+		{ID: "C-2", Name: "Beta"}, {ID: "C-3", Name: "Gamma"}}}
+	c := dial(t, f)
+	var got []Customer
+	cursor := ""
+	for range 3 {
+		r, err := c.ListCustomers(t.Context(), ListCustomersRequest{Since: since, Cursor: cursor, Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Customers...)
+		if cursor = r.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if !reflect.DeepEqual(got, f.customers) {
+		t.Errorf("pages:\n got %+v\nwant %+v", got, f.customers)
+	}
+	if !f.asked.Since.Equal(since) || f.asked.Limit != 2 || f.asked.Cursor != "2" {
+		t.Errorf("the plugin received %+v, want since %v, limit 2 and the cursor of the second page", f.asked, since)
+	}
+}
+
+// TestListCustomersOfAPluginBuiltBeforeIt: a plugin built with an SDK that had no
+// ListCustomers serves a Connector service without the method; calling it answers
+// Unsupported (gRPC Unimplemented), and the plugin's other methods keep working.
+func TestListCustomersOfAPluginBuiltBeforeIt(t *testing.T) {
+	old := pb.Connector_ServiceDesc
+	old.Methods = slices.DeleteFunc(slices.Clone(old.Methods), func(m grpc.MethodDesc) bool { return m.MethodName == "ListCustomers" })
+	if len(old.Methods) != len(pb.Connector_ServiceDesc.Methods)-1 {
+		t.Fatalf("the service has no ListCustomers to remove: %v", pb.Connector_ServiceDesc.Methods)
+	}
+	srv := grpc.NewServer()
+	srv.RegisterService(&old, NewGRPCServer(&fake{order: Order{ID: "SO-1"}, customers: []Customer{{ID: "C-1"}}}))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := NewGRPCClient(conn)
+	if _, err := c.ListCustomers(t.Context(), ListCustomersRequest{}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("ListCustomers of an old plugin: %v (kind %s), want unsupported", err, KindOf(err))
+	}
+	if r, err := c.GetOrder(t.Context(), GetOrderRequest{ID: "SO-1"}); err != nil || r.Order.ID != "SO-1" {
+		t.Errorf("GetOrder of the old plugin: %+v, %v", r, err)
 	}
 }

@@ -1,7 +1,8 @@
 // Package connectortest is the conformance harness for Rapport ERP connectors. A plugin
 // author calls Run from a Go test with a factory for their connector; the harness then
 // checks what Rapport relies on: the self-description and config schema, every declared
-// capability (and that undeclared ones answer Unsupported), paging, idempotent sales
+// capability (and that undeclared ones answer Unsupported), paging (orders, customers,
+// invoices, payments) and the changed-since filter, idempotent sales
 // order creation, error kinds, every described operation (its schemas, an example call
 // whose output matches the output schema, unknown operations answering Unsupported),
 // and that an expired context deadline is honoured.
@@ -222,6 +223,8 @@ func call(ctx context.Context, c connector.Connector, capb connector.Capability)
 	switch capb {
 	case connector.CapFindCustomers:
 		_, err = c.FindCustomers(ctx, connector.FindCustomersRequest{Name: "x"})
+	case connector.CapListCustomers:
+		_, err = c.ListCustomers(ctx, connector.ListCustomersRequest{Limit: 1})
 	case connector.CapUpsertCustomer:
 		_, err = c.UpsertCustomer(ctx, connector.UpsertCustomerRequest{Customer: connector.Customer{Name: uniq("connectortest")}})
 	case connector.CapListOrders:
@@ -276,6 +279,9 @@ func (h *harness) testCustomers(t *testing.T) {
 	if r2.Created || r2.Customer.ID != r.Customer.ID {
 		t.Errorf("UpsertCustomer(existing): created=%v id=%q, want update of %q", r2.Created, r2.Customer.ID, r.Customer.ID)
 	}
+	if d.Has(connector.CapListCustomers) {
+		h.checkListedCustomer(t, ctx, c, r.Customer.ID, upd.Phone)
+	}
 	if !d.Has(connector.CapFindCustomers) {
 		return
 	}
@@ -295,6 +301,38 @@ func (h *harness) testCustomers(t *testing.T) {
 	if err != nil || len(f.Customers) != 0 {
 		t.Errorf("FindCustomers(unknown tax ID): got %d customers, err %v; want none and no error", len(f.Customers), err)
 	}
+}
+
+// checkListedCustomer checks that ListCustomers lists the customer just upserted (with
+// its updated phone) among those changed since an hour ago, and none changed since
+// tomorrow.
+func (h *harness) checkListedCustomer(t *testing.T, ctx context.Context, c connector.Connector, id, phone string) {
+	t.Helper()
+	recent := listAllCustomers(t, ctx, c, time.Now().Add(-time.Hour), 0)
+	n := 0
+	for _, cu := range recent {
+		if cu.ID == id {
+			n++
+			if cu.Phone != phone {
+				t.Errorf("ListCustomers: customer %q has phone %q, want the updated %q", id, cu.Phone, phone)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("ListCustomers(since an hour ago): the customer just upserted appears %d times among %d, want once", n, len(recent))
+	}
+	r, err := c.ListCustomers(ctx, connector.ListCustomersRequest{Since: time.Now().Add(24 * time.Hour)})
+	if err != nil || len(r.Customers) != 0 {
+		t.Errorf("ListCustomers(since tomorrow): %d customers, err %v; want none", len(r.Customers), err)
+	}
+}
+
+func listAllCustomers(t *testing.T, ctx context.Context, c connector.Connector, since time.Time, limit int) []connector.Customer {
+	t.Helper()
+	return walk(t, "ListCustomers", limit, func(cu connector.Customer) string { return cu.ID }, func(cur string) ([]connector.Customer, string, error) {
+		r, err := c.ListCustomers(ctx, connector.ListCustomersRequest{Since: since, Cursor: cur, Limit: limit})
+		return r.Customers, r.NextCursor, err
+	})
 }
 
 // customer returns a customer ID orders can be created for.
@@ -470,6 +508,23 @@ func (h *harness) testPaging(t *testing.T) {
 			t.Errorf("ListOrders(since tomorrow): %d orders, err %v; want none", len(r.Orders), err)
 		}
 	}
+	if d.Has(connector.CapListCustomers) {
+		if d.Has(connector.CapUpsertCustomer) {
+			for range 3 {
+				if _, err := c.UpsertCustomer(ctx, connector.UpsertCustomerRequest{Customer: connector.Customer{Name: uniq("Paging Customer")}}); err != nil {
+					t.Fatalf("UpsertCustomer for paging: %v", err)
+				}
+			}
+		}
+		cid := func(cu connector.Customer) string { return cu.ID }
+		whole := listAllCustomers(t, ctx, c, time.Time{}, 0)
+		if a, b := whole, listAllCustomers(t, ctx, c, time.Time{}, 2); !sameIDs(ids(a, cid), ids(b, cid)) {
+			t.Errorf("ListCustomers: pages of 2 return %d customers, one big page %d; the sets differ", len(b), len(a))
+		}
+		if d.Has(connector.CapUpsertCustomer) && len(whole) < 3 {
+			t.Errorf("ListCustomers: %d customers after creating 3", len(whole))
+		}
+	}
 	if d.Has(connector.CapListInvoices) {
 		vid := func(v connector.Invoice) string { return v.ID }
 		list := func(limit int) []connector.Invoice {
@@ -538,6 +593,10 @@ func (h *harness) testInvalid(t *testing.T) {
 	if d.Has(connector.CapListOrders) {
 		_, err := c.ListOrders(ctx, connector.ListOrdersRequest{Limit: -1})
 		wantKind(t, "ListOrders(limit -1)", err, connector.ErrInvalid)
+	}
+	if d.Has(connector.CapListCustomers) {
+		_, err := c.ListCustomers(ctx, connector.ListCustomersRequest{Limit: -1})
+		wantKind(t, "ListCustomers(limit -1)", err, connector.ErrInvalid)
 	}
 }
 

@@ -80,7 +80,29 @@ type (
 	ignoresDeadline struct{ defaults }
 	// badOutput answers with an output its schema forbids.
 	badOutput struct{ upper }
+	// repeatsCustomers declares customers.list but lists its one customer on every page.
+	repeatsCustomers struct{ defaults }
 )
+
+func (repeatsCustomers) Describe(ctx context.Context, req connector.DescribeRequest) (connector.DescribeResponse, error) {
+	d, err := defaults{}.Describe(ctx, req)
+	d.Capabilities = []connector.Capability{connector.CapListCustomers}
+	return d, err
+}
+
+func (repeatsCustomers) ListCustomers(ctx context.Context, req connector.ListCustomersRequest) (connector.ListCustomersResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	if _, err := connector.PageLimit(req.Limit); err != nil {
+		return connector.ListCustomersResponse{}, err
+	}
+	r := connector.ListCustomersResponse{Customers: []connector.Customer{{ID: "C-1", Name: "Again"}}}
+	if req.Cursor == "" {
+		r.NextCursor = "second"
+	}
+	return r, nil
+}
 
 func (ignoresDeadline) Health(context.Context, connector.HealthRequest) (connector.HealthResponse, error) {
 	return connector.HealthResponse{OK: true}, nil
@@ -100,6 +122,8 @@ var broken = map[string]struct {
 	"bad-output": {badOutput{}, connectortest.Options{Config: json.RawMessage(`{"url":"x"}`),
 		Operations: map[string]json.RawMessage{"text.upper": json.RawMessage(`{"text":"abc"}`)}},
 		"does not satisfy the output schema"},
+	"repeats-customers": {repeatsCustomers{}, connectortest.Options{Config: json.RawMessage(`{"url":"x"}`)},
+		`ListCustomers: "C-1" returned twice while paging`},
 	"missing-example": {upper{}, connectortest.Options{Config: json.RawMessage(`{"url":"x"}`)},
 		`no example input for operation "text.upper"`},
 }

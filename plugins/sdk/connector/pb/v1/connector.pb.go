@@ -1019,6 +1019,119 @@ func (x *FindCustomersResponse) GetCustomers() []*Customer {
 	return nil
 }
 
+type ListCustomersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// since keeps customers changed at or after this time.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	Cursor        string                 `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomersRequest) Reset() {
+	*x = ListCustomersRequest{}
+	mi := &file_connector_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomersRequest) ProtoMessage() {}
+
+func (x *ListCustomersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomersRequest.ProtoReflect.Descriptor instead.
+func (*ListCustomersRequest) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListCustomersRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ListCustomersRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListCustomersRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListCustomersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Customers     []*Customer            `protobuf:"bytes,1,rep,name=customers,proto3" json:"customers,omitempty"`
+	NextCursor    string                 `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomersResponse) Reset() {
+	*x = ListCustomersResponse{}
+	mi := &file_connector_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomersResponse) ProtoMessage() {}
+
+func (x *ListCustomersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomersResponse.ProtoReflect.Descriptor instead.
+func (*ListCustomersResponse) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListCustomersResponse) GetCustomers() []*Customer {
+	if x != nil {
+		return x.Customers
+	}
+	return nil
+}
+
+func (x *ListCustomersResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
 type UpsertCustomerRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Customer      *Customer              `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
@@ -1028,7 +1141,7 @@ type UpsertCustomerRequest struct {
 
 func (x *UpsertCustomerRequest) Reset() {
 	*x = UpsertCustomerRequest{}
-	mi := &file_connector_proto_msgTypes[14]
+	mi := &file_connector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1153,7 @@ func (x *UpsertCustomerRequest) String() string {
 func (*UpsertCustomerRequest) ProtoMessage() {}
 
 func (x *UpsertCustomerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[14]
+	mi := &file_connector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1166,7 @@ func (x *UpsertCustomerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCustomerRequest.ProtoReflect.Descriptor instead.
 func (*UpsertCustomerRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{14}
+	return file_connector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpsertCustomerRequest) GetCustomer() *Customer {
@@ -1073,7 +1186,7 @@ type UpsertCustomerResponse struct {
 
 func (x *UpsertCustomerResponse) Reset() {
 	*x = UpsertCustomerResponse{}
-	mi := &file_connector_proto_msgTypes[15]
+	mi := &file_connector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1198,7 @@ func (x *UpsertCustomerResponse) String() string {
 func (*UpsertCustomerResponse) ProtoMessage() {}
 
 func (x *UpsertCustomerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[15]
+	mi := &file_connector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1211,7 @@ func (x *UpsertCustomerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCustomerResponse.ProtoReflect.Descriptor instead.
 func (*UpsertCustomerResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{15}
+	return file_connector_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpsertCustomerResponse) GetCustomer() *Customer {
@@ -1127,7 +1240,7 @@ type ListOrdersRequest struct {
 
 func (x *ListOrdersRequest) Reset() {
 	*x = ListOrdersRequest{}
-	mi := &file_connector_proto_msgTypes[16]
+	mi := &file_connector_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1252,7 @@ func (x *ListOrdersRequest) String() string {
 func (*ListOrdersRequest) ProtoMessage() {}
 
 func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[16]
+	mi := &file_connector_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1265,7 @@ func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{16}
+	return file_connector_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListOrdersRequest) GetCustomerId() string {
@@ -1193,7 +1306,7 @@ type ListOrdersResponse struct {
 
 func (x *ListOrdersResponse) Reset() {
 	*x = ListOrdersResponse{}
-	mi := &file_connector_proto_msgTypes[17]
+	mi := &file_connector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1318,7 @@ func (x *ListOrdersResponse) String() string {
 func (*ListOrdersResponse) ProtoMessage() {}
 
 func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[17]
+	mi := &file_connector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1331,7 @@ func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersResponse.ProtoReflect.Descriptor instead.
 func (*ListOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{17}
+	return file_connector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListOrdersResponse) GetOrders() []*Order {
@@ -1244,7 +1357,7 @@ type GetOrderRequest struct {
 
 func (x *GetOrderRequest) Reset() {
 	*x = GetOrderRequest{}
-	mi := &file_connector_proto_msgTypes[18]
+	mi := &file_connector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1369,7 @@ func (x *GetOrderRequest) String() string {
 func (*GetOrderRequest) ProtoMessage() {}
 
 func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[18]
+	mi := &file_connector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1382,7 @@ func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{18}
+	return file_connector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetOrderRequest) GetId() string {
@@ -1288,7 +1401,7 @@ type GetOrderResponse struct {
 
 func (x *GetOrderResponse) Reset() {
 	*x = GetOrderResponse{}
-	mi := &file_connector_proto_msgTypes[19]
+	mi := &file_connector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1413,7 @@ func (x *GetOrderResponse) String() string {
 func (*GetOrderResponse) ProtoMessage() {}
 
 func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[19]
+	mi := &file_connector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1426,7 @@ func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderResponse.ProtoReflect.Descriptor instead.
 func (*GetOrderResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{19}
+	return file_connector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetOrderResponse) GetOrder() *Order {
@@ -1337,7 +1450,7 @@ type CreateSalesOrderRequest struct {
 
 func (x *CreateSalesOrderRequest) Reset() {
 	*x = CreateSalesOrderRequest{}
-	mi := &file_connector_proto_msgTypes[20]
+	mi := &file_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1462,7 @@ func (x *CreateSalesOrderRequest) String() string {
 func (*CreateSalesOrderRequest) ProtoMessage() {}
 
 func (x *CreateSalesOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[20]
+	mi := &file_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1475,7 @@ func (x *CreateSalesOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSalesOrderRequest.ProtoReflect.Descriptor instead.
 func (*CreateSalesOrderRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{20}
+	return file_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateSalesOrderRequest) GetIdempotencyKey() string {
@@ -1417,7 +1530,7 @@ type CreateSalesOrderResponse struct {
 
 func (x *CreateSalesOrderResponse) Reset() {
 	*x = CreateSalesOrderResponse{}
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1542,7 @@ func (x *CreateSalesOrderResponse) String() string {
 func (*CreateSalesOrderResponse) ProtoMessage() {}
 
 func (x *CreateSalesOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1555,7 @@ func (x *CreateSalesOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSalesOrderResponse.ProtoReflect.Descriptor instead.
 func (*CreateSalesOrderResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{21}
+	return file_connector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateSalesOrderResponse) GetOrder() *Order {
@@ -1471,7 +1584,7 @@ type ListInvoicesRequest struct {
 
 func (x *ListInvoicesRequest) Reset() {
 	*x = ListInvoicesRequest{}
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1596,7 @@ func (x *ListInvoicesRequest) String() string {
 func (*ListInvoicesRequest) ProtoMessage() {}
 
 func (x *ListInvoicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1609,7 @@ func (x *ListInvoicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoicesRequest.ProtoReflect.Descriptor instead.
 func (*ListInvoicesRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{22}
+	return file_connector_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListInvoicesRequest) GetCustomerId() string {
@@ -1537,7 +1650,7 @@ type ListInvoicesResponse struct {
 
 func (x *ListInvoicesResponse) Reset() {
 	*x = ListInvoicesResponse{}
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1662,7 @@ func (x *ListInvoicesResponse) String() string {
 func (*ListInvoicesResponse) ProtoMessage() {}
 
 func (x *ListInvoicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1675,7 @@ func (x *ListInvoicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoicesResponse.ProtoReflect.Descriptor instead.
 func (*ListInvoicesResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{23}
+	return file_connector_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListInvoicesResponse) GetInvoices() []*Invoice {
@@ -1591,7 +1704,7 @@ type ListPaymentsRequest struct {
 
 func (x *ListPaymentsRequest) Reset() {
 	*x = ListPaymentsRequest{}
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1716,7 @@ func (x *ListPaymentsRequest) String() string {
 func (*ListPaymentsRequest) ProtoMessage() {}
 
 func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1729,7 @@ func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{24}
+	return file_connector_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListPaymentsRequest) GetCustomerId() string {
@@ -1657,7 +1770,7 @@ type ListPaymentsResponse struct {
 
 func (x *ListPaymentsResponse) Reset() {
 	*x = ListPaymentsResponse{}
-	mi := &file_connector_proto_msgTypes[25]
+	mi := &file_connector_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +1782,7 @@ func (x *ListPaymentsResponse) String() string {
 func (*ListPaymentsResponse) ProtoMessage() {}
 
 func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[25]
+	mi := &file_connector_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +1795,7 @@ func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{25}
+	return file_connector_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListPaymentsResponse) GetPayments() []*Payment {
@@ -1790,7 +1903,15 @@ const file_connector_proto_rawDesc = "" +
 	"\x05limit\x18\x05 \x01(\x05R\x05limit\x12\x0e\n" +
 	"\x02id\x18\x06 \x01(\tR\x02id\"U\n" +
 	"\x15FindCustomersResponse\x12<\n" +
-	"\tcustomers\x18\x01 \x03(\v2\x1e.rapport.connector.v1.CustomerR\tcustomers\"S\n" +
+	"\tcustomers\x18\x01 \x03(\v2\x1e.rapport.connector.v1.CustomerR\tcustomers\"v\n" +
+	"\x14ListCustomersRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"v\n" +
+	"\x15ListCustomersResponse\x12<\n" +
+	"\tcustomers\x18\x01 \x03(\v2\x1e.rapport.connector.v1.CustomerR\tcustomers\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"S\n" +
 	"\x15UpsertCustomerRequest\x12:\n" +
 	"\bcustomer\x18\x01 \x01(\v2\x1e.rapport.connector.v1.CustomerR\bcustomer\"n\n" +
 	"\x16UpsertCustomerResponse\x12:\n" +
@@ -1840,7 +1961,7 @@ const file_connector_proto_rawDesc = "" +
 	"\x14ListPaymentsResponse\x129\n" +
 	"\bpayments\x18\x01 \x03(\v2\x1d.rapport.connector.v1.PaymentR\bpayments\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor2\xed\a\n" +
+	"nextCursor2\xd7\b\n" +
 	"\tConnector\x12Y\n" +
 	"\bDescribe\x12%.rapport.connector.v1.DescribeRequest\x1a&.rapport.connector.v1.DescribeResponse\x12\\\n" +
 	"\tConfigure\x12&.rapport.connector.v1.ConfigureRequest\x1a'.rapport.connector.v1.ConfigureResponse\x12S\n" +
@@ -1852,7 +1973,8 @@ const file_connector_proto_rawDesc = "" +
 	"\bGetOrder\x12%.rapport.connector.v1.GetOrderRequest\x1a&.rapport.connector.v1.GetOrderResponse\x12q\n" +
 	"\x10CreateSalesOrder\x12-.rapport.connector.v1.CreateSalesOrderRequest\x1a..rapport.connector.v1.CreateSalesOrderResponse\x12e\n" +
 	"\fListInvoices\x12).rapport.connector.v1.ListInvoicesRequest\x1a*.rapport.connector.v1.ListInvoicesResponse\x12e\n" +
-	"\fListPayments\x12).rapport.connector.v1.ListPaymentsRequest\x1a*.rapport.connector.v1.ListPaymentsResponseBGZEgithub.com/rapportcrm/rapport/plugins/sdk/connector/pb/v1;connectorv1b\x06proto3"
+	"\fListPayments\x12).rapport.connector.v1.ListPaymentsRequest\x1a*.rapport.connector.v1.ListPaymentsResponse\x12h\n" +
+	"\rListCustomers\x12*.rapport.connector.v1.ListCustomersRequest\x1a+.rapport.connector.v1.ListCustomersResponseBGZEgithub.com/rapportcrm/rapport/plugins/sdk/connector/pb/v1;connectorv1b\x06proto3"
 
 var (
 	file_connector_proto_rawDescOnce sync.Once
@@ -1866,7 +1988,7 @@ func file_connector_proto_rawDescGZIP() []byte {
 	return file_connector_proto_rawDescData
 }
 
-var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_connector_proto_goTypes = []any{
 	(*Address)(nil),                  // 0: rapport.connector.v1.Address
 	(*Customer)(nil),                 // 1: rapport.connector.v1.Customer
@@ -1882,69 +2004,75 @@ var file_connector_proto_goTypes = []any{
 	(*HealthResponse)(nil),           // 11: rapport.connector.v1.HealthResponse
 	(*FindCustomersRequest)(nil),     // 12: rapport.connector.v1.FindCustomersRequest
 	(*FindCustomersResponse)(nil),    // 13: rapport.connector.v1.FindCustomersResponse
-	(*UpsertCustomerRequest)(nil),    // 14: rapport.connector.v1.UpsertCustomerRequest
-	(*UpsertCustomerResponse)(nil),   // 15: rapport.connector.v1.UpsertCustomerResponse
-	(*ListOrdersRequest)(nil),        // 16: rapport.connector.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),       // 17: rapport.connector.v1.ListOrdersResponse
-	(*GetOrderRequest)(nil),          // 18: rapport.connector.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),         // 19: rapport.connector.v1.GetOrderResponse
-	(*CreateSalesOrderRequest)(nil),  // 20: rapport.connector.v1.CreateSalesOrderRequest
-	(*CreateSalesOrderResponse)(nil), // 21: rapport.connector.v1.CreateSalesOrderResponse
-	(*ListInvoicesRequest)(nil),      // 22: rapport.connector.v1.ListInvoicesRequest
-	(*ListInvoicesResponse)(nil),     // 23: rapport.connector.v1.ListInvoicesResponse
-	(*ListPaymentsRequest)(nil),      // 24: rapport.connector.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),     // 25: rapport.connector.v1.ListPaymentsResponse
-	(*timestamppb.Timestamp)(nil),    // 26: google.protobuf.Timestamp
+	(*ListCustomersRequest)(nil),     // 14: rapport.connector.v1.ListCustomersRequest
+	(*ListCustomersResponse)(nil),    // 15: rapport.connector.v1.ListCustomersResponse
+	(*UpsertCustomerRequest)(nil),    // 16: rapport.connector.v1.UpsertCustomerRequest
+	(*UpsertCustomerResponse)(nil),   // 17: rapport.connector.v1.UpsertCustomerResponse
+	(*ListOrdersRequest)(nil),        // 18: rapport.connector.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),       // 19: rapport.connector.v1.ListOrdersResponse
+	(*GetOrderRequest)(nil),          // 20: rapport.connector.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),         // 21: rapport.connector.v1.GetOrderResponse
+	(*CreateSalesOrderRequest)(nil),  // 22: rapport.connector.v1.CreateSalesOrderRequest
+	(*CreateSalesOrderResponse)(nil), // 23: rapport.connector.v1.CreateSalesOrderResponse
+	(*ListInvoicesRequest)(nil),      // 24: rapport.connector.v1.ListInvoicesRequest
+	(*ListInvoicesResponse)(nil),     // 25: rapport.connector.v1.ListInvoicesResponse
+	(*ListPaymentsRequest)(nil),      // 26: rapport.connector.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),     // 27: rapport.connector.v1.ListPaymentsResponse
+	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
 }
 var file_connector_proto_depIdxs = []int32{
 	0,  // 0: rapport.connector.v1.Customer.address:type_name -> rapport.connector.v1.Address
-	26, // 1: rapport.connector.v1.Customer.updated_at:type_name -> google.protobuf.Timestamp
-	26, // 2: rapport.connector.v1.Order.date:type_name -> google.protobuf.Timestamp
+	28, // 1: rapport.connector.v1.Customer.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 2: rapport.connector.v1.Order.date:type_name -> google.protobuf.Timestamp
 	2,  // 3: rapport.connector.v1.Order.lines:type_name -> rapport.connector.v1.OrderLine
-	26, // 4: rapport.connector.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
-	26, // 5: rapport.connector.v1.Invoice.date:type_name -> google.protobuf.Timestamp
-	26, // 6: rapport.connector.v1.Invoice.due_date:type_name -> google.protobuf.Timestamp
-	26, // 7: rapport.connector.v1.Invoice.updated_at:type_name -> google.protobuf.Timestamp
-	26, // 8: rapport.connector.v1.Payment.date:type_name -> google.protobuf.Timestamp
-	26, // 9: rapport.connector.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 4: rapport.connector.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 5: rapport.connector.v1.Invoice.date:type_name -> google.protobuf.Timestamp
+	28, // 6: rapport.connector.v1.Invoice.due_date:type_name -> google.protobuf.Timestamp
+	28, // 7: rapport.connector.v1.Invoice.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 8: rapport.connector.v1.Payment.date:type_name -> google.protobuf.Timestamp
+	28, // 9: rapport.connector.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 10: rapport.connector.v1.FindCustomersResponse.customers:type_name -> rapport.connector.v1.Customer
-	1,  // 11: rapport.connector.v1.UpsertCustomerRequest.customer:type_name -> rapport.connector.v1.Customer
-	1,  // 12: rapport.connector.v1.UpsertCustomerResponse.customer:type_name -> rapport.connector.v1.Customer
-	26, // 13: rapport.connector.v1.ListOrdersRequest.since:type_name -> google.protobuf.Timestamp
-	3,  // 14: rapport.connector.v1.ListOrdersResponse.orders:type_name -> rapport.connector.v1.Order
-	3,  // 15: rapport.connector.v1.GetOrderResponse.order:type_name -> rapport.connector.v1.Order
-	26, // 16: rapport.connector.v1.CreateSalesOrderRequest.date:type_name -> google.protobuf.Timestamp
-	2,  // 17: rapport.connector.v1.CreateSalesOrderRequest.lines:type_name -> rapport.connector.v1.OrderLine
-	3,  // 18: rapport.connector.v1.CreateSalesOrderResponse.order:type_name -> rapport.connector.v1.Order
-	26, // 19: rapport.connector.v1.ListInvoicesRequest.since:type_name -> google.protobuf.Timestamp
-	4,  // 20: rapport.connector.v1.ListInvoicesResponse.invoices:type_name -> rapport.connector.v1.Invoice
-	26, // 21: rapport.connector.v1.ListPaymentsRequest.since:type_name -> google.protobuf.Timestamp
-	5,  // 22: rapport.connector.v1.ListPaymentsResponse.payments:type_name -> rapport.connector.v1.Payment
-	6,  // 23: rapport.connector.v1.Connector.Describe:input_type -> rapport.connector.v1.DescribeRequest
-	8,  // 24: rapport.connector.v1.Connector.Configure:input_type -> rapport.connector.v1.ConfigureRequest
-	10, // 25: rapport.connector.v1.Connector.Health:input_type -> rapport.connector.v1.HealthRequest
-	12, // 26: rapport.connector.v1.Connector.FindCustomers:input_type -> rapport.connector.v1.FindCustomersRequest
-	14, // 27: rapport.connector.v1.Connector.UpsertCustomer:input_type -> rapport.connector.v1.UpsertCustomerRequest
-	16, // 28: rapport.connector.v1.Connector.ListOrders:input_type -> rapport.connector.v1.ListOrdersRequest
-	18, // 29: rapport.connector.v1.Connector.GetOrder:input_type -> rapport.connector.v1.GetOrderRequest
-	20, // 30: rapport.connector.v1.Connector.CreateSalesOrder:input_type -> rapport.connector.v1.CreateSalesOrderRequest
-	22, // 31: rapport.connector.v1.Connector.ListInvoices:input_type -> rapport.connector.v1.ListInvoicesRequest
-	24, // 32: rapport.connector.v1.Connector.ListPayments:input_type -> rapport.connector.v1.ListPaymentsRequest
-	7,  // 33: rapport.connector.v1.Connector.Describe:output_type -> rapport.connector.v1.DescribeResponse
-	9,  // 34: rapport.connector.v1.Connector.Configure:output_type -> rapport.connector.v1.ConfigureResponse
-	11, // 35: rapport.connector.v1.Connector.Health:output_type -> rapport.connector.v1.HealthResponse
-	13, // 36: rapport.connector.v1.Connector.FindCustomers:output_type -> rapport.connector.v1.FindCustomersResponse
-	15, // 37: rapport.connector.v1.Connector.UpsertCustomer:output_type -> rapport.connector.v1.UpsertCustomerResponse
-	17, // 38: rapport.connector.v1.Connector.ListOrders:output_type -> rapport.connector.v1.ListOrdersResponse
-	19, // 39: rapport.connector.v1.Connector.GetOrder:output_type -> rapport.connector.v1.GetOrderResponse
-	21, // 40: rapport.connector.v1.Connector.CreateSalesOrder:output_type -> rapport.connector.v1.CreateSalesOrderResponse
-	23, // 41: rapport.connector.v1.Connector.ListInvoices:output_type -> rapport.connector.v1.ListInvoicesResponse
-	25, // 42: rapport.connector.v1.Connector.ListPayments:output_type -> rapport.connector.v1.ListPaymentsResponse
-	33, // [33:43] is the sub-list for method output_type
-	23, // [23:33] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	28, // 11: rapport.connector.v1.ListCustomersRequest.since:type_name -> google.protobuf.Timestamp
+	1,  // 12: rapport.connector.v1.ListCustomersResponse.customers:type_name -> rapport.connector.v1.Customer
+	1,  // 13: rapport.connector.v1.UpsertCustomerRequest.customer:type_name -> rapport.connector.v1.Customer
+	1,  // 14: rapport.connector.v1.UpsertCustomerResponse.customer:type_name -> rapport.connector.v1.Customer
+	28, // 15: rapport.connector.v1.ListOrdersRequest.since:type_name -> google.protobuf.Timestamp
+	3,  // 16: rapport.connector.v1.ListOrdersResponse.orders:type_name -> rapport.connector.v1.Order
+	3,  // 17: rapport.connector.v1.GetOrderResponse.order:type_name -> rapport.connector.v1.Order
+	28, // 18: rapport.connector.v1.CreateSalesOrderRequest.date:type_name -> google.protobuf.Timestamp
+	2,  // 19: rapport.connector.v1.CreateSalesOrderRequest.lines:type_name -> rapport.connector.v1.OrderLine
+	3,  // 20: rapport.connector.v1.CreateSalesOrderResponse.order:type_name -> rapport.connector.v1.Order
+	28, // 21: rapport.connector.v1.ListInvoicesRequest.since:type_name -> google.protobuf.Timestamp
+	4,  // 22: rapport.connector.v1.ListInvoicesResponse.invoices:type_name -> rapport.connector.v1.Invoice
+	28, // 23: rapport.connector.v1.ListPaymentsRequest.since:type_name -> google.protobuf.Timestamp
+	5,  // 24: rapport.connector.v1.ListPaymentsResponse.payments:type_name -> rapport.connector.v1.Payment
+	6,  // 25: rapport.connector.v1.Connector.Describe:input_type -> rapport.connector.v1.DescribeRequest
+	8,  // 26: rapport.connector.v1.Connector.Configure:input_type -> rapport.connector.v1.ConfigureRequest
+	10, // 27: rapport.connector.v1.Connector.Health:input_type -> rapport.connector.v1.HealthRequest
+	12, // 28: rapport.connector.v1.Connector.FindCustomers:input_type -> rapport.connector.v1.FindCustomersRequest
+	16, // 29: rapport.connector.v1.Connector.UpsertCustomer:input_type -> rapport.connector.v1.UpsertCustomerRequest
+	18, // 30: rapport.connector.v1.Connector.ListOrders:input_type -> rapport.connector.v1.ListOrdersRequest
+	20, // 31: rapport.connector.v1.Connector.GetOrder:input_type -> rapport.connector.v1.GetOrderRequest
+	22, // 32: rapport.connector.v1.Connector.CreateSalesOrder:input_type -> rapport.connector.v1.CreateSalesOrderRequest
+	24, // 33: rapport.connector.v1.Connector.ListInvoices:input_type -> rapport.connector.v1.ListInvoicesRequest
+	26, // 34: rapport.connector.v1.Connector.ListPayments:input_type -> rapport.connector.v1.ListPaymentsRequest
+	14, // 35: rapport.connector.v1.Connector.ListCustomers:input_type -> rapport.connector.v1.ListCustomersRequest
+	7,  // 36: rapport.connector.v1.Connector.Describe:output_type -> rapport.connector.v1.DescribeResponse
+	9,  // 37: rapport.connector.v1.Connector.Configure:output_type -> rapport.connector.v1.ConfigureResponse
+	11, // 38: rapport.connector.v1.Connector.Health:output_type -> rapport.connector.v1.HealthResponse
+	13, // 39: rapport.connector.v1.Connector.FindCustomers:output_type -> rapport.connector.v1.FindCustomersResponse
+	17, // 40: rapport.connector.v1.Connector.UpsertCustomer:output_type -> rapport.connector.v1.UpsertCustomerResponse
+	19, // 41: rapport.connector.v1.Connector.ListOrders:output_type -> rapport.connector.v1.ListOrdersResponse
+	21, // 42: rapport.connector.v1.Connector.GetOrder:output_type -> rapport.connector.v1.GetOrderResponse
+	23, // 43: rapport.connector.v1.Connector.CreateSalesOrder:output_type -> rapport.connector.v1.CreateSalesOrderResponse
+	25, // 44: rapport.connector.v1.Connector.ListInvoices:output_type -> rapport.connector.v1.ListInvoicesResponse
+	27, // 45: rapport.connector.v1.Connector.ListPayments:output_type -> rapport.connector.v1.ListPaymentsResponse
+	15, // 46: rapport.connector.v1.Connector.ListCustomers:output_type -> rapport.connector.v1.ListCustomersResponse
+	36, // [36:47] is the sub-list for method output_type
+	25, // [25:36] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_connector_proto_init() }
@@ -1958,7 +2086,7 @@ func file_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_proto_rawDesc), len(file_connector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,7 @@ const (
 	Connector_CreateSalesOrder_FullMethodName = "/rapport.connector.v1.Connector/CreateSalesOrder"
 	Connector_ListInvoices_FullMethodName     = "/rapport.connector.v1.Connector/ListInvoices"
 	Connector_ListPayments_FullMethodName     = "/rapport.connector.v1.Connector/ListPayments"
+	Connector_ListCustomers_FullMethodName    = "/rapport.connector.v1.Connector/ListCustomers"
 )
 
 // ConnectorClient is the client API for Connector service.
@@ -57,6 +58,10 @@ type ConnectorClient interface {
 	CreateSalesOrder(ctx context.Context, in *CreateSalesOrderRequest, opts ...grpc.CallOption) (*CreateSalesOrderResponse, error)
 	ListInvoices(ctx context.Context, in *ListInvoicesRequest, opts ...grpc.CallOption) (*ListInvoicesResponse, error)
 	ListPayments(ctx context.Context, in *ListPaymentsRequest, opts ...grpc.CallOption) (*ListPaymentsResponse, error)
+	// ListCustomers pages through customers (capability customers.list). Added after
+	// the first release: a plugin built before it answers UNIMPLEMENTED, which the host
+	// reads as "not supported", and the host only calls it when the capability is declared.
+	ListCustomers(ctx context.Context, in *ListCustomersRequest, opts ...grpc.CallOption) (*ListCustomersResponse, error)
 }
 
 type connectorClient struct {
@@ -167,6 +172,16 @@ func (c *connectorClient) ListPayments(ctx context.Context, in *ListPaymentsRequ
 	return out, nil
 }
 
+func (c *connectorClient) ListCustomers(ctx context.Context, in *ListCustomersRequest, opts ...grpc.CallOption) (*ListCustomersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCustomersResponse)
+	err := c.cc.Invoke(ctx, Connector_ListCustomers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServer is the server API for Connector service.
 // All implementations must embed UnimplementedConnectorServer
 // for forward compatibility.
@@ -181,6 +196,10 @@ type ConnectorServer interface {
 	CreateSalesOrder(context.Context, *CreateSalesOrderRequest) (*CreateSalesOrderResponse, error)
 	ListInvoices(context.Context, *ListInvoicesRequest) (*ListInvoicesResponse, error)
 	ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error)
+	// ListCustomers pages through customers (capability customers.list). Added after
+	// the first release: a plugin built before it answers UNIMPLEMENTED, which the host
+	// reads as "not supported", and the host only calls it when the capability is declared.
+	ListCustomers(context.Context, *ListCustomersRequest) (*ListCustomersResponse, error)
 	mustEmbedUnimplementedConnectorServer()
 }
 
@@ -220,6 +239,9 @@ func (UnimplementedConnectorServer) ListInvoices(context.Context, *ListInvoicesR
 }
 func (UnimplementedConnectorServer) ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPayments not implemented")
+}
+func (UnimplementedConnectorServer) ListCustomers(context.Context, *ListCustomersRequest) (*ListCustomersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCustomers not implemented")
 }
 func (UnimplementedConnectorServer) mustEmbedUnimplementedConnectorServer() {}
 func (UnimplementedConnectorServer) testEmbeddedByValue()                   {}
@@ -422,6 +444,24 @@ func _Connector_ListPayments_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Connector_ListCustomers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCustomersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).ListCustomers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_ListCustomers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).ListCustomers(ctx, req.(*ListCustomersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Connector_ServiceDesc is the grpc.ServiceDesc for Connector service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -468,6 +508,10 @@ var Connector_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPayments",
 			Handler:    _Connector_ListPayments_Handler,
+		},
+		{
+			MethodName: "ListCustomers",
+			Handler:    _Connector_ListCustomers_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
