@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/rapportcrm/rapport/workflows/devserver"
+	"github.com/rapportcrm/rapport/workflows/replaytest"
 )
 
 var record = flag.String("record", "", "run a sync on an embedded server with stand-in activities and write its history to testdata/sync-<value>.json (an existing file is kept)")
@@ -37,24 +38,13 @@ func TestSyncReplay(t *testing.T) {
 			t.Fatalf("want the recorded history %s, found %v", want, files)
 		}
 	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
+	replaytest.Replay(t, replaytest.Options{
+		Pattern: filepath.Join("testdata", "sync-*.json"),
+		AtLeast: 2,
+		Register: func(r worker.WorkflowReplayer) {
 			r.RegisterWorkflowWithOptions(Sync, workflow.RegisterOptions{Name: WorkflowName})
-			file, err := os.Open(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer file.Close()
-			h, err := client.HistoryFromJSON(file, client.HistoryJSONOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.ReplayWorkflowHistory(nil, h); err != nil {
-				t.Fatalf("replay %s: %v", f, err)
-			}
-		})
-	}
+		},
+	})
 }
 
 // TestRecordSyncHistory runs one sync on an embedded Temporal server with stand-in activities (two
