@@ -110,9 +110,7 @@ func (s *Store) Merge(ctx context.Context, req MergeRequest, o WriteOptions) (Me
 	}
 
 	stored := userFields(surv)
-	fill := FillFields(info.Entity, stored, userFields(dup), req.Fields, func(field string, val any) bool {
-		return d == nil || d.CheckWrite(map[string]any{field: val}) == nil
-	})
+	fill := FillFields(info.Entity, stored, userFields(dup), req.Fields, writableBy(d))
 	// Refuse what the patch would refuse before anything is written.
 	if err := admit(d, fill, surv); err != nil {
 		return MergeResult{}, err
@@ -134,15 +132,11 @@ func (s *Store) Merge(ctx context.Context, req MergeRequest, o WriteOptions) (Me
 	if _, err := s.Delete(ctx, req.Entity, req.DuplicateID, del); err != nil {
 		return MergeResult{}, fmt.Errorf("merge: delete the duplicate: %w", err)
 	}
-	if len(fill) > 0 {
-		upd := o
-		upd.IfMatch = versionOf(surv)
-		if _, err := s.Patch(ctx, req.Entity, req.SurvivorID, fill, upd); err != nil {
-			if _, rerr := s.Restore(ctx, req.Entity, req.DuplicateID, del); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("restore the duplicate: %w", rerr))
-			}
-			return MergeResult{}, fmt.Errorf("merge: fill the survivor: %w", err)
+	if err := s.fillSurvivor(ctx, req, info.Entity, surv, userFields(dup), d, o); err != nil {
+		if _, rerr := s.Restore(ctx, req.Entity, req.DuplicateID, del); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("restore the duplicate: %w", rerr))
 		}
+		return MergeResult{}, fmt.Errorf("merge: fill the survivor: %w", err)
 	}
 	repointed, err := s.repoint(ctx, req.Entity, req.DuplicateID, req.SurvivorID, o.Actor)
 	if err != nil {
@@ -156,6 +150,32 @@ func (s *Store) Merge(ctx context.Context, req MergeRequest, o WriteOptions) (Me
 		return MergeResult{Repointed: repointed}, err
 	}
 	return MergeResult{Record: out, Repointed: repointed}, nil
+}
+
+// writableBy tells whether the writer may set a field to a value (anything, when unchecked).
+func writableBy(d *access.Decision) func(field string, val any) bool {
+	return func(field string, val any) bool { return d == nil || d.CheckWrite(map[string]any{field: val}) == nil }
+}
+
+// fillSurvivor patches the survivor with what it takes from the duplicate, computed on the version it
+// patches: when a process changed the survivor meanwhile (a cadence writing its next follow-up), the
+// fill is computed again on the newer version, unless the caller pinned one with If-Match.
+func (s *Store) fillSurvivor(ctx context.Context, req MergeRequest, e schema.Entity, surv Record, dup map[string]any, d *access.Decision, o WriteOptions) error {
+	for attempt := 0; ; attempt++ {
+		fill := FillFields(e, userFields(surv), dup, req.Fields, writableBy(d))
+		if len(fill) == 0 {
+			return nil
+		}
+		upd := o
+		upd.IfMatch = versionOf(surv)
+		_, err := s.Patch(ctx, req.Entity, req.SurvivorID, fill, upd)
+		if !errors.Is(err, ErrVersionMismatch) || o.IfMatch > 0 || attempt == 4 {
+			return err
+		}
+		if surv, err = s.get(ctx, req.Entity, req.SurvivorID, false); err != nil {
+			return err
+		}
+	}
 }
 
 // topField is the top-level field a JSON pointer names ("/emails/0" → "emails").
