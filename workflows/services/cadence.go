@@ -161,9 +161,10 @@ func Jitter(id string, spreadMinutes int) int {
 
 // run starts the cadences page by page: a page of PageSize records, then a wait until each of the page's
 // cadences reached its first timer (its record has nextFollowUpAt; read by _id, which the embedded store
-// serves without a scan) or PageWait passed, so that at most a page is in flight and Running counts
-// cadences that run, not ones queued in the engine. Those still not waiting after PageWait are checked
-// once more, with the same bound, before the job is done.
+// serves without a scan) or PageWait passed, so that a page is in flight (and, when the engine lags, at
+// most a page per PageWait starts) and Running counts cadences that run, not ones queued in the engine.
+// Those still not waiting after PageWait are read again at the later pages' polls and, at the end,
+// waited for once more with the same bound before the job is done.
 func (c *Cadences) run(ctx context.Context, job CadenceJob, filter string) {
 	save := func() {
 		set := bson.D{{Key: "started", Value: job.Started}, {Key: "running", Value: job.Running}, {Key: "skipped", Value: job.Skipped},
@@ -198,12 +199,14 @@ func (c *Cadences) run(ctx context.Context, job CadenceJob, filter string) {
 			started := c.startPage(ctx, &job, items[:n])
 			items = items[n:]
 			save()
-			pending, err := c.awaitTimers(ctx, &job, started)
+			// Late ones of earlier pages are checked again (and counted when they arrive) without holding
+			// the page up: the bounded wait already throttles the start to a page per PageWait.
+			pending, err := c.awaitTimers(ctx, &job, started, late)
 			if err != nil {
 				fail(err)
 				break
 			}
-			late = append(late, pending...)
+			late = pending
 			save()
 		}
 		if page.Next == "" {
@@ -212,7 +215,7 @@ func (c *Cadences) run(ctx context.Context, job CadenceJob, filter string) {
 		cursor = page.Next
 	}
 	if job.State == "running" && len(late) > 0 {
-		if still, err := c.awaitTimers(ctx, &job, late); err != nil {
+		if still, err := c.awaitTimers(ctx, &job, late, nil); err != nil {
 			fail(err)
 		} else if len(still) > 0 && c.Logger != nil {
 			c.Logger.Warn("cadences not waiting for their first follow-up after the bounded wait", "job", job.ID, "count", len(still))
@@ -255,49 +258,57 @@ func (c *Cadences) startPage(ctx context.Context, job *CadenceJob, items []recor
 }
 
 // awaitTimers waits until the records ids have their nextFollowUpAt, which their cadence writes when it
-// waits for the first follow-up, counting each in job.Running, or until the page wait passed; it returns
-// the IDs still pending then. A record deleted meanwhile is no longer waited for (its cadence ended).
-func (c *Cadences) awaitTimers(ctx context.Context, job *CadenceJob, ids []string) ([]string, error) {
+// waits for the first follow-up, or until the page wait passed; the records late (of earlier pages) are
+// read at the same polls without being waited for. Each record that arrives counts in job.Running; a
+// record deleted meanwhile is dropped (its cadence ended). It returns the records of both still pending.
+func (c *Cadences) awaitTimers(ctx context.Context, job *CadenceJob, ids, late []string) ([]string, error) {
 	bound := c.PageWait
 	if bound <= 0 {
 		bound = DefaultCadencePageWait
 	}
 	deadline := time.Now().Add(bound)
 	poll := 100 * time.Millisecond
-	pending := ids
 	for {
-		if err := ctx.Err(); err != nil {
-			return pending, err
+		var err error
+		if ids, err = c.arrived(ctx, job, ids); err != nil {
+			return append(ids, late...), err
 		}
-		still := pending[:0:0]
-		for _, id := range pending {
-			rec, err := c.Records.Get(ctx, job.Entity, id)
-			switch {
-			case errors.Is(err, records.ErrNotFound):
-			case err != nil && ctx.Err() != nil:
-				return append(still, id), ctx.Err()
-			case err != nil:
-				// A read that failed says nothing about the cadence: ask again at the next poll.
-				still = append(still, id)
-			case rec["nextFollowUpAt"] != nil:
-				job.Running++
-			default:
-				still = append(still, id)
-			}
+		if late, err = c.arrived(ctx, job, late); err != nil {
+			return append(ids, late...), err
 		}
-		pending = still
-		if len(pending) == 0 || !time.Now().Before(deadline) {
-			return pending, nil
+		if len(ids) == 0 || !time.Now().Before(deadline) {
+			return append(ids, late...), nil
 		}
 		t := time.NewTimer(min(poll, time.Until(deadline)))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return pending, ctx.Err()
+			return append(ids, late...), ctx.Err()
 		case <-t.C:
 		}
 		poll = min(2*poll, 2*time.Second)
 	}
+}
+
+// arrived reads the records by _id, counts those whose cadence waits for the first follow-up in
+// job.Running, and returns the others (a read that failed is tried again at the next poll).
+func (c *Cadences) arrived(ctx context.Context, job *CadenceJob, ids []string) ([]string, error) {
+	var still []string
+	for i, id := range ids {
+		rec, err := c.Records.Get(ctx, job.Entity, id)
+		switch {
+		case ctx.Err() != nil:
+			return append(still, ids[i:]...), ctx.Err()
+		case errors.Is(err, records.ErrNotFound):
+		case err != nil:
+			still = append(still, id)
+		case rec["nextFollowUpAt"] != nil:
+			job.Running++
+		default:
+			still = append(still, id)
+		}
+	}
+	return still, nil
 }
 
 // Job reads a bulk start's progress.
