@@ -188,6 +188,7 @@ func New(deps Deps) *Server {
 	s.registerAccess()
 	s.registerSchemas()
 	s.registerRecords()
+	s.registerMerge()
 	s.registerRulesets()
 	s.registerImports()
 	s.registerConnectors()

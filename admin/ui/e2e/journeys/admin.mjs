@@ -1,4 +1,4 @@
-// An administrator imports leads from CSV (mapping, dry run, progress, results), creates an API token
+// An administrator merges a duplicate company into another, imports leads from CSV (mapping, dry run, progress, results), creates an API token
 // (shown once), configures and tests a connector from its plugin's JSON Schema, defines a role that may read and write leads but never sees their budget, and invites
 // a user with it. That user sees only leads in the navigation, never the budget field (not in forms,
 // lists, the schema the app loads, records or history, even after someone else sets a budget), and is
@@ -9,6 +9,31 @@ export default async function (browser) {
   const { admin, adminToken } = params;
   const page = await newPage(browser);
   await signIn(page, admin.email, admin.password);
+
+  // Merging duplicates: on one company's page, "Merge with…" picks the other; it is gone afterwards and
+  // this one took its website.
+  const made = async (rec) => {
+    const r = await fetch(`${base}/api/v1/records/company`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + adminToken, 'Content-Type': 'application/json' },
+      body: JSON.stringify(rec),
+    });
+    expect(r.status === 201, `creating a company failed: ${r.status}`);
+    return (await r.json()).id;
+  };
+  const keepId = await made({ name: 'Mergetest Keep Ltd' });
+  const dupId = await made({ name: 'Mergetest Dup Ltd', website: 'https://dup.example.test' });
+  await open(page, `/records/company/${keepId}`);
+  await page.waitForSelector('#f-name');
+  await page.getByRole('button', { name: 'Merge with…' }).click();
+  await page.fill('#merge-duplicate', 'Mergetest Dup');
+  await page.locator('#merge-duplicate-list [role=option]', { hasText: 'Mergetest Dup Ltd' }).click();
+  await checkA11y(page, 'merge form');
+  await page.locator('[data-testid=merge-form] button[type=submit]').click();
+  await page.locator('.toast', { hasText: 'Merged' }).waitFor();
+  await page.waitForFunction(() => document.querySelector('#f-website')?.value === 'https://dup.example.test');
+  const gone = await fetch(`${base}/api/v1/records/company/${dupId}`, { headers: { Authorization: 'Bearer ' + adminToken } });
+  expect(gone.status === 404, `the merged duplicate still answers ${gone.status}`);
 
   // The role, with a hidden field.
   await open(page, '/admin/roles/new');

@@ -7,7 +7,7 @@ function pick(table: Record<string, () => string>, v: string): string {
 }
 
 export const historyOp = (v: string) =>
-  pick({ create: () => t('create'), update: () => t('update'), delete: () => t('delete'), restore: () => t('restore') }, v);
+  pick({ create: () => t('create'), update: () => t('update'), delete: () => t('delete'), restore: () => t('restore'), merge: () => t('merge') }, v);
 
 export const diffOp = (v: string) => pick({ added: () => t('added'), removed: () => t('removed'), changed: () => t('changed') }, v);
 
