@@ -209,6 +209,8 @@ type Stack struct {
 	outbound *outbound.Policy
 	ln       net.Listener
 	served   chan error
+	// cadences runs bulk starts of follow-up cadences; Stop ends them before the clients close.
+	cadences *services.Cadences
 	// MongoURI and TemporalAddr are where the stack's stores are, for the start-up banner and tests.
 	MongoURI     string
 	TemporalAddr string
@@ -754,11 +756,12 @@ func (s *Stack) serve() error {
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
+	s.cadences = &services.Cadences{Records: s.Records, Starter: s.Starter, Jobs: s.DB.Collection("cadence_jobs"), Logger: s.log}
 	s.http = api.New(api.Deps{
 		Records: s.Records, Rulesets: s.Rulesets, Processes: s.Processes, Notifications: s.Notifications, Analytics: s.Analytics,
 		Starter: s.Starter, Messages: s.Messages, Inbox: s.Inbox, Instances: s.Instances, ExternalTasks: s.ExternalTasks,
 		DevOutbox: s.DevOutbox, Forms: s.Forms, Surveys: s.Surveys, PublicURL: s.PublicURL(),
-		Cadences: &services.Cadences{Records: s.Records, Starter: s.Starter, Jobs: s.DB.Collection("cadence_jobs"), Logger: s.log},
+		Cadences: s.cadences,
 		Logger:   s.log, DB: s.DB, Users: s.Users, Temporal: s.Temporal,
 		Namespace: s.cfg.TemporalNamespace, TaskQueue: workflows.TaskQueue,
 		SessionTTL: s.cfg.SessionTTL, SecureCookies: s.cfg.SecureCookies,
@@ -904,6 +907,11 @@ func (s *Stack) Stop(ctx context.Context) {
 		s.http = nil
 	} else if s.ln != nil {
 		s.ln.Close() // opened but never served: the start failed in between
+	}
+	if s.cadences != nil {
+		// A bulk start stops between two cadences and saves where it got to; running it again picks up the rest.
+		s.cadences.Close()
+		s.cadences = nil
 	}
 	if s.bridge != nil {
 		s.bridge.Stop()
