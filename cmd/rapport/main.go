@@ -64,6 +64,7 @@ func devCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "mongo-addr", Value: "127.0.0.1:27017", Usage: "loopback address of the embedded FerretDB (MongoDB wire protocol)", Sources: cli.EnvVars("RAPPORT_DEV_MONGO_ADDR")},
 			&cli.StringFlag{Name: "temporal-addr", Value: "127.0.0.1:7233", Usage: "loopback address of the embedded Temporal frontend", Sources: cli.EnvVars("RAPPORT_DEV_TEMPORAL_ADDR")},
 			&cli.StringFlag{Name: "embedded-log-level", Value: "warn", Usage: "minimum level of the embedded servers' logs", Sources: cli.EnvVars("RAPPORT_EMBEDDED_LOG_LEVEL")},
+			workflowCacheFlag(),
 		}, append(append(append(adminFlags(), namespaceFlag()), pluginFlags("connector plugins directory (default: <data-dir>/plugins; secret key generated into <data-dir>/secret.key)")...), telemetryFlags("127.0.0.1:9464")...)...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			logger, err := newLogger(cmd, stderr)
@@ -83,9 +84,15 @@ func devCommand(stdout, stderr io.Writer) *cli.Command {
 			applyAdminFlags(cmd, &cfg)
 			applyPluginFlags(cmd, &cfg)
 			applyTelemetryFlags(cmd, &cfg)
+			cfg.WorkflowCache = int(cmd.Int("workflow-cache"))
 			return run(ctx, cfg, logger, stdout)
 		},
 	}
+}
+
+// workflowCacheFlag sizes the worker's cache of process instances (stack.Config.WorkflowCache).
+func workflowCacheFlag() cli.Flag {
+	return &cli.IntFlag{Name: "workflow-cache", Value: stack.DefaultWorkflowCache, Usage: "process instances the worker keeps in memory between their steps (about 200 KB each); others are rebuilt from their history when they next run", Sources: cli.EnvVars("RAPPORT_WORKFLOW_CACHE")}
 }
 
 func serverCommand(stdout, stderr io.Writer) *cli.Command {
@@ -114,7 +121,7 @@ func workerCommand(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:  "worker",
 		Usage: "run the Temporal worker that executes processes, against an external MongoDB and Temporal cluster",
-		Flags: append(append(externalFlags(), pluginFlags("connector plugins directory; empty disables connectors")...), telemetryFlags("")...),
+		Flags: append(append(append(externalFlags(), workflowCacheFlag()), pluginFlags("connector plugins directory; empty disables connectors")...), telemetryFlags("")...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			logger, err := newLogger(cmd, stderr)
 			if err != nil {
@@ -122,6 +129,7 @@ func workerCommand(stdout, stderr io.Writer) *cli.Command {
 			}
 			cfg := externalConfig(cmd)
 			cfg.Work = true
+			cfg.WorkflowCache = int(cmd.Int("workflow-cache"))
 			applyPluginFlags(cmd, &cfg)
 			applyTelemetryFlags(cmd, &cfg)
 			return run(ctx, cfg, logger, stdout)
