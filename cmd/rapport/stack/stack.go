@@ -261,6 +261,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := s.startTelemetry(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.Work {
+		// The SDK keeps one workflow cache per process, sized when the process's first worker starts — in
+		// embedded mode that is one of the Temporal server's own system workers, so this comes first.
+		cache := cfg.WorkflowCache
+		if cache <= 0 {
+			cache = DefaultWorkflowCache
+		}
+		worker.SetStickyWorkflowCacheSize(cache)
+	}
 	if cfg.Embedded {
 		if err := s.startEmbedded(ctx); err != nil {
 			return nil, err
@@ -370,12 +379,6 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err := workflows.EnsureSearchAttributes(ctx, s.Temporal, cfg.TemporalNamespace); err != nil {
 			return nil, err
 		}
-		// The SDK's cache is one per process and sized once, before its first worker starts.
-		cache := cfg.WorkflowCache
-		if cache <= 0 {
-			cache = DefaultWorkflowCache
-		}
-		worker.SetStickyWorkflowCacheSize(cache)
 		s.worker = worker.New(s.Temporal, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second,
 			Interceptors: s.WorkerInterceptors()})
 		workflows.Register(s.worker)
