@@ -4,19 +4,16 @@ import (
 	"context"
 	"flag"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
 
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/rapportcrm/rapport/workflows/devserver"
 	"github.com/rapportcrm/rapport/workflows/replaytest"
@@ -94,28 +91,5 @@ func TestRecordSyncHistory(t *testing.T) {
 	if sum.Created != 4 || sum.Paid != 1 {
 		t.Fatalf("summary %+v, want 4 orders created over two pages and 1 paid", sum)
 	}
-	path := filepath.Join("testdata", "sync-"+*record+".json")
-	if _, err := os.Stat(path); err == nil {
-		t.Logf("%s exists; histories are never re-recorded", path)
-		return
-	}
-	iter := c.GetWorkflowHistory(ctx, id, run.GetRunID(), false, 0)
-	var h historypb.History
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll("testdata", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replaytest.Save(t, c, id, run.GetRunID(), filepath.Join("testdata", "sync-"+*record+".json"), nil)
 }

@@ -3,8 +3,8 @@ package instances
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -16,7 +16,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/rapportcrm/rapport/workflows"
 	"github.com/rapportcrm/rapport/workflows/devserver"
@@ -105,38 +104,11 @@ func TestRecordBatchHistories(t *testing.T) {
 		if name == "cancelled" && (p.State != BatchCancelled || p.Processed == 6) {
 			t.Fatalf("cancelled batch: %+v", p)
 		}
-		writeBatchHistory(t, c, id, run.GetRunID(), "batch-"+*record+"-"+name)
-	}
-}
-
-// writeBatchHistory writes a run's history to testdata/<name>.json unless that file exists (histories
-// are never re-recorded).
-func writeBatchHistory(t *testing.T, c client.Client, id, runID, name string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".json")
-	if _, err := os.Stat(path); err == nil {
-		return
-	}
-	iter := c.GetWorkflowHistory(context.Background(), id, runID, false, 0)
-	var h historypb.History
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	if !slices.ContainsFunc(h.Events, func(e *historypb.HistoryEvent) bool { return e.GetActivityTaskScheduledEventAttributes() != nil }) {
-		t.Fatalf("%s: no activity in the history", name)
-	}
-	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll("testdata", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
+		replaytest.Save(t, c, id, run.GetRunID(), filepath.Join("testdata", "batch-"+*record+"-"+name+".json"), func(h *historypb.History) error {
+			if !slices.ContainsFunc(h.Events, func(e *historypb.HistoryEvent) bool { return e.GetActivityTaskScheduledEventAttributes() != nil }) {
+				return fmt.Errorf("%s: no activity in the history", name)
+			}
+			return nil
+		})
 	}
 }

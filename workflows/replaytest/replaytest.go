@@ -5,13 +5,16 @@
 package replaytest
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Options says what to replay and how.
@@ -60,5 +63,40 @@ func Replay(t *testing.T, o Options) {
 				t.Fatalf("replay %s: %v", f, err)
 			}
 		})
+	}
+}
+
+// Save writes the history of one workflow run to path, as Replay reads it, unless path exists:
+// histories are recorded once and never re-recorded. check, when not nil, vets the history before it is
+// written (say, that it holds the events the recording is meant to cover).
+func Save(t *testing.T, c client.Client, workflowID, runID, path string, check func(*historypb.History) error) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		t.Logf("%s exists; histories are never re-recorded", path)
+		return
+	}
+	iter := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
+	var h historypb.History
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	if check != nil {
+		if err := check(&h); err != nil {
+			t.Fatalf("history of %s: %v", workflowID, err)
+		}
+	}
+	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
