@@ -256,11 +256,6 @@ func (s *Store) ensureIndexes(ctx context.Context, e schema.Entity) error {
 	}
 	var models []mongo.IndexModel
 	for _, ix := range schema.Indexes(e, extraSorts(e.Name)...) {
-		if !ix.Unique && s.be().Embedded() {
-			// The embedded store serves no query from a secondary index (it filters and sorts in Go), so
-			// an index there would only slow every write down; unique ones still guard uniqueness.
-			continue
-		}
 		keys := bson.D{}
 		for _, k := range ix.Keys {
 			keys = append(keys, bson.E{Key: storedPath(k.Field), Value: k.Order})

@@ -169,12 +169,19 @@ func TestFindIDs(t *testing.T) {
 	}
 }
 
+// TestEnsureIndexesTwice runs EnsureIndexes twice on the embedded store: the unique index is created
+// once, the plain ones are not created there (FerretDB serves no query from them), and a plain one an
+// older version had created is dropped.
 func TestEnsureIndexesTwice(t *testing.T) {
 	ctx := context.Background()
 	coll := db.Collection("indexed")
+	if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "a", Value: 1}}, Options: options.Index().SetName("a")}); err != nil {
+		t.Fatal(err)
+	}
 	models := []mongo.IndexModel{
 		{Keys: bson.D{{Key: "a", Value: 1}}, Options: options.Index().SetName("a")},
 		{Keys: bson.D{{Key: "b", Value: 1}, {Key: "c", Value: -1}}},
+		{Keys: bson.D{{Key: "u", Value: 1}}, Options: options.Index().SetName("u").SetUnique(true)},
 	}
 	for range 2 {
 		if err := storage.EnsureIndexes(ctx, coll, models...); err != nil {
@@ -190,8 +197,14 @@ func TestEnsureIndexesTwice(t *testing.T) {
 		names = append(names, s.Name)
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"_id_", "a", "b_1_c_-1"}) {
-		t.Fatalf("indexes %v", names)
+	if !slices.Equal(names, []string{"_id_", "u"}) {
+		t.Fatalf("indexes %v, want _id_ and the unique u only", names)
+	}
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "u", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "u", Value: 1}}); !mongo.IsDuplicateKeyError(err) {
+		t.Fatalf("second u=1: %v, want a duplicate key error", err)
 	}
 }
 

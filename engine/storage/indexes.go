@@ -21,10 +21,31 @@ import (
 // created again and the rest are created one at a time, because FerretDB v1.24 panics (and drops the
 // connection) when createIndexes names several indexes that already exist. Servers starting together
 // may still race, so a failed attempt is retried a few times.
+//
+// On the embedded store only the indexes that keep data right are created: unique ones (they refuse a
+// duplicate) and TTL ones. FerretDB v1.24 serves no query from a secondary index — it pushes down only
+// {_id: value} and filters and sorts everything else in Go — so a plain index there is pure cost: SQLite
+// evaluates its JSON expression, parsing the whole document, on every insert and update. Plain indexes
+// among models that an older version created there are dropped.
 func EnsureIndexes(ctx context.Context, coll *mongo.Collection, models ...mongo.IndexModel) error {
-	var err error
+	be, err := Detect(ctx, coll.Database())
+	if err != nil {
+		return fmt.Errorf("create indexes on %s: %w", coll.Name(), err)
+	}
+	var drop []string
+	if be.Embedded() {
+		keep := models[:0:0]
+		for _, m := range models {
+			if guards(m) {
+				keep = append(keep, m)
+			} else {
+				drop = append(drop, IndexName(m))
+			}
+		}
+		models = keep
+	}
 	for attempt := 0; attempt < 5; attempt++ {
-		if err = createMissing(ctx, coll, models); err == nil {
+		if err = createMissing(ctx, coll, models, drop); err == nil {
 			return nil
 		}
 		select {
@@ -36,7 +57,21 @@ func EnsureIndexes(ctx context.Context, coll *mongo.Collection, models ...mongo.
 	return err
 }
 
-func createMissing(ctx context.Context, coll *mongo.Collection, models []mongo.IndexModel) error {
+// guards reports whether an index keeps data right (unique, or expiring documents) rather than only
+// speeding queries up.
+func guards(m mongo.IndexModel) bool {
+	if m.Options == nil {
+		return false
+	}
+	var o options.IndexOptions
+	for _, set := range m.Options.List() {
+		_ = set(&o)
+	}
+	return o.Unique != nil && *o.Unique || o.ExpireAfterSeconds != nil
+}
+
+// createMissing creates the models coll lacks and drops the indexes named in drop that it has.
+func createMissing(ctx context.Context, coll *mongo.Collection, models []mongo.IndexModel, drop []string) error {
 	specs, err := coll.Indexes().ListSpecifications(ctx)
 	if err != nil && !isNamespaceNotFound(err) {
 		return fmt.Errorf("list indexes of %s: %w", coll.Name(), err)
@@ -46,6 +81,13 @@ func createMissing(ctx context.Context, coll *mongo.Collection, models []mongo.I
 		have[sp.Name] = true
 	}
 	var errs []error
+	for _, name := range drop {
+		if have[name] {
+			if err := coll.Indexes().DropOne(ctx, name); err != nil {
+				errs = append(errs, fmt.Errorf("drop index %s of %s: %w", name, coll.Name(), err))
+			}
+		}
+	}
 	for _, m := range models {
 		name := IndexName(m)
 		if have[name] {
