@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -224,12 +225,52 @@ func (s *Store) Install(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for i, info := range all {
+		if all[i], err = s.upgradeBuiltin(ctx, info, builtin); err != nil {
+			return err
+		}
+	}
 	for _, info := range all {
 		if err := s.ensureIndexes(ctx, info.Entity); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// upgradeBuiltin saves, as the entity's next version by "system", what this Rapport ships in a built-in
+// entity and an existing install lacks (schema.Upgrade: fields and enum options, never removing an
+// analyst's edits), so the shipped processes can write them. It returns the entity as it now stands. A
+// server that saved the same upgrade first wins (the version check); an upgrade existing records would
+// violate, or that clashes with an analyst's edits, is left out with a warning.
+func (s *Store) upgradeBuiltin(ctx context.Context, info SchemaInfo, shipped []schema.Entity) (SchemaInfo, error) {
+	if !info.Builtin {
+		return info, nil
+	}
+	i := slices.IndexFunc(shipped, func(e schema.Entity) bool { return e.Name == info.Entity.Name })
+	if i < 0 {
+		return info, nil
+	}
+	up, added := schema.Upgrade(info.Entity, shipped[i])
+	if len(added) == 0 {
+		return info, nil
+	}
+	res, err := s.SaveSchema(ctx, up, "system", info.Entity.Version, false)
+	var breaking *BreakingError
+	var unsound *schema.DefinitionError
+	switch {
+	case errors.Is(err, ErrSchemaConflict):
+		return s.Schema(ctx, info.Entity.Name)
+	case errors.As(err, &breaking) || errors.As(err, &unsound):
+		s.opts.Logger.Warn("a built-in entity was not upgraded: its records or an analyst's edits conflict with what this version ships",
+			"entity", info.Entity.Name, "adds", added, "error", err)
+		return info, nil
+	case err != nil:
+		return info, fmt.Errorf("upgrade built-in entity %s: %w", info.Entity.Name, err)
+	}
+	s.opts.Logger.Info("built-in entity upgraded", "entity", info.Entity.Name, "version", res.Entity.Version, "added", added)
+	info.Entity = res.Entity
+	return info, nil
 }
 
 func (s *Store) ensureOwnIndexes(ctx context.Context) error {

@@ -2,6 +2,7 @@ package records_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -690,5 +691,66 @@ func TestEffectsReachTheWriter(t *testing.T) {
 	}
 	if _, err := s.Patch(ctx, "lead", id, map[string]any{"status": "new"}, actor); err != nil {
 		t.Fatalf("a write without a collector: %v", err)
+	}
+}
+
+// TestInstallUpgradesBuiltinEntities starts a newer Rapport on an install whose lead predates the ERP
+// lead source: Install adds the shipped field and option as version 2 by "system", keeps the analyst's
+// own field, and a second start saves nothing more.
+func TestInstallUpgradesBuiltinEntities(t *testing.T) {
+	ctx := context.Background()
+	old := db.Client().Database(fmt.Sprint("upgrade", time.Now().UnixNano()))
+	if err := records.New(old, records.Options{}).Install(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := records.New(old, records.Options{}).Schema(ctx, "lead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lead as an older Rapport installed it, with a field an analyst added since.
+	lead := info.Entity
+	lead.Fields = slices.DeleteFunc(slices.Clone(lead.Fields), func(f schema.Field) bool { return f.Name == "externalId" })
+	for i, f := range lead.Fields {
+		if f.Name == "source" {
+			lead.Fields[i].Options = slices.DeleteFunc(slices.Clone(f.Options), func(o schema.Option) bool { return o.Value == "erp" })
+		}
+	}
+	lead.Fields = append(lead.Fields, schema.Field{Name: "myNote", Type: schema.TypeString})
+	raw, err := json.Marshal(lead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Collection(records.SchemasCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: "lead"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "definition", Value: string(raw)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := records.New(old, records.Options{}).Install(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := records.New(old, records.Options{})
+	got, err := s.Schema(ctx, "lead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	source := got.Entity.Field("source")
+	if got.Entity.Version != 2 || got.Entity.Field("externalId") == nil || got.Entity.Field("myNote") == nil || source == nil ||
+		!slices.ContainsFunc(source.Options, func(o schema.Option) bool { return o.Value == "erp" }) || !got.Builtin {
+		t.Fatalf("upgraded lead: version %d, builtin %v, fields %v", got.Entity.Version, got.Builtin, got.Entity.Fields)
+	}
+	versions, err := s.SchemaVersions(ctx, "lead")
+	if err != nil || len(versions) != 2 {
+		t.Fatalf("versions %+v, %v", versions, err)
+	}
+	for _, v := range versions {
+		if v.Version == 2 && v.CreatedBy != "system" {
+			t.Errorf("version 2 saved by %q", v.CreatedBy)
+		}
+	}
+	// An ERP lead can be stored now.
+	if _, err := s.Create(ctx, "lead", map[string]any{"name": "From ERP", "source": "erp", "externalId": "C-1", "email": "erp@x.test"},
+		actor); err != nil {
+		t.Fatal(err)
 	}
 }

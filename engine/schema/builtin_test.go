@@ -2,6 +2,8 @@ package schema
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/rapportcrm/rapport/schemas"
@@ -68,5 +70,45 @@ func TestBuiltinEntities(t *testing.T) {
 	}
 	if ents["contact"].DedupeKeys[0] != "emails" || ents["company"].DedupeKeys[0] != "taxId" {
 		t.Error("dedupe keys of contact/company changed")
+	}
+}
+
+// TestUpgrade adds what a newer shipped definition has and keeps every edit of the installed one.
+func TestUpgrade(t *testing.T) {
+	enum := func(name string, values ...string) Field {
+		f := Field{Name: name, Type: TypeEnum}
+		for _, v := range values {
+			f.Options = append(f.Options, Option{Value: v, Label: Label{En: v}})
+		}
+		return f
+	}
+	str := func(name string, required bool) Field { return Field{Name: name, Type: TypeString, Required: required} }
+	cases := []struct {
+		name               string
+		installed, shipped []Field
+		want               []Field
+		added              []string
+	}{
+		{"same", []Field{str("a", true), enum("s", "x")}, []Field{str("a", true), enum("s", "x")},
+			[]Field{str("a", true), enum("s", "x")}, nil},
+		{"new field is added optional", []Field{str("a", true)}, []Field{str("a", true), str("b", true)},
+			[]Field{str("a", true), str("b", false)}, []string{"field b"}},
+		{"new option is appended after the analyst's", []Field{enum("s", "x", "mine")}, []Field{enum("s", "x", "erp")},
+			[]Field{enum("s", "x", "mine", "erp")}, []string{"s: option erp"}},
+		{"analyst's field and type stay", []Field{str("s", false), str("own", true)}, []Field{enum("s", "x")},
+			[]Field{str("s", false), str("own", true)}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			installed := Entity{Name: "e", Version: 3, Fields: c.installed}
+			before := fmt.Sprint(installed)
+			got, added := Upgrade(installed, Entity{Name: "e", Fields: c.shipped})
+			if !reflect.DeepEqual(got.Fields, c.want) || !reflect.DeepEqual(added, c.added) || got.Version != 3 {
+				t.Errorf("got %+v %v, want %+v %v", got.Fields, added, c.want, c.added)
+			}
+			if fmt.Sprint(installed) != before {
+				t.Errorf("the installed entity was changed: %v", installed)
+			}
+		})
 	}
 }
