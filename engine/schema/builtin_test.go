@@ -112,3 +112,16 @@ func TestUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestCadenceKeepsNextFollowUp: the follow-up cadence owns nextFollowUpAt (a bulk start reads its absence
+// as "no cadence yet"), so neither a user's edit nor a merge filling the survivor's empty fields may set it.
+func TestCadenceKeepsNextFollowUp(t *testing.T) {
+	ents := builtins(t)
+	for _, name := range []string{"contact", "deal"} {
+		e := ents[name]
+		f := e.Field("nextFollowUpAt")
+		if f == nil || !f.ReadOnly {
+			t.Errorf("%s.nextFollowUpAt: %+v, want a read-only field", name, f)
+		}
+	}
+}
