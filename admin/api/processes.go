@@ -7,16 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/rapportcrm/rapport/engine/audit"
 
 	"github.com/danielgtaylor/huma/v2"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/bpmn"
@@ -417,43 +414,6 @@ func (s *Server) startInstance(ctx context.Context, in *startInput) (*struct{ Bo
 	return &struct{ Body StartedInstance }{Body: st}, nil
 }
 
-func (s *Server) completeTask(ctx context.Context, in *completeInput) (*struct{}, error) {
-	instanceID, taskID, err := splitTaskID(in.ID)
-	if err != nil {
-		return nil, err
-	}
-	p := PrincipalFrom(ctx)
-	task, err := s.openTask(ctx, instanceID, taskID)
-	if err != nil {
-		return nil, err
-	}
-	if !s.mayComplete(ctx, p, instanceID, task) {
-		s.record(ctx, audit.Event{Action: "task.complete", Outcome: audit.OutcomeDenied,
-			Target: audit.Target{Type: "task", ID: in.ID}, Details: map[string]any{"element": task.Element}})
-		return nil, Typed(http.StatusForbidden, "not-your-task", "the task is assigned to someone else; only its assignee, a candidate or a process operator may complete it")
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	handle, err := s.deps.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: instanceID, UpdateName: process.UpdateCompleteTask, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{process.CompleteTaskRequest{TaskID: taskID, Variables: in.Body.Variables, By: p.User.ID}},
-	})
-	if err == nil {
-		err = handle.Get(ctx, nil)
-	}
-	if err != nil {
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			return nil, NewProblem(http.StatusNotFound, "no task "+in.ID)
-		}
-		// The instance's validator refused the completion: nothing changed.
-		return nil, Typed(http.StatusUnprocessableEntity, "task-refused", err.Error())
-	}
-	s.record(ctx, audit.Event{Action: "task.complete", Outcome: audit.OutcomeSuccess,
-		Target: audit.Target{Type: "task", ID: in.ID}, After: in.Body.Variables, Details: map[string]any{"element": task.Element}})
-	return nil, nil
-}
-
 // openTask finds an open user task of a running instance.
 func (s *Server) openTask(ctx context.Context, instanceID, taskID string) (process.UserTask, error) {
 	val, err := s.deps.Temporal.QueryWorkflow(ctx, instanceID, "", process.QueryUserTasks)
@@ -470,24 +430,6 @@ func (s *Server) openTask(ctx context.Context, instanceID, taskID string) (proce
 		}
 	}
 	return process.UserTask{}, NewProblem(http.StatusNotFound, "no open task "+instanceID+"~"+taskID)
-}
-
-// mayComplete: the assignee, a candidate user, a member of a candidate group (team or role), anyone for
-// an unassigned task, or whoever operates the instance's process (mayOperate).
-func (s *Server) mayComplete(ctx context.Context, p *Principal, instanceID string, t process.UserTask) bool {
-	u := p.User
-	me := []string{u.ID, u.Email}
-	switch {
-	case t.Assignee != "" && slices.Contains(me, t.Assignee):
-		return true
-	case slices.ContainsFunc(t.CandidateUsers, func(c string) bool { return slices.Contains(me, c) }):
-		return true
-	case slices.ContainsFunc(t.CandidateGroups, func(g string) bool { return slices.Contains(u.Teams, g) || slices.Contains(u.Roles, g) }):
-		return true
-	case t.Assignee == "" && len(t.CandidateUsers) == 0 && len(t.CandidateGroups) == 0:
-		return true
-	}
-	return s.mayOperate(ctx, p, instanceID)
 }
 
 // mayOperate reports whether the caller may operate an instance: an administrator, or an owner of its

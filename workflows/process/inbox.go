@@ -1,6 +1,7 @@
 // The inbox mirror: at behaviour level 2 the instance writes its open user tasks to the inbox store
 // through an activity whenever they change (created, claimed, reassigned, completed, cancelled), so an
-// inbox is read from one store instead of querying every instance.
+// inbox is read from one store instead of querying every instance; from level 6 through a local
+// activity, in the workflow task that made the change.
 
 package process
 
@@ -115,14 +116,21 @@ func (r *runner) syncInbox() {
 	snap.Seq = r.st.Inbox.Seq
 	r.inboxBusy = true
 	ctx, _ := workflow.NewDisconnectedContext(r.ctx) // the last write of a cancelled instance too
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		// Bounded: an update waiting for its write is answered within a minute or two even when the
-		// store is down; the next change (or POST /api/v1/tasks/rebuild) brings the mirror back.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 15 * time.Second, MaximumAttempts: 8},
-	})
+	// Bounded: an update waiting for its write is answered within a minute or two even when the
+	// store is down; the next change (or POST /api/v1/tasks/rebuild) brings the mirror back.
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 15 * time.Second, MaximumAttempts: 8}
 	seq := snap.Seq
-	r.inboxFuture = workflow.ExecuteActivity(ctx, InboxActivityName, snap)
+	if r.at(levelInboxLocal) {
+		// In the workflow task that changed the tasks: no activity task to dispatch, and the update
+		// waiting for the write is answered in this same workflow task.
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: 2 * time.Minute, RetryPolicy: retry,
+		})
+		r.inboxFuture = workflow.ExecuteLocalActivity(ctx, InboxActivityName, snap)
+	} else {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry})
+		r.inboxFuture = workflow.ExecuteActivity(ctx, InboxActivityName, snap)
+	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		err := r.inboxFuture.Get(ctx, nil)
 		r.queue = append(r.queue, event{kind: "inbox", inboxSeq: seq, err: err})

@@ -260,11 +260,26 @@ func (r *runner) register() error {
 	if err := r.registerOperations(); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateCompleteTask,
-		func(ctx workflow.Context, req CompleteTaskRequest) error {
-			return r.enqueue(ctx, event{kind: "complete", complete: &req})
-		}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CompleteTaskRequest) error {
+	var complete any = func(ctx workflow.Context, req CompleteTaskRequest) error {
+		return r.enqueue(ctx, event{kind: "complete", complete: &req})
+	}
+	if r.at(levelInboxLocal) {
+		complete = func(ctx workflow.Context, req CompleteTaskRequest) (CompleteTaskResult, error) {
+			var res CompleteTaskResult
+			if u := r.userTask(req.TaskID); u != nil {
+				res.Element = u.Element
+			}
+			return res, r.enqueue(ctx, event{kind: "complete", complete: &req})
+		}
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateCompleteTask, complete,
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CompleteTaskRequest) error {
 			if err := r.ended(); err != nil {
+				return err
+			}
+			// Unknown task and caller first: the task API answers them 404 and 403 (or, for an
+			// operator, asks again).
+			if _, err := r.completionTask(req); err != nil {
 				return err
 			}
 			if r.suspended() {

@@ -69,6 +69,11 @@ const (
 	// ErrorTypeBPMN is the ApplicationError type carrying a BPMN error code (in its details) from a task
 	// handler or a child process, so error boundary events can catch it.
 	ErrorTypeBPMN = "BpmnError"
+	// ErrorTypeNoTask refuses a completion of a user task the instance does not have open.
+	ErrorTypeNoTask = "NoOpenUserTask"
+	// ErrorTypeNotYourTask refuses a completion by a TaskCaller the task is neither assigned nor
+	// offered to; its details hold the task's element.
+	ErrorTypeNotYourTask = "NotYourTask"
 )
 
 // Instance states, as shown by queries and the RapportState search attribute.
@@ -395,6 +400,25 @@ type CompleteTaskRequest struct {
 	Variables map[string]any `json:"variables,omitempty"`
 	By        string         `json:"by,omitempty"`
 	Reason    string         `json:"reason,omitempty"`
+	// Caller, when set, is the person completing the task through the task API: the validator refuses
+	// (ErrorTypeNotYourTask) one the task is neither assigned nor offered to, unless an operator. Unset
+	// for a completion an operator's checked operation sends.
+	Caller *TaskCaller `json:"caller,omitempty"`
+}
+
+// TaskCaller is who completes a user task: IDs (user ID, e-mail) and Groups (teams, roles) are matched
+// against the task's assignee and candidates; Operator is set for whoever operates the instance's
+// process, who may complete any of its tasks.
+type TaskCaller struct {
+	IDs      []string `json:"ids"`
+	Groups   []string `json:"groups,omitempty"`
+	Operator bool     `json:"operator,omitempty"`
+}
+
+// CompleteTaskResult is the answer of UpdateCompleteTask from behaviour level 6 (none before): the
+// element of the completed task.
+type CompleteTaskResult struct {
+	Element string `json:"element"`
 }
 
 // RetryRequest is the argument of UpdateRetryIncident; Variables are set before the element re-runs,

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/rapportcrm/rapport/engine/bpmn"
 )
 
@@ -84,12 +86,32 @@ func (r *runner) userTask(id string) *UserTask {
 	return nil
 }
 
+// completionTask finds the open task a completion is for and refuses a caller it is neither assigned
+// nor offered to. Validators do not run on replay, so this check applies at every behaviour level.
+func (r *runner) completionTask(req CompleteTaskRequest) (*UserTask, error) {
+	u := r.userTask(req.TaskID)
+	if u == nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no open user task %q", req.TaskID), ErrorTypeNoTask, nil)
+	}
+	if c := req.Caller; c != nil && !c.Operator && !u.CompletableBy(c.IDs, c.Groups) {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("user task %q is assigned to someone else", req.TaskID),
+			ErrorTypeNotYourTask, nil, u.Element)
+	}
+	return u, nil
+}
+
+// CompletableBy reports whether a person may complete the task: its assignee, a candidate user, a
+// member of a candidate group, or anyone when it is neither assigned nor offered to anybody.
+func (u *UserTask) CompletableBy(ids, groups []string) bool {
+	return u.OfferedTo(ids, groups) || (u.Assignee == "" && len(u.CandidateUsers) == 0 && len(u.CandidateGroups) == 0)
+}
+
 // validateCompletion refuses a completion for an unknown task, with missing required fields, unknown
 // fields or values of the wrong type; it runs before the update is accepted into history.
 func (r *runner) validateCompletion(req CompleteTaskRequest) error {
-	u := r.userTask(req.TaskID)
-	if u == nil {
-		return fmt.Errorf("no open user task %q", req.TaskID)
+	u, err := r.completionTask(req)
+	if err != nil {
+		return err
 	}
 	var problems []string
 	for _, f := range u.Fields {

@@ -50,8 +50,13 @@ const (
 	// throw again, refuses the retry with what to do instead. Before, the token was dropped and a retry
 	// ended the instance "completed" with no end element.
 	levelUncaughtRetry = 5
+	// levelInboxLocal is issue 20: the inbox is written through a local activity, in the workflow task
+	// that changed the user tasks, so an update that waits for the inbox (a completion, a claim) is
+	// answered in that one workflow task instead of after an activity task and a second workflow task;
+	// and a completion answers with the element of the task it completed (CompleteTaskResult).
+	levelInboxLocal = 6
 	// levelLatest is the level new instances run at.
-	levelLatest = levelUncaughtRetry
+	levelLatest = levelInboxLocal
 )
 
 // behaviourLevel asks Temporal which level this run executes (a marker in new histories, the first

@@ -36,6 +36,7 @@ type stack struct {
 	c     client.Client
 	w     worker.Worker
 	acts  *process.Activities
+	inbox *memInbox
 	mu    sync.Mutex
 	fails map[string]int
 }
@@ -54,7 +55,8 @@ func (s *stack) start(t testing.TB, reg *process.Registry, store process.Definit
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	s.srv, s.c, s.acts = srv, c, &process.Activities{Registry: reg, Store: store}
+	s.inbox = newMemInbox()
+	s.srv, s.c, s.acts = srv, c, &process.Activities{Registry: reg, Store: store, Inbox: s.inbox}
 	s.startWorker(t)
 	t.Cleanup(func() { s.w.Stop() })
 }
@@ -303,6 +305,7 @@ func TestScenarios(t *testing.T) {
 		}, "Done", false, map[string]string{"found": "L7"}})
 	scenarios = append(scenarios, elementScenarios(t, store)...)
 	scenarios = append(scenarios, operationScenarios(t)...)
+	scenarios = append(scenarios, inboxScenarios(t)...)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			s.mu.Lock()
@@ -401,14 +404,8 @@ func recordRuns(t *testing.T, c client.Client, id, runID, name string, all bool)
 func writeHistory(t *testing.T, c client.Client, id, runID, name string) (children []string, next string) {
 	t.Helper()
 	path := filepath.Join("..", "..", "testdata", name+".json")
-	iter := c.GetWorkflowHistory(context.Background(), id, runID, false, 0)
-	var h historypb.History
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
+	h := readHistory(t, c, id, runID)
+	for _, ev := range h.Events {
 		if a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
 			children = append(children, a.GetWorkflowId())
 		}
@@ -419,7 +416,7 @@ func writeHistory(t *testing.T, c client.Client, id, runID, name string) (childr
 	if _, err := os.Stat(path); err == nil {
 		return children, next // recorded before: never re-recorded
 	}
-	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,6 +424,21 @@ func writeHistory(t *testing.T, c client.Client, id, runID, name string) (childr
 		t.Fatal(err)
 	}
 	return children, next
+}
+
+// readHistory reads the history of one run (runID "": the latest).
+func readHistory(t *testing.T, c client.Client, id, runID string) *historypb.History {
+	t.Helper()
+	iter := c.GetWorkflowHistory(context.Background(), id, runID, false, 0)
+	var h historypb.History
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	return &h
 }
 
 func state(t *testing.T, s *stack, id string) process.Snapshot {
