@@ -41,14 +41,19 @@ type cadenceOp struct {
 // With RAPPORT_BENCH_HEAPPROFILE set to a directory, the phase also writes its heap profile there
 // (heap-baseline.pprof, heap-cadences.pprof) for `go tool pprof -top -base heap-baseline.pprof
 // heap-cadences.pprof`. RAPPORT_BENCH_CADENCE_PAGE sets the bulk start's pageSize (the server's
-// default, 50, when unset). Run it with a fixed -benchtime (Nx); the bulk start of 10,000 takes most of
+// default, 50, when unset), RAPPORT_BENCH_WORKFLOW_CACHE the stack's WorkflowCache (its default when unset). Run it with a fixed -benchtime (Nx); the bulk start of 10,000 takes most of
 // the run (tens of minutes on a busy 2-core machine).
 func BenchmarkCadencesAtScale(b *testing.B) {
 	n := 10000
 	if v, err := strconv.Atoi(os.Getenv("RAPPORT_BENCH_CADENCES")); err == nil && v > 0 {
 		n = v
 	}
-	env := benchStack(b, func(c *stack.Config) { c.NoProcessTemplates = false })
+	env := benchStack(b, func(c *stack.Config) {
+		c.NoProcessTemplates = false
+		if v, err := strconv.Atoi(os.Getenv("RAPPORT_BENCH_WORKFLOW_CACHE")); err == nil && v > 0 {
+			c.WorkflowCache = v
+		}
+	})
 	owner := adminID(b, env)
 	ids := seedRecords(b, env, "contact", n, func(i int) bson.M {
 		return bson.M{"firstName": fmt.Sprintf("Seeded %d", i), "lastName": "Seeded", "loyaltyStage": "prospect",
