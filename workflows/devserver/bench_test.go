@@ -25,16 +25,7 @@ func BenchmarkThroughput(b *testing.B) {
 			if store == "file" {
 				cfg.DatabaseFile = filepath.Join(b.TempDir(), "temporal.db")
 			}
-			srv, err := devserver.Start(ctx, cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer srv.Stop()
-			c, err := client.Dial(client.Options{HostPort: srv.FrontendAddr(), Namespace: "bench", Logger: quiet{}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
+			c := serve(b, cfg)
 			w := worker.New(c, workflows.TaskQueue, worker.Options{})
 			workflows.Register(w)
 			if err := w.Start(); err != nil {
@@ -70,6 +61,23 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "workflows/s")
 		})
 	}
+}
+
+// serve starts an embedded server with cfg and returns a client of its namespace; both stop when the
+// test or benchmark ends.
+func serve(tb testing.TB, cfg devserver.Config) client.Client {
+	tb.Helper()
+	srv, err := devserver.Start(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Stop() })
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddr(), Namespace: cfg.Namespace, Logger: quiet{}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return c
 }
 
 // quiet keeps the SDK's per-activity debug lines out of benchmark output.

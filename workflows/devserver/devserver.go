@@ -42,7 +42,17 @@ type Config struct {
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// Logger receives the server's log lines (already filtered to the level the caller wants).
 	Logger *slog.Logger
+	// HistoryCache is how many workflow executions the history service keeps in memory between their
+	// steps (its mutable-state cache, Temporal's history.hostLevelCacheMaxSize); an execution that was
+	// evicted is read back from the database when it next runs. Temporal's default of 128,000, sized for
+	// a cluster host, kept every long-waiting process instance of the embedded server in the heap.
+	// Zero means DefaultHistoryCache.
+	HistoryCache int
 }
+
+// DefaultHistoryCache is how many workflow executions the embedded history service keeps in memory
+// unless told otherwise: the executions busy at once, not the thousands that wait for days.
+const DefaultHistoryCache = 1000
 
 // Server is a running embedded Temporal server.
 type Server struct {
@@ -149,18 +159,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}},
 		PublicClient: config.PublicClient{HostPort: frontend},
 	}
-	dc := dynamicconfig.StaticClient{
-		// One process, one shard: let the worker poll with little delay and accept our search attributes.
-		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():              true,
-		dynamicconfig.FrontendEnableUpdateWorkflowExecutionAsyncAccepted.Key(): true,
-		dynamicconfig.EnableReadFromSecondaryVisibility.Key():                  false,
-	}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(serverCfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(newLogger(logger)),
-		temporal.WithDynamicConfigClient(dc),
+		temporal.WithDynamicConfigClient(dynamicConfig(cfg)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: create server: %w", err)
@@ -174,6 +178,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// dynamicConfig is the embedded server's dynamic configuration.
+func dynamicConfig(cfg Config) dynamicconfig.StaticClient {
+	historyCache := cfg.HistoryCache
+	if historyCache <= 0 {
+		historyCache = DefaultHistoryCache
+	}
+	return dynamicconfig.StaticClient{
+		// One process, one shard: let the worker poll with little delay and accept our search attributes.
+		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():              true,
+		dynamicconfig.FrontendEnableUpdateWorkflowExecutionAsyncAccepted.Key(): true,
+		dynamicconfig.EnableReadFromSecondaryVisibility.Key():                  false,
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                       historyCache,
+	}
 }
 
 // waitReady returns once the frontend answers for the namespace, so callers can start workers at once.

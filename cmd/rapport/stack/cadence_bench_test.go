@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"testing"
@@ -32,14 +35,25 @@ type cadenceOp struct {
 // running cadence waiting for its timer ("cadences=N"); the stack settles before each op (settle). Each
 // op's after-phase reports its ratio to its baseline (after ÷ before). The contacts are stored with the
 // raw driver as if imported before the cadences existed; a contact created through the API starts its
-// own cadence in both phases. Run it with a fixed -benchtime (Nx); the bulk start of 10,000 takes most
-// of the run (tens of minutes on a busy 2-core machine).
+// own cadence in both phases. Each op also reports the process's live heap after a garbage collection
+// (live-heap-MB, measured once per phase, before its first op): the stack runs in the benchmark's
+// process, so that is the embedded Temporal server, FerretDB, the worker's cache and the API together.
+// With RAPPORT_BENCH_HEAPPROFILE set to a directory, the phase also writes its heap profile there
+// (heap-baseline.pprof, heap-cadences.pprof) for `go tool pprof -top -base heap-baseline.pprof
+// heap-cadences.pprof`. RAPPORT_BENCH_CADENCE_PAGE sets the bulk start's pageSize (the server's
+// default, 50, when unset), RAPPORT_BENCH_WORKFLOW_CACHE the stack's WorkflowCache (its default when unset). Run it with a fixed -benchtime (Nx); the bulk start of 10,000 takes most of
+// the run (tens of minutes on a busy 2-core machine).
 func BenchmarkCadencesAtScale(b *testing.B) {
 	n := 10000
 	if v, err := strconv.Atoi(os.Getenv("RAPPORT_BENCH_CADENCES")); err == nil && v > 0 {
 		n = v
 	}
-	env := benchStack(b, func(c *stack.Config) { c.NoProcessTemplates = false })
+	env := benchStack(b, func(c *stack.Config) {
+		c.NoProcessTemplates = false
+		if v, err := strconv.Atoi(os.Getenv("RAPPORT_BENCH_WORKFLOW_CACHE")); err == nil && v > 0 {
+			c.WorkflowCache = v
+		}
+	})
 	owner := adminID(b, env)
 	ids := seedRecords(b, env, "contact", n, func(i int) bson.M {
 		return bson.M{"firstName": fmt.Sprintf("Seeded %d", i), "lastName": "Seeded", "loyaltyStage": "prospect",
@@ -66,7 +80,9 @@ func BenchmarkCadencesAtScale(b *testing.B) {
 	// to read on a shared machine, where a few calls stalled by other work move a mean of 20 calls.
 	before := map[string][2]time.Duration{}
 	seq := 0 // the after phase patches and reads other contacts than the baseline did
-	phase := func(label string, ratio bool) {
+	phase := func(label, profile string, ratio bool) {
+		settle(b, env, 3*time.Second)
+		heapMB := liveHeap(b, profile)
 		for _, op := range ops {
 			settle(b, env, 3*time.Second)
 			b.Run(op.name+"/"+label, func(b *testing.B) {
@@ -81,6 +97,7 @@ func BenchmarkCadencesAtScale(b *testing.B) {
 				slices.Sort(calls)
 				med := calls[len(calls)/2]
 				b.ReportMetric(float64(med.Nanoseconds()), "median-ns")
+				b.ReportMetric(heapMB, "live-heap-MB")
 				if !ratio {
 					before[op.name] = [2]time.Duration{perOp, med}
 				} else if base := before[op.name]; base[0] > 0 {
@@ -90,9 +107,31 @@ func BenchmarkCadencesAtScale(b *testing.B) {
 			})
 		}
 	}
-	phase("baseline", false)
+	phase("baseline", "heap-baseline.pprof", false)
 	startCadences(b, env, n, `lastName == "Seeded"`)
-	phase(fmt.Sprintf("cadences=%d", n), true)
+	phase(fmt.Sprintf("cadences=%d", n), "heap-cadences.pprof", true)
+}
+
+// liveHeap collects garbage and returns the bytes of live heap objects in MB; when
+// RAPPORT_BENCH_HEAPPROFILE names a directory, it also writes the heap profile there as file.
+func liveHeap(b *testing.B, file string) float64 {
+	b.Helper()
+	runtime.GC()
+	runtime.GC() // the first cycle's finalizers free more in the second
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.Logf("%s: live heap %.1f MB after GC", file, float64(ms.HeapAlloc)/(1<<20))
+	if dir := os.Getenv("RAPPORT_BENCH_HEAPPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, file))
+		if err != nil {
+			b.Fatalf("heap profile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatalf("heap profile %s: %v", file, err)
+		}
+	}
+	return float64(ms.HeapAlloc) / (1 << 20)
 }
 
 // startCadences runs the bulk start of follow-up cadences for the contacts matching filter, as a user
@@ -103,7 +142,11 @@ func startCadences(b *testing.B, env *stacktest.Env, n int, filter string) {
 	ctx := context.Background()
 	began := time.Now()
 	var job services.CadenceJob
-	raw := benchCall(b, env, http.MethodPost, "/api/v1/cadences", map[string]any{"entity": "contact", "filter": filter, "spreadMinutes": 480}, http.StatusAccepted)
+	req := map[string]any{"entity": "contact", "filter": filter, "spreadMinutes": 480}
+	if page, err := strconv.Atoi(os.Getenv("RAPPORT_BENCH_CADENCE_PAGE")); err == nil && page > 0 {
+		req["pageSize"] = page // more cadences starting at once: a quicker bulk start on a busy machine
+	}
+	raw := benchCall(b, env, http.MethodPost, "/api/v1/cadences", req, http.StatusAccepted)
 	if err := json.Unmarshal(raw, &job); err != nil {
 		b.Fatalf("bulk start: %v: %s", err, raw)
 	}

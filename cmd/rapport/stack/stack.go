@@ -137,7 +137,9 @@ type Config struct {
 	// (Temporal's sticky workflow cache); an instance that was evicted is rebuilt from its history when it
 	// next runs. An idle instance holds about 190 KB (a follow-up cadence, measured), and the SDK's
 	// default of 10,000 let 10,000 waiting cadences fill the embedded stack's heap with ~2 GB that every
-	// garbage collection marks, slowing every request. Zero means DefaultWorkflowCache.
+	// garbage collection marks, slowing every request. The embedded Temporal server's history service
+	// keeps as many executions in its own cache (devserver.Config.HistoryCache; Temporal's default of
+	// 128,000 held every waiting cadence, ~27 KB each, measured). Zero means DefaultWorkflowCache.
 	WorkflowCache int
 
 	Logger *slog.Logger
@@ -148,6 +150,14 @@ type Config struct {
 // DefaultWorkflowCache is how many process instances a worker keeps in memory unless told otherwise:
 // enough for the instances that are busy at once, a bounded heap for the thousands that wait for days.
 const DefaultWorkflowCache = 1000
+
+// workflowCache is WorkflowCache or its default.
+func (c Config) workflowCache() int {
+	if c.WorkflowCache <= 0 {
+		return DefaultWorkflowCache
+	}
+	return c.WorkflowCache
+}
 
 // TLSConfig holds the client certificate settings for a Temporal cluster that requires TLS.
 type TLSConfig struct {
@@ -264,11 +274,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.Work {
 		// The SDK keeps one workflow cache per process, sized when the process's first worker starts — in
 		// embedded mode that is one of the Temporal server's own system workers, so this comes first.
-		cache := cfg.WorkflowCache
-		if cache <= 0 {
-			cache = DefaultWorkflowCache
-		}
-		worker.SetStickyWorkflowCacheSize(cache)
+		worker.SetStickyWorkflowCacheSize(cfg.workflowCache())
 	}
 	if cfg.Embedded {
 		if err := s.startEmbedded(ctx); err != nil {
@@ -889,6 +895,7 @@ func (s *Stack) devserverConfig(addr string) devserver.Config {
 		Namespace:        s.cfg.TemporalNamespace,
 		SearchAttributes: workflows.SearchAttributes(),
 		Logger:           slog.New(levelFilter{Handler: s.log.Handler(), min: s.cfg.EmbeddedLogLevel}),
+		HistoryCache:     s.cfg.workflowCache(),
 	}
 }
 
