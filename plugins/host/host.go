@@ -137,6 +137,11 @@ type Host struct {
 	instances map[string]*Instance
 	closed    bool
 
+	// configuring holds a lock per instance name for configure: callers that configure
+	// the same instance at once (a worker's connector tasks installing it on first use)
+	// take turns, so one process serves it rather than one each.
+	configuring map[string]*nameLock
+
 	scanMu    sync.Mutex // one scan at a time
 	lastStamp string     // the directory's fingerprint at the last scan
 
@@ -151,7 +156,7 @@ type Host struct {
 func New(opts Options) (*Host, error) {
 	opts.setDefaults()
 	h := &Host{opts: opts, log: opts.Logger, plugins: map[string]*installed{}, instances: map[string]*Instance{},
-		closing: make(chan struct{})}
+		configuring: map[string]*nameLock{}, closing: make(chan struct{})}
 	found, stamp, err := h.scan()
 	if err != nil {
 		return nil, err
@@ -318,6 +323,11 @@ func (h *Host) configure(ctx context.Context, instance, pluginName string, cfg j
 	if err != nil {
 		return nil, err
 	}
+	// From reading the installed instance to installing its replacement, no other caller
+	// may configure this name: each would launch a process of its own, send its call
+	// there and leave it running after the last one installed replaced it.
+	unlock := h.lockName(instance)
+	defer unlock()
 	h.mu.Lock()
 	old := h.instances[instance]
 	h.mu.Unlock()
@@ -349,6 +359,34 @@ func (h *Host) configure(ctx context.Context, instance, pluginName string, cfg j
 		h.retire(old.current())
 	}
 	return in, nil
+}
+
+// nameLock is one instance name's configure lock and how many callers hold or wait for it.
+type nameLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+// lockName takes the configure lock of an instance name and returns its release; the
+// lock is forgotten when no caller holds or waits for it.
+func (h *Host) lockName(name string) (unlock func()) {
+	h.mu.Lock()
+	l := h.configuring[name]
+	if l == nil {
+		l = &nameLock{}
+		h.configuring[name] = l
+	}
+	l.users++
+	h.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		h.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(h.configuring, name)
+		}
+		h.mu.Unlock()
+	}
 }
 
 // Instance returns a configured instance by name.

@@ -447,3 +447,56 @@ func TestUndeclaredCapabilityNotCalled(t *testing.T) {
 		t.Errorf("ListCustomers on a plugin without customers.list: err = %v, want unsupported", err)
 	}
 }
+
+// TestConcurrentFirstConfigureLaunchesOneProcess configures one new instance from several
+// goroutines at once, as a worker's connector tasks do when their connector was configured
+// on another server after the worker started (each task's resolver installs it on first
+// use): every caller gets the same instance, and one plugin process serves it. Before,
+// each caller launched a process of its own and sent its call there, so two processes
+// wrote the test ERP's file at once and one order was lost.
+func TestConcurrentFirstConfigureLaunchesOneProcess(t *testing.T) {
+	root := t.TempDir()
+	install(t, root, "testplugin", "testplugin", nil)
+	h, logs := newHost(t, root, Options{HealthInterval: -1})
+	cfg := cfgJSON(t, testconn.Config{Dir: t.TempDir()})
+	const callers = 6
+	got := make([]*Instance, callers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			in, err := h.Configure(t.Context(), "erp", "testplugin", cfg)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = in
+		})
+	}
+	close(start)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	in, err := h.Instance("erp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range got {
+		if g != in {
+			t.Errorf("caller %d got an instance other than the installed one", i)
+		}
+	}
+	pids := map[string]bool{} // the host and go-plugin both log "plugin started" with the pid
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"plugin started"`) && strings.Contains(line, `"instance":"erp"`) {
+			if i := strings.Index(line, `"pid":`); i >= 0 {
+				pids[strings.FieldsFunc(line[i+6:], func(r rune) bool { return r == ',' || r == '}' })[0]] = true
+			}
+		}
+	}
+	launched := len(pids)
+	if launched != 1 {
+		t.Errorf("%d plugin processes launched for instance erp, want 1", launched)
+	}
+}

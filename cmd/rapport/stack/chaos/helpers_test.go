@@ -367,27 +367,33 @@ func (w *world) leadsExist(ids []string) (found int) {
 	return found
 }
 
-// tally is what a scenario counts at its end.
+// tally is what a scenario counts at its end: notes and ERP orders only when its process has those
+// steps (withNotes, withOrders), and what is lost or duplicated by kind.
 type tally struct {
 	leads, instances, completed, notes, orders, duplicates, lost int
+	withNotes, withOrders                                        bool
+	lostBy, duplicatedBy                                         map[string]int
 }
 
 // count compares what exists with the acknowledged leads: each must have exactly one instance, and
 // (when the process has those steps) one note and one ERP order; more is a duplicate, fewer is lost.
 func (w *world) count(key string, leads []string, withNotes, withOrders bool) tally {
 	per, completed := w.instances(key)
-	tl := tally{leads: len(leads), completed: completed}
+	tl := tally{leads: len(leads), completed: completed, withNotes: withNotes, withOrders: withOrders,
+		lostBy: map[string]int{}, duplicatedBy: map[string]int{}}
 	for _, n := range per {
 		tl.instances += n
 	}
-	check := func(m map[string]int) int {
+	check := func(kind string, m map[string]int) int {
 		total := 0
 		for _, id := range leads {
 			switch n := m[id]; {
 			case n == 0:
 				tl.lost++
+				tl.lostBy[kind]++
 			case n > 1:
 				tl.duplicates += n - 1
+				tl.duplicatedBy[kind] += n - 1
 			}
 		}
 		for _, n := range m {
@@ -395,23 +401,49 @@ func (w *world) count(key string, leads []string, withNotes, withOrders bool) ta
 		}
 		return total
 	}
-	check(per)
+	check("instances", per)
 	if withNotes {
-		tl.notes = check(w.notes())
+		tl.notes = check("notes", w.notes())
 	}
 	if withOrders {
-		tl.orders = check(w.orders())
+		tl.orders = check("ERP documents", w.orders())
 	}
-	tl.lost += len(leads) - w.leadsExist(leads)
+	if missing := len(leads) - w.leadsExist(leads); missing > 0 {
+		tl.lost += missing
+		tl.lostBy["leads"] += missing
+	}
 	return tl
+}
+
+// line is the tally as `make test-chaos` prints it; a count the scenario does not take (its process
+// has no such step) reads "-", and what is lost or duplicated is named by kind.
+func (tl tally) line(scenario string) string {
+	opt := func(counted bool, n int) string {
+		if !counted {
+			return "-"
+		}
+		return fmt.Sprint(n)
+	}
+	line := fmt.Sprintf("chaos %s: leads (acknowledged writes)=%d instances=%d completed=%d notes written by processes=%s ERP documents=%s duplicates=%d lost=%d",
+		scenario, tl.leads, tl.instances, tl.completed, opt(tl.withNotes, tl.notes), opt(tl.withOrders, tl.orders), tl.duplicates, tl.lost)
+	for _, by := range []struct {
+		what string
+		m    map[string]int
+	}{{"lost", tl.lostBy}, {"duplicated", tl.duplicatedBy}} {
+		for _, kind := range []string{"leads", "instances", "notes", "ERP documents"} {
+			if n := by.m[kind]; n > 0 {
+				line += fmt.Sprintf(" (%s %s: %d)", by.what, kind, n)
+			}
+		}
+	}
+	return line
 }
 
 // report prints a scenario's counts in the form `make test-chaos` shows, and fails the test on any
 // duplicate, loss or unfinished instance.
 func report(t *testing.T, scenario string, tl tally, extra string) {
 	t.Helper()
-	line := fmt.Sprintf("chaos %s: leads (acknowledged writes)=%d instances=%d completed=%d notes written by processes=%d ERP documents=%d duplicates=%d lost=%d",
-		scenario, tl.leads, tl.instances, tl.completed, tl.notes, tl.orders, tl.duplicates, tl.lost)
+	line := tl.line(scenario)
 	if extra != "" {
 		line += "; " + extra
 	}

@@ -1,10 +1,12 @@
 package chaos_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,11 +69,12 @@ func TestChaosKillDevWith200InFlight(t *testing.T) {
 	}
 }
 
-// TestChaosKillWorker runs the server (with the embedded store and Temporal) in this process and the
-// worker as a separate `rapport worker` process, sends it SIGKILL while instances are in flight and
-// starts a second worker: the second worker takes over and every instance completes with one note and
-// one ERP order per lead. (The second worker starts after the kill: the test ERP keeps its orders in a
-// file that two plugin processes must not write at once.)
+// TestChaosKillWorker runs the server (with the embedded store and Temporal) in this process and two
+// workers as separate `rapport worker` processes, sends the first SIGKILL while instances are in
+// flight, and the second takes over: every instance completes with one note and one ERP order per
+// lead. Both workers' plugin processes write the test ERP's one file (it locks it), and each worker
+// installs the ERP connector on its first connector tasks, several at once, because it was
+// configured after the workers started: each worker must run one plugin process for it.
 func TestChaosKillWorker(t *testing.T) {
 	needChaos(t)
 	t.Parallel()
@@ -98,7 +101,8 @@ func TestChaosKillWorker(t *testing.T) {
 			"--temporal-address", env.Stack.TemporalAddr, "--plugins-dir", filepath.Join(cfg.DataDir, "plugins"),
 			"--secret-key", strings.TrimSpace(string(key)), "--metrics-addr", "")
 	}
-	first := worker("first")
+	first, second := worker("first"), worker("second")
+	defer second.stop()
 	w := worldOf(t, env, t.TempDir())
 	w.configureERP(300 * time.Millisecond)
 	w.publish("chaos-worker", chain("chaos-worker", writeStep("Note"), orderStep("Order"), timerStep("Wait", "20s")))
@@ -110,16 +114,41 @@ func TestChaosKillWorker(t *testing.T) {
 	if !waitFor(5*time.Minute, func() bool { return len(w.orders()) >= n/3 }) {
 		t.Fatalf("only %d ERP orders after 5 minutes", len(w.orders()))
 	}
-	atKill := fmt.Sprintf("at the kill: %d notes, %d ERP orders, %d instances on their timer", sum(w.notes()), sum(w.orders()), w.countWhere("chaos-worker", "Wait"))
+	atKill := fmt.Sprintf("at the kill: %d notes, %d ERP orders, %d instances on their timer; plugin processes of the first worker %d, of the second %d",
+		sum(w.notes()), sum(w.orders()), w.countWhere("chaos-worker", "Wait"), pluginProcesses(first), pluginProcesses(second))
 	first.kill()
 	killed := time.Now()
-	second := worker("second")
-	defer second.stop()
 	if !waitFor(12*time.Minute, func() bool { _, done := w.instances("chaos-worker"); return done == n }) {
 		t.Errorf("the second worker did not finish every instance (logs in %s)", logs)
 	}
 	report(t, "SIGKILL of a worker, a second takes over", w.count("chaos-worker", leads, true, true),
 		fmt.Sprintf("%s; all instances done %s after the kill", atKill, time.Since(killed).Round(time.Second)))
+}
+
+// pluginProcesses counts the plugin processes p runs: its children whose program is an installed
+// plugin's binary (the host names it connector).
+func pluginProcesses(p *proc) int {
+	entries, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(p.cmd.Process.Pid) {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if argv0, _, _ := bytes.Cut(cmdline, []byte{0}); filepath.Base(string(argv0)) == "connector" {
+			n++
+		}
+	}
+	return n
 }
 
 func sum(m map[string]int) int {

@@ -134,17 +134,43 @@ func Load(dir string) (Store, error) {
 	return s, nil
 }
 
+// save replaces the store of dir with s: a temporary file of its own (two plugin processes may
+// save at once), synced before the rename and the directory after it, so the file holds either
+// the old or the new store, also after a crash. Callers hold the store's lock (lockStore).
 func save(dir string, s Store) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode store: %w", err)
 	}
-	tmp := filepath.Join(dir, StoreFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	f, err := os.CreateTemp(dir, StoreFile+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write store: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write store: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, StoreFile)); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("replace store: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("sync store directory: %w", err)
+		}
 	}
 	return nil
 }
@@ -191,6 +217,35 @@ func (c *Connector) ListOrders(ctx context.Context, req connector.ListOrdersRequ
 	return connector.ListOrdersResponse{Orders: out}, nil
 }
 
+// create stores the order of req unless its idempotency key already names one, which it returns
+// instead. The read, the check and the write happen under the store's lock: besides this
+// process's mutex an OS file lock, since every plugin process configured on the same directory
+// (two workers, an old and a new process) writes the same file, and a read-modify-write of the
+// whole file by two of them at once would drop the order of the one that wrote first.
+func (c *Connector) create(dir string, req connector.CreateSalesOrderRequest) (o connector.Order, created bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	unlock, err := lockStore(dir)
+	if err != nil {
+		return o, false, err
+	}
+	defer unlock()
+	s, err := Load(dir)
+	if err != nil {
+		return o, false, err
+	}
+	if id, ok := s.Keys[req.IdempotencyKey]; ok {
+		return s.Orders[id], false, nil
+	}
+	o = connector.Order{ID: fmt.Sprintf("T-%d", len(s.Orders)+1), CustomerID: req.CustomerID, Currency: req.Currency,
+		Lines: req.Lines, Reference: req.Reference, State: "draft"}
+	s.Orders[o.ID], s.Keys[req.IdempotencyKey] = o, o.ID
+	if err := save(dir, s); err != nil {
+		return o, false, err
+	}
+	return o, true, nil
+}
+
 // CreateSalesOrder persists an order once per idempotency key, then optionally pauses.
 func (c *Connector) CreateSalesOrder(ctx context.Context, req connector.CreateSalesOrderRequest) (connector.CreateSalesOrderResponse, error) {
 	cfg, err := c.config(ctx)
@@ -200,23 +255,12 @@ func (c *Connector) CreateSalesOrder(ctx context.Context, req connector.CreateSa
 	if req.IdempotencyKey == "" || req.CustomerID == "" || len(req.Lines) == 0 {
 		return connector.CreateSalesOrderResponse{}, connector.Invalid("idempotency key, customer and lines are required")
 	}
-	c.mu.Lock()
-	s, err := Load(cfg.Dir)
-	if err != nil {
-		c.mu.Unlock()
-		return connector.CreateSalesOrderResponse{}, connector.Internal("%w", err)
-	}
-	if id, ok := s.Keys[req.IdempotencyKey]; ok {
-		c.mu.Unlock()
-		return connector.CreateSalesOrderResponse{Order: s.Orders[id]}, nil
-	}
-	o := connector.Order{ID: fmt.Sprintf("T-%d", len(s.Orders)+1), CustomerID: req.CustomerID, Currency: req.Currency,
-		Lines: req.Lines, Reference: req.Reference, State: "draft"}
-	s.Orders[o.ID], s.Keys[req.IdempotencyKey] = o, o.ID
-	err = save(cfg.Dir, s)
-	c.mu.Unlock()
+	o, created, err := c.create(cfg.Dir, req)
 	if err != nil {
 		return connector.CreateSalesOrderResponse{}, connector.Internal("%w", err)
+	}
+	if !created {
+		return connector.CreateSalesOrderResponse{Order: o}, nil
 	}
 	if cfg.CreateDelayMS > 0 {
 		select {
