@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/rapportcrm/rapport/engine/keylock"
 )
 
 // Backend is the server a store talks to and the one place that knows how the two differ. MongoDB
@@ -21,7 +22,7 @@ import (
 // O(1) on both.
 type Backend struct {
 	embedded bool
-	locks    keyedLocks
+	locks    keylock.Locks
 }
 
 // Detect asks the server what it is (FerretDB answers buildInfo with its own version).
@@ -37,7 +38,7 @@ func Detect(ctx context.Context, db *mongo.Database) (*Backend, error) {
 // NewBackend returns the backend of an embedded store (FerretDB) or of MongoDB, for callers and tests
 // that know which one they have.
 func NewBackend(embedded bool) *Backend {
-	return &Backend{embedded: embedded, locks: keyedLocks{m: map[string]*keyLock{}}}
+	return &Backend{embedded: embedded}
 }
 
 // Embedded reports whether the store is the embedded FerretDB, where only by-ID access is fast.
@@ -58,7 +59,7 @@ func (b *Backend) Lock(coll *mongo.Collection, id any) (unlock func()) {
 	if !b.embedded {
 		return func() {}
 	}
-	return b.locks.lock(coll.Name() + "\x00" + fmt.Sprint(id))
+	return b.locks.Lock(coll.Name() + "\x00" + fmt.Sprint(id))
 }
 
 // Match is the filter of a write to the document _id=id that must happen only while its field equals
@@ -184,36 +185,4 @@ func (b *Backend) FindIDs(ctx context.Context, coll *mongo.Collection, ids []str
 		return fmt.Errorf("read %s: %w", coll.Name(), err)
 	}
 	return nil
-}
-
-// keyedLocks is a mutex per key, held only while in use, so locks on distinct documents never wait
-// for each other (as striped locks would) and one writer may hold several.
-type keyedLocks struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedLocks) lock(key string) func() {
-	k.mu.Lock()
-	l := k.m[key]
-	if l == nil {
-		l = &keyLock{}
-		k.m[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }

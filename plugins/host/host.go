@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rapportcrm/rapport/engine/keylock"
 	"github.com/rapportcrm/rapport/plugins/sdk/connector"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -140,7 +141,7 @@ type Host struct {
 	// configuring holds a lock per instance name for configure: callers that configure
 	// the same instance at once (a worker's connector tasks installing it on first use)
 	// take turns, so one process serves it rather than one each.
-	configuring map[string]*nameLock
+	configuring keylock.Locks
 
 	scanMu    sync.Mutex // one scan at a time
 	lastStamp string     // the directory's fingerprint at the last scan
@@ -156,7 +157,7 @@ type Host struct {
 func New(opts Options) (*Host, error) {
 	opts.setDefaults()
 	h := &Host{opts: opts, log: opts.Logger, plugins: map[string]*installed{}, instances: map[string]*Instance{},
-		configuring: map[string]*nameLock{}, closing: make(chan struct{})}
+		closing: make(chan struct{})}
 	found, stamp, err := h.scan()
 	if err != nil {
 		return nil, err
@@ -326,7 +327,7 @@ func (h *Host) configure(ctx context.Context, instance, pluginName string, cfg j
 	// From reading the installed instance to installing its replacement, no other caller
 	// may configure this name: each would launch a process of its own, send its call
 	// there and leave it running after the last one installed replaced it.
-	unlock := h.lockName(instance)
+	unlock := h.configuring.Lock(instance)
 	defer unlock()
 	h.mu.Lock()
 	old := h.instances[instance]
@@ -359,34 +360,6 @@ func (h *Host) configure(ctx context.Context, instance, pluginName string, cfg j
 		h.retire(old.current())
 	}
 	return in, nil
-}
-
-// nameLock is one instance name's configure lock and how many callers hold or wait for it.
-type nameLock struct {
-	mu    sync.Mutex
-	users int
-}
-
-// lockName takes the configure lock of an instance name and returns its release; the
-// lock is forgotten when no caller holds or waits for it.
-func (h *Host) lockName(name string) (unlock func()) {
-	h.mu.Lock()
-	l := h.configuring[name]
-	if l == nil {
-		l = &nameLock{}
-		h.configuring[name] = l
-	}
-	l.users++
-	h.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		h.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(h.configuring, name)
-		}
-		h.mu.Unlock()
-	}
 }
 
 // Instance returns a configured instance by name.
