@@ -85,6 +85,7 @@ func BenchmarkCadencesAtScale(b *testing.B) {
 		heapMB := liveHeap(b, profile)
 		for _, op := range ops {
 			settle(b, env, 3*time.Second)
+			stop := cpuProfile(b, "cpu-"+op.name+"-"+label+".pprof")
 			b.Run(op.name+"/"+label, func(b *testing.B) {
 				var calls []time.Duration
 				for b.Loop() {
@@ -105,6 +106,7 @@ func BenchmarkCadencesAtScale(b *testing.B) {
 					b.ReportMetric(float64(med)/float64(base[1]), "median-ratio")
 				}
 			})
+			stop()
 		}
 	}
 	phase("baseline", "heap-baseline.pprof", false)
@@ -132,6 +134,30 @@ func liveHeap(b *testing.B, file string) float64 {
 		}
 	}
 	return float64(ms.HeapAlloc) / (1 << 20)
+}
+
+// cpuProfile starts a CPU profile written to file in the directory RAPPORT_BENCH_CPUPROFILE names, and
+// returns what stops it; without that variable it does nothing. A profile per op and phase shows where an
+// op's extra time goes once the cadences run (`go tool pprof -top -base cpu-list50-baseline.pprof
+// cpu-list50-cadences=10000.pprof`): CPU, not wall time, so it stays true on a busy machine.
+func cpuProfile(b *testing.B, file string) (stop func()) {
+	b.Helper()
+	dir := os.Getenv("RAPPORT_BENCH_CPUPROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, file))
+	if err != nil {
+		b.Fatalf("cpu profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatalf("cpu profile %s: %v", file, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // startCadences runs the bulk start of follow-up cadences for the contacts matching filter, as a user
