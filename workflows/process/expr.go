@@ -21,6 +21,10 @@ type exprs struct {
 	declEnv  *expression.Env
 	progs    map[string]*expression.Program
 	opts     []expression.EnvOption
+	// shared and envFP: the worker's environments and programs, and the fingerprint of env there
+	// ("" when env is the instance's own).
+	shared *shared
+	envFP  string
 }
 
 // newExprs prepares the expressions of a model. With assigned set (behaviour level 1) every name the
@@ -28,12 +32,13 @@ type exprs struct {
 // loop variables) is known from the start, so an expression reading one that has no value yet (an
 // optional form field left empty) sees nil instead of failing with an unknown name. cals are the
 // business calendars addBusinessHours and businessHoursBetween may name.
-func newExprs(m *bpmn.Model, assigned bool, cals map[string]expression.Calendar) *exprs {
-	x := &exprs{declared: map[string]*expression.Type{}, names: map[string]bool{}}
+// sh, when set, shares environments and compiled programs with the worker's other instances.
+func newExprs(m *bpmn.Model, assigned bool, cals map[string]expression.Calendar, sh *shared) *exprs {
+	x := &exprs{declared: map[string]*expression.Type{}, names: map[string]bool{}, shared: sh}
 	for _, v := range m.Variables {
 		x.declared[v.Name] = expression.Scalar(kindOf(v.Type))
 	}
-	x.declEnv = expression.NewEnv(x.declared)
+	x.declEnv, _ = sh.env(x.declared, nil)
 	// Names every run may see, so the environment rarely changes.
 	for _, n := range []string{bpmn.ResultVar, "record", "error"} {
 		x.names[n] = true
@@ -128,7 +133,7 @@ func (x *exprs) ensure(vars map[string]any) {
 	for n, t := range x.declared {
 		types[n] = t
 	}
-	x.env = expression.NewEnv(types, x.opts...)
+	x.env, x.envFP = x.shared.env(types, x.opts)
 	x.progs = map[string]*expression.Program{}
 }
 
@@ -149,7 +154,7 @@ func (x *exprs) eval(src string, vars, extra map[string]any, now time.Time) (any
 	p, ok := x.progs[src]
 	if !ok {
 		var err error
-		p, err = expression.Compile(src, x.env)
+		p, err = x.shared.compile(src, x.env, x.envFP)
 		if err != nil {
 			return nil, fmt.Errorf("compile %q: %w", src, err)
 		}

@@ -8,9 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/rapportcrm/rapport/engine/bpmn"
 )
@@ -175,12 +173,7 @@ func newEnvWithActivities(t *testing.T, acts *Activities) *testsuite.TestWorkflo
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(Run, workflow.RegisterOptions{Name: WorkflowName})
-	env.RegisterActivityWithOptions(acts.ExecuteTask, activity.RegisterOptions{Name: TaskActivityName})
-	env.RegisterActivityWithOptions(acts.LoadModel, activity.RegisterOptions{Name: LoadActivityName})
-	env.RegisterActivityWithOptions(acts.LoadCalendars, activity.RegisterOptions{Name: CalendarsActivityName})
-	env.RegisterActivityWithOptions(acts.WriteInbox, activity.RegisterOptions{Name: InboxActivityName})
-	env.RegisterActivityWithOptions(acts.RecordElements, activity.RegisterOptions{Name: ElementsActivityName})
+	Register(env, acts) // as a worker registers them: instances share models and expressions
 	return env
 }
 

@@ -339,7 +339,7 @@ func (r *runner) migrate(req MigrateRequest) (MigrationPlan, error) {
 	}
 	old := r.in.Ref.Version
 	r.model, r.in.Ref.Version, r.in.Model = to, req.Version, nil
-	r.x = newExprs(to, r.at(levelIssue12), compileCalendars(r.st.Calendars))
+	r.x = newExprs(to, r.at(levelIssue12), compileCalendars(r.st.Calendars), r.shared)
 	r.preds, r.reach = nil, nil
 	r.note("", EventMigrated, 0, req.Operator, fmt.Sprintf("version %d → %d", old, req.Version))
 	return m.plan, nil

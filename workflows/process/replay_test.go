@@ -17,11 +17,16 @@ import (
 // workflow.GetVersion (see versions.go) rather than re-recording. A history <name>.json was recorded
 // under workflow id "scenario-<name>" (children: "~" in the name stands for "/"), which call activities
 // use in their children's ids; <name>@<n>.json is the n-th run of an instance that continued as new.
+// The histories replay as a worker runs them (Register): sharing one set of decoded models and compiled
+// expressions among all of them, so sharing them across instances is checked for determinism too.
 func TestReplay(t *testing.T) {
+	sh := newShared()
 	replaytest.Replay(t, replaytest.Options{
 		Pattern: filepath.Join("..", "testdata", "*.json"),
 		Register: func(r worker.WorkflowReplayer) {
-			r.RegisterWorkflowWithOptions(Run, workflow.RegisterOptions{Name: WorkflowName})
+			r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in Input) (Result, error) {
+				return run(ctx, in, sh)
+			}, workflow.RegisterOptions{Name: WorkflowName})
 		},
 		Execution: func(f string) workflow.Execution {
 			name, _, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".json"), "@") // <name>@2: a later run

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -82,6 +83,9 @@ type runner struct {
 	// report (behaviour level 4, elementstats.go); replaying the history rebuilds both.
 	elementRuns []ElementRun
 	elementSeq  int
+	// shared is the worker's models and compiled expressions, shared by its instances (nil: the
+	// instance keeps its own, as when a test registers Run itself).
+	shared *shared
 }
 
 // Run is the interpreter workflow: it runs one instance of any compiled BPMN process until an end event
@@ -89,7 +93,12 @@ type runner struct {
 // that wait for a retry; the workflow fails only for an unloadable model, or (child instances) with an
 // unhandled BPMN error the caller may catch.
 func Run(ctx workflow.Context, in Input) (Result, error) {
-	r := &runner{ctx: ctx, in: in, opts: in.Options.withDefaults(), cancels: map[int]workflow.CancelFunc{}}
+	return run(ctx, in, nil)
+}
+
+// run is Run with the worker's shared models and expressions (Register passes them).
+func run(ctx workflow.Context, in Input, sh *shared) (Result, error) {
+	r := &runner{ctx: ctx, in: in, opts: in.Options.withDefaults(), cancels: map[int]workflow.CancelFunc{}, shared: sh}
 	r.level = behaviourLevel(ctx, in.Resume)
 	if err := r.load(); err != nil {
 		r.tellParent(Result{}, err)
@@ -99,7 +108,7 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 		r.in.BusinessKey = r.in.RecordID // record-started instances receive messages by their record
 	}
 	if !r.at(levelIssue12) {
-		r.x = newExprs(r.model, false, nil)
+		r.x = newExprs(r.model, false, nil, r.shared)
 		if err := r.register(); err != nil {
 			return Result{}, err
 		}
@@ -123,7 +132,7 @@ func Run(ctx workflow.Context, in Input) (Result, error) {
 		if in.Resume == nil && usesCalendars(r.model) {
 			r.st.Calendars = r.loadCalendars()
 		}
-		r.x = newExprs(r.model, true, compileCalendars(r.st.Calendars))
+		r.x = newExprs(r.model, true, compileCalendars(r.st.Calendars), r.shared)
 		if in.Resume != nil {
 			r.resume()
 		} else {
@@ -223,7 +232,7 @@ func (r *runner) tellParent(res Result, err error) {
 // load makes sure the model is present, loading it by reference through a local activity.
 func (r *runner) load() error {
 	if r.in.Model != nil {
-		r.model = r.in.Model
+		r.model = r.shared.model(r.in.Model)
 		if r.in.Ref.Key == "" {
 			r.in.Ref.Key = r.model.ProcessID
 		}
@@ -233,14 +242,23 @@ func (r *runner) load() error {
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5},
 	})
-	var res LoadResult
+	// The result is LoadResult, read with its model still encoded, so that the worker's instances of
+	// one definition share one decoded model.
+	var res struct {
+		Model   json.RawMessage `json:"model"`
+		Version int             `json:"version"`
+	}
 	if err := workflow.ExecuteLocalActivity(ctx, LoadActivityName, r.in.Ref).Get(ctx, &res); err != nil {
 		return fmt.Errorf("load process %s: %w", r.in.Ref.Key, err)
 	}
-	if res.Model == nil {
+	if len(res.Model) == 0 || string(res.Model) == "null" {
 		return temporal.NewNonRetryableApplicationError("definition store returned no model", "NoModel", nil)
 	}
-	r.model = res.Model
+	m, err := r.shared.decodeModel(res.Model)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "NoModel", err)
+	}
+	r.model = m
 	r.in.Ref.Version = res.Version
 	return nil
 }
