@@ -9,10 +9,7 @@ import (
 // Register adds the interpreter workflow and its activities to a worker under their stable names.
 // The worker's instances share decoded models and compiled expressions (shared.go).
 func Register(w worker.Registry, acts *Activities) {
-	sh := newShared()
-	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in Input) (Result, error) {
-		return run(ctx, in, sh)
-	}, workflow.RegisterOptions{Name: WorkflowName})
+	w.RegisterWorkflowWithOptions(newShared().run, workflow.RegisterOptions{Name: WorkflowName})
 	w.RegisterActivityWithOptions(acts.ExecuteTask, activity.RegisterOptions{Name: TaskActivityName})
 	w.RegisterActivityWithOptions(acts.LoadModel, activity.RegisterOptions{Name: LoadActivityName})
 	w.RegisterActivityWithOptions(acts.LoadCalendars, activity.RegisterOptions{Name: CalendarsActivityName})

@@ -24,13 +24,15 @@ func TestReplay(t *testing.T) {
 	replaytest.Replay(t, replaytest.Options{
 		Pattern: filepath.Join("..", "testdata", "*.json"),
 		Register: func(r worker.WorkflowReplayer) {
-			r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in Input) (Result, error) {
-				return run(ctx, in, sh)
-			}, workflow.RegisterOptions{Name: WorkflowName})
+			r.RegisterWorkflowWithOptions(sh.run, workflow.RegisterOptions{Name: WorkflowName})
 		},
 		Execution: func(f string) workflow.Execution {
 			name, _, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".json"), "@") // <name>@2: a later run
 			return workflow.Execution{ID: "scenario-" + strings.ReplaceAll(name, "~", "/")}
 		},
 	})
+	// The histories went through the shared path: their models were decoded into the shared set.
+	if sh.models.Len() == 0 || sh.progs.Len() == 0 {
+		t.Fatalf("replaying shared %d models and %d programs; want both above 0", sh.models.Len(), sh.progs.Len())
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/engine/storage"
@@ -47,6 +49,9 @@ func newShared() *shared {
 		progs:  storage.NewTTLCache[progKey, *expression.Program](sharedTTL, sharedPrograms),
 	}
 }
+
+// run is the interpreter workflow with these shared parts, the function a worker registers.
+func (s *shared) run(ctx workflow.Context, in Input) (Result, error) { return run(ctx, in, s) }
 
 // decodeModel decodes a model from its JSON, or returns the one decoded before from the same bytes.
 func (s *shared) decodeModel(raw []byte) (*bpmn.Model, error) {
