@@ -92,6 +92,9 @@ type Message struct {
 	ID             string `json:"id"`
 	Name           string `json:"name"`
 	CorrelationKey string `json:"correlationKey,omitempty"`
+	// WhenChanged is rapport:whenChanged fields="..." on a record.<entity>.updated message: the fields
+	// whose change is worth waking a waiting instance for. Empty means every change is delivered.
+	WhenChanged []string `json:"whenChanged,omitempty"`
 }
 
 // ErrorDef is a root-level bpmn:error; Code is what error end events throw and error boundaries catch.

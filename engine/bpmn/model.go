@@ -229,6 +229,10 @@ type Timer struct {
 type MessageSpec struct {
 	Name           string `json:"name"`
 	CorrelationKey string `json:"correlationKey,omitempty"`
+	// WhenChanged, on a record.<entity>.updated message, lists the fields whose change is delivered; an
+	// update that changes none of them does not wake the instance. Empty: every update is delivered.
+	// Delivery reads it (engine/definitions), the interpreter does not.
+	WhenChanged []string `json:"whenChanged,omitempty"`
 }
 
 // ErrorSpec is the error an error end event throws or an error boundary/start catches; an empty Code on a

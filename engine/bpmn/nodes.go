@@ -362,7 +362,7 @@ func (b *builder) message(id, ref string, needKey bool) *MessageSpec {
 		b.problem(id, "message %q: message names must be literal, not expressions", ref)
 		return nil
 	}
-	spec := &MessageSpec{Name: name}
+	spec := &MessageSpec{Name: name, WhenChanged: b.whenChanged(id, ref, name, msg.WhenChanged)}
 	if strings.TrimSpace(msg.CorrelationKey) == "" {
 		if needKey {
 			b.warn(id, "message %q has no correlation key, so it reaches the instance only by its business key; add <zeebe:subscription correlationKey=\"=...\"/> to the message to correlate on a variable", ref)
@@ -718,4 +718,33 @@ func (b *builder) loop(i int) {
 		l.OutputElement = b.expr(e.ID, "output element", l.OutputElement, ResultAny)
 	}
 	n.Loop = l
+}
+
+// whenChanged checks a message's rapport:whenChanged fields: only a record update message
+// ("record.<entity>.updated") can have them, and each must be a field of that entity when the entity
+// lookup is known. It returns the fields to keep on the spec.
+func (b *builder) whenChanged(id, ref, name string, fields []string) []string {
+	if len(fields) == 0 {
+		return nil
+	}
+	parts := strings.Split(name, ".")
+	if len(parts) != 3 || parts[0] != "record" || parts[2] != "updated" {
+		b.problem(id, "message %q: rapport:whenChanged is only for record update messages (record.<entity>.updated), not %q", ref, name)
+		return nil
+	}
+	lookup := b.opts.TaskEnv.Entity
+	if lookup == nil {
+		return fields
+	}
+	ent, ok := lookup(parts[1])
+	if !ok {
+		b.problem(id, "message %q: entity %q does not exist; create its schema first or name an existing entity", ref, parts[1])
+		return nil
+	}
+	for _, f := range fields {
+		if ent.Type == nil || ent.Type.Fields[f] == nil {
+			b.problem(id, "message %q: rapport:whenChanged field %q is not a field of %s", ref, f, parts[1])
+		}
+	}
+	return fields
 }

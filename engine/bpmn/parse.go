@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 )
 
 // Parse reads one BPMN 2.0 document of at most limit bytes. It accepts what bpmn-js and Camunda Modeler
@@ -140,8 +141,11 @@ func (p *parser) definitions(root *xnode, defs *Definitions) {
 		case "message":
 			m := Message{ID: c.attr("id"), Name: c.attr("name")}
 			for _, ext := range extensionChildren(c) {
-				if ext.name.Space == nsZeebe && ext.name.Local == "subscription" {
+				switch {
+				case ext.name.Space == nsZeebe && ext.name.Local == "subscription":
 					m.CorrelationKey = ext.attr("correlationKey")
+				case ext.name.Space == nsRapport && ext.name.Local == "whenChanged":
+					m.WhenChanged = strings.FieldsFunc(ext.attr("fields"), func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 				}
 			}
 			defs.Messages = append(defs.Messages, m)

@@ -1,6 +1,7 @@
 package bpmn
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/rapportcrm/rapport/engine/expression"
@@ -159,5 +160,50 @@ func TestSeveralPools(t *testing.T) {
 	}
 	if _, ps := CompileWith(defs, Options{}); !hasProblem(ps, "D", "2 executable processes (A, B)") {
 		t.Errorf("problems = %v", ps)
+	}
+}
+
+// TestWhenChanged checks rapport:whenChanged on a message: kept on the catch's spec for a record update
+// message whose entity has the fields, refused (at the catching element) otherwise.
+func TestWhenChanged(t *testing.T) {
+	catch := start + `<bpmn:intermediateCatchEvent id="C"><bpmn:messageEventDefinition messageRef="M"/></bpmn:intermediateCatchEvent>` + end + chain("S", "C", "E")
+	msg := func(name, fields string) string {
+		return `<bpmn:message id="M" name="` + name + `"><bpmn:extensionElements><zeebe:subscription correlationKey="=recordId"/>` +
+			`<rapport:whenChanged fields="` + fields + `"/></bpmn:extensionElements></bpmn:message>`
+	}
+	cases := []struct {
+		name, root string
+		want       []string // the catch's WhenChanged when it compiles
+		problem    string   // the reason at C when it does not
+	}{
+		{"fields of the entity, commas and spaces", msg("record.lead.updated", "status, score name"), []string{"status", "score", "name"}, ""},
+		{"no whenChanged: every update", `<bpmn:message id="M" name="record.lead.updated"><bpmn:extensionElements><zeebe:subscription correlationKey="=recordId"/></bpmn:extensionElements></bpmn:message>`, nil, ""},
+		{"a field the entity lacks", msg("record.lead.updated", "status scor"), nil, `field "scor" is not a field of lead`},
+		{"an entity that does not exist", msg("record.leed.updated", "status"), nil, `entity "leed" does not exist`},
+		{"not an update message", msg("record.lead.created", "status"), nil, "only for record update messages"},
+		{"not a record message", msg("order.paid", "status"), nil, "only for record update messages"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, problems := CompileWith(mustParse(t, doc(catch, tc.root)), Options{ProcessID: "P", TaskEnv: testEnv(), CheckTaskTypes: true})
+			if tc.problem != "" {
+				if !hasProblem(problems, "C", tc.problem) {
+					t.Fatalf("missing C: %q in %v", tc.problem, problems)
+				}
+				return
+			}
+			if len(problems) > 0 {
+				t.Fatalf("problems: %v", problems)
+			}
+			for _, n := range m.Nodes {
+				if n.ID == "C" {
+					if n.Message == nil || !slices.Equal(n.Message.WhenChanged, tc.want) {
+						t.Fatalf("C's message = %+v, want whenChanged %v", n.Message, tc.want)
+					}
+					return
+				}
+			}
+			t.Fatal("no node C")
+		})
 	}
 }

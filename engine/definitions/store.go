@@ -69,6 +69,10 @@ type Definition struct {
 	// Catches are the record events (RecordEvent names) that instances of any published version wait
 	// for, so a record change is delivered as a message only when some process listens.
 	Catches []string `bson:"catches,omitempty" json:"catches,omitempty"`
+	// CatchFilters are the record update events some published version waits for only when one of
+	// the named fields changed (rapport:whenChanged on the message). A name also in Catches of any
+	// process is delivered on every change.
+	CatchFilters []CatchFilter `bson:"catchFilters,omitempty" json:"catchFilters,omitempty"`
 	// Owners operate the process's instances (see OperableBy): "user:<id>" or "team:<id>".
 	Owners    []string  `bson:"owners,omitempty" json:"owners"`
 	DraftHash string    `bson:"draftHash" json:"draftHash"`
@@ -285,8 +289,16 @@ func (s *Store) Publish(ctx context.Context, key string, req PublishRequest) (Pu
 			return Published{}, fmt.Errorf("processes: insert version: %w", err)
 		}
 		update := bson.D{{Key: "$set", Value: bson.D{{Key: "latestVersion", Value: n}, {Key: "triggers", Value: triggersOf(model, key, n)}}}}
-		if c := catchesOf(model); len(c) > 0 {
-			update = append(update, bson.E{Key: "$addToSet", Value: bson.D{{Key: "catches", Value: bson.D{{Key: "$each", Value: c}}}}})
+		names, filters := catchesOf(model)
+		add := bson.D{}
+		if len(names) > 0 {
+			add = append(add, bson.E{Key: "catches", Value: bson.D{{Key: "$each", Value: names}}})
+		}
+		if len(filters) > 0 {
+			add = append(add, bson.E{Key: "catchFilters", Value: bson.D{{Key: "$each", Value: filters}}})
+		}
+		if len(add) > 0 {
+			update = append(update, bson.E{Key: "$addToSet", Value: add})
 		}
 		if _, err := s.defs.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "latestVersion", Value: bson.D{{Key: "$lt", Value: n}}}}, update); err != nil {
 			return Published{}, fmt.Errorf("processes: advance latest version: %w", err)
@@ -368,32 +380,73 @@ const RecordEventPrefix = "record."
 // RecordEvent names the message a record change is delivered as, e.g. record.interaction.created.
 func RecordEvent(entity, on string) string { return RecordEventPrefix + entity + "." + on }
 
+// CatchFilter is a record update event caught only when one of Fields changed: an update of other
+// fields does not wake the waiting instances.
+type CatchFilter struct {
+	Message string   `bson:"message" json:"message"`
+	Fields  []string `bson:"fields" json:"fields"`
+}
+
 // catchesOf lists the record events a model's catch events, receive tasks, boundary events and event
-// sub-process starts wait for (top-level message starts are starts, not catches).
-func catchesOf(m *bpmn.Model) []string {
-	var out []string
+// sub-process starts wait for (top-level message starts are starts, not catches): the names caught on
+// every change, and the update events caught only when named fields change (fields sorted, so the same
+// filter is stored once).
+func catchesOf(m *bpmn.Model) ([]string, []CatchFilter) {
+	var names []string
+	var filters []CatchFilter
 	for i := range m.Nodes {
 		n := &m.Nodes[i]
 		if n.Message == nil || n.Kind == bpmn.KindMessageThrow || (n.Kind == bpmn.KindStartMessage && n.Scope == 0) {
 			continue
 		}
-		if strings.HasPrefix(n.Message.Name, RecordEventPrefix) && !slices.Contains(out, n.Message.Name) {
-			out = append(out, n.Message.Name)
+		name := n.Message.Name
+		if !strings.HasPrefix(name, RecordEventPrefix) {
+			continue
+		}
+		if len(n.Message.WhenChanged) == 0 {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+			continue
+		}
+		f := CatchFilter{Message: name, Fields: slices.Sorted(slices.Values(n.Message.WhenChanged))}
+		f.Fields = slices.Compact(f.Fields)
+		if !slices.ContainsFunc(filters, func(g CatchFilter) bool { return g.Message == f.Message && slices.Equal(g.Fields, f.Fields) }) {
+			filters = append(filters, f)
 		}
 	}
-	return out
+	return names, filters
 }
 
 // Index is what record changes and messages are matched against: the start triggers of every latest
 // version and the record events any published version catches.
 type Index struct {
 	Triggers []Trigger
-	Catches  []string
+	// Catches are the record events some instance may wait for.
+	Catches []string
+	// WhenChanged maps a record update event of Catches that every catch filters
+	// (rapport:whenChanged) to the union of their fields: an update changing none of them wakes no
+	// instance. An event absent here is delivered on every change.
+	WhenChanged map[string][]string
+}
+
+// Delivers reports whether a record event reaches waiting instances: some process catches it and, for
+// an update whose changed fields are known, one of them is a field its catches wait for. changed nil
+// means unknown (every field may have changed).
+func (idx Index) Delivers(name string, changed []string) bool {
+	if !slices.Contains(idx.Catches, name) {
+		return false
+	}
+	fields, filtered := idx.WhenChanged[name]
+	if !filtered || changed == nil {
+		return true
+	}
+	return slices.ContainsFunc(changed, func(f string) bool { return slices.Contains(fields, f) })
 }
 
 // Index reads the whole trigger index in one query; callers cache it briefly.
 func (s *Store) Index(ctx context.Context) (Index, error) {
-	cur, err := s.defs.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "triggers", Value: 1}, {Key: "catches", Value: 1}}).SetSort(bson.D{{Key: "_id", Value: 1}}))
+	cur, err := s.defs.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "triggers", Value: 1}, {Key: "catches", Value: 1}, {Key: "catchFilters", Value: 1}}).SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return Index{}, fmt.Errorf("processes: read trigger index: %w", err)
 	}
@@ -401,16 +454,43 @@ func (s *Store) Index(ctx context.Context) (Index, error) {
 	if err := cur.All(ctx, &defs); err != nil {
 		return Index{}, fmt.Errorf("processes: read trigger index: %w", err)
 	}
+	return indexOf(defs), nil
+}
+
+// indexOf merges the definitions' triggers and catches into one index. An update event some version
+// catches without a filter (or that a definition stored before filters existed lists in Catches) is
+// delivered on every change; otherwise it is filtered on the union of every version's fields.
+func indexOf(defs []Definition) Index {
 	var out Index
+	everyChange := map[string]bool{}
 	for _, d := range defs {
 		out.Triggers = append(out.Triggers, d.Triggers...)
 		for _, c := range d.Catches {
+			everyChange[c] = true
 			if !slices.Contains(out.Catches, c) {
 				out.Catches = append(out.Catches, c)
 			}
 		}
 	}
-	return out, nil
+	for _, d := range defs {
+		for _, f := range d.CatchFilters {
+			if !slices.Contains(out.Catches, f.Message) {
+				out.Catches = append(out.Catches, f.Message)
+			}
+			if everyChange[f.Message] {
+				continue
+			}
+			if out.WhenChanged == nil {
+				out.WhenChanged = map[string][]string{}
+			}
+			for _, field := range f.Fields {
+				if !slices.Contains(out.WhenChanged[f.Message], field) {
+					out.WhenChanged[f.Message] = append(out.WhenChanged[f.Message], field)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // MessageStarts returns the message start events of the latest published versions for a message name.

@@ -640,7 +640,7 @@ func (s *Store) importBatch(ctx context.Context, v *schema.Validator, batch []pa
 		p.rep.Status, p.rep.RecordID = "created", p.id
 		rec := toRecord(docs[i].(bson.M))
 		s.history.add(ctx, createEntryOf(entity, rec, o.Actor))
-		s.changed(ctx, entity, "created", rec)
+		s.changed(ctx, entity, "created", rec, nil)
 	}
 	// Rows that were not stored give back what they claimed.
 	for _, p := range pend {

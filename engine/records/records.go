@@ -346,7 +346,7 @@ func (s *Store) Create(ctx context.Context, entity string, rec map[string]any, o
 	}
 	out := toRecord(doc)
 	s.history.add(ctx, createEntryOf(entity, out, o.Actor))
-	s.changed(ctx, entity, "created", out)
+	s.changed(ctx, entity, "created", out, nil)
 	return CreateResult{Record: out}, nil
 }
 
@@ -380,11 +380,18 @@ func (s *Store) enforce(ctx context.Context, entity string, rec, patch map[strin
 }
 
 // changed tells Options.OnChange of a stored change.
-func (s *Store) changed(ctx context.Context, entity, op string, rec Record) {
+func (s *Store) changed(ctx context.Context, entity, op string, rec Record, fields []FieldChange) {
 	if s.opts.OnChange == nil {
 		return
 	}
-	if err := s.opts.OnChange(ctx, entity, op, rec); err != nil {
+	var changed []string
+	if fields != nil {
+		changed = make([]string, len(fields))
+		for i, f := range fields {
+			changed[i] = f.Field
+		}
+	}
+	if err := s.opts.OnChange(ctx, entity, op, rec, changed); err != nil {
 		s.opts.Logger.Error("after a record change", "entity", entity, "op", op, "id", rec[schema.SysID], "error", err)
 	}
 }
@@ -585,7 +592,7 @@ func (s *Store) Patch(ctx context.Context, entity, id string, patch map[string]a
 		if err := s.writeHistoryChanges(ctx, entity, id, ver+1, OpUpdate, o.Actor, changes, at); err != nil {
 			return nil, err
 		}
-		s.changed(ctx, entity, "updated", out)
+		s.changed(ctx, entity, "updated", out, changes)
 		return out, nil
 	}
 	return nil, fmt.Errorf("update %s %s: too many concurrent writers: %w", entity, id, ErrVersionMismatch)
@@ -695,7 +702,7 @@ func (s *Store) setDeleted(ctx context.Context, entity, id string, o WriteOption
 		return nil, err
 	}
 	if del {
-		s.changed(ctx, entity, "deleted", out)
+		s.changed(ctx, entity, "deleted", out, nil)
 	}
 	return out, nil
 }

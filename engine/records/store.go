@@ -64,8 +64,10 @@ type Options struct {
 	// ("deleted") after the write and its history are stored, whoever made it (API, import, process,
 	// plugin): record triggers start processes and record events reach running ones (a cadence ends
 	// when its contact is deleted) from here. Its error is logged, never returned to the writer. What
-	// it starts it reports to the writer's collector, EffectsOf(ctx) (see Effects).
-	OnChange func(ctx context.Context, entity, op string, rec Record) error
+	// it starts it reports to the writer's collector, EffectsOf(ctx) (see Effects). For an update,
+	// changed names the fields it changed, so a listener that cares about a few fields can let the
+	// rest pass; it is nil for created and deleted.
+	OnChange func(ctx context.Context, entity, op string, rec Record, changed []string) error
 	// Enforce, when set, applies rules beyond the schema (the entity's published validation and
 	// computed-field rule sets) to a record about to be stored: it returns values to store with it and
 	// problems that refuse the write.

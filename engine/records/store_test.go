@@ -207,15 +207,16 @@ func TestRestoreRetention(t *testing.T) {
 
 // TestOnChangeHearsOfEveryWrite: the change hook (record triggers, record events to running processes)
 // is told of a create, an update and a delete, each with the record as stored, and not of a restore.
+// An update names the fields it changed (not those the patch sent unchanged, nor system fields).
 func TestOnChangeHearsOfEveryWrite(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	var heard []string
-	s := records.New(db, records.Options{OnChange: func(_ context.Context, entity, op string, rec records.Record) error {
+	s := records.New(db, records.Options{OnChange: func(_ context.Context, entity, op string, rec records.Record, changed []string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		_, deleted := rec["deletedAt"]
-		heard = append(heard, fmt.Sprintf("%s %s v%v deleted=%v", entity, op, rec["version"], deleted))
+		heard = append(heard, fmt.Sprintf("%s %s v%v deleted=%v changed=%v", entity, op, rec["version"], deleted, changed))
 		return nil
 	}})
 	res, err := s.Create(ctx, "lead", map[string]any{"source": "api", "name": "Hook", "status": "new"}, actor)
@@ -223,7 +224,7 @@ func TestOnChangeHearsOfEveryWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := res.Record["id"].(string)
-	if _, err := s.Patch(ctx, "lead", id, map[string]any{"status": "contacted"}, actor); err != nil {
+	if _, err := s.Patch(ctx, "lead", id, map[string]any{"status": "contacted", "name": "Hook"}, actor); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Delete(ctx, "lead", id, actor); err != nil {
@@ -234,7 +235,7 @@ func TestOnChangeHearsOfEveryWrite(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []string{"lead created v1 deleted=false", "lead updated v2 deleted=false", "lead deleted v3 deleted=true"}
+	want := []string{"lead created v1 deleted=false changed=[]", "lead updated v2 deleted=false changed=[status]", "lead deleted v3 deleted=true changed=[]"}
 	if !slices.Equal(heard, want) {
 		t.Errorf("heard %q, want %q", heard, want)
 	}
@@ -658,7 +659,7 @@ func TestCreateHistoryFollows(t *testing.T) {
 // and collects nothing, and a write without a collector is not disturbed by the hook's report.
 func TestEffectsReachTheWriter(t *testing.T) {
 	ctx := context.Background()
-	s := records.New(db, records.Options{OnChange: func(ctx context.Context, entity, op string, rec records.Record) error {
+	s := records.New(db, records.Options{OnChange: func(ctx context.Context, entity, op string, rec records.Record, _ []string) error {
 		records.EffectsOf(ctx).AddStarted(fmt.Sprintf("%s:%s:v%v", op, rec["id"], rec["version"]))
 		return nil
 	}})

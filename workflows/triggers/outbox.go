@@ -94,9 +94,10 @@ func (d *Dispatcher) EnsureIndexes(ctx context.Context) error {
 // the entry starts to the writer's collector (records.EffectsOf): they are known before Temporal is
 // asked, since a record start's ID is derived from the change (process.InstanceID), so the writer can
 // name them while the loop is still delivering (a start refused for good, which the outbox logs,
-// leaves a named ID that never exists).
-func (d *Dispatcher) RecordChanged(ctx context.Context, entity, on string, rec map[string]any) error {
-	w, matchErr := d.matcher.Match(ctx, entity, on, rec)
+// leaves a named ID that never exists). changed, for an update, names the fields it changed (see
+// Matcher.Match).
+func (d *Dispatcher) RecordChanged(ctx context.Context, entity, on string, rec map[string]any, changed []string) error {
+	w, matchErr := d.matcher.Match(ctx, entity, on, rec, changed)
 	if len(w.Starts)+len(w.Messages) == 0 {
 		return matchErr
 	}

@@ -76,8 +76,10 @@ func NewMatcher(index Indexer, refs Refs) *Matcher {
 
 // Match returns the work a change of rec (an entity record, on = "created" or "updated") causes. A
 // trigger whose condition cannot be evaluated is skipped and reported in the error; the rest is
-// still returned.
-func (m *Matcher) Match(ctx context.Context, entity, on string, rec map[string]any) (Work, error) {
+// still returned. changed names the fields an update changed (nil: unknown, as for created): an update
+// that every catching process filters with rapport:whenChanged is delivered only when one of their
+// fields is among them, so a phone edit does not wake a follow-up cadence that reads only the stage.
+func (m *Matcher) Match(ctx context.Context, entity, on string, rec map[string]any, changed []string) (Work, error) {
 	idx, err := m.indexNow(ctx)
 	if err != nil {
 		return Work{}, err
@@ -107,7 +109,7 @@ func (m *Matcher) Match(ctx context.Context, entity, on string, rec map[string]a
 		})
 	}
 	name := definitions.RecordEvent(entity, on)
-	if slices.Contains(idx.Catches, name) {
+	if idx.Delivers(name, changed) {
 		keys := []string{recordID}
 		if m.refs != nil {
 			refs, err := m.refs(ctx, entity, rec)

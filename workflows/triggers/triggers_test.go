@@ -23,7 +23,8 @@ func TestMatch(t *testing.T) {
 			{Key: "broken", Version: 1, Element: "S4", Entity: "lead", On: "created", Condition: `record.budget.amount > 1`},
 			{Key: "orders", Version: 1, Element: "S5", Message: "order-placed"},
 		},
-		Catches: []string{"record.interaction.created"},
+		Catches:     []string{"record.interaction.created", "record.contact.updated", "record.deal.updated"},
+		WhenChanged: map[string][]string{"record.contact.updated": {"loyaltyStage", "owner"}},
 	}
 	refs := RefsFrom(func(context.Context, string) ([]string, error) { return []string{"contact", "company"}, nil })
 	m := NewMatcher(idx, refs)
@@ -31,26 +32,35 @@ func TestMatch(t *testing.T) {
 		name       string
 		entity, on string
 		rec        map[string]any
+		changed    []string
 		starts     []string
 		onceFirst  string
 		messageKey []string
 		wantErr    bool
 	}{
-		{"a partner lead starts both lead processes", "lead", "created", map[string]any{"id": "L1", "version": int64(1), "source": "partner", "budget": map[string]any{"amount": 0}},
+		{"a partner lead starts both lead processes", "lead", "created", map[string]any{"id": "L1", "version": int64(1), "source": "partner", "budget": map[string]any{"amount": 0}}, nil,
 			[]string{"partners", "all-leads"}, "S1:lead:L1:created:v1", nil, false},
-		{"a condition that fails to evaluate is reported, the rest still starts", "lead", "created", map[string]any{"id": "L2", "version": int64(1), "source": "web"},
+		{"a condition that fails to evaluate is reported, the rest still starts", "lead", "created", map[string]any{"id": "L2", "version": int64(1), "source": "web"}, nil,
 			[]string{"all-leads"}, "S2:lead:L2:created:v1", nil, true},
-		{"an update", "lead", "updated", map[string]any{"id": "L1", "version": int64(7), "budget": map[string]any{"amount": 0}},
+		{"an update", "lead", "updated", map[string]any{"id": "L1", "version": int64(7), "budget": map[string]any{"amount": 0}}, nil,
 			[]string{"updates"}, "S3:lead:L1:updated:v7", nil, false},
 		{"an interaction reaches its own and its references' instances", "interaction", "created",
-			map[string]any{"id": "I1", "version": int64(1), "contact": "C1", "company": "", "lead": "L9"},
+			map[string]any{"id": "I1", "version": int64(1), "contact": "C1", "company": "", "lead": "L9"}, nil,
 			nil, "", []string{"I1", "C1"}, false},
-		{"an uncaught record event is not delivered", "interaction", "updated", map[string]any{"id": "I1", "version": int64(2), "contact": "C1"},
+		{"an uncaught record event is not delivered", "interaction", "updated", map[string]any{"id": "I1", "version": int64(2), "contact": "C1"}, []string{"contact"},
 			nil, "", nil, false},
+		{"an update of a field the catches wait for is delivered", "contact", "updated", map[string]any{"id": "C1", "version": int64(3)}, []string{"phone", "owner"},
+			nil, "", []string{"C1"}, false},
+		{"an update of other fields wakes nobody", "contact", "updated", map[string]any{"id": "C1", "version": int64(4)}, []string{"phone", "position"},
+			nil, "", nil, false},
+		{"an update whose fields are unknown is delivered", "contact", "updated", map[string]any{"id": "C1", "version": int64(5)}, nil,
+			nil, "", []string{"C1"}, false},
+		{"an update caught without a filter is delivered whatever changed", "deal", "updated", map[string]any{"id": "D1", "version": int64(2)}, []string{"amount"},
+			nil, "", []string{"D1"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := m.Match(context.Background(), tt.entity, tt.on, tt.rec)
+			w, err := m.Match(context.Background(), tt.entity, tt.on, tt.rec, tt.changed)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v", err)
 			}

@@ -646,12 +646,12 @@ func (s *Stack) startOutbox(ctx context.Context) error {
 }
 
 // recordChanged writes the process work of a stored record change to the outbox.
-func (s *Stack) recordChanged(ctx context.Context, entity, op string, rec records.Record) error {
+func (s *Stack) recordChanged(ctx context.Context, entity, op string, rec records.Record, changed []string) error {
 	s.Telemetry.RecordWritten(entity, op)
 	if s.Outbox == nil {
 		return nil
 	}
-	return s.Outbox.RecordChanged(ctx, entity, op, rec)
+	return s.Outbox.RecordChanged(ctx, entity, op, rec, changed)
 }
 
 // recordRefs lists an entity's reference fields to other records (not users or teams): a change of a
