@@ -110,7 +110,7 @@ func (s *Store) Merge(ctx context.Context, req MergeRequest, o WriteOptions) (Me
 	}
 
 	stored := userFields(surv)
-	fill := FillFields(info.Entity, stored, userFields(dup), req.Fields, writableBy(d))
+	fill, _ := splitTrusted(info.Entity, FillFields(info.Entity, stored, userFields(dup), req.Fields, writableBy(d)))
 	// Refuse what the patch would refuse before anything is written.
 	if err := admit(d, fill, surv); err != nil {
 		return MergeResult{}, err
@@ -159,16 +159,30 @@ func writableBy(d *access.Decision) func(field string, val any) bool {
 
 // fillSurvivor patches the survivor with what it takes from the duplicate, computed on the version it
 // patches: when a process changed the survivor meanwhile (a cadence writing its next follow-up), the
-// fill is computed again on the newer version, unless the caller pinned one with If-Match.
+// fill is computed again on the newer version, unless the caller pinned one with If-Match. The
+// read-only counts and totals it sums follow in a second, trusted patch on the version the first made.
 func (s *Store) fillSurvivor(ctx context.Context, req MergeRequest, e schema.Entity, surv Record, dup map[string]any, d *access.Decision, o WriteOptions) error {
 	for attempt := 0; ; attempt++ {
-		fill := FillFields(e, userFields(surv), dup, req.Fields, writableBy(d))
-		if len(fill) == 0 {
+		user, trusted := splitTrusted(e, FillFields(e, userFields(surv), dup, req.Fields, writableBy(d)))
+		if len(user)+len(trusted) == 0 {
 			return nil
 		}
 		upd := o
 		upd.IfMatch = versionOf(surv)
-		_, err := s.Patch(ctx, req.Entity, req.SurvivorID, fill, upd)
+		var err error
+		if len(user) > 0 {
+			var r Record
+			if r, err = s.Patch(ctx, req.Entity, req.SurvivorID, user, upd); err == nil {
+				upd.IfMatch = versionOf(r) // the sums go on the version the fill made
+			}
+		}
+		if err == nil && len(trusted) > 0 {
+			upd.Trusted = true
+			_, err = s.Patch(ctx, req.Entity, req.SurvivorID, trusted, upd)
+		}
+		if err == nil {
+			return nil
+		}
 		if !errors.Is(err, ErrVersionMismatch) || o.IfMatch > 0 || attempt == 4 {
 			return err
 		}
@@ -211,15 +225,18 @@ func (s *Store) elsewhere(ctx context.Context, entity, id string, o WriteOptions
 // FillFields is the patch a merge applies to the survivor: explicit values first; then, for every other
 // writable top-level field (not computed, not read-only in the schema, and allowed by writable), the
 // duplicate's value where the survivor's is empty. A dedupe key that is a list takes the duplicate's
-// values after the survivor's, as far as the list's maxLength allows (secondary emails, phones); any
-// other field the survivor has keeps the survivor's value.
+// values after the survivor's, as far as the list's maxLength allows (secondary emails, phones); a field
+// with merge "sum" (schema.MergeSum) takes the sum of both values — also a read-only one, a count or
+// total Rapport keeps, which writable does not judge (money only in one currency); any other field the
+// survivor has keeps the survivor's value.
 func FillFields(e schema.Entity, survivor, duplicate, explicit map[string]any, writable func(field string, val any) bool) map[string]any {
 	out := make(map[string]any, len(explicit))
 	for k, val := range explicit {
 		out[k] = val
 	}
 	for _, f := range e.Fields {
-		if _, ok := out[f.Name]; ok || f.Computed != "" || f.ReadOnly || schema.IsSystemField(f.Name) {
+		sum := f.Merge == schema.MergeSum
+		if _, ok := out[f.Name]; ok || f.Computed != "" || (f.ReadOnly && !sum) || schema.IsSystemField(f.Name) {
 			continue
 		}
 		dv := duplicate[f.Name]
@@ -231,6 +248,12 @@ func FillFields(e schema.Entity, survivor, duplicate, explicit map[string]any, w
 		switch {
 		case isEmpty(sv):
 			val = dv
+		case sum:
+			total, ok := addUp(f.Type, sv, dv)
+			if !ok {
+				continue
+			}
+			val = total
 		case f.Type == schema.TypeList && slices.Contains(e.DedupeKeys, f.Name):
 			union, grew := appendMissing(sv, dv, f.MaxLength)
 			if !grew {
@@ -240,11 +263,55 @@ func FillFields(e schema.Entity, survivor, duplicate, explicit map[string]any, w
 		default:
 			continue
 		}
-		if writable == nil || writable(f.Name, val) {
+		if f.ReadOnly || writable == nil || writable(f.Name, val) {
 			out[f.Name] = val
 		}
 	}
 	return out
+}
+
+// addUp adds two values of a numeric field type: integers stay integers, money needs one currency. ok is
+// false when they cannot be added (another type, two currencies).
+func addUp(t schema.Type, a, b any) (any, bool) {
+	switch t {
+	case schema.TypeInteger:
+		x, okA := storage.Number(a)
+		y, okB := storage.Number(b)
+		return int64(x) + int64(y), okA && okB
+	case schema.TypeDecimal:
+		x, okA := storage.Number(a)
+		y, okB := storage.Number(b)
+		return x + y, okA && okB
+	case schema.TypeMoney:
+		ma, okA := a.(map[string]any)
+		mb, okB := b.(map[string]any)
+		if !okA || !okB {
+			return nil, false
+		}
+		ca, _ := ma["currency"].(string)
+		cb, _ := mb["currency"].(string)
+		x, okX := storage.Number(ma["amount"])
+		y, okY := storage.Number(mb["amount"])
+		if !okX || !okY || !strings.EqualFold(ca, cb) {
+			return nil, false
+		}
+		return map[string]any{"amount": x + y, "currency": ca}, true
+	}
+	return nil, false
+}
+
+// splitTrusted separates from a merge's fill the read-only fields it sums, which Rapport writes itself
+// (a trusted patch), from the rest, which the merging user writes.
+func splitTrusted(e schema.Entity, fill map[string]any) (user, trusted map[string]any) {
+	user, trusted = map[string]any{}, map[string]any{}
+	for k, v := range fill {
+		if f := e.Field(k); f != nil && f.ReadOnly && f.Merge == schema.MergeSum {
+			trusted[k] = v
+		} else {
+			user[k] = v
+		}
+	}
+	return user, trusted
 }
 
 // appendMissing returns list a followed by the items of b it lacks, at most max items long, and whether

@@ -24,6 +24,10 @@ func TestFillFields(t *testing.T) {
 		{Name: "fullName", Type: schema.TypeString, Computed: `firstName + " "`},
 		{Name: "segment", Type: schema.TypeString, ReadOnly: true},
 		{Name: "salary", Type: schema.TypeInteger},
+		{Name: "complaints", Type: schema.TypeInteger, Merge: schema.MergeSum},
+		{Name: "orders", Type: schema.TypeInteger, ReadOnly: true, Merge: schema.MergeSum},
+		{Name: "orderTotal", Type: schema.TypeMoney, ReadOnly: true, Merge: schema.MergeSum},
+		{Name: "share", Type: schema.TypeDecimal, Merge: schema.MergeSum},
 	}}
 	noSalary := func(field string, _ any) bool { return field != "salary" }
 	cases := []struct {
@@ -55,6 +59,16 @@ func TestFillFields(t *testing.T) {
 			want: map[string]any{}},
 		{name: "a field the writer may not write is not filled",
 			survivor: map[string]any{}, duplicate: map[string]any{"salary": int64(100)},
+			want: map[string]any{}},
+		{name: "counts and totals with merge sum add up, read-only ones too",
+			survivor:  map[string]any{"complaints": int64(2), "orders": int32(3), "orderTotal": map[string]any{"amount": 100.5, "currency": "RUB"}, "share": 0.25},
+			duplicate: map[string]any{"complaints": int64(1), "orders": int64(4), "orderTotal": map[string]any{"amount": int64(50), "currency": "rub"}, "share": 0.5},
+			want:      map[string]any{"complaints": int64(3), "orders": int64(7), "orderTotal": map[string]any{"amount": 150.5, "currency": "RUB"}, "share": 0.75}},
+		{name: "a sum into an empty field takes the duplicate's value",
+			survivor: map[string]any{}, duplicate: map[string]any{"orders": int64(4), "complaints": int64(0)},
+			want: map[string]any{"orders": int64(4), "complaints": int64(0)}},
+		{name: "totals in two currencies keep the survivor's",
+			survivor: map[string]any{"orderTotal": map[string]any{"amount": 10.0, "currency": "RUB"}}, duplicate: map[string]any{"orderTotal": map[string]any{"amount": 1.0, "currency": "USD"}},
 			want: map[string]any{}},
 		{name: "explicit values win",
 			survivor: map[string]any{"position": "CEO"}, duplicate: map[string]any{"position": "Buyer", "company": "c1"},

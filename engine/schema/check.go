@@ -244,6 +244,15 @@ func (c *checker) field(p string, f *Field, top bool) {
 	if f.Unique && (f.Type == TypeList || f.Type == TypeObject || f.Type == TypeMoney || f.Type == TypeText) {
 		c.add(p+"/unique", fmt.Sprintf("a %s field cannot be unique", f.Type))
 	}
+	switch {
+	case f.Merge == "":
+	case f.Merge != MergeSum:
+		c.add(p+"/merge", fmt.Sprintf("unknown merge %q: the only one is %q (add the duplicate's value)", f.Merge, MergeSum))
+	case !isNumber:
+		c.add(p+"/merge", fmt.Sprintf("merge %q adds numbers: it applies to integer, decimal and money fields, not %s", MergeSum, f.Type))
+	case f.Computed != "":
+		c.add(p+"/merge", "a computed field is recomputed after a merge, not added up")
+	}
 	if f.Computed != "" && f.Required {
 		c.add(p+"/required", "a computed field is always set by Rapport and cannot also be required input")
 	}

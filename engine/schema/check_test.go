@@ -33,6 +33,10 @@ func TestCheckDefinitionProblems(t *testing.T) {
 		{"rule without message", base(Field{Name: "a", Type: TypeString, Rules: []Rule{{Expr: "true"}}}), []string{"/fields/0/rules/0/message"}},
 		{"bad dedupe key", Entity{Name: "thing", Label: Label{En: "T"}, Fields: []Field{{Name: "a", Type: TypeBoolean}}, DedupeKeys: []string{"a", "b"}}, []string{"/dedupeKeys/0", "/dedupeKeys/1"}},
 		{"bad entity name", Entity{Name: "Bad-Name", Label: Label{En: "T"}, Fields: []Field{{Name: "a", Type: TypeString}}}, []string{"/name"}},
+		{"merge sum on numbers", base(Field{Name: "n", Type: TypeInteger, Merge: MergeSum}, Field{Name: "d", Type: TypeDecimal, Merge: MergeSum}, Field{Name: "m", Type: TypeMoney, Merge: MergeSum}), nil},
+		{"merge sum on a string", base(Field{Name: "a", Type: TypeString, Merge: MergeSum}), []string{"/fields/0/merge"}},
+		{"unknown merge", base(Field{Name: "a", Type: TypeInteger, Merge: "max"}), []string{"/fields/0/merge"}},
+		{"merge sum on a computed field", base(Field{Name: "a", Type: TypeInteger, Computed: "1", Merge: MergeSum}), []string{"/fields/0/merge"}},
 		{"all problems at once", base(Field{Name: "a", Type: "x"}, Field{Name: "b", Type: TypeEnum}), []string{"/fields/0/type", "/fields/1/options"}},
 	}
 	for _, tt := range tests {

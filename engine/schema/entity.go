@@ -127,11 +127,15 @@ type Field struct {
 	MaxLength   *int     `json:"maxLength,omitempty"`
 	Pattern     string   `json:"pattern,omitempty"`
 	Computed    string   `json:"computed,omitempty"`
-	Rules       []Rule   `json:"rules,omitempty"`
-	Options     []Option `json:"options,omitempty"`
-	Ref         string   `json:"ref,omitempty"`
-	Item        *Field   `json:"item,omitempty"`
-	Fields      []Field  `json:"fields,omitempty"`
+	// Merge says how a merge of duplicates combines the field: MergeSum adds the duplicate's value to
+	// the survivor's (a count or total a process keeps, such as orders or complaints, belongs to the one
+	// person both records were); empty fills the survivor's field only when it is empty.
+	Merge   string   `json:"merge,omitempty"`
+	Rules   []Rule   `json:"rules,omitempty"`
+	Options []Option `json:"options,omitempty"`
+	Ref     string   `json:"ref,omitempty"`
+	Item    *Field   `json:"item,omitempty"`
+	Fields  []Field  `json:"fields,omitempty"`
 }
 
 // Entity is the definition of one kind of record (lead, contact, ...). A
@@ -156,6 +160,9 @@ func (e *Entity) Field(name string) *Field {
 	}
 	return nil
 }
+
+// MergeSum is Field.Merge for counters and totals: a merge adds the duplicate's value to the survivor's.
+const MergeSum = "sum"
 
 // Parse decodes an entity definition from JSON, rejecting unknown keys so a
 // typo such as "requried" is reported instead of silently ignored. It does

@@ -29,6 +29,7 @@ const (
 	UniqueAdded         ChangeKind = "uniqueAdded"
 	ComputedChanged     ChangeKind = "computedChanged"
 	PresentationChanged ChangeKind = "presentationChanged"
+	MergeChanged        ChangeKind = "mergeChanged"
 	DedupeKeysChanged   ChangeKind = "dedupeKeysChanged"
 )
 
@@ -207,6 +208,13 @@ func compareField(path string, of, nf *Field, out *[]Change) {
 	if of.Label != nf.Label || of.Description != nf.Description || of.ReadOnly != nf.ReadOnly ||
 		!reflect.DeepEqual(of.Default, nf.Default) || of.Indexed != nf.Indexed {
 		add(PresentationChanged, false, "%s label, description, default, read-only or index flag changed", path)
+	}
+	switch {
+	case of.Merge == nf.Merge:
+	case nf.Merge == MergeSum:
+		add(MergeChanged, false, "%s is added up when duplicates are merged", path)
+	default:
+		add(MergeChanged, false, "%s is no longer added up when duplicates are merged", path)
 	}
 	if of.Item != nil && nf.Item != nil {
 		compareField(path+"[]", of.Item, nf.Item, out)

@@ -43,6 +43,7 @@ func TestCompare(t *testing.T) {
 			e.Fields[15].Fields = []Field{{Name: "city", Type: TypeString, Required: true}, {Name: "zip", Type: TypeString, MaxLength: ptrI(3)}}
 		}), ConstraintTightened, "address.zip", true},
 		{"label only", change(func(e *Entity) { e.Fields[0].Label = Label{En: "Full name"} }), PresentationChanged, "name", false},
+		{"added up on merge", change(func(e *Entity) { e.Fields[2].Merge = MergeSum }), MergeChanged, "age", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -120,14 +120,15 @@ func (b *Backend) fieldIs(ctx context.Context, coll *mongo.Collection, id any, f
 // int32 where Go code wrote int64).
 func SameValue(a, b any) bool {
 	a, b = Plain(a), Plain(b)
-	if fa, ok := number(a); ok {
-		fb, ok := number(b)
+	if fa, ok := Number(a); ok {
+		fb, ok := Number(b)
 		return ok && fa == fb
 	}
 	return reflect.DeepEqual(a, b)
 }
 
-func number(v any) (float64, bool) {
+// Number reads a number as BSON or JSON decoding leaves it (int, int32, int64 or float64).
+func Number(v any) (float64, bool) {
 	switch x := v.(type) {
 	case int:
 		return float64(x), true

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // TestMergingContactsKeepsOneAndEndsTheOthersCadence merges two contacts that each have a waiting
@@ -22,10 +24,17 @@ import (
 func TestMergingContactsKeepsOneAndEndsTheOthersCadence(t *testing.T) {
 	owner := newPerson(t, "mira.merge@example.test", []string{"agent"}, nil)
 	keep := create(t, "contact", map[string]any{"firstName": "Marta", "lastName": "Merged", "emails": []any{"marta@merge.test"},
-		"loyaltyStage": "customer", "owner": owner.ID})
+		"loyaltyStage": "customer", "owner": owner.ID, "complaintCount": 2})
 	dup := create(t, "contact", map[string]any{"firstName": "Marta", "lastName": "Merged", "emails": []any{"m.merged@other.test"},
-		"phones": []any{"+79167770111"}, "position": "Buyer", "loyaltyStage": "customer", "owner": owner.ID})
+		"phones": []any{"+79167770111"}, "position": "Buyer", "loyaltyStage": "customer", "owner": owner.ID, "complaintCount": 1})
 	kid, did := keep["id"].(string), dup["id"].(string)
+	// The orders the loyalty-ladder process counted on each (read-only fields, so written as it would).
+	for id, orders := range map[string]int64{kid: 3, did: 4} {
+		if _, err := env.DB.Collection("records_contact").UpdateOne(context.Background(), bson.D{{Key: "_id", Value: id}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "orderCount", Value: orders}, {Key: "orderTotal", Value: bson.D{{Key: "amount", Value: float64(orders) * 100}, {Key: "currency", Value: "RUB"}}}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var insts []string
 	for _, id := range []string{kid, did} {
 		waitRecord(t, "contact", id, 60*time.Second, func(r map[string]any) bool { return r["nextFollowUpAt"] != nil })
@@ -66,6 +75,12 @@ func TestMergingContactsKeepsOneAndEndsTheOthersCadence(t *testing.T) {
 	if r["id"] != kid || r["position"] != "Buyer" || r["loyaltyStage"] != "client" || fmt.Sprint(r["phones"]) != "[+79167770111]" ||
 		fmt.Sprint(r["emails"]) != "[marta@merge.test m.merged@other.test]" || res.Repointed["interaction"] != 1 {
 		t.Errorf("the merge's answer: %+v", res)
+	}
+	// Counts and totals (merge "sum" in the schema) add up: the complaints an agent may write and the
+	// orders only Rapport writes.
+	if total, _ := r["orderTotal"].(map[string]any); r["complaintCount"] != float64(3) || r["orderCount"] != float64(7) ||
+		total["amount"] != float64(700) || total["currency"] != "RUB" {
+		t.Errorf("the survivor's counts after the merge: complaints %v, orders %v, total %v; want 3, 7, 700 RUB", r["complaintCount"], r["orderCount"], r["orderTotal"])
 	}
 	do(t, "", http.MethodGet, "/api/v1/records/contact/"+did, nil, nil, http.StatusNotFound)
 	var trash struct{ Items []map[string]any }

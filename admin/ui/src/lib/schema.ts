@@ -64,6 +64,8 @@ export interface Field {
   maxLength?: number;
   pattern?: string;
   computed?: string;
+  /** 'sum': a merge of duplicates adds the two values (counts, totals). */
+  merge?: 'sum';
   rules?: Rule[];
   options?: Option[];
   ref?: string;
