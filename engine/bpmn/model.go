@@ -1,6 +1,9 @@
 package bpmn
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Kind is what an executable node does; the interpreter switches on it. Kinds are fine-grained (a timer
 // boundary event and a message boundary event are different kinds) so that no walker has to re-inspect
@@ -223,6 +226,24 @@ type Timer struct {
 	Date       time.Time `json:"date,omitzero"`
 	Duration   Duration  `json:"duration,omitzero"`
 	Cycle      *Cycle    `json:"cycle,omitempty"`
+}
+
+// RecordEventPrefix starts the name of every record event message: a record change is delivered to the
+// running instances bound to the record as the message "record.<entity>.<created|updated|deleted>".
+const RecordEventPrefix = "record."
+
+// RecordEvent names the message a record change is delivered as, e.g. record.interaction.created.
+func RecordEvent(entity, on string) string { return RecordEventPrefix + entity + "." + on }
+
+// ParseRecordEvent splits a record event message name into its entity and change; ok is false for
+// any other message.
+func ParseRecordEvent(name string) (entity, on string, ok bool) {
+	rest, found := strings.CutPrefix(name, RecordEventPrefix)
+	entity, on, dot := strings.Cut(rest, ".")
+	if !found || !dot || entity == "" || on == "" || strings.Contains(on, ".") {
+		return "", "", false
+	}
+	return entity, on, true
 }
 
 // MessageSpec names a message and the expression its correlation key is computed from.

@@ -727,8 +727,8 @@ func (b *builder) whenChanged(id, ref, name string, fields []string) []string {
 	if len(fields) == 0 {
 		return nil
 	}
-	parts := strings.Split(name, ".")
-	if len(parts) != 3 || parts[0] != "record" || parts[2] != "updated" {
+	entity, on, ok := ParseRecordEvent(name)
+	if !ok || on != "updated" {
 		b.problem(id, "message %q: rapport:whenChanged is only for record update messages (record.<entity>.updated), not %q", ref, name)
 		return nil
 	}
@@ -736,14 +736,14 @@ func (b *builder) whenChanged(id, ref, name string, fields []string) []string {
 	if lookup == nil {
 		return fields
 	}
-	ent, ok := lookup(parts[1])
+	ent, ok := lookup(entity)
 	if !ok {
-		b.problem(id, "message %q: entity %q does not exist; create its schema first or name an existing entity", ref, parts[1])
+		b.problem(id, "message %q: entity %q does not exist; create its schema first or name an existing entity", ref, entity)
 		return nil
 	}
 	for _, f := range fields {
 		if ent.Type == nil || ent.Type.Fields[f] == nil {
-			b.problem(id, "message %q: rapport:whenChanged field %q is not a field of %s", ref, f, parts[1])
+			b.problem(id, "message %q: rapport:whenChanged field %q is not a field of %s", ref, f, entity)
 		}
 	}
 	return fields

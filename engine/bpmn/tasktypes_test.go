@@ -207,3 +207,26 @@ func TestWhenChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestParseRecordEvent: a record event name splits into its entity and change, and back.
+func TestParseRecordEvent(t *testing.T) {
+	for _, tc := range []struct {
+		name, entity, on string
+		ok               bool
+	}{
+		{"record.contact.updated", "contact", "updated", true},
+		{"record.interaction.created", "interaction", "created", true},
+		{"record.contact", "", "", false},
+		{"record..updated", "", "", false},
+		{"record.contact.updated.x", "", "", false},
+		{"order.paid", "", "", false},
+	} {
+		entity, on, ok := ParseRecordEvent(tc.name)
+		if entity != tc.entity || on != tc.on || ok != tc.ok {
+			t.Errorf("ParseRecordEvent(%q) = %q, %q, %v; want %q, %q, %v", tc.name, entity, on, ok, tc.entity, tc.on, tc.ok)
+		}
+		if ok && RecordEvent(entity, on) != tc.name {
+			t.Errorf("RecordEvent(%q, %q) = %q, want %q", entity, on, RecordEvent(entity, on), tc.name)
+		}
+	}
+}

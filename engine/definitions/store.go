@@ -373,13 +373,6 @@ func triggersOf(m *bpmn.Model, key string, version int) []Trigger {
 	return out
 }
 
-// RecordEventPrefix starts the name of every record event message: a record change is delivered to the
-// running instances bound to the record as the message "record.<entity>.<created|updated>".
-const RecordEventPrefix = "record."
-
-// RecordEvent names the message a record change is delivered as, e.g. record.interaction.created.
-func RecordEvent(entity, on string) string { return RecordEventPrefix + entity + "." + on }
-
 // CatchFilter is a record update event caught only when one of Fields changed: an update of other
 // fields does not wake the waiting instances.
 type CatchFilter struct {
@@ -400,7 +393,7 @@ func catchesOf(m *bpmn.Model) ([]string, []CatchFilter) {
 			continue
 		}
 		name := n.Message.Name
-		if !strings.HasPrefix(name, RecordEventPrefix) {
+		if !strings.HasPrefix(name, bpmn.RecordEventPrefix) {
 			continue
 		}
 		if len(n.Message.WhenChanged) == 0 {

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/definitions"
 	"github.com/rapportcrm/rapport/engine/expression"
 	"github.com/rapportcrm/rapport/workflows/messages"
@@ -108,7 +109,7 @@ func (m *Matcher) Match(ctx context.Context, entity, on string, rec map[string]a
 			Variables: map[string]any{"record": rec},
 		})
 	}
-	name := definitions.RecordEvent(entity, on)
+	name := bpmn.RecordEvent(entity, on)
 	if idx.Delivers(name, changed) {
 		keys := []string{recordID}
 		if m.refs != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rapportcrm/rapport/engine/bpmn"
 	"github.com/rapportcrm/rapport/engine/definitions"
 )
 
@@ -84,7 +85,7 @@ func TestMatch(t *testing.T) {
 			}
 			for i, k := range tt.messageKey {
 				msg := w.Messages[i]
-				if msg.Name != definitions.RecordEvent(tt.entity, tt.on) || msg.CorrelationKey != k || msg.Variables[tt.entity] == nil {
+				if msg.Name != bpmn.RecordEvent(tt.entity, tt.on) || msg.CorrelationKey != k || msg.Variables[tt.entity] == nil {
 					t.Errorf("message %d = %+v", i, msg)
 				}
 			}
