@@ -98,8 +98,9 @@ func dueCall(t *testing.T, owner person, first, last, phone string) (string, str
 	return cid, started.ID, call
 }
 
-// delivered counts the messages Temporal handed to an instance (its accepted message updates), from
-// the whole event history: the instance's own timeline is trimmed, this is not.
+// delivered counts the messages Temporal handed to an instance, from its whole event history (the
+// instance's own timeline is trimmed, this is not): the accepted message updates, and the message
+// signals the publisher falls back to when an update is refused (messages.Publisher).
 func delivered(t *testing.T, id string) int {
 	t.Helper()
 	it := env.Temporal.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -110,6 +111,9 @@ func delivered(t *testing.T, id string) int {
 			t.Fatalf("history of %s: %v", id, err)
 		}
 		if a := e.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil && a.GetAcceptedRequest().GetInput().GetName() == process.UpdateDeliverMessage {
+			n++
+		}
+		if a := e.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == process.SignalMessage {
 			n++
 		}
 	}
