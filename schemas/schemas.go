@@ -29,7 +29,7 @@ var notificationFiles embed.FS
 //go:embed forms/*.json
 var formFiles embed.FS
 
-//go:embed processes/*.bpmn
+//go:embed processes/*.bpmn processes/shipped.txt
 var processFiles embed.FS
 
 // Definition is one embedded definition: its name (the file name without
@@ -67,6 +67,32 @@ func Forms() ([]Definition, error) { return definitions(formFiles, "forms", ".js
 // Processes returns the process templates as BPMN 2.0 XML, each named by its process ID (the process
 // key).
 func Processes() ([]Definition, error) { return definitions(processFiles, "processes", ".bpmn") }
+
+// ShippedProcesses returns, per process template, the SHA-256 (hex) of every version of it Rapport has
+// shipped, the current one included (processes/shipped.txt). An installed process whose latest version
+// is one of them was not edited by an analyst, so a start may upgrade it to the current template.
+func ShippedProcesses() (map[string]map[string]bool, error) {
+	raw, err := processFiles.ReadFile("processes/shipped.txt")
+	if err != nil {
+		return nil, fmt.Errorf("read the shipped process list: %w", err)
+	}
+	out := map[string]map[string]bool{}
+	for i, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 || len(f[1]) != 64 {
+			return nil, fmt.Errorf("processes/shipped.txt line %d: want a name and a SHA-256, got %q", i+1, line)
+		}
+		if out[f[0]] == nil {
+			out[f[0]] = map[string]bool{}
+		}
+		out[f[0]][f[1]] = true
+	}
+	return out, nil
+}
 
 func definitions(files embed.FS, dir, ext string) ([]Definition, error) {
 	entries, err := fs.ReadDir(files, dir)

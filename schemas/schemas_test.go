@@ -2,6 +2,8 @@ package schemas
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"io"
@@ -136,5 +138,27 @@ func TestProcessTemplatesHaveALayout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShippedListsEveryTemplate keeps processes/shipped.txt complete: a server running today's template
+// must recognise it as Rapport's own when the template next changes, or it would never be upgraded.
+func TestShippedListsEveryTemplate(t *testing.T) {
+	procs, err := Processes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := ShippedProcesses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		sum := sha256.Sum256(p.JSON)
+		if !shipped[p.Name][hex.EncodeToString(sum[:])] {
+			t.Errorf("processes/shipped.txt lacks the current %s: add the line\n%s %s <commit>", p.Name, p.Name, hex.EncodeToString(sum[:]))
+		}
+	}
+	if len(shipped["follow-up-cadence"]) < 2 {
+		t.Errorf("the earlier follow-up cadences are not listed: %v", shipped["follow-up-cadence"])
 	}
 }

@@ -92,7 +92,9 @@ func (s *Stack) installDefaults(ctx context.Context) error {
 
 // installProcesses deploys and publishes the shipped process templates that do not exist yet, owned
 // and published by the first administrator: analysts edit them like any process (an edit is a new
-// version; running instances keep theirs). A key that exists, even as a draft, is left alone.
+// version; running instances keep theirs). A template that changed since this server installed it is
+// published as the next version unless an analyst has edited the process (a version or draft of their
+// own), which is then kept (definitions.Store.InstallTemplate).
 func (s *Stack) installProcesses(ctx context.Context) error {
 	email := s.cfg.AdminEmail
 	if email == "" {
@@ -106,19 +108,25 @@ func (s *Stack) installProcesses(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	shipped, err := schemas.ShippedProcesses()
+	if err != nil {
+		return err
+	}
+	by := access.Subject{UserID: admin.ID, Roles: admin.Roles, Teams: admin.Teams}
 	for _, d := range procs {
-		if _, err := s.Processes.Get(ctx, d.Name); err == nil {
-			continue
-		} else if !errors.Is(err, definitions.ErrNotFound) {
+		outcome, v, err := s.Processes.InstallTemplate(ctx, d.Name, d.JSON, shipped[d.Name], by)
+		if err != nil {
 			return err
 		}
-		if _, err := s.Processes.Deploy(ctx, d.JSON, admin.ID); err != nil {
-			return fmt.Errorf("deploy %s: %w", d.Name, err)
+		switch outcome {
+		case definitions.TemplateInstalled:
+			s.log.Info("installed process template", "process", d.Name)
+		case definitions.TemplateUpgraded:
+			s.log.Info("upgraded process template; running instances keep their version", "process", d.Name, "version", v.Version)
+		case definitions.TemplateKept:
+			s.log.Info("process template changed, but the process was edited: kept as it is (compare with schemas/processes in the modeler)",
+				"process", d.Name, "version", v.Version)
 		}
-		if _, err := s.Processes.Publish(ctx, d.Name, definitions.PublishRequest{By: access.Subject{UserID: admin.ID, Roles: admin.Roles, Teams: admin.Teams}}); err != nil {
-			return fmt.Errorf("publish %s: %w", d.Name, err)
-		}
-		s.log.Info("installed process template", "process", d.Name)
 	}
 	return nil
 }

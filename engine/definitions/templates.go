@@ -1,0 +1,70 @@
+package definitions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// TemplateOutcome says what InstallTemplate did with a process template.
+type TemplateOutcome string
+
+// What InstallTemplate may do.
+const (
+	// TemplateInstalled: the process did not exist; the template is its first version.
+	TemplateInstalled TemplateOutcome = "installed"
+	// TemplateUpgraded: the latest version was an earlier template, untouched; the template is the next
+	// version, and running instances keep the version they started on.
+	TemplateUpgraded TemplateOutcome = "upgraded"
+	// TemplateCurrent: the latest version is this template already.
+	TemplateCurrent TemplateOutcome = "current"
+	// TemplateKept: an analyst has edited the process (a version or a draft of their own), so it is left
+	// as it is; the template is not installed over their work.
+	TemplateKept TemplateOutcome = "kept"
+)
+
+// InstallTemplate installs a process template Rapport ships (xml, whose process ID is key), published by
+// by, or brings an installed one up to date. shipped holds the hashes of every version of this template
+// Rapport has shipped (schemas.ShippedProcesses): when the process's latest version is one of them and
+// no draft of an analyst waits, nobody has edited it, and the new template becomes the next version.
+// Otherwise the process is the analyst's, and it is kept. Servers that start at once may both upgrade:
+// publishing a draft identical to the latest version returns that version, so they end on one.
+func (s *Store) InstallTemplate(ctx context.Context, key string, xml []byte, shipped map[string]bool, by Publisher) (TemplateOutcome, Version, error) {
+	checked, err := s.Check(xml)
+	if err != nil {
+		return "", Version{}, fmt.Errorf("processes: template %s: %w", key, err)
+	}
+	model := checked.Model(key)
+	if model == nil {
+		return "", Version{}, fmt.Errorf("processes: template %s does not define the process %q", key, key)
+	}
+	outcome := TemplateInstalled
+	d, err := s.Get(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return "", Version{}, err
+	case d.LatestVersion == 0:
+		return TemplateKept, Version{}, nil // someone's draft, never published
+	default:
+		latest, err := s.Version(ctx, key, d.LatestVersion)
+		if err != nil {
+			return "", Version{}, err
+		}
+		switch {
+		case latest.Hash == model.Hash:
+			return TemplateCurrent, latest, nil
+		case !shipped[latest.Hash] || d.DraftHash != latest.Hash:
+			return TemplateKept, latest, nil
+		}
+		outcome = TemplateUpgraded
+	}
+	if _, err := s.Deploy(ctx, xml, by.UserID); err != nil {
+		return "", Version{}, fmt.Errorf("processes: deploy template %s: %w", key, err)
+	}
+	v, err := s.Publish(ctx, key, PublishRequest{By: by})
+	if err != nil {
+		return "", Version{}, fmt.Errorf("processes: publish template %s: %w", key, err)
+	}
+	return outcome, v.Version, nil
+}
