@@ -110,7 +110,7 @@ func (s *Store) Merge(ctx context.Context, req MergeRequest, o WriteOptions) (Me
 	}
 
 	stored := userFields(surv)
-	fill, _ := splitTrusted(info.Entity, FillFields(info.Entity, stored, userFields(dup), req.Fields, writableBy(d)))
+	fill, _ := splitTrusted(info.Entity, FillFields(info.Entity, stored, userFields(dup), req.Fields, writableBy(d)), req.Fields)
 	// Refuse what the patch would refuse before anything is written.
 	if err := admit(d, fill, surv); err != nil {
 		return MergeResult{}, err
@@ -159,31 +159,23 @@ func writableBy(d *access.Decision) func(field string, val any) bool {
 
 // fillSurvivor patches the survivor with what it takes from the duplicate, computed on the version it
 // patches: when a process changed the survivor meanwhile (a cadence writing its next follow-up), the
-// fill is computed again on the newer version, unless the caller pinned one with If-Match. The
-// read-only counts and totals it sums follow in a second, trusted patch on the version the first made.
+// fill is computed again on the newer version, unless the caller pinned one with If-Match. It is one
+// write: the read-only counts and totals it sums go in the same patch, trusted, so a retry never adds a
+// sum twice and no survivor is left with half a merge. The merging user cannot pick those values:
+// Merge refused, before anything was written, explicit values of fields the user may not write.
 func (s *Store) fillSurvivor(ctx context.Context, req MergeRequest, e schema.Entity, surv Record, dup map[string]any, d *access.Decision, o WriteOptions) error {
 	for attempt := 0; ; attempt++ {
-		user, trusted := splitTrusted(e, FillFields(e, userFields(surv), dup, req.Fields, writableBy(d)))
-		if len(user)+len(trusted) == 0 {
+		fill := FillFields(e, userFields(surv), dup, req.Fields, writableBy(d))
+		if len(fill) == 0 {
 			return nil
 		}
 		upd := o
 		upd.IfMatch = versionOf(surv)
-		var err error
-		if len(user) > 0 {
-			var r Record
-			if r, err = s.Patch(ctx, req.Entity, req.SurvivorID, user, upd); err == nil {
-				upd.IfMatch = versionOf(r) // the sums go on the version the fill made
-			}
-		}
-		if err == nil && len(trusted) > 0 {
+		if _, trusted := splitTrusted(e, fill, req.Fields); len(trusted) > 0 {
 			upd.Trusted = true
-			_, err = s.Patch(ctx, req.Entity, req.SurvivorID, trusted, upd)
 		}
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, ErrVersionMismatch) || o.IfMatch > 0 || attempt == 4 {
+		_, err := s.Patch(ctx, req.Entity, req.SurvivorID, fill, upd)
+		if err == nil || !errors.Is(err, ErrVersionMismatch) || o.IfMatch > 0 || attempt == 4 {
 			return err
 		}
 		if surv, err = s.get(ctx, req.Entity, req.SurvivorID, false); err != nil {
@@ -301,11 +293,13 @@ func addUp(t schema.Type, a, b any) (any, bool) {
 }
 
 // splitTrusted separates from a merge's fill the read-only fields it sums, which Rapport writes itself
-// (a trusted patch), from the rest, which the merging user writes.
-func splitTrusted(e schema.Entity, fill map[string]any) (user, trusted map[string]any) {
+// (trusted), from the rest, which the merging user writes and which is checked as theirs. An explicit
+// value is always the user's, so a read-only field named in the request's fields is refused.
+func splitTrusted(e schema.Entity, fill, explicit map[string]any) (user, trusted map[string]any) {
 	user, trusted = map[string]any{}, map[string]any{}
 	for k, v := range fill {
-		if f := e.Field(k); f != nil && f.ReadOnly && f.Merge == schema.MergeSum {
+		_, chosen := explicit[k]
+		if f := e.Field(k); !chosen && f != nil && f.ReadOnly && f.Merge == schema.MergeSum {
 			trusted[k] = v
 		} else {
 			user[k] = v

@@ -62,6 +62,9 @@ func TestMergingContactsKeepsOneAndEndsTheOthersCadence(t *testing.T) {
 	refused("", map[string]any{"duplicateId": kid}, http.StatusUnprocessableEntity, "/duplicateId")
 	refused("", map[string]any{"duplicateId": "no-such-contact"}, http.StatusNotFound, "/duplicateId")
 	refused("", map[string]any{"duplicateId": moved["id"]}, http.StatusUnprocessableEntity, "/duplicateId")
+	// Counts and totals Rapport keeps add up; nobody picks them, not even through a merge.
+	refused("", map[string]any{"duplicateId": did, "fields": map[string]any{"orderTotal": map[string]any{"amount": 1e6, "currency": "RUB"}}},
+		http.StatusUnprocessableEntity, "/fields/orderTotal")
 	stale := fmt.Sprintf(`"%v"`, get(t, "contact", kid)["version"].(float64)-1)
 	refused("", map[string]any{"duplicateId": did}, http.StatusPreconditionFailed, "", "If-Match", stale)
 	get(t, "contact", did) // still there
