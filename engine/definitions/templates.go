@@ -45,7 +45,10 @@ func (s *Store) InstallTemplate(ctx context.Context, key string, xml []byte, shi
 	case err != nil:
 		return "", Version{}, err
 	case d.LatestVersion == 0:
-		return TemplateKept, Version{}, nil // someone's draft, never published
+		if d.DraftHash != model.Hash && !shipped[d.DraftHash] {
+			return TemplateKept, Version{}, nil // an analyst's draft, never published
+		}
+		// A template's own draft: an install that stopped between deploying and publishing.
 	default:
 		latest, err := s.Version(ctx, key, d.LatestVersion)
 		if err != nil {

@@ -3,6 +3,7 @@ package stack_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -150,5 +151,30 @@ func TestProcessTemplatesUpgradeOnStart(t *testing.T) {
 		if err != nil || got != w {
 			t.Errorf("InstallTemplate(%s) = %s (version %d), %v; want %s", key, got, v.Version, err, w)
 		}
+	}
+
+	// A process that is only a draft: the template's own (an install that stopped before publishing) is
+	// published; an analyst's is kept.
+	ownDraft := []byte(fmt.Sprintf(strings.ReplaceAll(waitBPMN, "bench-wait", "draft-only"), admin.ID))
+	if _, err := procs.Deploy(ctx, ownDraft, admin.ID); err != nil {
+		t.Fatal(err)
+	}
+	analyst := bytes.Replace(ownDraft, []byte(`id="Task_Wait"`), []byte(`id="Task_Wait" name="Ours"`), 1)
+	if got, _, err := procs.InstallTemplate(ctx, "draft-only", ownDraft, map[string]bool{}, by); err != nil || got != definitions.TemplateInstalled {
+		t.Errorf("the template's own draft: %s, %v; want installed", got, err)
+	}
+	if _, v := latest("draft-only"); v.Version != 1 || v.XML != string(ownDraft) {
+		t.Errorf("the template's own draft published as version %d", v.Version)
+	}
+	analystKey := []byte(strings.ReplaceAll(string(analyst), "draft-only", "draft-analyst"))
+	if _, err := procs.Deploy(ctx, analystKey, admin.ID); err != nil {
+		t.Fatal(err)
+	}
+	template := []byte(strings.ReplaceAll(string(ownDraft), "draft-only", "draft-analyst"))
+	if got, _, err := procs.InstallTemplate(ctx, "draft-analyst", template, map[string]bool{}, by); err != nil || got != definitions.TemplateKept {
+		t.Errorf("an analyst's draft: %s, %v; want kept", got, err)
+	}
+	if d, err := procs.Get(ctx, "draft-analyst"); err != nil || d.LatestVersion != 0 || d.DraftXML != string(analystKey) {
+		t.Errorf("the analyst's draft after InstallTemplate: version %d, %v", d.LatestVersion, err)
 	}
 }
