@@ -115,10 +115,13 @@ func (s *Stack) installProcesses(ctx context.Context) error {
 	by := access.Subject{UserID: admin.ID, Roles: admin.Roles, Teams: admin.Teams}
 	for _, d := range procs {
 		outcome, v, err := s.Processes.InstallTemplate(ctx, d.Name, d.JSON, shipped[d.Name], by)
-		if err != nil {
+		if err != nil && outcome != definitions.TemplateUnfit {
 			return err
 		}
 		switch outcome {
+		case definitions.TemplateUnfit:
+			s.log.Warn("process template not upgraded: it does not fit this server; the process keeps its version",
+				"process", d.Name, "version", v.Version, "error", err)
 		case definitions.TemplateInstalled:
 			s.log.Info("installed process template", "process", d.Name)
 		case definitions.TemplateUpgraded:

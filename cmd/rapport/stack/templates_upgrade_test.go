@@ -166,6 +166,16 @@ func TestProcessTemplatesUpgradeOnStart(t *testing.T) {
 	if _, v := latest("draft-only"); v.Version != 1 || v.XML != string(ownDraft) {
 		t.Errorf("the template's own draft published as version %d", v.Version)
 	}
+	// A template that does not fit the server (here: it does not validate) leaves the process as it is,
+	// and says why instead of stopping the start.
+	broken := bytes.Replace(ownDraft, []byte(`targetRef="E"`), []byte(`targetRef="Nowhere"`), 1)
+	_, v1 := latest("draft-only")
+	if got, v, err := procs.InstallTemplate(ctx, "draft-only", broken, map[string]bool{v1.Hash: true}, by); got != definitions.TemplateUnfit || err == nil || v.Version != 1 {
+		t.Errorf("an unfit template: %s (version %d), %v; want unfit with a reason", got, v.Version, err)
+	}
+	if d, v := latest("draft-only"); v.Version != 1 || d.DraftXML != string(ownDraft) {
+		t.Errorf("after an unfit template: version %d, draft changed %v", v.Version, d.DraftXML != string(ownDraft))
+	}
 	analystKey := []byte(strings.ReplaceAll(string(analyst), "draft-only", "draft-analyst"))
 	if _, err := procs.Deploy(ctx, analystKey, admin.ID); err != nil {
 		t.Fatal(err)
