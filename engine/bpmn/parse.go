@@ -13,6 +13,13 @@ import (
 // write (collaborations, lanes, several processes, DI, zeebe: extensions) and returns a *ParseError for a
 // document too large, malformed, not BPMN, with duplicate ids or with elements BPMN does not allow where
 // they appear. It never panics. Parse does not judge executability: that is Validate's job.
+// Hash is the content hash of a BPMN document as Definitions.Hash carries it (hex SHA-256 of its bytes):
+// a published version's hash, which a shipped template is recognised by.
+func Hash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
 func Parse(r io.Reader, limit int64) (*Definitions, error) {
 	data, err := readAll(r, limit)
 	if err != nil {
@@ -41,7 +48,6 @@ func ParseBytes(data []byte) (*Definitions, error) {
 	}
 	p := &parser{seen: map[string]int{}}
 	p.checkIDs(root)
-	sum := sha256.Sum256(data)
 	defs := &Definitions{
 		ID:                root.attr("id"),
 		Name:              root.attr("name"),
@@ -49,7 +55,7 @@ func ParseBytes(data []byte) (*Definitions, error) {
 		Exporter:          root.attr("exporter"),
 		ExporterVersion:   root.attr("exporterVersion"),
 		ExecutionPlatform: root.attrNS(nsModeler, "executionPlatform"),
-		Hash:              hex.EncodeToString(sum[:]),
+		Hash:              Hash(data),
 		Processes:         []*Process{},
 	}
 	p.definitions(root, defs)

@@ -2,10 +2,10 @@ package definitions
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/rapportcrm/rapport/engine/bpmn"
 )
 
 // TemplateOutcome says what InstallTemplate did with a process template.
@@ -38,8 +38,7 @@ const (
 // that start at once may both upgrade: publishing a draft identical to the latest version returns that
 // version, so they end on one.
 func (s *Store) InstallTemplate(ctx context.Context, key string, xml []byte, shipped map[string]bool, by Publisher) (TemplateOutcome, Version, error) {
-	sum := sha256.Sum256(xml) // the hash a version of it carries (bpmn.Definitions.Hash)
-	hash := hex.EncodeToString(sum[:])
+	hash := bpmn.Hash(xml)
 	ours := func(h string) bool { return h == hash || shipped[h] }
 	outcome := TemplateInstalled
 	var latest Version
@@ -66,7 +65,7 @@ func (s *Store) InstallTemplate(ctx context.Context, key string, xml []byte, shi
 		outcome = TemplateUpgraded
 	}
 	failed := func(err error) (TemplateOutcome, Version, error) {
-		if outcome == TemplateInstalled && d.Key == "" {
+		if d.Key == "" {
 			return "", Version{}, err // a first install: the server lacks a process it promises
 		}
 		return TemplateUnfit, latest, err

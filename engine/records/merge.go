@@ -266,13 +266,12 @@ func FillFields(e schema.Entity, survivor, duplicate, explicit map[string]any, w
 // false when they cannot be added (another type, two currencies).
 func addUp(t schema.Type, a, b any) (any, bool) {
 	switch t {
-	case schema.TypeInteger:
+	case schema.TypeInteger, schema.TypeDecimal:
 		x, okA := storage.Number(a)
 		y, okB := storage.Number(b)
-		return int64(x) + int64(y), okA && okB
-	case schema.TypeDecimal:
-		x, okA := storage.Number(a)
-		y, okB := storage.Number(b)
+		if t == schema.TypeInteger {
+			return int64(x) + int64(y), okA && okB
+		}
 		return x + y, okA && okB
 	case schema.TypeMoney:
 		ma, okA := a.(map[string]any)
