@@ -14,6 +14,7 @@ import (
 	"github.com/rapportcrm/rapport/engine/access"
 	"github.com/rapportcrm/rapport/engine/query"
 	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 )
 
 // MaxLimit caps one page of a list.
@@ -194,7 +195,10 @@ func (s *Store) List(ctx context.Context, entity string, p ListParams) (RecordPa
 	var docs []bson.M
 	var total int64
 	if s.be().Embedded() {
-		docs, total, err = s.scanList(ctx, entity, q, after)
+		docs, total, err = s.filesList(ctx, info.Entity, q, after, p)
+		if errors.Is(err, storage.ErrNotPushed) {
+			docs, total, err = s.scanList(ctx, entity, q, after)
+		}
 	} else {
 		docs, total, err = s.indexedList(ctx, entity, q, after, p.Count)
 	}

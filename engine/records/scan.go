@@ -4,17 +4,24 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/rapportcrm/rapport/engine/access"
+	"github.com/rapportcrm/rapport/engine/schema"
+	"github.com/rapportcrm/rapport/engine/storage"
 )
 
-// scanList reads one page the embedded store's way. FerretDB v1 cannot use an index for a filter or a
-// sort: it decodes every record of the collection, filters and sorts them all in Go, and counting is a
-// second such pass. So the store makes that one pass as cheap as it can: it reads the matching records
+// scanList reads one page through FerretDB, for the lists the embedded store's files cannot answer
+// (filesList: a search by text, a sort by a list field, a FerretDB this process does not run). FerretDB
+// v1 cannot use an index for a filter or a sort: it decodes every record of the collection, filters and
+// sorts them all in Go, and counting is a second such pass. So the store makes that one pass as cheap as
+// it can: it reads the matching records
 // unsorted (FerretDB then keeps none of them in memory) and, while they stream by, counts them, looks
 // at their sort keys in the raw BSON without decoding them, and keeps the first limit+1 after the cursor
 // in sort order; only those are decoded. The cost is one scan whatever the page, the cursor or the count.
@@ -57,6 +64,89 @@ func (s *Store) scanList(ctx context.Context, entity string, q Query, after bson
 		docs = append(docs, doc)
 	}
 	return docs, total, nil
+}
+
+// filesList reads one page of the embedded store from its files when this process runs it
+// (storage.Lister): SQLite filters, sorts and counts the stored documents without FerretDB decoding each
+// one, and the page's records are then read by _id. A record written between the two reads may no longer
+// be one the reader may see; it is checked again (live or deleted as asked, in the reader's scope) and
+// left out, as MongoDB, which returns a document as it matched, would never return it. It returns
+// storage.ErrNotPushed when the files cannot answer the list exactly (a search by text, a sort by a list
+// field); the caller then scans.
+func (s *Store) filesList(ctx context.Context, e schema.Entity, q Query, after bson.A, p ListParams) ([]bson.M, int64, error) {
+	l := s.be().Lister()
+	if l == nil {
+		return nil, 0, storage.ErrNotPushed
+	}
+	for _, k := range sortKeys(q.Sort) {
+		if !scalarField(e, k) {
+			return nil, 0, fmt.Errorf("%w: sort by %s, which may hold a list", storage.ErrNotPushed, k)
+		}
+	}
+	lq := storage.ListQuery{Database: s.db.Name(), Collection: CollectionPrefix + e.Name, Filter: q.Filter, Sort: q.Sort, Limit: q.Limit + 1, Count: p.Count}
+	if after != nil {
+		lq.After = afterCondition(q.Sort, after)
+	}
+	ids, total, err := l.ListIDs(ctx, lq)
+	if err != nil {
+		return nil, 0, err
+	}
+	proj := q.Projection
+	var added []string // fields read only to check the record again
+	if proj != nil {
+		proj = slices.Clone(proj)
+		for _, k := range []string{schema.SysDeletedAt, access.OwnerField, access.TeamField, access.AssigneeField} {
+			if !slices.ContainsFunc(proj, func(el bson.E) bool { return el.Key == k }) {
+				proj = append(proj, bson.E{Key: k, Value: 1})
+				added = append(added, k)
+			}
+		}
+	}
+	byID := make(map[string]bson.M, len(ids))
+	err = s.be().FindIDs(ctx, s.coll(e.Name), ids, proj, func(raw bson.Raw) error {
+		var doc bson.M
+		if err := bson.Unmarshal(raw, &doc); err != nil {
+			return err
+		}
+		if id, ok := doc["_id"].(string); ok {
+			byID[id] = doc
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", e.Name, err)
+	}
+	s.checkCapacity(ctx, e.Name)
+	docs := make([]bson.M, 0, len(ids))
+	for _, id := range ids {
+		doc, ok := byID[id]
+		if !ok || (doc[schema.SysDeletedAt] != nil) != p.Deleted || p.Access != nil && !p.Access.InScope(access.ActionRead, doc) {
+			continue
+		}
+		for _, k := range added {
+			delete(doc, k)
+		}
+		docs = append(docs, doc)
+	}
+	return docs, total, nil
+}
+
+// scalarField reports whether a sort key holds one value per record (never a list), so that the
+// embedded store's files sort it as MongoDB does.
+func scalarField(e schema.Entity, key string) bool {
+	switch key {
+	case "_id", schema.SysCreatedAt, schema.SysUpdatedAt, schema.SysDeletedAt:
+		return true
+	}
+	f := e.Field(key)
+	if f == nil {
+		return false
+	}
+	switch f.Type {
+	case schema.TypeList, schema.TypeObject, schema.TypeMoney:
+		return false
+	}
+	return true
 }
 
 // lookupRaw reads a dotted path of a raw document as a Go value (nil when absent), without decoding the

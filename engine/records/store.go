@@ -317,6 +317,7 @@ func (s *Store) ensureIndexes(ctx context.Context, e schema.Entity) error {
 		// stop the server; lists still work, only slower, and uniqueness is kept by the keys.
 		s.opts.Logger.Warn("create record indexes", "entity", e.Name, "error", err)
 	}
+	s.indexSorts(ctx, e)
 	if err := s.ensureKeys(ctx, e); err != nil {
 		return err
 	}
@@ -324,6 +325,33 @@ func (s *Store) ensureIndexes(ctx context.Context, e schema.Entity) error {
 	s.indexed[e.Name] = e.Version
 	s.mu.Unlock()
 	return nil
+}
+
+// indexSorts has the embedded store's files keep an index for each order an entity is listed in by
+// default (newest changes first, newest first, and the entity's own, such as a timeline's), so that such
+// a page walks an index and stops after its limit (storage.Lister). It creates the collection first: the
+// files index only a collection that exists. Like the indexes above, one that cannot be made is logged,
+// and lists still work, only slower.
+func (s *Store) indexSorts(ctx context.Context, e schema.Entity) {
+	l := s.be().Lister()
+	if l == nil {
+		return
+	}
+	if err := s.db.CreateCollection(ctx, CollectionPrefix+e.Name); err != nil && !isAlreadyExists(err) {
+		s.opts.Logger.Warn("create a record collection", "entity", e.Name, "error", err)
+		return
+	}
+	for _, k := range append(slices.Clone(schema.DefaultSorts), extraSorts(e.Name)...) {
+		if err := l.IndexSort(ctx, s.db.Name(), CollectionPrefix+e.Name, storedPath(k.Field)); err != nil {
+			s.opts.Logger.Warn("index a record order in the embedded store's files", "entity", e.Name, "order", k.Field, "error", err)
+		}
+	}
+}
+
+// isAlreadyExists reports MongoDB's NamespaceExists (48), which creating an existing collection returns.
+func isAlreadyExists(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && ce.Code == 48
 }
 
 // coll is the collection of an entity's records.

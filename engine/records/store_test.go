@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -433,9 +434,36 @@ func TestInterruptedImportIsReportedFailed(t *testing.T) {
 	}
 }
 
-// TestListScanAgreesWithServerSort pages through the same lists the embedded store's way (one scan,
-// sorted in Go) and the MongoDB way (the server sorts and limits) and expects the same records in the
-// same order, with the same counts: the Go ordering is MongoDB's, missing values and ties included.
+// countingLister counts the lists the embedded store's files answered and those they left to a scan;
+// with refuse set, it leaves every list to the scan.
+type countingLister struct {
+	l                 storage.Lister
+	refuse            bool
+	answered, refused atomic.Int32
+}
+
+func (c *countingLister) ListIDs(ctx context.Context, q storage.ListQuery) ([]string, int64, error) {
+	ids, n, err := c.l.ListIDs(ctx, q)
+	if c.refuse {
+		ids, n, err = nil, 0, fmt.Errorf("%w: refused by the test", storage.ErrNotPushed)
+	}
+	switch {
+	case errors.Is(err, storage.ErrNotPushed):
+		c.refused.Add(1)
+	case err == nil:
+		c.answered.Add(1)
+	}
+	return ids, n, err
+}
+
+func (c *countingLister) IndexSort(ctx context.Context, database, collection, key string) error {
+	return c.l.IndexSort(ctx, database, collection, key)
+}
+
+// TestListScanAgreesWithServerSort pages through the same lists the embedded store's ways (one scan,
+// sorted in Go; SQLite over the store's files) and the MongoDB way (the server sorts and limits) and
+// expects the same records in the same order, with the same counts: the Go and SQL orderings are
+// MongoDB's, missing values and ties included; a list the files refuse is scanned instead.
 func TestListScanAgreesWithServerSort(t *testing.T) {
 	ctx := context.Background()
 	prefix := fmt.Sprint("scan", time.Now().UnixNano())
@@ -451,8 +479,18 @@ func TestListScanAgreesWithServerSort(t *testing.T) {
 	}
 	scan := records.New(db, records.Options{Backend: storage.NewBackend(true)})
 	server := records.New(db, records.Options{Backend: storage.NewBackend(false)})
+	lister := &countingLister{l: files}
+	fromFiles := records.New(db, records.Options{Backend: storage.NewEmbedded(lister)})
+	refusing := &countingLister{l: files, refuse: true}
+	leftToScan := records.New(db, records.Options{Backend: storage.NewEmbedded(refusing)})
+	var titles []string
+	for i := range 7 {
+		titles = append(titles, fmt.Sprintf("%q", fmt.Sprintf("%s-%02d", prefix, i)))
+	}
+	in := "title in [" + strings.Join(titles, ", ") + "]"
 	for _, sort := range []string{"status,-createdAt", "-status,kind", "kind,status,-id", "-updatedAt", "id", "owner,-kind"} {
-		for _, filter := range []string{`title startsWith "` + prefix + `"`, `title startsWith "` + prefix + `" and status != "done"`} {
+		for _, filter := range []string{`title startsWith "` + prefix + `"`, `title startsWith "` + prefix + `" and status != "done"`,
+			in, in + ` and status != "done"`, in + ` and (assignee == nil or kind == "call")`, in + ` and not (status in ["open", "cancelled"])`} {
 			pages := func(s *records.Store) ([]any, int64) {
 				var ids []any
 				var total int64 = -1
@@ -477,10 +515,16 @@ func TestListScanAgreesWithServerSort(t *testing.T) {
 			}
 			a, na := pages(scan)
 			b, nb := pages(server)
-			if fmt.Sprint(a) != fmt.Sprint(b) || na != nb || int64(len(a)) != na {
-				t.Errorf("sort %s, filter %s:\nscan   %d %v\nserver %d %v", sort, filter, na, a, nb, b)
+			c, nc := pages(fromFiles)
+			d, nd := pages(leftToScan)
+			if fmt.Sprint(a) != fmt.Sprint(b) || na != nb || int64(len(a)) != na || fmt.Sprint(c) != fmt.Sprint(b) || nc != nb || fmt.Sprint(d) != fmt.Sprint(b) || nd != nb {
+				t.Errorf("sort %s, filter %s:\nscan   %d %v\nfiles  %d %v\nleft to the scan %d %v\nserver %d %v", sort, filter, na, a, nc, c, nd, d, nb, b)
 			}
 		}
+	}
+	// Every page came from the files, searches by text included; a list the files refuse is scanned.
+	if lister.answered.Load() < 6*6 || lister.refused.Load() != 0 || refusing.refused.Load() < 6*6 {
+		t.Fatalf("the files answered %d lists and refused %d; the refusing files refused %d", lister.answered.Load(), lister.refused.Load(), refusing.refused.Load())
 	}
 }
 

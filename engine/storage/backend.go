@@ -23,7 +23,32 @@ import (
 type Backend struct {
 	embedded bool
 	locks    keylock.Locks
+	lister   Lister
 }
+
+// Lister answers a filtered, sorted page of the embedded store without FerretDB decoding every document:
+// the IDs of the first Limit documents matching the query in sort order and, when Count is set, how many
+// match (ferret.Server.ListIDs, which reads the store's SQLite files). A query it cannot answer exactly as
+// MongoDB would returns an error wrapping ErrNotPushed, and the caller reads the collection through
+// FerretDB instead.
+type Lister interface {
+	ListIDs(ctx context.Context, q ListQuery) (ids []string, total int64, err error)
+	// IndexSort keeps an index that serves ListIDs' pages sorted by key then _id, either way round.
+	IndexSort(ctx context.Context, database, collection, key string) error
+}
+
+// ListQuery is one page of a collection: the documents matching Filter and After, in Sort order, at most
+// Limit; Count asks for the number matching Filter alone (After positions the page, it does not narrow
+// the list).
+type ListQuery struct {
+	Database, Collection string
+	Filter, After, Sort  bson.D
+	Limit                int
+	Count                bool
+}
+
+// ErrNotPushed says a Lister cannot answer a query exactly; it is not a failure of the store.
+var ErrNotPushed = errors.New("the query cannot be answered from the embedded store's files")
 
 // Detect asks the server what it is (FerretDB answers buildInfo with its own version).
 func Detect(ctx context.Context, db *mongo.Database) (*Backend, error) {
@@ -40,6 +65,16 @@ func Detect(ctx context.Context, db *mongo.Database) (*Backend, error) {
 func NewBackend(embedded bool) *Backend {
 	return &Backend{embedded: embedded}
 }
+
+// NewEmbedded returns the backend of the FerretDB embedded in this process, whose files l reads for
+// lists.
+func NewEmbedded(l Lister) *Backend {
+	return &Backend{embedded: true, lister: l}
+}
+
+// Lister is what answers lists from the embedded store's files; nil on MongoDB and on a FerretDB this
+// process does not run.
+func (b *Backend) Lister() Lister { return b.lister }
 
 // Embedded reports whether the store is the embedded FerretDB, where only by-ID access is fast.
 func (b *Backend) Embedded() bool { return b.embedded }

@@ -170,9 +170,11 @@ type TLSConfig struct {
 
 // Stack is a running Rapport process.
 type Stack struct {
-	cfg      Config
-	log      *slog.Logger
-	ferret   *ferret.Server
+	cfg    Config
+	log    *slog.Logger
+	ferret *ferret.Server
+	// ferretMu guards ferret, which StopEmbeddedStore and StartEmbeddedStore replace while lists read it.
+	ferretMu sync.RWMutex
 	temporal *devserver.Server
 	mongo    *mongo.Client
 	// DB is Rapport's MongoDB database.
@@ -820,7 +822,13 @@ func (s *Stack) listen() error {
 // Backend tells whether the stack's database is MongoDB or the FerretDB embedded in this process, which
 // decides how stores make single-document updates atomic.
 func (s *Stack) Backend() *storage.Backend {
-	s.backendOnce.Do(func() { s.backend = storage.NewBackend(s.cfg.Embedded) })
+	s.backendOnce.Do(func() {
+		if s.ferret != nil {
+			s.backend = storage.NewEmbedded(storeFiles{s})
+			return
+		}
+		s.backend = storage.NewBackend(s.cfg.Embedded)
+	})
 	return s.backend
 }
 
@@ -861,7 +869,9 @@ func (s *Stack) StopEmbeddedStore() error {
 		return errors.New("no embedded store is running")
 	}
 	s.ferret.Stop()
+	s.ferretMu.Lock()
 	s.ferret = nil
+	s.ferretMu.Unlock()
 	return nil
 }
 
@@ -879,8 +889,40 @@ func (s *Stack) StartEmbeddedStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.ferretMu.Lock()
 	s.ferret = f
+	s.ferretMu.Unlock()
 	return nil
+}
+
+// storeFiles answers lists from the files of the embedded store the stack runs, whichever instance that
+// is (StartEmbeddedStore starts a new one); while it is stopped, lists go through the MongoDB client and
+// fail as every other read does.
+type storeFiles struct{ s *Stack }
+
+func (f storeFiles) ListIDs(ctx context.Context, q storage.ListQuery) ([]string, int64, error) {
+	fs, err := f.server()
+	if err != nil {
+		return nil, 0, err
+	}
+	return fs.ListIDs(ctx, q)
+}
+
+func (f storeFiles) IndexSort(ctx context.Context, database, collection, key string) error {
+	fs, err := f.server()
+	if err != nil {
+		return err
+	}
+	return fs.IndexSort(ctx, database, collection, key)
+}
+
+func (f storeFiles) server() (*ferret.Server, error) {
+	f.s.ferretMu.RLock()
+	defer f.s.ferretMu.RUnlock()
+	if f.s.ferret == nil {
+		return nil, fmt.Errorf("%w: the embedded store is stopped", storage.ErrNotPushed)
+	}
+	return f.s.ferret, nil
 }
 
 func (s *Stack) ferretConfig(addr string) ferret.Config {

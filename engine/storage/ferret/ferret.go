@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
-	_ "modernc.org/sqlite" // the SQLite driver FerretDB itself uses, for IndexIDs
+	_ "modernc.org/sqlite" // the SQLite driver FerretDB itself uses, for IndexIDs and ListIDs
 )
 
 // Config says where the embedded store keeps its files and where it listens.
@@ -41,6 +41,9 @@ type Server struct {
 
 	mu  sync.Mutex
 	dbs map[string]*sql.DB
+	// readers are the read-only pools ListIDs queries, one per database file.
+	readers map[string]*sql.DB
+	stopped bool
 }
 
 // Start launches FerretDB and returns once it accepts connections, so callers can connect at once.
@@ -84,7 +87,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("ferret: create: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Server{dir: dir, logger: logger, cancel: cancel, done: make(chan struct{}), indexed: make(chan struct{}), dbs: map[string]*sql.DB{}}
+	s := &Server{dir: dir, logger: logger, cancel: cancel, done: make(chan struct{}), indexed: make(chan struct{}), dbs: map[string]*sql.DB{}, readers: map[string]*sql.DB{}}
 	go func() {
 		defer close(s.done)
 		if err := f.Run(runCtx); err != nil {
@@ -120,6 +123,11 @@ func (s *Server) Stop() {
 		_ = db.Close()
 	}
 	clear(s.dbs)
+	for _, db := range s.readers {
+		_ = db.Close()
+	}
+	clear(s.readers)
+	s.stopped = true
 	s.mu.Unlock()
 	<-s.done
 }
@@ -153,19 +161,30 @@ func (s *Server) IndexIDs(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *Server) indexDatabase(ctx context.Context, file string) error {
+// writer is the connection that adds indexes to one database file.
+func (s *Server) writer(file string) (*sql.DB, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return nil, errors.New("ferret: the store is stopped")
+	}
 	db := s.dbs[file]
 	if db == nil {
 		var err error
 		if db, err = sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)"); err != nil {
-			s.mu.Unlock()
-			return fmt.Errorf("ferret: open %s: %w", filepath.Base(file), err)
+			return nil, fmt.Errorf("ferret: open %s: %w", filepath.Base(file), err)
 		}
 		db.SetMaxOpenConns(1)
 		s.dbs[file] = db
 	}
-	s.mu.Unlock()
+	return db, nil
+}
+
+func (s *Server) indexDatabase(ctx context.Context, file string) error {
+	db, err := s.writer(file)
+	if err != nil {
+		return err
+	}
 	rows, err := db.QueryContext(ctx, `SELECT c.table_name FROM _ferretdb_collections c
 		WHERE NOT EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'index' AND m.name = c.table_name || ?)`, indexSuffix)
 	if err != nil {

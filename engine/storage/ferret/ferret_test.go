@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 func TestQuietDumps(t *testing.T) {
@@ -55,16 +53,7 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 func TestIndexIDs(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Start(ctx, Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	c, err := mongo.Connect(options.Client().ApplyURI(s.URI()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect(ctx)
+	s, c := startClient(t, dir)
 	coll := c.Database("idx").Collection("things")
 	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "a"}, {Key: "n", Value: 1}}); err != nil {
 		t.Fatal(err)
