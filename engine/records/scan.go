@@ -18,13 +18,13 @@ import (
 )
 
 // scanList reads one page through FerretDB, for the lists the embedded store's files cannot answer
-// (filesList: a search by text, a sort by a list field, a FerretDB this process does not run). FerretDB
-// v1 cannot use an index for a filter or a sort: it decodes every record of the collection, filters and
-// sorts them all in Go, and counting is a second such pass. So the store makes that one pass as cheap as
-// it can: it reads the matching records
-// unsorted (FerretDB then keeps none of them in memory) and, while they stream by, counts them, looks
-// at their sort keys in the raw BSON without decoding them, and keeps the first limit+1 after the cursor
-// in sort order; only those are decoded. The cost is one scan whatever the page, the cursor or the count.
+// (filesList: a sort by a list field, a record changed between its reads, a FerretDB this process does
+// not run). FerretDB v1 cannot use an index for a filter or a sort: it decodes every record of the
+// collection, filters and sorts them all in Go, and counting is a second such pass. So the store makes
+// that one pass as cheap as it can: it reads the matching records unsorted (FerretDB then keeps none of
+// them in memory) and, while they stream by, counts them, looks at their sort keys in the raw BSON
+// without decoding them, and keeps the first limit+1 after the cursor in sort order; only those are
+// decoded. The cost is one scan whatever the page, the cursor or the count.
 func (s *Store) scanList(ctx context.Context, entity string, q Query, after bson.A) (docs []bson.M, total int64, err error) {
 	opts := options.Find().SetBatchSize(1000)
 	if q.Projection != nil {
@@ -68,11 +68,12 @@ func (s *Store) scanList(ctx context.Context, entity string, q Query, after bson
 
 // filesList reads one page of the embedded store from its files when this process runs it
 // (storage.Lister): SQLite filters, sorts and counts the stored documents without FerretDB decoding each
-// one, and the page's records are then read by _id. A record written between the two reads may no longer
-// be one the reader may see; it is checked again (live or deleted as asked, in the reader's scope) and
-// left out, as MongoDB, which returns a document as it matched, would never return it. It returns
-// storage.ErrNotPushed when the files cannot answer the list exactly (a search by text, a sort by a list
-// field); the caller then scans.
+// one, and gives the page's documents with their IDs. A list of some fields only reads them by _id
+// afterwards; a record written between the two reads may then no longer be one the reader may see, so
+// each is checked again (live or deleted as asked, in the reader's scope), as MongoDB, which returns a
+// document as it matched, would never return it. It returns storage.ErrNotPushed
+// when the files cannot answer the list exactly (a sort by a list field, a record changed meanwhile);
+// the caller then scans.
 func (s *Store) filesList(ctx context.Context, e schema.Entity, q Query, after bson.A, p ListParams) ([]bson.M, int64, error) {
 	l := s.be().Lister()
 	if l == nil {
@@ -83,27 +84,17 @@ func (s *Store) filesList(ctx context.Context, e schema.Entity, q Query, after b
 			return nil, 0, fmt.Errorf("%w: sort by %s, which may hold a list", storage.ErrNotPushed, k)
 		}
 	}
-	lq := storage.ListQuery{Database: s.db.Name(), Collection: CollectionPrefix + e.Name, Filter: q.Filter, Sort: q.Sort, Limit: q.Limit + 1, Count: p.Count}
+	lq := storage.ListQuery{Database: s.db.Name(), Collection: CollectionPrefix + e.Name, Filter: q.Filter, Sort: q.Sort,
+		Limit: q.Limit + 1, Count: p.Count, Documents: q.Projection == nil}
 	if after != nil {
 		lq.After = afterCondition(q.Sort, after)
 	}
-	ids, total, err := l.ListIDs(ctx, lq)
+	res, err := l.List(ctx, lq)
 	if err != nil {
 		return nil, 0, err
 	}
-	proj := q.Projection
-	var added []string // fields read only to check the record again
-	if proj != nil {
-		proj = slices.Clone(proj)
-		for _, k := range []string{schema.SysDeletedAt, access.OwnerField, access.TeamField, access.AssigneeField} {
-			if !slices.ContainsFunc(proj, func(el bson.E) bool { return el.Key == k }) {
-				proj = append(proj, bson.E{Key: k, Value: 1})
-				added = append(added, k)
-			}
-		}
-	}
-	byID := make(map[string]bson.M, len(ids))
-	err = s.be().FindIDs(ctx, s.coll(e.Name), ids, proj, func(raw bson.Raw) error {
+	byID := make(map[string]bson.M, len(res.IDs))
+	keep := func(raw bson.Raw) error {
 		var doc bson.M
 		if err := bson.Unmarshal(raw, &doc); err != nil {
 			return err
@@ -112,23 +103,42 @@ func (s *Store) filesList(ctx context.Context, e schema.Entity, q Query, after b
 			byID[id] = doc
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("list %s: %w", e.Name, err)
+	}
+	var added []string // fields read only to check the record again
+	if lq.Documents {
+		for _, raw := range res.Docs {
+			if err := keep(raw); err != nil {
+				return nil, 0, fmt.Errorf("list %s: %w", e.Name, err)
+			}
+		}
+	} else {
+		// Only some fields: read them by ID (the files give whole documents), with those checked again.
+		proj := slices.Clone(q.Projection)
+		for _, k := range []string{schema.SysDeletedAt, access.OwnerField, access.TeamField, access.AssigneeField} {
+			if !slices.ContainsFunc(proj, func(el bson.E) bool { return el.Key == k }) {
+				proj = append(proj, bson.E{Key: k, Value: 1})
+				added = append(added, k)
+			}
+		}
+		if err := s.be().FindIDs(ctx, s.coll(e.Name), res.IDs, proj, keep); err != nil {
+			return nil, 0, fmt.Errorf("list %s: %w", e.Name, err)
+		}
 	}
 	s.checkCapacity(ctx, e.Name)
-	docs := make([]bson.M, 0, len(ids))
-	for _, id := range ids {
+	docs := make([]bson.M, 0, len(res.IDs))
+	for _, id := range res.IDs {
 		doc, ok := byID[id]
 		if !ok || (doc[schema.SysDeletedAt] != nil) != p.Deleted || p.Access != nil && !p.Access.InScope(access.ActionRead, doc) {
-			continue
+			// Changed between the two reads: leaving it out would shorten the page and could end the list
+			// early, so this rare list is scanned instead.
+			return nil, 0, fmt.Errorf("%w: %s %s changed while listed", storage.ErrNotPushed, e.Name, id)
 		}
 		for _, k := range added {
 			delete(doc, k)
 		}
 		docs = append(docs, doc)
 	}
-	return docs, total, nil
+	return docs, res.Total, nil
 }
 
 // scalarField reports whether a sort key holds one value per record (never a list), so that the
@@ -163,12 +173,13 @@ func lookupRaw(doc bson.Raw, path string) any {
 	return v
 }
 
-// EmbeddedCapacity is how many records an entity may hold on the embedded store while a filtered,
-// sorted page of its list, with its count, still comes back within about 300 ms: a list there reads
-// every record of the entity (see scanList), about 55 µs a record as measured by BenchmarkRecordsScale
-// on the 2-core test machine with nothing else running (README, "Capacity"). Beyond it, use MongoDB,
-// whose derived indexes serve every list.
-const EmbeddedCapacity = 5000
+// EmbeddedCapacity is how many records an entity may hold on the embedded store while a page of its
+// list with its count still comes back within about 300 ms: a count there reads every record of the
+// entity in SQLite (filesList), about 6.4 µs a record, as does a list in other than its default orders;
+// BenchmarkRecordsScale measured 300 ms at about 45,000 records on the 2-core test machine with nothing
+// else running (README, "Capacity"), and this leaves some headroom. Beyond it, use MongoDB, whose
+// derived indexes serve every list.
+const EmbeddedCapacity = 40000
 
 // checkCapacity logs, once per entity and process, that an entity has grown past Options.Capacity on
 // the embedded store. It asks the store for the collection's size at most once a minute per entity.
@@ -196,7 +207,7 @@ func (s *Store) checkCapacity(ctx context.Context, entity string) {
 	s.mu.Lock()
 	s.warned[entity] = true
 	s.mu.Unlock()
-	s.opts.Logger.Warn("an entity has grown past what the embedded store lists interactively; every list of it reads all its records, so pages slow down as it grows: move to MongoDB (README, Capacity)",
+	s.opts.Logger.Warn("an entity has grown past what the embedded store lists interactively; a count, a search or a list in other than its default orders reads all its records, so those slow down as it grows: move to MongoDB (README, Capacity)",
 		"entity", entity, "records", stats.Count, "capacity", s.opts.Capacity)
 }
 

@@ -442,10 +442,10 @@ type countingLister struct {
 	answered, refused atomic.Int32
 }
 
-func (c *countingLister) ListIDs(ctx context.Context, q storage.ListQuery) ([]string, int64, error) {
-	ids, n, err := c.l.ListIDs(ctx, q)
+func (c *countingLister) List(ctx context.Context, q storage.ListQuery) (storage.ListResult, error) {
+	res, err := c.l.List(ctx, q)
 	if c.refuse {
-		ids, n, err = nil, 0, fmt.Errorf("%w: refused by the test", storage.ErrNotPushed)
+		res, err = storage.ListResult{}, fmt.Errorf("%w: refused by the test", storage.ErrNotPushed)
 	}
 	switch {
 	case errors.Is(err, storage.ErrNotPushed):
@@ -453,7 +453,7 @@ func (c *countingLister) ListIDs(ctx context.Context, q storage.ListQuery) ([]st
 	case err == nil:
 		c.answered.Add(1)
 	}
-	return ids, n, err
+	return res, err
 }
 
 func (c *countingLister) IndexSort(ctx context.Context, database, collection, key string) error {
@@ -525,6 +525,51 @@ func TestListScanAgreesWithServerSort(t *testing.T) {
 	// Every page came from the files, searches by text included; a list the files refuse is scanned.
 	if lister.answered.Load() < 6*6 || lister.refused.Load() != 0 || refusing.refused.Load() < 6*6 {
 		t.Fatalf("the files answered %d lists and refused %d; the refusing files refused %d", lister.answered.Load(), lister.refused.Load(), refusing.refused.Load())
+	}
+}
+
+// injectingLister answers as the files do, with one more ID in front: a record that changed between the
+// files' answer and the read by ID.
+type injectingLister struct {
+	storage.Lister
+	id string
+}
+
+func (l injectingLister) List(ctx context.Context, q storage.ListQuery) (storage.ListResult, error) {
+	res, err := l.Lister.List(ctx, q)
+	res.IDs = append([]string{l.id}, res.IDs...)
+	return res, err
+}
+
+// TestListFromFilesChecksRecordsAgain: a record the files listed but that was deleted before the page was
+// read is not shown, and the page is the one a scan gives, not a shorter one.
+func TestListFromFilesChecksRecordsAgain(t *testing.T) {
+	ctx := context.Background()
+	prefix := fmt.Sprint("recheck", time.Now().UnixNano())
+	var ids []string
+	for i := range 4 {
+		res, err := store.Create(ctx, "task", map[string]any{"title": fmt.Sprintf("%s-%d", prefix, i), "kind": "call"}, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.Record["id"].(string))
+	}
+	if _, err := store.Delete(ctx, "task", ids[0], actor); err != nil {
+		t.Fatal(err)
+	}
+	s := records.New(db, records.Options{Backend: storage.NewEmbedded(injectingLister{Lister: files, id: ids[0]})})
+	p, err := s.List(ctx, "task", records.ListParams{Filter: fmt.Sprintf(`title startsWith %q`, prefix), Sort: "-id", Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range p.Items {
+		got = append(got, r["id"].(string))
+	}
+	live := slices.Clone(ids[1:])
+	slices.Sort(live)
+	if want := []string{live[2], live[1]}; !slices.Equal(got, want) || p.Next == "" {
+		t.Fatalf("page %v (next %q), want %v and a next page", got, p.Next, want)
 	}
 }
 

@@ -26,25 +26,33 @@ type Backend struct {
 	lister   Lister
 }
 
-// Lister answers a filtered, sorted page of the embedded store without FerretDB decoding every document:
-// the IDs of the first Limit documents matching the query in sort order and, when Count is set, how many
-// match (ferret.Server.ListIDs, which reads the store's SQLite files). A query it cannot answer exactly as
-// MongoDB would returns an error wrapping ErrNotPushed, and the caller reads the collection through
-// FerretDB instead.
+// Lister answers a filtered, sorted page of the embedded store without FerretDB decoding every document
+// (ferret.Server, which reads the store's SQLite files). A query it cannot answer exactly as MongoDB would
+// returns an error wrapping ErrNotPushed, and the caller reads the collection through FerretDB instead.
 type Lister interface {
-	ListIDs(ctx context.Context, q ListQuery) (ids []string, total int64, err error)
-	// IndexSort keeps an index that serves ListIDs' pages sorted by key then _id, either way round.
+	// List returns the IDs of the first Limit documents matching the query, in sort order, with the
+	// documents themselves when the query asks for them, and how many match when it asks for the count.
+	List(ctx context.Context, q ListQuery) (ListResult, error)
+	// IndexSort keeps an index that serves List's pages sorted by key then _id, either way round.
 	IndexSort(ctx context.Context, database, collection, key string) error
 }
 
 // ListQuery is one page of a collection: the documents matching Filter and After, in Sort order, at most
 // Limit; Count asks for the number matching Filter alone (After positions the page, it does not narrow
-// the list).
+// the list); Documents asks for the whole documents, not only their IDs.
 type ListQuery struct {
 	Database, Collection string
 	Filter, After, Sort  bson.D
 	Limit                int
-	Count                bool
+	Count, Documents     bool
+}
+
+// ListResult is one page of a Lister: the IDs in sort order, the documents in the same order when asked
+// for, and the count when asked for.
+type ListResult struct {
+	IDs   []string
+	Docs  []bson.Raw
+	Total int64
 }
 
 // ErrNotPushed says a Lister cannot answer a query exactly; it is not a failure of the store.

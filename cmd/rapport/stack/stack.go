@@ -900,12 +900,12 @@ func (s *Stack) StartEmbeddedStore(ctx context.Context) error {
 // fail as every other read does.
 type storeFiles struct{ s *Stack }
 
-func (f storeFiles) ListIDs(ctx context.Context, q storage.ListQuery) ([]string, int64, error) {
+func (f storeFiles) List(ctx context.Context, q storage.ListQuery) (storage.ListResult, error) {
 	fs, err := f.server()
 	if err != nil {
-		return nil, 0, err
+		return storage.ListResult{}, err
 	}
-	return fs.ListIDs(ctx, q)
+	return fs.List(ctx, q)
 }
 
 func (f storeFiles) IndexSort(ctx context.Context, database, collection, key string) error {

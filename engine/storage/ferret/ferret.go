@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
-	_ "modernc.org/sqlite" // the SQLite driver FerretDB itself uses, for IndexIDs and ListIDs
+	_ "modernc.org/sqlite" // the SQLite driver FerretDB itself uses, for IndexIDs and List
 )
 
 // Config says where the embedded store keeps its files and where it listens.
@@ -41,7 +41,7 @@ type Server struct {
 
 	mu  sync.Mutex
 	dbs map[string]*sql.DB
-	// readers are the read-only pools ListIDs queries, one per database file.
+	// readers are the read-only pools List queries, one per database file.
 	readers map[string]*sql.DB
 	stopped bool
 }

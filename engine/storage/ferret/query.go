@@ -19,68 +19,75 @@ import (
 	"github.com/rapportcrm/rapport/engine/storage"
 )
 
-// ListIDs answers a filtered, sorted page of a collection straight from the SQLite file FerretDB keeps it
+// List answers a filtered, sorted page of a collection straight from the SQLite file FerretDB keeps it
 // in: SQLite evaluates the filter and the order on each stored document's JSON, where FerretDB v1.24
 // would decode every document into Go values to filter and sort it (measured on 10,000 contacts: a page
-// of 50 took about a second that way). It returns the _id of the first Limit documents in sort order and,
-// when Count is set, how many match the filter. Read the documents themselves by _id (pushed down, O(1)).
+// of 50 took about a second that way). It returns the _id of the first Limit documents in sort order,
+// their documents when Documents is set (decoded from the stored form, decodeDocument) and, when Count
+// is set, how many match the Filter (After positions the page, it does not narrow the count). The page
+// and the count read one snapshot.
 //
 // It understands the filters Rapport's lists build — $and, $or, $nor and, on top-level fields, equality,
 // $ne, $gt, $gte, $lt, $lte, $in and $nin with strings, numbers, booleans, dates and null, and $regex
-// (with $options "i") — with MongoDB's
-// meaning: a comparison matches values of the same kind only (numbers of any width, never a date with a
-// number), an array matches when an element does, null matches a missing field, a negation matches what
-// the comparison does not. Anything else (nested paths, documents as values, other operators) returns an error
-// wrapping storage.ErrNotPushed, and the caller lists the way FerretDB does. The count is of the Filter
-// alone: After positions the page. Sort keys must be top-level
-// fields holding no arrays: an array sorts by its JSON text here, by its smallest or largest element in
-// MongoDB.
-func (s *Server) ListIDs(ctx context.Context, lq storage.ListQuery) (ids []string, total int64, err error) {
+// (with $options "i") — with MongoDB's meaning: a comparison matches values of the same kind only
+// (numbers of any width, never a date with a number), an array matches when an element does, null
+// matches a missing field, a negation matches what the comparison does not. Anything else (nested paths,
+// documents as values, other operators) returns an error wrapping storage.ErrNotPushed, and the caller
+// lists the way FerretDB does. Sort keys must be top-level fields holding no arrays: an array sorts by its
+// JSON text here, by its smallest or largest element in MongoDB.
+func (s *Server) List(ctx context.Context, lq storage.ListQuery) (res storage.ListResult, err error) {
 	if _, err := listSQL("t", lq); err != nil {
-		return nil, 0, err // refused before touching the files
+		return res, err // refused before touching the files
 	}
 	db, err := s.reader(lq.Database)
 	if err != nil {
-		return nil, 0, err
+		return res, err
 	}
 	// One read transaction: the page and the count see the same commit.
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, 0, fmt.Errorf("ferret: list %s: %w", lq.Collection, err)
+		return res, fmt.Errorf("ferret: list %s: %w", lq.Collection, err)
 	}
 	defer tx.Rollback()
 	table, err := tableOf(ctx, tx, lq.Collection)
 	if err != nil || table == "" {
-		return nil, 0, err // no table: no such collection (yet), and FerretDB finds nothing either
+		return res, err // no table: no such collection (yet), and FerretDB finds nothing either
 	}
 	q, err := listSQL(table, lq)
 	if err != nil {
-		return nil, 0, err
+		return res, err
 	}
 	rows, err := tx.QueryContext(ctx, q.page, q.pageArgs...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("ferret: list %s: %w", lq.Collection, err)
+		return res, fmt.Errorf("ferret: list %s: %w", lq.Collection, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, kind sql.NullString
-		if err := rows.Scan(&id, &kind); err != nil {
-			return nil, 0, fmt.Errorf("ferret: list %s: %w", lq.Collection, err)
+		var id, kind, doc sql.NullString
+		if err := rows.Scan(&id, &kind, &doc); err != nil {
+			return res, fmt.Errorf("ferret: list %s: %w", lq.Collection, err)
 		}
 		if kind.String != "string" {
-			return nil, 0, fmt.Errorf("%w: %s holds an _id of type %q", storage.ErrNotPushed, lq.Collection, kind.String)
+			return res, fmt.Errorf("%w: %s holds an _id of type %q", storage.ErrNotPushed, lq.Collection, kind.String)
 		}
-		ids = append(ids, id.String)
+		res.IDs = append(res.IDs, id.String)
+		if lq.Documents {
+			raw, err := decodeDocument([]byte(doc.String))
+			if err != nil {
+				return res, fmt.Errorf("%w: %s %s: %v", storage.ErrNotPushed, lq.Collection, id.String, err)
+			}
+			res.Docs = append(res.Docs, raw)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("ferret: list %s: %w", lq.Collection, err)
+		return res, fmt.Errorf("ferret: list %s: %w", lq.Collection, err)
 	}
 	if lq.Count {
-		if err := tx.QueryRowContext(ctx, q.count, q.countArgs...).Scan(&total); err != nil {
-			return nil, 0, fmt.Errorf("ferret: count %s: %w", lq.Collection, err)
+		if err := tx.QueryRowContext(ctx, q.count, q.countArgs...).Scan(&res.Total); err != nil {
+			return res, fmt.Errorf("ferret: count %s: %w", lq.Collection, err)
 		}
 	}
-	return ids, total, nil
+	return res, nil
 }
 
 // listStatements are the SQL of a page and of its count, with their arguments.
@@ -110,11 +117,19 @@ func listSQL(table string, lq storage.ListQuery) (listStatements, error) {
 		return listStatements{}, err
 	}
 	return listStatements{
-		page:      fmt.Sprintf(`SELECT %s, %s FROM %q WHERE %s ORDER BY %s LIMIT ?`, value("_id"), typeOf("_id"), table, page, order),
+		page:      fmt.Sprintf(`SELECT %s, %s, %s FROM %q WHERE %s ORDER BY %s LIMIT ?`, value("_id"), typeOf("_id"), docColumn(lq.Documents), table, page, order),
 		pageArgs:  append(b.args, lq.Limit),
 		count:     fmt.Sprintf(`SELECT COUNT(*) FROM %q WHERE %s`, table, where),
 		countArgs: countArgs,
 	}, nil
+}
+
+// docColumn is the stored document when a page asks for it, else nothing.
+func docColumn(documents bool) string {
+	if documents {
+		return "_ferretdb_sjson"
+	}
+	return "NULL"
 }
 
 // querier is a database or a transaction.
@@ -136,8 +151,8 @@ func tableOf(ctx context.Context, db querier, collection string) (string, error)
 }
 
 // IndexSort keeps an index of a collection in the order of a sort by key then _id, made of the very
-// expressions ListIDs orders by, so that a page in that order, either way round, walks the index and stops
-// once it has its limit instead of sorting every matching document (measured by BenchmarkListIDs). SQLite
+// expressions List orders by, so that a page in that order, either way round, walks the index and stops
+// once it has its limit instead of sorting every matching document (measured by BenchmarkList). SQLite
 // keeps it up to date on FerretDB's writes; each index costs every write of the collection a little, so
 // index only the orders lists use by default. A collection that does not exist yet is left alone: call
 // again once it does.

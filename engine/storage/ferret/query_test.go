@@ -1,6 +1,7 @@
 package ferret
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +19,7 @@ import (
 
 // listDocs are documents of every kind a field can hold, so that each filter meets numbers of all
 // widths, strings, dates, booleans, nulls, missing fields and arrays: n, tags and s take arrays, the
-// sort keys m, d, b never do (ListIDs' contract).
+// sort keys m, d, b never do (List' contract).
 func listDocs() []any {
 	base := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	nums := []any{int32(5), int64(5), 5.0, 7.5, int64(-2), nil, "5", bson.A{int32(1), int32(7)}, true, bson.NewDateTimeFromTime(base), bson.A{}, bson.A{nil, "x"}}
@@ -57,16 +58,24 @@ func listDocs() []any {
 		case 3:
 			d = append(d, bson.E{Key: "tags", Value: bson.A{"y", int32(4)}})
 		}
-		d = append(d, bson.E{Key: "o", Value: bson.D{{Key: "k", Value: i % 3}}})
+		d = append(d, bson.E{Key: "o", Value: bson.D{{Key: "k", Value: i % 3}, {Key: "list", Value: bson.A{bson.D{{Key: "x", Value: 1.5}}, "y"}}}})
+		if i%6 == 0 { // the other types a document may hold, for the decoding of whole documents
+			d = append(d, bson.E{Key: "oid", Value: bson.ObjectID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, byte(i)}},
+				bson.E{Key: "bin", Value: bson.Binary{Subtype: 4, Data: []byte{0, 1, byte(i)}}},
+				bson.E{Key: "re", Value: bson.Regex{Pattern: "^a.b$", Options: "i"}},
+				bson.E{Key: "ts", Value: bson.Timestamp{T: 1700000000, I: uint32(i)}},
+				bson.E{Key: "big", Value: int64(1) << 60}, bson.E{Key: "frac", Value: 0.1},
+				bson.E{Key: "text", Value: "\"quoted\" \\ and \u2028 ёж 🙂"}, bson.E{Key: "empty", Value: bson.D{}})
+		}
 		docs = append(docs, d)
 	}
 	return docs
 }
 
-// TestListIDsAgreesWithFerretDB runs each filter and sort both through FerretDB (which decodes and
-// compares every document in Go, with MongoDB's rules) and through ListIDs (SQLite over the stored JSON),
+// TestListAgreesWithFerretDB runs each filter and sort both through FerretDB (which decodes and
+// compares every document in Go, with MongoDB's rules) and through List (SQLite over the stored JSON),
 // and expects the same documents in the same order, and the same count.
-func TestListIDsAgreesWithFerretDB(t *testing.T) {
+func TestListAgreesWithFerretDB(t *testing.T) {
 	ctx := context.Background()
 	s, c := startClient(t, t.TempDir())
 	coll := c.Database("lists").Collection("mixed")
@@ -137,24 +146,34 @@ func TestListIDsAgreesWithFerretDB(t *testing.T) {
 			for _, sort := range sorts {
 				for _, limit := range []int{7, 100} {
 					t.Run(fmt.Sprintf("indexed=%v/%s/%v/%d", indexed, f.name, sort, limit), func(t *testing.T) {
-						cur, err := coll.Find(ctx, f.filter, options.Find().SetSort(sort).SetLimit(int64(limit)).SetProjection(bson.D{{Key: "_id", Value: 1}}))
+						cur, err := coll.Find(ctx, f.filter, options.Find().SetSort(sort).SetLimit(int64(limit)))
 						if err != nil {
 							t.Fatal(err)
 						}
 						var want []string
+						var wantDocs []bson.Raw
 						for cur.Next(ctx) {
 							want = append(want, cur.Current.Lookup("_id").StringValue())
+							wantDocs = append(wantDocs, slices.Clone(cur.Current))
 						}
 						n, err := coll.CountDocuments(ctx, f.filter)
 						if err != nil {
 							t.Fatal(err)
 						}
-						got, total, err := s.ListIDs(ctx, storage.ListQuery{Database: "lists", Collection: "mixed", Filter: f.filter, Sort: sort, Limit: limit, Count: true})
+						res, err := s.List(ctx, storage.ListQuery{Database: "lists", Collection: "mixed", Filter: f.filter, Sort: sort, Limit: limit, Count: true, Documents: true})
 						if err != nil {
 							t.Fatal(err)
 						}
-						if !slices.Equal(got, want) || total != n {
-							t.Errorf("ListIDs gave %d: %v\nFerretDB gave  %d: %v", total, got, n, want)
+						if !slices.Equal(res.IDs, want) || res.Total != n {
+							t.Errorf("List gave %d: %v\nFerretDB gave  %d: %v", res.Total, res.IDs, n, want)
+						}
+						if len(res.Docs) != len(wantDocs) {
+							t.Fatalf("%d documents, want %d", len(res.Docs), len(wantDocs))
+						}
+						for i := range wantDocs {
+							if !bytes.Equal(res.Docs[i], wantDocs[i]) {
+								t.Errorf("document %s decoded as %s, FerretDB gives %s", want[i], res.Docs[i], wantDocs[i])
+							}
 						}
 					})
 				}
@@ -222,9 +241,9 @@ func TestIndexSortServesTheOrder(t *testing.T) {
 	}
 }
 
-// TestListIDsLeavesTheRestToFerretDB: what SQLite cannot answer exactly is refused with
+// TestListLeavesTheRestToFerretDB: what SQLite cannot answer exactly is refused with
 // storage.ErrNotPushed, never answered differently; a collection that does not exist lists nothing.
-func TestListIDsLeavesTheRestToFerretDB(t *testing.T) {
+func TestListLeavesTheRestToFerretDB(t *testing.T) {
 	ctx := context.Background()
 	s, c := startClient(t, t.TempDir())
 	if _, err := c.Database("lists").Collection("objects").InsertOne(ctx, bson.D{{Key: "_id", Value: bson.NewObjectID()}}); err != nil {
@@ -250,23 +269,23 @@ func TestListIDsLeavesTheRestToFerretDB(t *testing.T) {
 	}
 	for _, r := range refused {
 		t.Run(r.name, func(t *testing.T) {
-			if _, _, err := s.ListIDs(ctx, storage.ListQuery{Database: "lists", Collection: r.coll, Filter: r.filter, Sort: r.sort, Limit: 10, Count: true}); !errors.Is(err, storage.ErrNotPushed) {
+			if _, err := s.List(ctx, storage.ListQuery{Database: "lists", Collection: r.coll, Filter: r.filter, Sort: r.sort, Limit: 10, Count: true}); !errors.Is(err, storage.ErrNotPushed) {
 				t.Fatalf("err = %v, want ErrNotPushed", err)
 			}
 		})
 	}
-	ids, n, err := s.ListIDs(ctx, storage.ListQuery{Database: "lists", Collection: "missing", Sort: byID, Limit: 10, Count: true})
-	if err != nil || len(ids) != 0 || n != 0 {
-		t.Fatalf("a missing collection listed %v, %d, %v", ids, n, err)
+	res, err := s.List(ctx, storage.ListQuery{Database: "lists", Collection: "missing", Sort: byID, Limit: 10, Count: true})
+	if err != nil || len(res.IDs) != 0 || res.Total != 0 {
+		t.Fatalf("a missing collection listed %+v, %v", res, err)
 	}
 }
 
-// BenchmarkListIDs lists a page of 50 of 10,000 contact-like documents, newest first and filtered by a
+// BenchmarkList lists a page of 50 of 10,000 contact-like documents, newest first and filtered by a
 // stage, the way a list page asks: through FerretDB, which decodes every document in Go ("baseline", how
-// the embedded store listed before ListIDs), and with ListIDs from the files ("files"; the page's
-// documents are then read by _id, which this does not measure), and again once IndexSort has indexed the
+// the embedded store listed before List), and with List from the files ("files", with the page's documents
+// decoded from the stored form), and again once IndexSort has indexed the
 // order ("files-indexed").
-func BenchmarkListIDs(b *testing.B) {
+func BenchmarkList(b *testing.B) {
 	ctx := context.Background()
 	s, c := startClient(b, b.TempDir())
 	coll := c.Database("bench").Collection("records_contact")
@@ -291,9 +310,9 @@ func BenchmarkListIDs(b *testing.B) {
 	sort := bson.D{{Key: "updatedAt", Value: -1}, {Key: "_id", Value: -1}}
 	list := func(b *testing.B) {
 		for b.Loop() {
-			ids, _, err := s.ListIDs(ctx, storage.ListQuery{Database: "bench", Collection: "records_contact", Filter: filter, Sort: sort, Limit: 51})
-			if err != nil || len(ids) != 51 {
-				b.Fatalf("%d documents, %v", len(ids), err)
+			res, err := s.List(ctx, storage.ListQuery{Database: "bench", Collection: "records_contact", Filter: filter, Sort: sort, Limit: 51, Documents: true})
+			if err != nil || len(res.Docs) != 51 {
+				b.Fatalf("%d documents, %v", len(res.Docs), err)
 			}
 		}
 	}
@@ -330,4 +349,43 @@ func startClient(tb testing.TB, dir string) (*Server, *mongo.Client) {
 	}
 	tb.Cleanup(func() { c.Disconnect(context.Background()) })
 	return s, c
+}
+
+// BenchmarkIndexSortWrites measures what IndexSort's indexes cost a write: an update by _id of one of
+// 10,000 contact-like documents without them ("baseline") and with the two a record entity gets
+// (updatedAt, createdAt).
+func BenchmarkIndexSortWrites(b *testing.B) {
+	ctx := context.Background()
+	s, c := startClient(b, b.TempDir())
+	coll := c.Database("bench").Collection("records_contact")
+	var docs []any
+	for i := range 10000 {
+		docs = append(docs, bson.D{{Key: "_id", Value: fmt.Sprintf("c%05d", i)}, {Key: "firstName", Value: fmt.Sprintf("Name %d", i)},
+			{Key: "emails", Value: bson.A{fmt.Sprintf("c%d@example.test", i)}}, {Key: "version", Value: int64(1)},
+			{Key: "createdAt", Value: bson.NewDateTimeFromTime(time.Unix(int64(i), 0))}, {Key: "updatedAt", Value: bson.NewDateTimeFromTime(time.Unix(int64(i), 0))}})
+	}
+	if _, err := coll.InsertMany(ctx, docs); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.IndexIDs(ctx); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	update := func(b *testing.B) {
+		for b.Loop() {
+			i++
+			_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("c%05d", i%10000)}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "updatedAt", Value: bson.NewDateTimeFromTime(time.Unix(int64(20000+i), 0))}}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("baseline", update)
+	for _, k := range []string{"updatedAt", "createdAt"} {
+		if err := s.IndexSort(ctx, "bench", "records_contact", k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("indexed", update)
 }
