@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/rapportcrm/rapport/cmd/rapport/stack/stacktest"
+	"github.com/rapportcrm/rapport/engine/storage"
 	"github.com/rapportcrm/rapport/workflows"
 )
 
@@ -68,6 +69,16 @@ func TestDevStackSurvivesRestart(t *testing.T) {
 	}
 	if got := desc.GetWorkflowExecutionInfo().GetStatus(); got != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		t.Errorf("workflow status after restart = %v, want completed", got)
+	}
+	// Lists on the embedded store are answered from its files, by the store running now (a restart made
+	// a new one).
+	l := env.Stack.Backend().Lister()
+	if l == nil {
+		t.Fatal("the embedded stack's backend has no Lister: its lists would scan through FerretDB")
+	}
+	if res, err := l.List(ctx, storage.ListQuery{Database: env.DB.Name(), Collection: "restart_probe", Sort: bson.D{{Key: "_id", Value: 1}}, Limit: 5, Documents: true}); err != nil ||
+		len(res.Docs) != 1 || res.Docs[0].Lookup("note").StringValue() != "kept" {
+		t.Errorf("listing from the files after restart: %+v, %v", res, err)
 	}
 	// The restarted worker still executes work.
 	run, err = env.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue}, workflows.Ping, "again")
