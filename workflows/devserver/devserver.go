@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -244,6 +245,18 @@ func pickPort(addr string) (string, int, error) {
 	if port != 0 {
 		return host, port, nil
 	}
+	// The port is free now and bound by the server later. A port the system hands out for ":0" comes from
+	// its ephemeral range, where any outgoing connection of any process may take it in between (seen in
+	// CI, with test packages running side by side: "bind: address already in use", fatal to the server).
+	// So try ports below every system's ephemeral range first (Linux starts at 32768, Windows and macOS at
+	// 49152), chosen at random so that servers starting together do not pick the same one.
+	for range 50 {
+		p := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		if l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+			l.Close()
+			return host, p, nil
+		}
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", 0, fmt.Errorf("devserver: find a free port on %s: %w", host, err)
@@ -251,3 +264,9 @@ func pickPort(addr string) (string, int, error) {
 	defer l.Close()
 	return host, l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// freePortLow and freePortHigh bound the ports pickPort tries first: below the systems' ephemeral ranges.
+const (
+	freePortLow  = 20000
+	freePortHigh = 32000
+)
