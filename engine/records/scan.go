@@ -67,7 +67,7 @@ func (s *Store) scanList(ctx context.Context, entity string, q Query, after bson
 }
 
 // filesList reads one page of the embedded store from its files when this process runs it
-// (storage.Lister): SQLite filters, sorts and counts the stored documents without FerretDB decoding each
+// (storage.Files): SQLite filters, sorts and counts the stored documents without FerretDB decoding each
 // one, and gives the page's documents with their IDs. A list of some fields only reads them by _id
 // afterwards; a record written between the two reads may then no longer be one the reader may see, so
 // each is checked again (live or deleted as asked, in the reader's scope), as MongoDB, which returns a
@@ -75,7 +75,7 @@ func (s *Store) scanList(ctx context.Context, entity string, q Query, after bson
 // when the files cannot answer the list exactly (a sort by a list field, a record changed meanwhile);
 // the caller then scans.
 func (s *Store) filesList(ctx context.Context, e schema.Entity, q Query, after bson.A, p ListParams) ([]bson.M, int64, error) {
-	l := s.be().Lister()
+	l := s.be().Files()
 	if l == nil {
 		return nil, 0, storage.ErrNotPushed
 	}

@@ -329,17 +329,22 @@ func (s *Store) ensureIndexes(ctx context.Context, e schema.Entity) error {
 
 // indexSorts has the embedded store's files keep an index for each order an entity is listed in by
 // default (newest changes first, newest first, and the entity's own, such as a timeline's), so that such
-// a page walks an index and stops after its limit (storage.Lister). It creates the collection first: the
-// files index only a collection that exists. Like the indexes above, one that cannot be made is logged,
+// a page walks an index and stops after its limit (storage.Files). It creates the collection first: the
+// files index, and insert into, only a collection that exists. Like the indexes above, one that cannot be made is logged,
 // and lists still work, only slower.
 func (s *Store) indexSorts(ctx context.Context, e schema.Entity) {
-	l := s.be().Lister()
+	l := s.be().Files()
 	if l == nil {
 		return
 	}
 	if err := s.db.CreateCollection(ctx, CollectionPrefix+e.Name); err != nil && !isAlreadyExists(err) {
 		s.opts.Logger.Warn("create a record collection", "entity", e.Name, "error", err)
 		return
+	}
+	// The history collection too: the files store a create's entry with its record (insertCreated) only
+	// into a collection that exists.
+	if err := s.db.CreateCollection(ctx, HistoryCollection); err != nil && !isAlreadyExists(err) {
+		s.opts.Logger.Warn("create the history collection", "error", err)
 	}
 	for _, k := range append(slices.Clone(schema.DefaultSorts), extraSorts(e.Name)...) {
 		if err := l.IndexSort(ctx, s.db.Name(), CollectionPrefix+e.Name, storedPath(k.Field)); err != nil {

@@ -437,7 +437,7 @@ func TestInterruptedImportIsReportedFailed(t *testing.T) {
 // countingLister counts the lists the embedded store's files answered and those they left to a scan;
 // with refuse set, it leaves every list to the scan.
 type countingLister struct {
-	l                 storage.Lister
+	l                 storage.Files
 	refuse            bool
 	answered, refused atomic.Int32
 }
@@ -458,6 +458,10 @@ func (c *countingLister) List(ctx context.Context, q storage.ListQuery) (storage
 
 func (c *countingLister) IndexSort(ctx context.Context, database, collection, key string) error {
 	return c.l.IndexSort(ctx, database, collection, key)
+}
+
+func (c *countingLister) Insert(ctx context.Context, database string, docs []storage.InsertDoc) error {
+	return c.l.Insert(ctx, database, docs)
 }
 
 // TestListScanAgreesWithServerSort pages through the same lists the embedded store's ways (one scan,
@@ -531,12 +535,12 @@ func TestListScanAgreesWithServerSort(t *testing.T) {
 // injectingLister answers as the files do, with one more ID in front: a record that changed between the
 // files' answer and the read by ID.
 type injectingLister struct {
-	storage.Lister
+	storage.Files
 	id string
 }
 
 func (l injectingLister) List(ctx context.Context, q storage.ListQuery) (storage.ListResult, error) {
-	res, err := l.Lister.List(ctx, q)
+	res, err := l.Files.List(ctx, q)
 	res.IDs = append([]string{l.id}, res.IDs...)
 	return res, err
 }
@@ -557,7 +561,7 @@ func TestListFromFilesChecksRecordsAgain(t *testing.T) {
 	if _, err := store.Delete(ctx, "task", ids[0], actor); err != nil {
 		t.Fatal(err)
 	}
-	s := records.New(db, records.Options{Backend: storage.NewEmbedded(injectingLister{Lister: files, id: ids[0]})})
+	s := records.New(db, records.Options{Backend: storage.NewEmbedded(injectingLister{Files: files, id: ids[0]})})
 	p, err := s.List(ctx, "task", records.ListParams{Filter: fmt.Sprintf(`title startsWith %q`, prefix), Sort: "-id", Limit: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -842,5 +846,81 @@ func TestInstallUpgradesBuiltinEntities(t *testing.T) {
 	if _, err := s.Create(ctx, "lead", map[string]any{"name": "From ERP", "source": "erp", "externalId": "C-1", "email": "erp@x.test"},
 		actor); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// insertingFiles is the embedded store's files with Insert replaced: counting the inserts the files
+// stored, or failing them with err.
+type insertingFiles struct {
+	storage.Files
+	err    error
+	stored atomic.Int32
+}
+
+func (f *insertingFiles) Insert(ctx context.Context, database string, docs []storage.InsertDoc) error {
+	if f.err != nil {
+		return f.err
+	}
+	err := f.Files.Insert(ctx, database, docs)
+	if err == nil {
+		f.stored.Add(1)
+	}
+	return err
+}
+
+// TestCreateThroughTheFiles: on the embedded store a create stores the record and its history entry in
+// one insert into the files, so the entry is there as soon as the create answers; an insert the files
+// leave to FerretDB still stores both (the entry once the background writer ran); a duplicate _id the
+// files report is a *DuplicateError that keeps nothing — not even the record's keys.
+func TestCreateThroughTheFiles(t *testing.T) {
+	ctx := context.Background()
+	historyOf := func(id string) (records.RecordHistoryEntry, error) {
+		var e records.RecordHistoryEntry
+		err := db.Collection(records.HistoryCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "contact/" + id + "@1"}}).Decode(&e)
+		return e, err
+	}
+	email := fmt.Sprintf("files%d@example.test", time.Now().UnixNano())
+
+	viaFiles := &insertingFiles{Files: files}
+	s := records.New(db, records.Options{Backend: storage.NewEmbedded(viaFiles)})
+	res, err := s.Create(ctx, "contact", map[string]any{"firstName": "Files", "emails": []any{email}}, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Record["id"].(string)
+	if viaFiles.stored.Load() != 1 {
+		t.Fatalf("the files stored %d inserts, want 1", viaFiles.stored.Load())
+	}
+	if got, err := s.Get(ctx, "contact", id); err != nil || got["firstName"] != "Files" || got["version"] != int64(1) {
+		t.Fatalf("the record read back through FerretDB: %v, %v", got, err)
+	}
+	if e, err := historyOf(id); err != nil || e.Op != records.OpCreate || e.Version != 1 || len(e.Changes) == 0 {
+		t.Fatalf("history entry right after the create: %+v, %v", e, err)
+	}
+	var dup *records.DuplicateError
+	if _, err := s.Create(ctx, "contact", map[string]any{"firstName": "Twin", "emails": []any{email}}, actor); !errors.As(err, &dup) {
+		t.Fatalf("a second contact with the email = %v, want a *DuplicateError", err)
+	}
+
+	refused := &insertingFiles{Files: files, err: fmt.Errorf("%w: refused by the test", storage.ErrNotPushed)}
+	s = records.New(db, records.Options{Backend: storage.NewEmbedded(refused)})
+	res, err = s.Create(ctx, "contact", map[string]any{"firstName": "Driver", "emails": []any{"x" + email}}, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FlushHistory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := historyOf(res.Record["id"].(string)); err != nil || e.Op != records.OpCreate {
+		t.Fatalf("history of a create the files left to FerretDB: %+v, %v", e, err)
+	}
+
+	taken := &insertingFiles{Files: files, err: fmt.Errorf("insert: %w", storage.ErrDuplicateKey)}
+	s = records.New(db, records.Options{Backend: storage.NewEmbedded(taken)})
+	if _, err := s.Create(ctx, "contact", map[string]any{"firstName": "Clash", "emails": []any{"y" + email}}, actor); !errors.As(err, &dup) {
+		t.Fatalf("a create whose _id the files found taken = %v, want a *DuplicateError", err)
+	}
+	if _, err := store.Create(ctx, "contact", map[string]any{"firstName": "Free", "emails": []any{"y" + email}}, actor); err != nil {
+		t.Fatalf("the email of a refused create stayed claimed: %v", err)
 	}
 }

@@ -23,18 +23,27 @@ import (
 type Backend struct {
 	embedded bool
 	locks    keylock.Locks
-	lister   Lister
+	files    Files
 }
 
-// Lister answers a filtered, sorted page of the embedded store without FerretDB decoding every document
-// (ferret.Server, which reads the store's SQLite files). A query it cannot answer exactly as MongoDB would
-// returns an error wrapping ErrNotPushed, and the caller reads the collection through FerretDB instead.
-type Lister interface {
+// Files reads and writes the embedded store's SQLite files directly (ferret.Server): it answers a
+// filtered, sorted page without FerretDB decoding every document, and inserts without the round trip
+// through FerretDB, several documents atomically. A query or insert it cannot do exactly as FerretDB
+// would returns an error wrapping ErrNotPushed, and the caller goes through FerretDB instead.
+type Files interface {
 	// List returns the IDs of the first Limit documents matching the query, in sort order, with the
 	// documents themselves when the query asks for them, and how many match when it asks for the count.
 	List(ctx context.Context, q ListQuery) (ListResult, error)
 	// IndexSort keeps an index that serves List's pages sorted by key then _id, either way round.
 	IndexSort(ctx context.Context, database, collection, key string) error
+	// Insert stores the documents, each in its collection of database, all or none.
+	Insert(ctx context.Context, database string, docs []InsertDoc) error
+}
+
+// InsertDoc is one document of an insert and its collection.
+type InsertDoc struct {
+	Collection string
+	Doc        bson.Raw
 }
 
 // ListQuery is one page of a collection: the documents matching Filter and After, in Sort order, at most
@@ -47,7 +56,7 @@ type ListQuery struct {
 	Count, Documents     bool
 }
 
-// ListResult is one page of a Lister: the IDs in sort order, the documents in the same order when asked
+// ListResult is one page of Files: the IDs in sort order, the documents in the same order when asked
 // for, and the count when asked for.
 type ListResult struct {
 	IDs   []string
@@ -55,8 +64,12 @@ type ListResult struct {
 	Total int64
 }
 
-// ErrNotPushed says a Lister cannot answer a query exactly; it is not a failure of the store.
-var ErrNotPushed = errors.New("the query cannot be answered from the embedded store's files")
+// ErrNotPushed says Files cannot answer a query or do an insert exactly; it is not a failure of the store.
+var ErrNotPushed = errors.New("the embedded store's files cannot do this exactly as FerretDB would")
+
+// ErrDuplicateKey says an insert of Files found a document's _id, or another unique key, taken: nothing
+// was stored.
+var ErrDuplicateKey = errors.New("duplicate key")
 
 // Detect asks the server what it is (FerretDB answers buildInfo with its own version).
 func Detect(ctx context.Context, db *mongo.Database) (*Backend, error) {
@@ -74,15 +87,15 @@ func NewBackend(embedded bool) *Backend {
 	return &Backend{embedded: embedded}
 }
 
-// NewEmbedded returns the backend of the FerretDB embedded in this process, whose files l reads for
-// lists.
-func NewEmbedded(l Lister) *Backend {
-	return &Backend{embedded: true, lister: l}
+// NewEmbedded returns the backend of the FerretDB embedded in this process, whose files f reads and
+// writes.
+func NewEmbedded(f Files) *Backend {
+	return &Backend{embedded: true, files: f}
 }
 
-// Lister is what answers lists from the embedded store's files; nil on MongoDB and on a FerretDB this
+// Files is what reads and writes the embedded store's files; nil on MongoDB and on a FerretDB this
 // process does not run.
-func (b *Backend) Lister() Lister { return b.lister }
+func (b *Backend) Files() Files { return b.files }
 
 // Embedded reports whether the store is the embedded FerretDB, where only by-ID access is fast.
 func (b *Backend) Embedded() bool { return b.embedded }

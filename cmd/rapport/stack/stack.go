@@ -895,9 +895,9 @@ func (s *Stack) StartEmbeddedStore(ctx context.Context) error {
 	return nil
 }
 
-// storeFiles answers lists from the files of the embedded store the stack runs, whichever instance that
-// is (StartEmbeddedStore starts a new one); while it is stopped, lists go through the MongoDB client and
-// fail as every other read does.
+// storeFiles answers lists from, and inserts into, the files of the embedded store the stack runs,
+// whichever instance that is (StartEmbeddedStore starts a new one); while it is stopped, lists and
+// inserts go through the MongoDB client and fail as every other read and write does.
 type storeFiles struct{ s *Stack }
 
 func (f storeFiles) List(ctx context.Context, q storage.ListQuery) (storage.ListResult, error) {
@@ -914,6 +914,14 @@ func (f storeFiles) IndexSort(ctx context.Context, database, collection, key str
 		return err
 	}
 	return fs.IndexSort(ctx, database, collection, key)
+}
+
+func (f storeFiles) Insert(ctx context.Context, database string, docs []storage.InsertDoc) error {
+	fs, err := f.server()
+	if err != nil {
+		return err
+	}
+	return fs.Insert(ctx, database, docs)
 }
 
 func (f storeFiles) server() (*ferret.Server, error) {

@@ -72,9 +72,9 @@ func TestDevStackSurvivesRestart(t *testing.T) {
 	}
 	// Lists on the embedded store are answered from its files, by the store running now (a restart made
 	// a new one).
-	l := env.Stack.Backend().Lister()
+	l := env.Stack.Backend().Files()
 	if l == nil {
-		t.Fatal("the embedded stack's backend has no Lister: its lists would scan through FerretDB")
+		t.Fatal("the embedded stack's backend has no Files: its lists would scan through FerretDB")
 	}
 	if res, err := l.List(ctx, storage.ListQuery{Database: env.DB.Name(), Collection: "restart_probe", Sort: bson.D{{Key: "_id", Value: 1}}, Limit: 5, Documents: true}); err != nil ||
 		len(res.Docs) != 1 || res.Docs[0].Lookup("note").StringValue() != "kept" {

@@ -43,6 +43,8 @@ type Server struct {
 	dbs map[string]*sql.DB
 	// readers are the read-only pools List queries, one per database file.
 	readers map[string]*sql.DB
+	// inserts are Insert's prepared statements on the writers, by file and collection.
+	inserts map[string]*sql.Stmt
 	stopped bool
 }
 
@@ -87,7 +89,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("ferret: create: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Server{dir: dir, logger: logger, cancel: cancel, done: make(chan struct{}), indexed: make(chan struct{}), dbs: map[string]*sql.DB{}, readers: map[string]*sql.DB{}}
+	s := &Server{dir: dir, logger: logger, cancel: cancel, done: make(chan struct{}), indexed: make(chan struct{}), dbs: map[string]*sql.DB{}, readers: map[string]*sql.DB{}, inserts: map[string]*sql.Stmt{}}
 	go func() {
 		defer close(s.done)
 		if err := f.Run(runCtx); err != nil {
@@ -119,6 +121,10 @@ func (s *Server) Stop() {
 	s.cancel()
 	<-s.indexed
 	s.mu.Lock()
+	for _, stmt := range s.inserts {
+		_ = stmt.Close()
+	}
+	clear(s.inserts)
 	for _, db := range s.dbs {
 		_ = db.Close()
 	}
@@ -161,7 +167,9 @@ func (s *Server) IndexIDs(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// writer is the connection that adds indexes to one database file.
+// writer is the connection that adds indexes to, and inserts into, one database file. Its transactions
+// take the write lock when they begin (waiting for FerretDB's writer as long as it must), and, like
+// FerretDB's, commit without waiting for an fsync.
 func (s *Server) writer(file string) (*sql.DB, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -171,7 +179,7 @@ func (s *Server) writer(file string) (*sql.DB, error) {
 	db := s.dbs[file]
 	if db == nil {
 		var err error
-		if db, err = sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)"); err != nil {
+		if db, err = sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)&_pragma=synchronous(normal)&_txlock=immediate"); err != nil {
 			return nil, fmt.Errorf("ferret: open %s: %w", filepath.Base(file), err)
 		}
 		db.SetMaxOpenConns(1)

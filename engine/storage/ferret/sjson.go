@@ -3,8 +3,12 @@ package ferret
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -156,4 +160,264 @@ func decodeValue(raw json.RawMessage, e *sjsonElem) (any, error) {
 		return bson.Timestamp{T: uint32(n >> 32), I: uint32(n)}, err
 	}
 	return nil, fmt.Errorf("unknown type %q", e.Type)
+}
+
+// encodeDocument is decodeDocument's inverse: the bytes FerretDB v1.24's SQLite backend stores for a
+// BSON document it is asked to insert (sjson.Marshal after the insert's validation, which moves each
+// document's _id first and turns -0 into 0), so that Insert can write straight into the files what
+// FerretDB would have written. It takes the values records are made of — strings, numbers, booleans,
+// dates, null, object IDs, documents and arrays — and refuses, with errNotExact, whatever FerretDB
+// would refuse or might store otherwise (keys starting with $ or holding a dot, duplicate keys,
+// invalid UTF-8, nested arrays, infinities, NaN, and the rarer BSON types), leaving those to FerretDB.
+func encodeDocument(doc bson.Raw) ([]byte, error) {
+	els, err := orderedElements(doc, true)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(3 * len(doc))
+	buf.WriteString(`{"$s":`)
+	if err := encodeSchema(&buf, els); err != nil {
+		return nil, err
+	}
+	for _, el := range els {
+		// FerretDB writes a top-level key unquoted as it is; orderedElements kept only keys JSON leaves alone.
+		buf.WriteString(`,"`)
+		buf.WriteString(el.Key())
+		buf.WriteString(`":`)
+		if err := encodeValue(&buf, el.Value()); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// errNotExact says a document holds something encodeDocument leaves to FerretDB.
+var errNotExact = errors.New("the document holds what only FerretDB itself may store")
+
+// orderedElements checks a document's keys as FerretDB's insert validation does and returns its elements
+// with _id first (a top-level document must have one).
+func orderedElements(doc bson.Raw, top bool) ([]bson.RawElement, error) {
+	els, err := doc.Elements()
+	if err != nil {
+		return nil, fmt.Errorf("ferret: read a document to insert: %w", err)
+	}
+	var seen map[string]bool // for a long document; a short one is searched
+	if len(els) > 16 {
+		seen = make(map[string]bool, len(els))
+	}
+	id := -1
+	for i, el := range els {
+		k := el.Key()
+		dup := seen[k]
+		for j := 0; seen == nil && j < i && !dup; j++ {
+			dup = els[j].Key() == k
+		}
+		if k == "" || k[0] == '$' || strings.Contains(k, ".") || !utf8.ValidString(k) || dup {
+			return nil, fmt.Errorf("%w: key %q", errNotExact, k)
+		}
+		if top && !plainJSON(k) {
+			if q, _ := json.Marshal(k); string(q) != `"`+k+`"` {
+				return nil, fmt.Errorf("%w: key %q needs escaping", errNotExact, k)
+			}
+		}
+		if seen != nil {
+			seen[k] = true
+		}
+		if k == "_id" {
+			id = i
+		}
+	}
+	if top && id < 0 {
+		return nil, fmt.Errorf("%w: no _id", errNotExact)
+	}
+	if top {
+		switch els[id].Value().Type {
+		case bson.TypeString, bson.TypeObjectID, bson.TypeInt32, bson.TypeInt64:
+		default:
+			return nil, fmt.Errorf("%w: an _id of type %s", errNotExact, els[id].Value().Type)
+		}
+	}
+	if id > 0 {
+		el := els[id]
+		copy(els[1:id+1], els[:id])
+		els[0] = el
+	}
+	return els, nil
+}
+
+// encodeSchema writes the "$s" of a document's elements: {"p": {key: type, …}, "$k": [keys]}, or {}
+// when there are none.
+func encodeSchema(buf *bytes.Buffer, els []bson.RawElement) error {
+	if len(els) == 0 {
+		buf.WriteString("{}")
+		return nil
+	}
+	buf.WriteString(`{"p":{`)
+	for i, el := range els {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		writeJSONString(buf, el.Key())
+		buf.WriteByte(':')
+		if err := encodeElem(buf, el.Value()); err != nil {
+			return err
+		}
+	}
+	buf.WriteString(`},"$k":[`)
+	for i, el := range els {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		writeJSONString(buf, el.Key())
+	}
+	buf.WriteString(`]}`)
+	return nil
+}
+
+// encodeElem writes the type of one value.
+func encodeElem(buf *bytes.Buffer, v bson.RawValue) error {
+	switch v.Type {
+	case bson.TypeEmbeddedDocument:
+		els, err := orderedElements(v.Document(), false)
+		if err != nil {
+			return err
+		}
+		buf.WriteString(`{"t":"object","$s":`)
+		if err := encodeSchema(buf, els); err != nil {
+			return err
+		}
+		buf.WriteByte('}')
+	case bson.TypeArray:
+		vals, err := v.Array().Values()
+		if err != nil {
+			return fmt.Errorf("ferret: read an array to insert: %w", err)
+		}
+		buf.WriteString(`{"t":"array","i":[`)
+		for i, item := range vals {
+			if item.Type == bson.TypeArray {
+				return fmt.Errorf("%w: a nested array", errNotExact)
+			}
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := encodeElem(buf, item); err != nil {
+				return err
+			}
+		}
+		buf.WriteString(`]}`)
+	default:
+		t, ok := scalarTypes[v.Type]
+		if !ok {
+			return fmt.Errorf("%w: a value of type %s", errNotExact, v.Type)
+		}
+		buf.WriteString(`{"t":"` + t + `"}`)
+	}
+	return nil
+}
+
+// scalarTypes names the BSON types encodeDocument stores as FerretDB does.
+var scalarTypes = map[bson.Type]string{
+	bson.TypeDouble: "double", bson.TypeString: "string", bson.TypeObjectID: "objectId", bson.TypeBoolean: "bool",
+	bson.TypeDateTime: "date", bson.TypeNull: "null", bson.TypeInt32: "int", bson.TypeInt64: "long",
+}
+
+// encodeValue writes one value as FerretDB's sjson does: what encoding/json makes of it.
+func encodeValue(buf *bytes.Buffer, v bson.RawValue) error {
+	switch v.Type {
+	case bson.TypeEmbeddedDocument:
+		els, err := orderedElements(v.Document(), false)
+		if err != nil {
+			return err
+		}
+		buf.WriteByte('{')
+		for i, el := range els {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			writeJSONString(buf, el.Key())
+			buf.WriteByte(':')
+			if err := encodeValue(buf, el.Value()); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+		return nil
+	case bson.TypeArray:
+		vals, err := v.Array().Values()
+		if err != nil {
+			return fmt.Errorf("ferret: read an array to insert: %w", err)
+		}
+		buf.WriteByte('[')
+		for i, item := range vals {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := encodeValue(buf, item); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+		return nil
+	case bson.TypeDouble:
+		f := v.Double()
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return fmt.Errorf("%w: %v", errNotExact, f)
+		}
+		if f == 0 {
+			f = 0 // FerretDB stores -0 as 0
+		}
+		b, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errNotExact, err)
+		}
+		buf.Write(b)
+	case bson.TypeString:
+		s := v.StringValue()
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("%w: a string that is not UTF-8", errNotExact)
+		}
+		writeJSONString(buf, s)
+	case bson.TypeObjectID:
+		buf.WriteString(`"` + v.ObjectID().Hex() + `"`)
+	case bson.TypeBoolean:
+		buf.WriteString(strconv.FormatBool(v.Boolean()))
+	case bson.TypeDateTime:
+		buf.WriteString(strconv.FormatInt(v.DateTime(), 10))
+	case bson.TypeNull:
+		buf.WriteString("null")
+	case bson.TypeInt32:
+		buf.WriteString(strconv.FormatInt(int64(v.Int32()), 10))
+	case bson.TypeInt64:
+		buf.WriteString(strconv.FormatInt(v.Int64(), 10))
+	default:
+		return fmt.Errorf("%w: a value of type %s", errNotExact, v.Type)
+	}
+	return nil
+}
+
+// writeJSONString writes s as encoding/json does: as it is when it holds only printable ASCII that
+// JSON and encoding/json's HTML escaping leave alone (nearly every key and value), else through
+// encoding/json itself.
+func writeJSONString(buf *bytes.Buffer, s string) {
+	if !plainJSON(s) {
+		b, _ := json.Marshal(s)
+		buf.Write(b)
+		return
+	}
+	buf.WriteByte('"')
+	buf.WriteString(s)
+	buf.WriteByte('"')
+}
+
+// plainJSON says encoding/json writes s as it is, between quotes: printable ASCII without quotes,
+// backslashes or the characters it escapes for HTML.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
