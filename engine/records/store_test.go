@@ -924,3 +924,73 @@ func TestCreateThroughTheFiles(t *testing.T) {
 		t.Fatalf("the email of a refused create stayed claimed: %v", err)
 	}
 }
+
+// TestCreateThroughTheFilesBesideFerretDBWriters: creates into the files and FerretDB's own writes (patches
+// of other records) running at once on one database file all succeed — each writer waits for SQLite's
+// lock — and every create keeps its record and its history entry.
+func TestCreateThroughTheFilesBesideFerretDBWriters(t *testing.T) {
+	ctx := context.Background()
+	viaFiles := &insertingFiles{Files: files}
+	s := records.New(db, records.Options{Backend: storage.NewEmbedded(viaFiles)})
+	marker := fmt.Sprint("beside", time.Now().UnixNano())
+	var patched []string
+	for i := range 4 {
+		res, err := store.Create(ctx, "task", map[string]any{"title": fmt.Sprintf("%s-patched-%d", marker, i)}, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		patched = append(patched, res.Record["id"].(string))
+	}
+	const creators, each = 6, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, creators*each+len(patched)*each)
+	ids := make(chan string, creators*each)
+	for c := range creators {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				res, err := s.Create(ctx, "task", map[string]any{"title": fmt.Sprintf("%s-%d-%d", marker, c, i)}, actor)
+				if err != nil {
+					errs <- fmt.Errorf("create: %w", err)
+					continue
+				}
+				ids <- res.Record["id"].(string)
+			}
+		}()
+	}
+	for _, id := range patched {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if _, err := store.Patch(ctx, "task", id, map[string]any{"title": fmt.Sprintf("%s-p%d", marker, i)}, actor); err != nil {
+					errs <- fmt.Errorf("patch: %w", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(ids)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := viaFiles.stored.Load(); got != creators*each {
+		t.Fatalf("the files stored %d creates, want %d", got, creators*each)
+	}
+	for id := range ids {
+		if _, err := s.Get(ctx, "task", id); err != nil {
+			t.Errorf("record %s: %v", id, err)
+		}
+		var e records.RecordHistoryEntry
+		if err := db.Collection(records.HistoryCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "task/" + id + "@1"}}).Decode(&e); err != nil {
+			t.Errorf("history of %s: %v", id, err)
+		}
+	}
+	for _, id := range patched {
+		if got, err := store.Get(ctx, "task", id); err != nil || got["version"] != int64(each+1) {
+			t.Errorf("patched record %s: version %v (%v), want %d", id, got["version"], err, each+1)
+		}
+	}
+}
