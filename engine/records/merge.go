@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -110,7 +111,11 @@ func (s *Store) Merge(ctx context.Context, req MergeRequest, o WriteOptions) (Me
 	}
 
 	stored := userFields(surv)
-	fill, _ := splitTrusted(info.Entity, FillFields(info.Entity, stored, userFields(dup), req.Fields, writableBy(d)), req.Fields)
+	newer, err := s.setLater(ctx, info.Entity, req.DuplicateID, dup, req.SurvivorID, surv)
+	if err != nil {
+		return MergeResult{}, err
+	}
+	fill, _ := splitTrusted(info.Entity, FillFields(info.Entity, stored, userFields(dup), req.Fields, newer, writableBy(d)), req.Fields)
 	// Refuse what the patch would refuse before anything is written.
 	if err := admit(d, fill, surv); err != nil {
 		return MergeResult{}, err
@@ -165,7 +170,11 @@ func writableBy(d *access.Decision) func(field string, val any) bool {
 // Merge refused, before anything was written, explicit values of fields the user may not write.
 func (s *Store) fillSurvivor(ctx context.Context, req MergeRequest, e schema.Entity, surv Record, dup map[string]any, d *access.Decision, o WriteOptions) error {
 	for attempt := 0; ; attempt++ {
-		fill := FillFields(e, userFields(surv), dup, req.Fields, writableBy(d))
+		newer, err := s.setLater(ctx, e, req.DuplicateID, dup, req.SurvivorID, surv)
+		if err != nil {
+			return err
+		}
+		fill := FillFields(e, userFields(surv), dup, req.Fields, newer, writableBy(d))
 		if len(fill) == 0 {
 			return nil
 		}
@@ -174,13 +183,67 @@ func (s *Store) fillSurvivor(ctx context.Context, req MergeRequest, e schema.Ent
 		if _, trusted := splitTrusted(e, fill, req.Fields); len(trusted) > 0 {
 			upd.Trusted = true
 		}
-		_, err := s.Patch(ctx, req.Entity, req.SurvivorID, fill, upd)
+		_, err = s.Patch(ctx, req.Entity, req.SurvivorID, fill, upd)
 		if err == nil || !errors.Is(err, ErrVersionMismatch) || o.IfMatch > 0 || attempt == 4 {
 			return err
 		}
 		if surv, err = s.get(ctx, req.Entity, req.SurvivorID, false); err != nil {
 			return err
 		}
+	}
+}
+
+// setLater names the fields with merge "latest" (schema.MergeLatest) whose value in the duplicate was set
+// after the survivor's: for each such field both records hold, different values, the newest entry of
+// each record's history that changed it (its creation when none did later) says when. Each record's
+// history is read newest first, a page at a time, until the field turns up.
+func (s *Store) setLater(ctx context.Context, e schema.Entity, dupID string, dup map[string]any, survID string, surv map[string]any) (map[string]bool, error) {
+	var out map[string]bool
+	for _, f := range e.Fields {
+		if f.Merge != schema.MergeLatest {
+			continue
+		}
+		dv, sv := dup[f.Name], surv[f.Name]
+		if isEmpty(dv) || isEmpty(sv) || reflect.DeepEqual(storage.Plain(dv), storage.Plain(sv)) {
+			continue
+		}
+		dupAt, err := s.lastSet(ctx, e.Name, dupID, f.Name)
+		if err != nil {
+			return nil, err
+		}
+		survAt, err := s.lastSet(ctx, e.Name, survID, f.Name)
+		if err != nil {
+			return nil, err
+		}
+		if dupAt.After(survAt) {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[f.Name] = true
+		}
+	}
+	return out, nil
+}
+
+// lastSet is when a record's field last changed, by its history; the zero time when no entry shows it.
+func (s *Store) lastSet(ctx context.Context, entity, id, field string) (time.Time, error) {
+	var before int64
+	for {
+		page, err := s.History(ctx, entity, id, before, 200)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("when %s of %s %s was set: %w", field, entity, id, err)
+		}
+		for _, entry := range page.Items {
+			for _, c := range entry.Changes {
+				if c.Field == field {
+					return entry.At, nil
+				}
+			}
+		}
+		if page.Next == 0 {
+			return time.Time{}, nil
+		}
+		before = page.Next
 	}
 }
 
@@ -219,9 +282,10 @@ func (s *Store) elsewhere(ctx context.Context, entity, id string, o WriteOptions
 // duplicate's value where the survivor's is empty. A dedupe key that is a list takes the duplicate's
 // values after the survivor's, as far as the list's maxLength allows (secondary emails, phones); a field
 // with merge "sum" (schema.MergeSum) takes the sum of both values — also a read-only one, a count or
-// total Rapport keeps, which writable does not judge (money only in one currency); any other field the
-// survivor has keeps the survivor's value.
-func FillFields(e schema.Entity, survivor, duplicate, explicit map[string]any, writable func(field string, val any) bool) map[string]any {
+// total Rapport keeps, which writable does not judge (money only in one currency); a field with merge
+// "latest" (schema.MergeLatest) takes the duplicate's value when newer names it (the duplicate's was set
+// later, see setLater); any other field the survivor has keeps the survivor's value.
+func FillFields(e schema.Entity, survivor, duplicate, explicit map[string]any, newer map[string]bool, writable func(field string, val any) bool) map[string]any {
 	out := make(map[string]any, len(explicit))
 	for k, val := range explicit {
 		out[k] = val
@@ -246,6 +310,11 @@ func FillFields(e schema.Entity, survivor, duplicate, explicit map[string]any, w
 				continue
 			}
 			val = total
+		case f.Merge == schema.MergeLatest:
+			if !newer[f.Name] || reflect.DeepEqual(sv, dv) {
+				continue
+			}
+			val = dv
 		case f.Type == schema.TypeList && slices.Contains(e.DedupeKeys, f.Name):
 			union, grew := appendMissing(sv, dv, f.MaxLength)
 			if !grew {

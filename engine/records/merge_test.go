@@ -1,8 +1,13 @@
 package records_test
 
 import (
+	"context"
+	"fmt"
+	"maps"
 	"reflect"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rapportcrm/rapport/engine/records"
 	"github.com/rapportcrm/rapport/engine/schema"
@@ -28,12 +33,15 @@ func TestFillFields(t *testing.T) {
 		{Name: "orders", Type: schema.TypeInteger, ReadOnly: true, Merge: schema.MergeSum},
 		{Name: "orderTotal", Type: schema.TypeMoney, ReadOnly: true, Merge: schema.MergeSum},
 		{Name: "share", Type: schema.TypeDecimal, Merge: schema.MergeSum},
+		{Name: "lastCsat", Type: schema.TypeInteger, Merge: schema.MergeLatest},
+		{Name: "lastSlaMet", Type: schema.TypeBoolean, Merge: schema.MergeLatest},
 	}}
 	noSalary := func(field string, _ any) bool { return field != "salary" }
 	cases := []struct {
 		name                string
 		survivor, duplicate map[string]any
 		explicit            map[string]any
+		newer               map[string]bool
 		want                map[string]any
 	}{
 		{name: "an empty field takes the duplicate's value",
@@ -70,6 +78,17 @@ func TestFillFields(t *testing.T) {
 		{name: "totals in two currencies keep the survivor's",
 			survivor: map[string]any{"orderTotal": map[string]any{"amount": 10.0, "currency": "RUB"}}, duplicate: map[string]any{"orderTotal": map[string]any{"amount": 1.0, "currency": "USD"}},
 			want: map[string]any{}},
+		{name: "a last value set later in the duplicate replaces the survivor's",
+			survivor: map[string]any{"lastCsat": int64(5), "lastSlaMet": true}, duplicate: map[string]any{"lastCsat": int64(2), "lastSlaMet": false},
+			newer: map[string]bool{"lastCsat": true, "lastSlaMet": true},
+			want:  map[string]any{"lastCsat": int64(2), "lastSlaMet": false}},
+		{name: "a last value set earlier in the duplicate keeps the survivor's",
+			survivor: map[string]any{"lastCsat": int64(5), "lastSlaMet": true}, duplicate: map[string]any{"lastCsat": int64(2), "lastSlaMet": false},
+			newer: map[string]bool{"lastSlaMet": true},
+			want:  map[string]any{"lastSlaMet": false}},
+		{name: "a last value fills an empty one",
+			survivor: map[string]any{}, duplicate: map[string]any{"lastCsat": int64(3)},
+			want: map[string]any{"lastCsat": int64(3)}},
 		{name: "explicit values win",
 			survivor: map[string]any{"position": "CEO"}, duplicate: map[string]any{"position": "Buyer", "company": "c1"},
 			explicit: map[string]any{"position": "CTO", "company": nil},
@@ -77,9 +96,70 @@ func TestFillFields(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := records.FillFields(e, c.survivor, c.duplicate, c.explicit, noSalary); !reflect.DeepEqual(got, c.want) {
+			if got := records.FillFields(e, c.survivor, c.duplicate, c.explicit, c.newer, noSalary); !reflect.DeepEqual(got, c.want) {
 				t.Errorf("FillFields = %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// TestMergeKeepsTheLatestValue: a field with merge "latest" (the contact's last CSAT and last
+// complaint's SLA) keeps the value set last, whichever record holds it: the duplicate's when its history
+// shows it set after the survivor's, the survivor's otherwise; a field without it keeps the survivor's.
+func TestMergeKeepsTheLatestValue(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	clock := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	s := records.New(db, records.Options{Now: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Minute)
+		return clock
+	}})
+	tag := fmt.Sprint(time.Now().UnixNano())
+	create := func(name string, fields map[string]any) string {
+		t.Helper()
+		rec := map[string]any{"firstName": name, "emails": []any{name + tag + "@example.test"}}
+		maps.Copy(rec, fields)
+		res, err := s.Create(ctx, "contact", rec, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Record["id"].(string)
+	}
+	merge := func(survivor, duplicate string) records.Record {
+		t.Helper()
+		res, err := s.Merge(ctx, records.MergeRequest{Entity: "contact", SurvivorID: survivor, DuplicateID: duplicate}, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Record
+	}
+
+	// The duplicate's rating came later: it wins; the survivor's position (no merge kind) stays.
+	surv := create("older", map[string]any{"lastCsat": 5, "lastComplaintSlaMet": true, "position": "CEO"})
+	dup := create("newer", map[string]any{"lastCsat": 2, "lastComplaintSlaMet": false, "position": "Buyer"})
+	got := merge(surv, dup)
+	if got["lastCsat"] != int64(2) || got["lastComplaintSlaMet"] != false || got["position"] != "CEO" {
+		t.Errorf("merged into the older record: lastCsat %v, lastComplaintSlaMet %v, position %v; want 2, false, CEO",
+			got["lastCsat"], got["lastComplaintSlaMet"], got["position"])
+	}
+
+	// The survivor was rated again after the duplicate: its rating stays; the duplicate's SLA outcome,
+	// changed after the survivor's was set, wins.
+	dup = create("dup2", map[string]any{"lastCsat": 1, "lastComplaintSlaMet": false})
+	surv = create("surv2", map[string]any{"lastCsat": 3, "lastComplaintSlaMet": false})
+	for _, p := range []struct {
+		id     string
+		fields map[string]any
+	}{{surv, map[string]any{"lastCsat": 4}}, {dup, map[string]any{"lastComplaintSlaMet": true}}, {dup, map[string]any{"firstName": "dup2b"}}} {
+		if _, err := s.Patch(ctx, "contact", p.id, p.fields, actor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = merge(surv, dup)
+	if got["lastCsat"] != int64(4) || got["lastComplaintSlaMet"] != true {
+		t.Errorf("merged into the re-rated record: lastCsat %v, lastComplaintSlaMet %v; want 4 (the survivor's, set last) and true (the duplicate's, set last)",
+			got["lastCsat"], got["lastComplaintSlaMet"])
 	}
 }

@@ -246,12 +246,12 @@ func (c *checker) field(p string, f *Field, top bool) {
 	}
 	switch {
 	case f.Merge == "":
-	case f.Merge != MergeSum:
-		c.add(p+"/merge", fmt.Sprintf("unknown merge %q: the only one is %q (add the duplicate's value)", f.Merge, MergeSum))
-	case !isNumber:
+	case f.Merge != MergeSum && f.Merge != MergeLatest:
+		c.add(p+"/merge", fmt.Sprintf("unknown merge %q: it is %q (add the duplicate's value) or %q (keep the value set last)", f.Merge, MergeSum, MergeLatest))
+	case f.Merge == MergeSum && !isNumber:
 		c.add(p+"/merge", fmt.Sprintf("merge %q adds numbers: it applies to integer, decimal and money fields, not %s", MergeSum, f.Type))
 	case f.Computed != "":
-		c.add(p+"/merge", "a computed field is recomputed after a merge, not added up")
+		c.add(p+"/merge", "a computed field is recomputed after a merge, not merged")
 	}
 	if f.Computed != "" && f.Required {
 		c.add(p+"/required", "a computed field is always set by Rapport and cannot also be required input")

@@ -37,6 +37,8 @@ func TestCheckDefinitionProblems(t *testing.T) {
 		{"merge sum on a string", base(Field{Name: "a", Type: TypeString, Merge: MergeSum}), []string{"/fields/0/merge"}},
 		{"unknown merge", base(Field{Name: "a", Type: TypeInteger, Merge: "max"}), []string{"/fields/0/merge"}},
 		{"merge sum on a computed field", base(Field{Name: "a", Type: TypeInteger, Computed: "1", Merge: MergeSum}), []string{"/fields/0/merge"}},
+		{"merge latest on any type", base(Field{Name: "r", Type: TypeInteger, Merge: MergeLatest}, Field{Name: "b", Type: TypeBoolean, Merge: MergeLatest}, Field{Name: "s", Type: TypeString, Merge: MergeLatest}), nil},
+		{"merge latest on a computed field", base(Field{Name: "a", Type: TypeInteger, Computed: "1", Merge: MergeLatest}), []string{"/fields/0/merge"}},
 		{"all problems at once", base(Field{Name: "a", Type: "x"}, Field{Name: "b", Type: TypeEnum}), []string{"/fields/0/type", "/fields/1/options"}},
 	}
 	for _, tt := range tests {

@@ -129,7 +129,9 @@ type Field struct {
 	Computed    string   `json:"computed,omitempty"`
 	// Merge says how a merge of duplicates combines the field: MergeSum adds the duplicate's value to
 	// the survivor's (a count or total a process keeps, such as orders or complaints, belongs to the one
-	// person both records were); empty fills the survivor's field only when it is empty.
+	// person both records were); MergeLatest keeps whichever record's value was set last (a last rating
+	// or outcome is the person's latest, whichever record it landed on); empty fills the survivor's field
+	// only when it is empty.
 	Merge   string   `json:"merge,omitempty"`
 	Rules   []Rule   `json:"rules,omitempty"`
 	Options []Option `json:"options,omitempty"`
@@ -163,6 +165,10 @@ func (e *Entity) Field(name string) *Field {
 
 // MergeSum is Field.Merge for counters and totals: a merge adds the duplicate's value to the survivor's.
 const MergeSum = "sum"
+
+// MergeLatest is Field.Merge for a last value (the last rating, the last complaint's outcome): a merge
+// keeps the value of the record whose history shows it set later.
+const MergeLatest = "latest"
 
 // Parse decodes an entity definition from JSON, rejecting unknown keys so a
 // typo such as "requried" is reported instead of silently ignored. It does

@@ -213,8 +213,12 @@ func compareField(path string, of, nf *Field, out *[]Change) {
 	case of.Merge == nf.Merge:
 	case nf.Merge == MergeSum:
 		add(MergeChanged, false, "%s is added up when duplicates are merged", path)
-	default:
+	case nf.Merge == MergeLatest:
+		add(MergeChanged, false, "%s keeps the value set last when duplicates are merged", path)
+	case of.Merge == MergeSum:
 		add(MergeChanged, false, "%s is no longer added up when duplicates are merged", path)
+	default:
+		add(MergeChanged, false, "%s no longer keeps the value set last when duplicates are merged", path)
 	}
 	if of.Item != nil && nf.Item != nil {
 		compareField(path+"[]", of.Item, nf.Item, out)

@@ -44,6 +44,7 @@ func TestCompare(t *testing.T) {
 		}), ConstraintTightened, "address.zip", true},
 		{"label only", change(func(e *Entity) { e.Fields[0].Label = Label{En: "Full name"} }), PresentationChanged, "name", false},
 		{"added up on merge", change(func(e *Entity) { e.Fields[2].Merge = MergeSum }), MergeChanged, "age", false},
+		{"latest kept on merge", change(func(e *Entity) { e.Fields[2].Merge = MergeLatest }), MergeChanged, "age", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

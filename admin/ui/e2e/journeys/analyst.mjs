@@ -89,13 +89,16 @@ export default async function (browser) {
   await page.locator('[data-testid=schema-check] li a').first().waitFor();
   await companyRow.getByLabel('Required').uncheck();
   await page.locator('[data-testid=schema-check]', { hasText: 'No changes.' }).waitFor();
-  // A count can be added up when duplicates are merged: the check names the change, undoing it leaves
-  // nothing to save.
+  // A count can be added up when duplicates are merged, a last value kept from whichever record set it
+  // last: the check names each change, undoing it leaves nothing to save.
   const scoreRow = page.locator('[data-testid=field-row]').filter({ has: page.locator('summary', { hasText: '· score ·' }) });
   await scoreRow.locator('summary').click();
-  await scoreRow.getByLabel('Add up when merging duplicates').check();
+  const mergeKind = scoreRow.getByLabel('When merging duplicates');
+  await mergeKind.selectOption('sum');
   await page.locator('[data-testid=schema-check]', { hasText: 'score is added up when duplicates are merged' }).waitFor();
-  await scoreRow.getByLabel('Add up when merging duplicates').uncheck();
+  await mergeKind.selectOption('latest');
+  await page.locator('[data-testid=schema-check]', { hasText: 'score keeps the value set last when duplicates are merged' }).waitFor();
+  await mergeKind.selectOption('');
   await page.locator('[data-testid=schema-check]', { hasText: 'No changes.' }).waitFor();
 
   // A scoring rule set, from the list page.

@@ -64,8 +64,9 @@ export interface Field {
   maxLength?: number;
   pattern?: string;
   computed?: string;
-  /** 'sum': a merge of duplicates adds the two values (counts, totals). */
-  merge?: 'sum';
+  /** How a merge of duplicates combines the field: 'sum' adds the two values (counts, totals), 'latest'
+   * keeps the value set last (a last rating); none keeps the survivor's, filling it only when empty. */
+  merge?: 'sum' | 'latest';
   rules?: Rule[];
   options?: Option[];
   ref?: string;
