@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -93,13 +92,12 @@ func (s *Server) insertStmt(ctx context.Context, file, collection string) (*sql.
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", storage.ErrNotPushed, err)
 	}
-	var table, settings string
-	err = db.QueryRowContext(ctx, `SELECT table_name, settings FROM _ferretdb_collections WHERE name = ?`, collection).Scan(&table, &settings)
+	table, settings, err := collectionOf(ctx, db, collection)
 	if err != nil {
-		if isMissing(err) {
-			return nil, fmt.Errorf("%w: no collection %s yet", storage.ErrNotPushed, collection)
-		}
-		return nil, fmt.Errorf("ferret: find the table of %s: %w", collection, err)
+		return nil, err
+	}
+	if table == "" {
+		return nil, fmt.Errorf("%w: no collection %s yet", storage.ErrNotPushed, collection)
 	}
 	if capped(settings) {
 		return nil, fmt.Errorf("%w: %s is capped", storage.ErrNotPushed, collection)
@@ -130,12 +128,6 @@ func (s *Server) forgetInsert(file, collection string) {
 		stmt.Close()
 		delete(s.inserts, file+"\x00"+collection)
 	}
-}
-
-// isMissing says a lookup found no such collection, or no collections table at all (a database FerretDB
-// has not set up yet).
-func isMissing(err error) bool {
-	return errors.Is(err, sql.ErrNoRows) || strings.Contains(err.Error(), "no such table")
 }
 
 // capped reports whether a collection's FerretDB settings make it capped: its table then has a second

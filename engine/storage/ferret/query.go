@@ -139,15 +139,27 @@ type querier interface {
 
 // tableOf is the SQLite table FerretDB keeps a collection in; "" when there is no such collection.
 func tableOf(ctx context.Context, db querier, collection string) (string, error) {
-	var table string
-	err := db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, collection).Scan(&table)
-	if errors.Is(err, sql.ErrNoRows) || err != nil && strings.Contains(err.Error(), "no such table") {
-		return "", nil
+	table, _, err := collectionOf(ctx, db, collection)
+	return table, err
+}
+
+// collectionOf is the SQLite table FerretDB keeps a collection in and the collection's settings (JSON);
+// "" when there is no such collection.
+func collectionOf(ctx context.Context, db querier, collection string) (table, settings string, err error) {
+	err = db.QueryRowContext(ctx, `SELECT table_name, settings FROM _ferretdb_collections WHERE name = ?`, collection).Scan(&table, &settings)
+	if err != nil && isMissing(err) {
+		return "", "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("ferret: find the table of %s: %w", collection, err)
+		return "", "", fmt.Errorf("ferret: find the table of %s: %w", collection, err)
 	}
-	return table, nil
+	return table, settings, nil
+}
+
+// isMissing says a lookup found no such collection, or no collections table at all (a database FerretDB
+// has not set up yet).
+func isMissing(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || strings.Contains(err.Error(), "no such table")
 }
 
 // IndexSort keeps an index of a collection in the order of a sort by key then _id, made of the very

@@ -174,23 +174,18 @@ func encodeDocument(doc bson.Raw) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	buf.Grow(3 * len(doc))
-	buf.WriteString(`{"$s":`)
-	if err := encodeSchema(&buf, els); err != nil {
+	// One walk writes the schema and the values; the stored form puts the whole schema first.
+	var sch, val bytes.Buffer
+	sch.Grow(2 * len(doc))
+	val.Grow(len(doc))
+	if err := encodeFields(&sch, &val, els, true); err != nil {
 		return nil, err
 	}
-	for _, el := range els {
-		// FerretDB writes a top-level key unquoted as it is; orderedElements kept only keys JSON leaves alone.
-		buf.WriteString(`,"`)
-		buf.WriteString(el.Key())
-		buf.WriteString(`":`)
-		if err := encodeValue(&buf, el.Value()); err != nil {
-			return nil, err
-		}
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	out := make([]byte, 0, len(`{"$s":}`)+sch.Len()+val.Len())
+	out = append(out, `{"$s":`...)
+	out = append(out, sch.Bytes()...)
+	out = append(out, val.Bytes()...)
+	return append(out, '}'), nil
 }
 
 // errNotExact says a document holds something encodeDocument leaves to FerretDB.
@@ -247,72 +242,51 @@ func orderedElements(doc bson.Raw, top bool) ([]bson.RawElement, error) {
 	return els, nil
 }
 
-// encodeSchema writes the "$s" of a document's elements: {"p": {key: type, …}, "$k": [keys]}, or {}
-// when there are none.
-func encodeSchema(buf *bytes.Buffer, els []bson.RawElement) error {
+// encodeFields writes a document's schema into sch — {"p": {key: type, …}, "$k": [keys]}, or {} when it
+// has no fields — and its fields into val: {key: value, …} for a nested document; for the top-level one
+// ,"key":value for each, its keys unquoted as FerretDB writes them (orderedElements kept only keys JSON
+// leaves alone).
+func encodeFields(sch, val *bytes.Buffer, els []bson.RawElement, top bool) error {
 	if len(els) == 0 {
-		buf.WriteString("{}")
+		sch.WriteString("{}")
+		if !top {
+			val.WriteString("{}")
+		}
 		return nil
 	}
-	buf.WriteString(`{"p":{`)
+	if !top {
+		val.WriteByte('{')
+	}
+	sch.WriteString(`{"p":{`)
 	for i, el := range els {
 		if i > 0 {
-			buf.WriteByte(',')
+			sch.WriteByte(',')
 		}
-		writeJSONString(buf, el.Key())
-		buf.WriteByte(':')
-		if err := encodeElem(buf, el.Value()); err != nil {
-			return err
-		}
-	}
-	buf.WriteString(`},"$k":[`)
-	for i, el := range els {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		writeJSONString(buf, el.Key())
-	}
-	buf.WriteString(`]}`)
-	return nil
-}
-
-// encodeElem writes the type of one value.
-func encodeElem(buf *bytes.Buffer, v bson.RawValue) error {
-	switch v.Type {
-	case bson.TypeEmbeddedDocument:
-		els, err := orderedElements(v.Document(), false)
-		if err != nil {
-			return err
-		}
-		buf.WriteString(`{"t":"object","$s":`)
-		if err := encodeSchema(buf, els); err != nil {
-			return err
-		}
-		buf.WriteByte('}')
-	case bson.TypeArray:
-		vals, err := v.Array().Values()
-		if err != nil {
-			return fmt.Errorf("ferret: read an array to insert: %w", err)
-		}
-		buf.WriteString(`{"t":"array","i":[`)
-		for i, item := range vals {
-			if item.Type == bson.TypeArray {
-				return fmt.Errorf("%w: a nested array", errNotExact)
-			}
+		writeJSONString(sch, el.Key())
+		sch.WriteByte(':')
+		if top {
+			val.WriteString(`,"` + el.Key() + `":`)
+		} else {
 			if i > 0 {
-				buf.WriteByte(',')
+				val.WriteByte(',')
 			}
-			if err := encodeElem(buf, item); err != nil {
-				return err
-			}
+			writeJSONString(val, el.Key())
+			val.WriteByte(':')
 		}
-		buf.WriteString(`]}`)
-	default:
-		t, ok := scalarTypes[v.Type]
-		if !ok {
-			return fmt.Errorf("%w: a value of type %s", errNotExact, v.Type)
+		if err := encodeValue(sch, val, el.Value()); err != nil {
+			return err
 		}
-		buf.WriteString(`{"t":"` + t + `"}`)
+	}
+	sch.WriteString(`},"$k":[`)
+	for i, el := range els {
+		if i > 0 {
+			sch.WriteByte(',')
+		}
+		writeJSONString(sch, el.Key())
+	}
+	sch.WriteString(`]}`)
+	if !top {
+		val.WriteByte('}')
 	}
 	return nil
 }
@@ -323,43 +297,50 @@ var scalarTypes = map[bson.Type]string{
 	bson.TypeDateTime: "date", bson.TypeNull: "null", bson.TypeInt32: "int", bson.TypeInt64: "long",
 }
 
-// encodeValue writes one value as FerretDB's sjson does: what encoding/json makes of it.
-func encodeValue(buf *bytes.Buffer, v bson.RawValue) error {
+// encodeValue writes one value's type into sch and the value itself into val as FerretDB's sjson does:
+// what encoding/json makes of it.
+func encodeValue(sch, val *bytes.Buffer, v bson.RawValue) error {
 	switch v.Type {
 	case bson.TypeEmbeddedDocument:
 		els, err := orderedElements(v.Document(), false)
 		if err != nil {
 			return err
 		}
-		buf.WriteByte('{')
-		for i, el := range els {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			writeJSONString(buf, el.Key())
-			buf.WriteByte(':')
-			if err := encodeValue(buf, el.Value()); err != nil {
-				return err
-			}
+		sch.WriteString(`{"t":"object","$s":`)
+		if err := encodeFields(sch, val, els, false); err != nil {
+			return err
 		}
-		buf.WriteByte('}')
+		sch.WriteByte('}')
 		return nil
 	case bson.TypeArray:
-		vals, err := v.Array().Values()
+		items, err := v.Array().Values()
 		if err != nil {
 			return fmt.Errorf("ferret: read an array to insert: %w", err)
 		}
-		buf.WriteByte('[')
-		for i, item := range vals {
-			if i > 0 {
-				buf.WriteByte(',')
+		sch.WriteString(`{"t":"array","i":[`)
+		val.WriteByte('[')
+		for i, item := range items {
+			if item.Type == bson.TypeArray {
+				return fmt.Errorf("%w: a nested array", errNotExact)
 			}
-			if err := encodeValue(buf, item); err != nil {
+			if i > 0 {
+				sch.WriteByte(',')
+				val.WriteByte(',')
+			}
+			if err := encodeValue(sch, val, item); err != nil {
 				return err
 			}
 		}
-		buf.WriteByte(']')
+		sch.WriteString(`]}`)
+		val.WriteByte(']')
 		return nil
+	}
+	t, ok := scalarTypes[v.Type]
+	if !ok {
+		return fmt.Errorf("%w: a value of type %s", errNotExact, v.Type)
+	}
+	sch.WriteString(`{"t":"` + t + `"}`)
+	switch v.Type {
 	case bson.TypeDouble:
 		f := v.Double()
 		if math.IsInf(f, 0) || math.IsNaN(f) {
@@ -372,27 +353,25 @@ func encodeValue(buf *bytes.Buffer, v bson.RawValue) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", errNotExact, err)
 		}
-		buf.Write(b)
+		val.Write(b)
 	case bson.TypeString:
 		s := v.StringValue()
 		if !utf8.ValidString(s) {
 			return fmt.Errorf("%w: a string that is not UTF-8", errNotExact)
 		}
-		writeJSONString(buf, s)
+		writeJSONString(val, s)
 	case bson.TypeObjectID:
-		buf.WriteString(`"` + v.ObjectID().Hex() + `"`)
+		val.WriteString(`"` + v.ObjectID().Hex() + `"`)
 	case bson.TypeBoolean:
-		buf.WriteString(strconv.FormatBool(v.Boolean()))
+		val.WriteString(strconv.FormatBool(v.Boolean()))
 	case bson.TypeDateTime:
-		buf.WriteString(strconv.FormatInt(v.DateTime(), 10))
+		val.WriteString(strconv.FormatInt(v.DateTime(), 10))
 	case bson.TypeNull:
-		buf.WriteString("null")
+		val.WriteString("null")
 	case bson.TypeInt32:
-		buf.WriteString(strconv.FormatInt(int64(v.Int32()), 10))
+		val.WriteString(strconv.FormatInt(int64(v.Int32()), 10))
 	case bson.TypeInt64:
-		buf.WriteString(strconv.FormatInt(v.Int64(), 10))
-	default:
-		return fmt.Errorf("%w: a value of type %s", errNotExact, v.Type)
+		val.WriteString(strconv.FormatInt(v.Int64(), 10))
 	}
 	return nil
 }
