@@ -137,7 +137,7 @@ func (s *Store) Merge(ctx context.Context, req MergeRequest, o WriteOptions) (Me
 	if _, err := s.Delete(ctx, req.Entity, req.DuplicateID, del); err != nil {
 		return MergeResult{}, fmt.Errorf("merge: delete the duplicate: %w", err)
 	}
-	if err := s.fillSurvivor(ctx, req, info.Entity, surv, userFields(dup), d, o); err != nil {
+	if err := s.fillSurvivor(ctx, req, info.Entity, surv, userFields(dup), newer, d, o); err != nil {
 		if _, rerr := s.Restore(ctx, req.Entity, req.DuplicateID, del); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restore the duplicate: %w", rerr))
 		}
@@ -167,13 +167,10 @@ func writableBy(d *access.Decision) func(field string, val any) bool {
 // fill is computed again on the newer version, unless the caller pinned one with If-Match. It is one
 // write: the read-only counts and totals it sums go in the same patch, trusted, so a retry never adds a
 // sum twice and no survivor is left with half a merge. The merging user cannot pick those values:
-// Merge refused, before anything was written, explicit values of fields the user may not write.
-func (s *Store) fillSurvivor(ctx context.Context, req MergeRequest, e schema.Entity, surv Record, dup map[string]any, d *access.Decision, o WriteOptions) error {
+// Merge refused, before anything was written, explicit values of fields the user may not write. newer
+// (setLater) is Merge's, for surv as read then; a newer version of the survivor is compared again.
+func (s *Store) fillSurvivor(ctx context.Context, req MergeRequest, e schema.Entity, surv Record, dup map[string]any, newer map[string]bool, d *access.Decision, o WriteOptions) error {
 	for attempt := 0; ; attempt++ {
-		newer, err := s.setLater(ctx, e, req.DuplicateID, dup, req.SurvivorID, surv)
-		if err != nil {
-			return err
-		}
 		fill := FillFields(e, userFields(surv), dup, req.Fields, newer, writableBy(d))
 		if len(fill) == 0 {
 			return nil
@@ -183,11 +180,14 @@ func (s *Store) fillSurvivor(ctx context.Context, req MergeRequest, e schema.Ent
 		if _, trusted := splitTrusted(e, fill, req.Fields); len(trusted) > 0 {
 			upd.Trusted = true
 		}
-		_, err = s.Patch(ctx, req.Entity, req.SurvivorID, fill, upd)
+		_, err := s.Patch(ctx, req.Entity, req.SurvivorID, fill, upd)
 		if err == nil || !errors.Is(err, ErrVersionMismatch) || o.IfMatch > 0 || attempt == 4 {
 			return err
 		}
 		if surv, err = s.get(ctx, req.Entity, req.SurvivorID, false); err != nil {
+			return err
+		}
+		if newer, err = s.setLater(ctx, e, req.DuplicateID, dup, req.SurvivorID, surv); err != nil {
 			return err
 		}
 	}
@@ -204,7 +204,7 @@ func (s *Store) setLater(ctx context.Context, e schema.Entity, dupID string, dup
 			continue
 		}
 		dv, sv := dup[f.Name], surv[f.Name]
-		if isEmpty(dv) || isEmpty(sv) || reflect.DeepEqual(storage.Plain(dv), storage.Plain(sv)) {
+		if isEmpty(dv) || isEmpty(sv) || reflect.DeepEqual(dv, sv) {
 			continue
 		}
 		dupAt, err := s.lastSet(ctx, e.Name, dupID, f.Name)

@@ -194,6 +194,11 @@ func (s *Store) Install(ctx context.Context) error {
 	if err := s.ensureOwnIndexes(ctx); err != nil {
 		return err
 	}
+	// The embedded store's files store a create's history entry with its record (insertCreated) only into
+	// a collection that exists: have it from the start.
+	if err := s.db.CreateCollection(ctx, HistoryCollection); err != nil && !isAlreadyExists(err) {
+		return fmt.Errorf("create the history collection: %w", err)
+	}
 	if err := s.loadCursorKey(ctx); err != nil {
 		return err
 	}
@@ -340,11 +345,6 @@ func (s *Store) indexSorts(ctx context.Context, e schema.Entity) {
 	if err := s.db.CreateCollection(ctx, CollectionPrefix+e.Name); err != nil && !isAlreadyExists(err) {
 		s.opts.Logger.Warn("create a record collection", "entity", e.Name, "error", err)
 		return
-	}
-	// The history collection too: the files store a create's entry with its record (insertCreated) only
-	// into a collection that exists.
-	if err := s.db.CreateCollection(ctx, HistoryCollection); err != nil && !isAlreadyExists(err) {
-		s.opts.Logger.Warn("create the history collection", "error", err)
 	}
 	for _, k := range append(slices.Clone(schema.DefaultSorts), extraSorts(e.Name)...) {
 		if err := l.IndexSort(ctx, s.db.Name(), CollectionPrefix+e.Name, storedPath(k.Field)); err != nil {
